@@ -1,0 +1,49 @@
+// cordon.yaml: the serve configuration. Command-line flags override what the file says.
+
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { formatIssues } from '../core/request.js';
+import { DEFAULT_RISK_TIERS } from '../core/risk.js';
+
+const response = z.enum(['allow', 'require_approval', 'restrict', 'isolate']);
+
+export const configSchema = z.strictObject({
+  policies: z.string().default('./policies'),
+  port: z.number().int().min(0).max(65535).default(7070),
+  host: z.string().default('127.0.0.1'),
+  data: z.string().default('./.cordon'),
+  bodyLimit: z.number().int().positive().default(1024 * 1024),
+  watch: z.boolean().default(true),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  risk: z
+    .strictObject({
+      thresholds: z.strictObject({ medium: z.number(), high: z.number(), critical: z.number() }),
+      responses: z.strictObject({ low: response, medium: response, high: response, critical: response }),
+    })
+    .default(DEFAULT_RISK_TIERS),
+});
+
+export type CordonConfig = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+export async function loadConfig(file: string | undefined): Promise<CordonConfig> {
+  let raw: unknown = {};
+  if (file) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (e) {
+      throw new ConfigError(`${file}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  const r = configSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError(`${file ?? 'config'}: ${formatIssues(r.error)}`);
+  return r.data;
+}

@@ -1,0 +1,157 @@
+// decide(request): the policy decision point. Runs the enrichment stages, evaluates the
+// acting agent and (when present) the on-behalf-of user with Cedar, and combines the verdicts.
+// No I/O: policies come from a provider, state from stages; any error yields deny.
+
+import { v7 as uuidv7 } from 'uuid';
+import { fillDefaults } from './schema-info.js';
+import { cordonReason, evaluate, type Verdict } from './evaluate.js';
+import type { SlicedEntity } from './entities.js';
+import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
+import type { CompiledPolicySet } from './policy-set.js';
+import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
+import { identityStage } from './stages/identity.js';
+import type { ActionRequest, CordonFacts, Decision, Outcome, Reason } from './types.js';
+
+export interface PolicyProvider {
+  current(): CompiledPolicySet;
+}
+
+/** Facts a trusted in-process caller pins (policy tests, replay); never reachable over HTTP. */
+export type PinnedFacts = { [K in keyof CordonFacts]?: Partial<CordonFacts[K]> } & { time?: Date };
+
+export interface EngineOptions {
+  policies: PolicyProvider;
+  /** Stages after identity, in order (session, content, baseline, risk …). */
+  stages?: Stage[];
+  riskTiers?: RiskTiers;
+  clock?: () => Date;
+}
+
+const SEVERITY: Record<Outcome, number> = { allow: 0, require_approval: 1, deny: 2 };
+
+/** Resource attributes the PEP need not spell out: a file's path, a destination's host and port. */
+export function derivedAttrs(type: string, id: string): Record<string, unknown> {
+  if (type === 'FilePath') return { path: id };
+  if (type === 'NetworkDestination') {
+    const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(id);
+    if (m) return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+    return { host: id };
+  }
+  return {};
+}
+
+export class Engine {
+  private readonly stages: Stage[];
+  private readonly tiers: RiskTiers;
+  private readonly clock: () => Date;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.stages = [identityStage, ...(opts.stages ?? [])];
+    this.tiers = opts.riskTiers ?? DEFAULT_RISK_TIERS;
+    this.clock = opts.clock ?? (() => new Date());
+  }
+
+  get policies(): CompiledPolicySet {
+    return this.opts.policies.current();
+  }
+
+  async decide(request: ActionRequest, pinned?: PinnedFacts): Promise<Decision> {
+    const decisionId = uuidv7();
+    const set = this.opts.policies.current();
+    const base = { policyVersion: set.version, decisionId };
+    try {
+      const state: DecisionState = {
+        request,
+        set,
+        now: pinned?.time ?? this.clock(),
+        facts: initialFacts(request.session),
+        context: {},
+        obligations: [],
+      };
+      for (const stage of this.stages) {
+        await stage.run(state);
+        if (state.denial) break;
+      }
+      if (state.denial || !state.agent) {
+        const reason = state.denial ?? cordonReason('internal-error', undefined, 'no acting agent was resolved');
+        return { decision: 'deny', reasons: [reason], obligations: state.obligations, risk: state.facts.risk, ...base };
+      }
+      if (pinned) pin(state.facts, pinned);
+      state.facts.risk.level = riskLevel(state.facts.risk.score, this.tiers);
+      return { ...this.evaluateAll(state, state.agent), ...base };
+    } catch (e) {
+      return {
+        decision: 'deny',
+        reasons: [cordonReason('internal-error', undefined, `decision failed, so it is denied: ${(e as Error).message}`)],
+        obligations: [],
+        risk: { score: 0, level: 'low' },
+        ...base,
+      };
+    }
+  }
+
+  private evaluateAll(state: DecisionState, agent: SlicedEntity): Omit<Decision, 'policyVersion' | 'decisionId'> {
+    const { request, set, facts } = state;
+    const risk = facts.risk;
+    if (set.schema && !set.schema.actions.has(request.action)) {
+      return deny([cordonReason('unknown-action', undefined, `action "${request.action}" is not declared in the schema`)], risk);
+    }
+    if (set.schema && !set.schema.entityTypes.has(request.resource.type)) {
+      return deny([cordonReason('unknown-entity-type', undefined, `resource type "${request.resource.type}" is not declared in the schema`)], risk);
+    }
+    const bucket = set.bucket(request.action);
+    const action = set.store.get('Action', request.action) ?? { uid: { type: 'Action', id: request.action }, attrs: {}, parents: [] };
+    const resource = set.store.resolveResource(request.resource, derivedAttrs(request.resource.type, request.resource.id));
+    const context = buildContext(state);
+    const approved = facts.approval.granted;
+    const common = { set, bucket, action, resource, context, approved };
+
+    const verdicts: Verdict[] = [evaluate({ ...common, role: 'agent', principal: agent })];
+    if (state.user) verdicts.push(evaluate({ ...common, role: 'user', principal: state.user }));
+
+    // Both must permit: the worst verdict decides, and its reasons explain why.
+    let outcome: Outcome = 'allow';
+    for (const v of verdicts) if (SEVERITY[v.outcome] > SEVERITY[outcome]) outcome = v.outcome;
+    const reasons: Reason[] = verdicts.filter((v) => v.outcome === outcome).flatMap((v) => v.reasons);
+    const obligations = [...state.obligations, ...verdicts.flatMap((v) => v.obligations)];
+    const errors = verdicts.flatMap((v) => v.errors);
+
+    const tier = applyRiskTier(outcome, risk, approved, this.tiers);
+    const out: Omit<Decision, 'policyVersion' | 'decisionId'> = {
+      decision: tier.outcome,
+      reasons: tier.outcome === outcome ? [...reasons, ...tier.reasons] : tier.reasons,
+      obligations: [...obligations, ...tier.obligations],
+      risk,
+    };
+    if (errors.length > 0) out.errors = errors;
+    return out;
+  }
+}
+
+function deny(reasons: Reason[], risk: Decision['risk']) {
+  return { decision: 'deny' as const, reasons, obligations: [], risk };
+}
+
+function pin(facts: CordonFacts, pinned: PinnedFacts): void {
+  for (const key of Object.keys(facts) as (keyof CordonFacts)[]) {
+    const p = pinned[key];
+    if (p) Object.assign(facts[key], p);
+  }
+}
+
+function buildContext(state: DecisionState): Record<string, unknown> {
+  const { request, facts, set } = state;
+  const ctx: Record<string, unknown> = {
+    time: { __extn: { fn: 'datetime', arg: state.now.toISOString() } },
+    ...request.context,
+    ...state.context,
+  };
+  if (request.input !== undefined) ctx.input = request.input;
+  ctx.delegation = facts.delegation;
+  ctx.session = facts.session;
+  ctx.content = facts.content;
+  ctx.risk = facts.risk;
+  ctx.approval = facts.approval;
+  const defaults = set.schema?.contextDefaults.get(request.action);
+  return defaults ? fillDefaults(ctx, defaults) : ctx;
+}

@@ -1,0 +1,191 @@
+// The entity store: entities.json indexed once, with each entity's transitive ancestors
+// precomputed, so a decision ships Cedar a slice of two or three entities instead of the store.
+
+import type { EntityRef, ResourceRef } from './types.js';
+
+/** Cedar's entity JSON form, as read from entities.json. */
+export interface CedarEntity {
+  uid: EntityRef;
+  attrs: Record<string, unknown>;
+  parents: EntityRef[];
+  tags?: Record<string, unknown>;
+}
+
+export const entityKey = (type: string, id: string): string => `${type}::${JSON.stringify(id)}`;
+
+export class EntityStoreError extends Error {}
+
+/** Accepts both `{type,id}` and `{__entity:{type,id}}` uid forms. */
+export function toRef(value: unknown, where: string): EntityRef {
+  const v =
+    value && typeof value === 'object' && '__entity' in value
+      ? (value as { __entity: unknown }).__entity
+      : value;
+  if (
+    !v ||
+    typeof v !== 'object' ||
+    typeof (v as EntityRef).type !== 'string' ||
+    typeof (v as EntityRef).id !== 'string'
+  ) {
+    throw new EntityStoreError(`${where}: expected an entity reference {"type": …, "id": …}`);
+  }
+  return { type: (v as EntityRef).type, id: (v as EntityRef).id };
+}
+
+export function parseEntities(raw: unknown): CedarEntity[] {
+  if (!Array.isArray(raw)) throw new EntityStoreError('expected a JSON array of entities');
+  return raw.map((e, i) => {
+    if (!e || typeof e !== 'object') throw new EntityStoreError(`entity [${i}]: expected an object`);
+    const o = e as Record<string, unknown>;
+    const uid = toRef(o.uid, `entity [${i}] uid`);
+    const parents = o.parents ?? [];
+    if (!Array.isArray(parents)) throw new EntityStoreError(`entity [${i}] parents: expected an array`);
+    const attrs = o.attrs ?? {};
+    if (typeof attrs !== 'object' || Array.isArray(attrs)) {
+      throw new EntityStoreError(`entity [${i}] attrs: expected an object`);
+    }
+    const entity: CedarEntity = {
+      uid,
+      attrs: attrs as Record<string, unknown>,
+      parents: parents.map((p, j) => toRef(p, `entity [${i}] parents[${j}]`)),
+    };
+    if (o.tags !== undefined) entity.tags = o.tags as Record<string, unknown>;
+    return entity;
+  });
+}
+
+/** Finds `__entity` references inside attribute values (one level of dereference is sliced in). */
+function referencedEntities(value: unknown, out: EntityRef[]): void {
+  if (Array.isArray(value)) {
+    for (const v of value) referencedEntities(v, out);
+  } else if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if ('__entity' in o) {
+      const r = o.__entity as EntityRef;
+      if (r && typeof r.type === 'string' && typeof r.id === 'string') out.push(r);
+      return;
+    }
+    if ('__extn' in o) return;
+    for (const v of Object.values(o)) referencedEntities(v, out);
+  }
+}
+
+/** An entity as it goes to Cedar: parents replaced by the full ancestor closure. */
+export interface SlicedEntity {
+  uid: EntityRef;
+  attrs: Record<string, unknown>;
+  parents: EntityRef[];
+  tags?: Record<string, unknown>;
+}
+
+interface Indexed {
+  sliced: SlicedEntity;
+  refs: EntityRef[];
+}
+
+export class EntityStore {
+  private readonly byKey = new Map<string, Indexed>();
+
+  /** `extra` adds entities not in entities.json (the action hierarchy from the schema). */
+  constructor(entities: CedarEntity[], extra: CedarEntity[] = []) {
+    const raw = new Map<string, CedarEntity>();
+    for (const e of [...entities, ...extra]) {
+      const k = entityKey(e.uid.type, e.uid.id);
+      if (raw.has(k)) throw new EntityStoreError(`duplicate entity ${e.uid.type}::"${e.uid.id}"`);
+      raw.set(k, e);
+    }
+    const closures = new Map<string, EntityRef[]>();
+    const closure = (k: string, stack: Set<string>): EntityRef[] => {
+      const done = closures.get(k);
+      if (done) return done;
+      const seen = new Map<string, EntityRef>();
+      stack.add(k);
+      for (const p of raw.get(k)?.parents ?? []) {
+        const pk = entityKey(p.type, p.id);
+        seen.set(pk, p);
+        if (stack.has(pk)) continue; // a cycle still yields a finite closure
+        for (const a of closure(pk, stack)) seen.set(entityKey(a.type, a.id), a);
+      }
+      stack.delete(k);
+      const list = [...seen.values()];
+      closures.set(k, list);
+      return list;
+    };
+    for (const [k, e] of raw) {
+      const sliced: SlicedEntity = { uid: e.uid, attrs: e.attrs, parents: closure(k, new Set()) };
+      if (e.tags) sliced.tags = e.tags;
+      const refs: EntityRef[] = [];
+      referencedEntities(e.attrs, refs);
+      this.byKey.set(k, { sliced, refs });
+    }
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  get(type: string, id: string): SlicedEntity | undefined {
+    return this.byKey.get(entityKey(type, id))?.sliced;
+  }
+
+  has(type: string, id: string): boolean {
+    return this.byKey.has(entityKey(type, id));
+  }
+
+  /** Transitive ancestors of a listed entity, or of an unlisted one with the given parents. */
+  ancestorsOf(parents: EntityRef[]): EntityRef[] {
+    const seen = new Map<string, EntityRef>();
+    for (const p of parents) {
+      seen.set(entityKey(p.type, p.id), p);
+      for (const a of this.get(p.type, p.id)?.parents ?? []) seen.set(entityKey(a.type, a.id), a);
+    }
+    return [...seen.values()];
+  }
+
+  /**
+   * A resource for this request. Listed entities are authoritative: their attrs win over the
+   * PEP's and their parents are the store's. Unlisted ones are built from the PEP's description.
+   */
+  resolveResource(ref: ResourceRef, derived: Record<string, unknown>): SlicedEntity {
+    const listed = this.get(ref.type, ref.id);
+    if (listed) {
+      if (!ref.attrs && Object.keys(derived).length === 0) return listed;
+      return { ...listed, attrs: { ...derived, ...ref.attrs, ...listed.attrs } };
+    }
+    return {
+      uid: { type: ref.type, id: ref.id },
+      attrs: { ...derived, ...ref.attrs },
+      parents: this.ancestorsOf(ref.parents ?? []),
+    };
+  }
+
+  /** The listed entities that the given entities' attributes point to. */
+  referencedBy(entities: SlicedEntity[]): SlicedEntity[] {
+    const out: SlicedEntity[] = [];
+    const have = new Set(entities.map((e) => entityKey(e.uid.type, e.uid.id)));
+    for (const e of entities) {
+      const refs = this.byKey.get(entityKey(e.uid.type, e.uid.id))?.refs;
+      if (!refs) {
+        const found: EntityRef[] = [];
+        referencedEntities(e.attrs, found);
+        if (found.length === 0) continue;
+        this.pushRefs(found, have, out);
+      } else if (refs.length > 0) {
+        this.pushRefs(refs, have, out);
+      }
+    }
+    return out;
+  }
+
+  private pushRefs(refs: EntityRef[], have: Set<string>, out: SlicedEntity[]): void {
+    for (const r of refs) {
+      const k = entityKey(r.type, r.id);
+      if (have.has(k)) continue;
+      const hit = this.get(r.type, r.id);
+      if (hit) {
+        have.add(k);
+        out.push(hit);
+      }
+    }
+  }
+}

@@ -1,0 +1,140 @@
+// One Cedar evaluation for one principal, read into Cordon's terms: which policies determined
+// it, which errored, and what the outcome is once `@outcome` annotations and approvals apply.
+
+import { cedar } from './cedar.js';
+import type { SlicedEntity } from './entities.js';
+import type { Bucket, CompiledPolicySet, PolicyMeta } from './policy-set.js';
+import type { Obligation, Outcome, PolicyError, PrincipalRole, Reason } from './types.js';
+
+export interface EvalInput {
+  set: CompiledPolicySet;
+  bucket: Bucket;
+  role: PrincipalRole;
+  principal: SlicedEntity;
+  action: SlicedEntity;
+  resource: SlicedEntity;
+  context: Record<string, unknown>;
+  /** An approval is on record: the forbids annotated @outcome("require_approval") are waived. */
+  approved: boolean;
+}
+
+export interface Verdict {
+  outcome: Outcome;
+  reasons: Reason[];
+  obligations: Obligation[];
+  errors: PolicyError[];
+}
+
+interface CedarResult {
+  allowed: boolean;
+  determining: string[];
+  errors: { policy: string; message: string }[];
+}
+
+function slice(input: EvalInput): SlicedEntity[] {
+  const out: SlicedEntity[] = [input.principal];
+  const seen = new Set([`${input.principal.uid.type}\0${input.principal.uid.id}`]);
+  const add = (e: SlicedEntity) => {
+    const k = `${e.uid.type}\0${e.uid.id}`;
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(e);
+    }
+  };
+  add(input.resource);
+  // Only an action in a group needs its entity; plain actions need nothing from the store.
+  if (input.action.parents.length > 0) add(input.action);
+  for (const r of input.set.store.referencedBy(out)) add(r);
+  return out;
+}
+
+function callCedar(input: EvalInput, setId: string, entities: SlicedEntity[]): CedarResult | string {
+  const answer = cedar.statefulIsAuthorized({
+    principal: input.principal.uid,
+    action: input.action.uid,
+    resource: input.resource.uid,
+    context: input.context as never,
+    entities: entities as never,
+    preparsedPolicySetId: setId,
+  });
+  if (answer.type === 'failure') return answer.errors.map((e) => e.message).join('; ');
+  const d = answer.response.diagnostics;
+  return {
+    allowed: answer.response.decision === 'allow',
+    determining: d.reason,
+    errors: d.errors.map((e) => ({ policy: e.policyId, message: e.error.message })),
+  };
+}
+
+const reasonOf = (p: PolicyMeta | undefined, id: string, role: PrincipalRole): Reason => ({
+  policy: id,
+  effect: p?.effect ?? 'forbid',
+  annotations: p?.annotations ?? {},
+  principal: role,
+});
+
+export function cordonReason(policy: string, role: PrincipalRole | undefined, message: string): Reason {
+  const r: Reason = { policy: `cordon/${policy}`, effect: 'forbid', annotations: {}, message };
+  if (role) r.principal = role;
+  return r;
+}
+
+export function evaluate(input: EvalInput): Verdict {
+  const { set, role } = input;
+  const entities = slice(input);
+  const setId = input.approved && input.bucket.approvedId ? input.bucket.approvedId : input.bucket.id;
+  const r = callCedar(input, setId, entities);
+  if (typeof r === 'string') {
+    return {
+      outcome: 'deny',
+      reasons: [cordonReason('request-error', role, `Cedar rejected the request: ${r}`)],
+      obligations: [],
+      errors: [],
+    };
+  }
+  const errors: PolicyError[] = r.errors.map((e) => ({ policy: e.policy, principal: role, message: e.message }));
+
+  // Cordon's rule: a forbid that errors denies. Cedar would skip it and could fail open.
+  const erroredForbids = r.errors.filter((e) => set.policies.get(e.policy)?.effect === 'forbid');
+  if (erroredForbids.length > 0) {
+    return {
+      outcome: 'deny',
+      reasons: erroredForbids.map((e) => ({
+        ...reasonOf(set.policies.get(e.policy), e.policy, role),
+        message: `forbid policy errored, so the request is denied: ${e.message}`,
+      })),
+      obligations: [],
+      errors,
+    };
+  }
+
+  const determining = r.determining.map((id) => set.policies.get(id));
+  const reasons = r.determining.map((id, i) => reasonOf(determining[i], id, role));
+  if (r.allowed) return { outcome: 'allow', reasons, obligations: [], errors };
+  if (reasons.length === 0) {
+    const who = role === 'agent' ? 'agent' : 'on-behalf-of user';
+    return {
+      outcome: 'deny',
+      reasons: [cordonReason('default-deny', role, `no permit policy applies to the ${who}`)],
+      obligations: [],
+      errors,
+    };
+  }
+
+  const obligations: Obligation[] = [];
+  for (const p of determining) {
+    if (p?.outcome === 'restrict' || p?.outcome === 'isolate') obligations.push({ type: p.outcome, policy: p.id });
+  }
+  const onlyApprovalGates = determining.every((p) => p?.outcome === 'require_approval');
+  if (onlyApprovalGates && !input.approved && input.bucket.approvedId) {
+    // An approval may only waive the gate: the request must be permitted once it is waived.
+    const once = callCedar(input, input.bucket.approvedId, entities);
+    const passes =
+      typeof once !== 'string' &&
+      once.allowed &&
+      !once.errors.some((e) => set.policies.get(e.policy)?.effect === 'forbid');
+    if (passes) return { outcome: 'require_approval', reasons, obligations, errors };
+    reasons.push(cordonReason('not-approvable', role, 'approval would not help: no permit policy applies once the gate is waived'));
+  }
+  return { outcome: 'deny', reasons, obligations, errors };
+}

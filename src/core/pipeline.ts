@@ -1,0 +1,35 @@
+// The enrichment pipeline of DESIGN §1: each stage adds facts (identity, session, content,
+// baseline, risk) to the decision state before Cedar runs; a stage may also refuse outright.
+
+import type { SlicedEntity } from './entities.js';
+import type { CompiledPolicySet } from './policy-set.js';
+import type { ActionRequest, CordonFacts, Obligation, Reason } from './types.js';
+
+export interface DecisionState {
+  readonly request: ActionRequest;
+  readonly set: CompiledPolicySet;
+  readonly now: Date;
+  agent?: SlicedEntity;
+  user?: SlicedEntity;
+  facts: CordonFacts;
+  /** Extra context keys a stage wants Cedar to see (beyond the Cordon facts). */
+  context: Record<string, unknown>;
+  obligations: Obligation[];
+  /** Set by a stage that refuses the request; the decision is then deny with this reason. */
+  denial?: Reason;
+}
+
+export interface Stage {
+  readonly name: string;
+  run(state: DecisionState): void | Promise<void>;
+}
+
+export function initialFacts(session: string | undefined): CordonFacts {
+  return {
+    delegation: { depth: 0, chain: [], user: '' },
+    session: { id: session ?? '', actions: [], labels: [], counts: {} },
+    content: { pii: [], secrets: [], injection: 0 },
+    risk: { score: 0, level: 'low' },
+    approval: { granted: false, by: '' },
+  };
+}

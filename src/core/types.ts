@@ -1,0 +1,108 @@
+// Shapes shared by every layer: what a PEP asks, what the PDP answers.
+
+export interface EntityRef {
+  type: string;
+  id: string;
+}
+
+/** A resource as a PEP names it; attrs/parents describe things no entity store lists. */
+export interface ResourceRef extends EntityRef {
+  attrs?: Record<string, unknown>;
+  parents?: EntityRef[];
+}
+
+export interface ActionRequest {
+  agent?: string;
+  user?: string;
+  token?: string;
+  session?: string;
+  action: string;
+  resource: ResourceRef;
+  input?: unknown;
+  content?: string;
+  context?: Record<string, unknown>;
+  /** Which enforcement point asked (mcp, llm, egress, sdk, http, cli, test). */
+  pep?: string;
+}
+
+export type Outcome = 'allow' | 'deny' | 'require_approval';
+export type RiskLevel = 'low' | 'medium' | 'high' | 'critical';
+export type PrincipalRole = 'agent' | 'user';
+
+export interface Reason {
+  /** The policy's `@id`, or a `cordon/...` id for Cordon's own rules (default deny, errors). */
+  policy: string;
+  effect: 'permit' | 'forbid';
+  annotations: Record<string, string>;
+  /** Which evaluation produced it: the acting agent or the on-behalf-of user. */
+  principal?: PrincipalRole;
+  message?: string;
+}
+
+export interface Obligation {
+  type: string;
+  policy?: string;
+  [key: string]: unknown;
+}
+
+export interface Risk {
+  score: number;
+  level: RiskLevel;
+}
+
+export interface PolicyError {
+  policy: string;
+  principal: PrincipalRole;
+  message: string;
+}
+
+export interface Decision {
+  decision: Outcome;
+  reasons: Reason[];
+  obligations: Obligation[];
+  risk: Risk;
+  policyVersion: string;
+  decisionId: string;
+  /** Policies that errored during evaluation (an erroring forbid also denies). */
+  errors?: PolicyError[];
+}
+
+/** Context keys only Cordon may set; callers who try are refused. */
+export const RESERVED_CONTEXT_KEYS = [
+  'delegation',
+  'session',
+  'content',
+  'risk',
+  'approval',
+] as const;
+export type ReservedContextKey = (typeof RESERVED_CONTEXT_KEYS)[number];
+
+export interface DelegationFacts {
+  depth: number;
+  chain: string[];
+  user: string;
+}
+export interface SessionFacts {
+  id: string;
+  actions: string[];
+  labels: string[];
+  counts: Record<string, number>;
+}
+export interface ContentFacts {
+  pii: string[];
+  secrets: string[];
+  injection: number;
+}
+export interface ApprovalFacts {
+  granted: boolean;
+  by: string;
+}
+
+/** The facts Cordon itself establishes for a request; all land in the Cedar context. */
+export interface CordonFacts {
+  delegation: DelegationFacts;
+  session: SessionFacts;
+  content: ContentFacts;
+  risk: Risk;
+  approval: ApprovalFacts;
+}

@@ -1,0 +1,99 @@
+// A policy set that follows its directory: edits are compiled in full and swapped in with one
+// assignment; a broken edit leaves the last good set serving and reports the error.
+
+import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'chokidar';
+import type { CompiledPolicySet } from '../core/policy-set.js';
+import type { PolicyProvider } from '../core/engine.js';
+import { formatLocated, type LocatedError } from '../core/source-location.js';
+import { loadPolicyDir, PolicyDirError } from './load.js';
+
+export class PolicyLoadError extends Error {
+  constructor(readonly errors: LocatedError[]) {
+    super(errors.map(formatLocated).join('\n'));
+  }
+}
+
+export interface LivePolicyEvents {
+  reload: [{ version: string; previous: string; policies: number }];
+  error: [PolicyLoadError];
+}
+
+/** How long a replaced set stays preparsed for requests that started before the swap. */
+const RETIRE_AFTER_MS = 30_000;
+
+export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements PolicyProvider {
+  private set: CompiledPolicySet;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> = Promise.resolve();
+  lastError: PolicyLoadError | undefined;
+
+  private constructor(
+    readonly dir: string,
+    initial: CompiledPolicySet,
+  ) {
+    super();
+    this.set = initial;
+  }
+
+  /** Loads the directory; a set that does not compile is an error here (nothing to fall back on). */
+  static async open(dir: string): Promise<LivePolicySet> {
+    return new LivePolicySet(dir, await compileOrThrow(dir));
+  }
+
+  current(): CompiledPolicySet {
+    return this.set;
+  }
+
+  /** Starts following the directory (debounced, so an editor's save burst is one reload). */
+  watch(debounceMs = 150): this {
+    this.watcher = watch(this.dir, { ignoreInitial: true, ignored: (p) => /(^|[/\\])\.[^/\\]/.test(p.slice(this.dir.length)) });
+    this.watcher.on('all', () => {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.reload(), debounceMs);
+    });
+    return this;
+  }
+
+  /** Recompiles now. Resolves either way; failures are emitted and kept in lastError. */
+  reload(): Promise<void> {
+    this.reloading = this.reloading.then(async () => {
+      let next: CompiledPolicySet;
+      try {
+        next = await compileOrThrow(this.dir);
+      } catch (e) {
+        this.lastError = e instanceof PolicyLoadError ? e : new PolicyLoadError([{ file: this.dir, message: (e as Error).message }]);
+        this.emit('error', this.lastError);
+        return;
+      }
+      this.lastError = undefined;
+      const previous = this.set;
+      if (next.version === previous.version) {
+        next.dispose();
+        return;
+      }
+      this.set = next; // the swap: one assignment, so no request ever sees half a set
+      setTimeout(() => previous.dispose(), RETIRE_AFTER_MS).unref();
+      this.emit('reload', { version: next.version, previous: previous.version, policies: next.size });
+    });
+    return this.reloading;
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.watcher?.close();
+  }
+}
+
+async function compileOrThrow(dir: string): Promise<CompiledPolicySet> {
+  let result;
+  try {
+    result = await loadPolicyDir(dir);
+  } catch (e) {
+    if (e instanceof PolicyDirError) throw new PolicyLoadError([{ file: dir, message: e.message }]);
+    throw e;
+  }
+  if (!result.ok) throw new PolicyLoadError(result.errors);
+  return result.set;
+}

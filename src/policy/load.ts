@@ -1,0 +1,60 @@
+// Reads a policy directory from disk: *.cedar (any depth, except tests/ and dot-folders),
+// schema.cedarschema and entities.json. File names in errors are relative to the directory.
+
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { compilePolicySet, type CompileResult, type PolicySources, type SourceFile } from '../core/compile.js';
+
+export const SCHEMA_FILE = 'schema.cedarschema';
+export const ENTITIES_FILE = 'entities.json';
+
+export class PolicyDirError extends Error {}
+
+async function cedarFiles(root: string, dir: string, out: string[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const full = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (dir === root && e.name === 'tests') continue;
+      await cedarFiles(root, full, out);
+    } else if (e.isFile() && e.name.endsWith('.cedar')) {
+      out.push(full);
+    }
+  }
+}
+
+async function readOptional(root: string, name: string): Promise<SourceFile | undefined> {
+  try {
+    return { file: name, text: await readFile(join(root, name), 'utf8') };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+export async function readPolicySources(dir: string): Promise<PolicySources> {
+  let st;
+  try {
+    st = await stat(dir);
+  } catch {
+    throw new PolicyDirError(`policy directory ${dir} does not exist`);
+  }
+  if (!st.isDirectory()) throw new PolicyDirError(`${dir} is not a directory`);
+  const paths: string[] = [];
+  await cedarFiles(dir, dir, paths);
+  paths.sort();
+  const policies = await Promise.all(
+    paths.map(async (p) => ({ file: relative(dir, p).split(sep).join('/'), text: await readFile(p, 'utf8') })),
+  );
+  const src: PolicySources = { policies };
+  const schema = await readOptional(dir, SCHEMA_FILE);
+  if (schema) src.schema = schema;
+  const entities = await readOptional(dir, ENTITIES_FILE);
+  if (entities) src.entities = entities;
+  return src;
+}
+
+export async function loadPolicyDir(dir: string): Promise<CompileResult> {
+  return compilePolicySet(await readPolicySources(dir));
+}

@@ -1,0 +1,101 @@
+// Policy tests: tests/*.yaml in a policy directory, each case a request and the outcome the
+// author expects. Cases may pin facts Cordon would otherwise establish (delegation depth,
+// content findings, an approval on record) to test rules that depend on them.
+
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import type { Engine, PinnedFacts } from '../core/engine.js';
+import { actionRequestSchema, formatIssues } from '../core/request.js';
+import type { Decision, Outcome } from '../core/types.js';
+
+const outcome = z.enum(['allow', 'deny', 'require_approval']);
+
+const caseSchema = z.strictObject({
+  name: z.string().min(1),
+  request: actionRequestSchema,
+  facts: z
+    .strictObject({
+      delegation: z.strictObject({ depth: z.number().int(), chain: z.array(z.string()), user: z.string() }).partial(),
+      session: z.strictObject({ id: z.string(), actions: z.array(z.string()), labels: z.array(z.string()), counts: z.record(z.string(), z.number().int()) }).partial(),
+      content: z.strictObject({ pii: z.array(z.string()), secrets: z.array(z.string()), injection: z.number().int() }).partial(),
+      risk: z.strictObject({ score: z.number().int().min(0).max(100) }).partial(),
+      approval: z.strictObject({ granted: z.boolean(), by: z.string() }).partial(),
+      time: z.iso.datetime({ offset: true }),
+    })
+    .partial()
+    .optional(),
+  expect: outcome,
+  /** Policy ids that must be among the decision's reasons. */
+  reasons: z.array(z.string()).optional(),
+  /** Obligation types that must be present. */
+  obligations: z.array(z.string()).optional(),
+});
+
+const fileSchema = z.strictObject({ name: z.string().optional(), cases: z.array(caseSchema).min(1) });
+
+export type PolicyTestCase = z.infer<typeof caseSchema>;
+
+export interface CaseResult {
+  file: string;
+  name: string;
+  passed: boolean;
+  expected: Outcome;
+  decision?: Decision;
+  problems: string[];
+}
+
+export interface TestFileError {
+  file: string;
+  message: string;
+}
+
+export async function readTestFiles(dir: string): Promise<{ cases: { file: string; c: PolicyTestCase }[]; errors: TestFileError[] }> {
+  const testsDir = join(dir, 'tests');
+  let names: string[];
+  try {
+    names = (await readdir(testsDir)).filter((n) => /\.ya?ml$/.test(n)).sort();
+  } catch {
+    return { cases: [], errors: [{ file: 'tests/', message: 'no tests directory' }] };
+  }
+  const cases: { file: string; c: PolicyTestCase }[] = [];
+  const errors: TestFileError[] = [];
+  for (const n of names) {
+    const file = `tests/${n}`;
+    let raw: unknown;
+    try {
+      raw = parseYaml(await readFile(join(testsDir, n), 'utf8'));
+    } catch (e) {
+      const pos = e instanceof YAMLParseError && e.linePos ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
+      errors.push({ file: `${file}${pos}`, message: (e as Error).message.split('\n')[0] ?? 'invalid YAML' });
+      continue;
+    }
+    const parsed = fileSchema.safeParse(raw);
+    if (!parsed.success) {
+      errors.push({ file, message: formatIssues(parsed.error) });
+      continue;
+    }
+    for (const c of parsed.data.cases) cases.push({ file, c });
+  }
+  return { cases, errors };
+}
+
+function pinnedFacts(c: PolicyTestCase): PinnedFacts | undefined {
+  if (!c.facts) return undefined;
+  const { time, ...rest } = c.facts;
+  const pinned: PinnedFacts = { ...rest };
+  if (time) pinned.time = new Date(time);
+  return pinned;
+}
+
+export async function runCase(engine: Engine, file: string, c: PolicyTestCase): Promise<CaseResult> {
+  const decision = await engine.decide({ ...c.request, pep: 'test' }, pinnedFacts(c));
+  const problems: string[] = [];
+  if (decision.decision !== c.expect) problems.push(`expected ${c.expect}, got ${decision.decision}`);
+  const got = new Set(decision.reasons.map((r) => r.policy));
+  for (const want of c.reasons ?? []) if (!got.has(want)) problems.push(`expected reason "${want}" is missing`);
+  const obligations = new Set(decision.obligations.map((o) => o.type));
+  for (const want of c.obligations ?? []) if (!obligations.has(want)) problems.push(`expected obligation "${want}" is missing`);
+  return { file, name: c.name, passed: problems.length === 0, expected: c.expect, decision, problems };
+}

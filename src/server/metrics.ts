@@ -1,0 +1,35 @@
+// Prometheus metrics for GET /metrics: decisions by outcome and PEP, decision latency,
+// policy reloads. A registry per server, so tests and embedded uses never collide.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly decisions = new Counter({
+    name: 'cordon_decisions_total',
+    help: 'Decisions made, by outcome and enforcement point',
+    labelNames: ['decision', 'pep'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'cordon_decision_duration_seconds',
+    help: 'Time to decide, from request to outcome',
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
+    registers: [this.registry],
+  });
+  readonly reloads = new Counter({
+    name: 'cordon_policy_reloads_total',
+    help: 'Policy reloads, by result (ok keeps the new set, error keeps the last good set)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly policies = new Gauge({
+    name: 'cordon_policies',
+    help: 'Policies in the serving set',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'cordon_' });
+  }
+}
