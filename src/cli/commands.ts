@@ -49,24 +49,32 @@ export function buildCli(exit: Exit): Command {
     .addOption(new Option('--port <n>', 'listen port (default 7070)').argParser((v) => Number(v)))
     .option('--host <addr>', 'listen address (default 127.0.0.1)')
     .option('--data <dir>', 'data directory for embedded storage (default ./.cordon)')
-    .action(async (o: { config?: string; policies?: string; port?: number; host?: string; data?: string }) => {
-      const config = await loadConfig(o.config);
-      const merged = configSchema.parse({
-        ...config,
-        ...(o.policies ? { policies: o.policies } : {}),
-        ...(o.port !== undefined ? { port: o.port } : {}),
-        ...(o.host ? { host: o.host } : {}),
-        ...(o.data ? { data: o.data } : {}),
-      });
-      const server = await startServer(merged);
-      const stop = async () => {
-        await server.close();
-        exit(0);
-      };
-      process.once('SIGINT', () => void stop());
-      process.once('SIGTERM', () => void stop());
-      process.on('SIGHUP', () => void server.policies.reload());
-    });
+    .action(
+      async (o: {
+        config?: string;
+        policies?: string;
+        port?: number;
+        host?: string;
+        data?: string;
+      }) => {
+        const config = await loadConfig(o.config);
+        const merged = configSchema.parse({
+          ...config,
+          ...(o.policies ? { policies: o.policies } : {}),
+          ...(o.port !== undefined ? { port: o.port } : {}),
+          ...(o.host ? { host: o.host } : {}),
+          ...(o.data ? { data: o.data } : {}),
+        });
+        const server = await startServer(merged);
+        const stop = async () => {
+          await server.close();
+          exit(0);
+        };
+        process.once('SIGINT', () => void stop());
+        process.once('SIGTERM', () => void stop());
+        process.on('SIGHUP', () => void server.policies.reload());
+      },
+    );
 
   program
     .command('init')
@@ -88,7 +96,9 @@ export function buildCli(exit: Exit): Command {
     .action(async (dir: string) => {
       const set = await compileOrReport(dir);
       if (!set) return exit(1);
-      const typed = set.schema ? 'type-checked against schema.cedarschema (strict)' : 'parsed only: no schema.cedarschema, so not type-checked';
+      const typed = set.schema
+        ? 'type-checked against schema.cedarschema (strict)'
+        : 'parsed only: no schema.cedarschema, so not type-checked';
       out(`valid: ${set.size} policies, ${set.store.size} entities; ${typed}`);
       out(`version ${set.version}`);
     });
@@ -131,9 +141,12 @@ export function buildCli(exit: Exit): Command {
         out(`✗ ${file}: ${r.name}`);
         for (const p of r.problems) out(`    ${p}`);
         for (const reason of r.decision?.reasons ?? []) {
-          out(`    reason: ${reason.policy} (${reason.effect}${reason.principal ? `, ${reason.principal}` : ''})${reason.message ? `: ${reason.message}` : ''}`);
+          out(
+            `    reason: ${reason.policy} (${reason.effect}${reason.principal ? `, ${reason.principal}` : ''})${reason.message ? `: ${reason.message}` : ''}`,
+          );
         }
-        for (const e of r.decision?.errors ?? []) out(`    error in ${e.policy} (${e.principal}): ${e.message}`);
+        for (const e of r.decision?.errors ?? [])
+          out(`    error in ${e.policy} (${e.principal}): ${e.message}`);
       }
       out(`${passed} passed, ${failed} failed`);
       if (failed > 0) return exit(1);

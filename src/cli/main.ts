@@ -12,7 +12,14 @@ const exit = (code: number) => {
   process.exitCode = code;
 };
 
-const userErrors = [UserError, ConfigError, RequestError, PolicyDirError, PolicyLoadError, ScaffoldError];
+const userErrors = [
+  UserError,
+  ConfigError,
+  RequestError,
+  PolicyDirError,
+  PolicyLoadError,
+  ScaffoldError,
+];
 
 buildCli(exit)
   .parseAsync(process.argv)

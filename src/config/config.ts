@@ -13,13 +13,26 @@ export const configSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(7070),
   host: z.string().default('127.0.0.1'),
   data: z.string().default('./.cordon'),
-  bodyLimit: z.number().int().positive().default(1024 * 1024),
+  bodyLimit: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   watch: z.boolean().default(true),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .default({ level: 'info' }),
   risk: z
     .strictObject({
       thresholds: z.strictObject({ medium: z.number(), high: z.number(), critical: z.number() }),
-      responses: z.strictObject({ low: response, medium: response, high: response, critical: response }),
+      responses: z.strictObject({
+        low: response,
+        medium: response,
+        high: response,
+        critical: response,
+      }),
     })
     .default(DEFAULT_RISK_TIERS),
 });

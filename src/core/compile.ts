@@ -4,7 +4,12 @@
 import { createHash } from 'node:crypto';
 import { cedar } from './cedar.js';
 import { EntityStore, EntityStoreError, parseEntities, type CedarEntity } from './entities.js';
-import { CompiledPolicySet, POLICY_OUTCOMES, type PolicyMeta, type PolicyOutcome } from './policy-set.js';
+import {
+  CompiledPolicySet,
+  POLICY_OUTCOMES,
+  type PolicyMeta,
+  type PolicyOutcome,
+} from './policy-set.js';
 import { schemaInfo, type SchemaInfo, type SchemaJson } from './schema-info.js';
 import { lineCol, locateCedarError, type LocatedError } from './source-location.js';
 
@@ -26,7 +31,11 @@ export type CompileResult =
 /** sha256 over every source in a fixed order: the version recorded with each decision. */
 export function policyVersion(src: PolicySources): string {
   const h = createHash('sha256');
-  const files = [...src.policies, ...(src.schema ? [src.schema] : []), ...(src.entities ? [src.entities] : [])];
+  const files = [
+    ...src.policies,
+    ...(src.schema ? [src.schema] : []),
+    ...(src.entities ? [src.entities] : []),
+  ];
   files.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   for (const f of files) h.update(f.file).update('\0').update(f.text).update('\0');
   return `sha256:${h.digest('hex')}`;
@@ -41,11 +50,20 @@ function findOffset(text: string, needle: string, nth = 0): number | undefined {
   return at;
 }
 
-function located(file: string, text: string, offset: number | undefined, message: string): LocatedError {
+function located(
+  file: string,
+  text: string,
+  offset: number | undefined,
+  message: string,
+): LocatedError {
   return offset === undefined ? { file, message } : { file, ...lineCol(text, offset), message };
 }
 
-function compileSchema(src: SourceFile, errors: LocatedError[], warnings: LocatedError[]): SchemaInfo | undefined {
+function compileSchema(
+  src: SourceFile,
+  errors: LocatedError[],
+  warnings: LocatedError[],
+): SchemaInfo | undefined {
   const r = cedar.schemaToJsonWithResolvedTypes(src.text);
   if (r.type === 'failure') {
     errors.push(...r.errors.map((e) => locateCedarError(src.file, src.text, e)));
@@ -68,7 +86,11 @@ function compileFile(
       const msg = /includes a template/.test(e.message)
         ? 'policy templates (?principal / ?resource slots) are not supported; write static policies'
         : undefined;
-      errors.push(msg ? located(f.file, f.text, findOffset(f.text, '?'), msg) : locateCedarError(f.file, f.text, e));
+      errors.push(
+        msg
+          ? located(f.file, f.text, findOffset(f.text, '?'), msg)
+          : locateCedarError(f.file, f.text, e),
+      );
     }
     return;
   }
@@ -93,11 +115,14 @@ function compileFile(
     const annotations = (j.json.annotations ?? {}) as Record<string, string>;
     const id = annotations.id ?? `${f.file}#${index}`;
     ourIds[index] = id;
-    const at = annotations.id === undefined ? undefined : findOffset(f.text, `@id("${annotations.id}")`);
+    const at =
+      annotations.id === undefined ? undefined : findOffset(f.text, `@id("${annotations.id}")`);
     const prior = policies.get(id);
     if (prior) {
       const again = prior.file === f.file ? findOffset(f.text, `@id("${id}")`, 1) : at;
-      errors.push(located(f.file, f.text, again, `duplicate policy id "${id}" (first in ${prior.file})`));
+      errors.push(
+        located(f.file, f.text, again, `duplicate policy id "${id}" (first in ${prior.file})`),
+      );
       return;
     }
     let outcome: PolicyOutcome | undefined;
@@ -105,31 +130,61 @@ function compileFile(
       const at2 = findOffset(f.text, `@outcome("${annotations.outcome}")`);
       if (!POLICY_OUTCOMES.includes(annotations.outcome as PolicyOutcome)) {
         errors.push(
-          located(f.file, f.text, at2, `@outcome("${annotations.outcome}") on policy "${id}": expected one of ${POLICY_OUTCOMES.join(', ')}`),
+          located(
+            f.file,
+            f.text,
+            at2,
+            `@outcome("${annotations.outcome}") on policy "${id}": expected one of ${POLICY_OUTCOMES.join(', ')}`,
+          ),
         );
         return;
       }
       if (j.json.effect === 'permit') {
-        warnings.push(located(f.file, f.text, at2, `@outcome on permit policy "${id}" has no effect; it applies to forbid policies`));
+        warnings.push(
+          located(
+            f.file,
+            f.text,
+            at2,
+            `@outcome on permit policy "${id}" has no effect; it applies to forbid policies`,
+          ),
+        );
       } else {
         outcome = annotations.outcome as PolicyOutcome;
       }
     }
-    policies.set(id, { id, file: f.file, effect: j.json.effect, annotations, outcome, text, json: j.json });
+    policies.set(id, {
+      id,
+      file: f.file,
+      effect: j.json.effect,
+      annotations,
+      outcome,
+      text,
+      json: j.json,
+    });
   });
 
   if (schemaText !== undefined) {
-    const v = cedar.validate({ schema: schemaText, policies: { staticPolicies: f.text }, validationSettings: { mode: 'strict' } });
+    const v = cedar.validate({
+      schema: schemaText,
+      policies: { staticPolicies: f.text },
+      validationSettings: { mode: 'strict' },
+    });
     // Cedar names policies by position (policy0…); say the id the author wrote instead.
     const rename = (e: LocatedError): LocatedError => ({
       ...e,
-      message: e.message.replace(/policy `policy(\d+)`/g, (m, n: string) => (ourIds[Number(n)] ? `policy "${ourIds[Number(n)]}"` : m)),
+      message: e.message.replace(/policy `policy(\d+)`/g, (m, n: string) =>
+        ourIds[Number(n)] ? `policy "${ourIds[Number(n)]}"` : m,
+      ),
     });
     if (v.type === 'failure') {
       errors.push(...v.errors.map((e) => locateCedarError(f.file, f.text, e)));
     } else {
-      errors.push(...v.validationErrors.map((e) => rename(locateCedarError(f.file, f.text, e.error))));
-      warnings.push(...v.validationWarnings.map((e) => rename(locateCedarError(f.file, f.text, e.error))));
+      errors.push(
+        ...v.validationErrors.map((e) => rename(locateCedarError(f.file, f.text, e.error))),
+      );
+      warnings.push(
+        ...v.validationWarnings.map((e) => rename(locateCedarError(f.file, f.text, e.error))),
+      );
     }
   }
 }
@@ -144,7 +199,14 @@ function compileEntities(
     raw = JSON.parse(src.text);
   } catch (e) {
     const m = /position (\d+)/.exec((e as Error).message);
-    errors.push(located(src.file, src.text, m ? Number(m[1]) : undefined, `invalid JSON: ${(e as Error).message}`));
+    errors.push(
+      located(
+        src.file,
+        src.text,
+        m ? Number(m[1]) : undefined,
+        `invalid JSON: ${(e as Error).message}`,
+      ),
+    );
     return undefined;
   }
   let entities: CedarEntity[];
@@ -154,7 +216,10 @@ function compileEntities(
     errors.push({ file: src.file, message: (e as Error).message });
     return undefined;
   }
-  const check = cedar.checkParseEntities({ entities: entities as never, schema: schemaText ?? null });
+  const check = cedar.checkParseEntities({
+    entities: entities as never,
+    schema: schemaText ?? null,
+  });
   if (check.type === 'failure') {
     errors.push(...check.errors.map((e) => ({ file: src.file, message: e.message })));
     return undefined;
@@ -182,7 +247,15 @@ export function compilePolicySet(src: PolicySources): CompileResult {
     store = new EntityStore(entities, actions);
   } catch (e) {
     if (!(e instanceof EntityStoreError)) throw e;
-    return { ok: false, errors: [{ file: src.entities?.file ?? 'entities.json', message: e.message }], warnings };
+    return {
+      ok: false,
+      errors: [{ file: src.entities?.file ?? 'entities.json', message: e.message }],
+      warnings,
+    };
   }
-  return { ok: true, set: new CompiledPolicySet(policyVersion(src), policies, store, schema), warnings };
+  return {
+    ok: true,
+    set: new CompiledPolicySet(policyVersion(src), policies, store, schema),
+    warnings,
+  };
 }

@@ -73,8 +73,15 @@ export class Engine {
         if (state.denial) break;
       }
       if (state.denial || !state.agent) {
-        const reason = state.denial ?? cordonReason('internal-error', undefined, 'no acting agent was resolved');
-        return { decision: 'deny', reasons: [reason], obligations: state.obligations, risk: state.facts.risk, ...base };
+        const reason =
+          state.denial ?? cordonReason('internal-error', undefined, 'no acting agent was resolved');
+        return {
+          decision: 'deny',
+          reasons: [reason],
+          obligations: state.obligations,
+          risk: state.facts.risk,
+          ...base,
+        };
       }
       if (pinned) pin(state.facts, pinned);
       state.facts.risk.level = riskLevel(state.facts.risk.score, this.tiers);
@@ -82,7 +89,13 @@ export class Engine {
     } catch (e) {
       return {
         decision: 'deny',
-        reasons: [cordonReason('internal-error', undefined, `decision failed, so it is denied: ${(e as Error).message}`)],
+        reasons: [
+          cordonReason(
+            'internal-error',
+            undefined,
+            `decision failed, so it is denied: ${(e as Error).message}`,
+          ),
+        ],
         obligations: [],
         risk: { score: 0, level: 'low' },
         ...base,
@@ -90,18 +103,46 @@ export class Engine {
     }
   }
 
-  private evaluateAll(state: DecisionState, agent: SlicedEntity): Omit<Decision, 'policyVersion' | 'decisionId'> {
+  private evaluateAll(
+    state: DecisionState,
+    agent: SlicedEntity,
+  ): Omit<Decision, 'policyVersion' | 'decisionId'> {
     const { request, set, facts } = state;
     const risk = facts.risk;
     if (set.schema && !set.schema.actions.has(request.action)) {
-      return deny([cordonReason('unknown-action', undefined, `action "${request.action}" is not declared in the schema`)], risk);
+      return deny(
+        [
+          cordonReason(
+            'unknown-action',
+            undefined,
+            `action "${request.action}" is not declared in the schema`,
+          ),
+        ],
+        risk,
+      );
     }
     if (set.schema && !set.schema.entityTypes.has(request.resource.type)) {
-      return deny([cordonReason('unknown-entity-type', undefined, `resource type "${request.resource.type}" is not declared in the schema`)], risk);
+      return deny(
+        [
+          cordonReason(
+            'unknown-entity-type',
+            undefined,
+            `resource type "${request.resource.type}" is not declared in the schema`,
+          ),
+        ],
+        risk,
+      );
     }
     const bucket = set.bucket(request.action);
-    const action = set.store.get('Action', request.action) ?? { uid: { type: 'Action', id: request.action }, attrs: {}, parents: [] };
-    const resource = set.store.resolveResource(request.resource, derivedAttrs(request.resource.type, request.resource.id));
+    const action = set.store.get('Action', request.action) ?? {
+      uid: { type: 'Action', id: request.action },
+      attrs: {},
+      parents: [],
+    };
+    const resource = set.store.resolveResource(
+      request.resource,
+      derivedAttrs(request.resource.type, request.resource.id),
+    );
     const context = buildContext(state);
     const approved = facts.approval.granted;
     const common = { set, bucket, action, resource, context, approved };
@@ -112,7 +153,9 @@ export class Engine {
     // Both must permit: the worst verdict decides, and its reasons explain why.
     let outcome: Outcome = 'allow';
     for (const v of verdicts) if (SEVERITY[v.outcome] > SEVERITY[outcome]) outcome = v.outcome;
-    const reasons: Reason[] = verdicts.filter((v) => v.outcome === outcome).flatMap((v) => v.reasons);
+    const reasons: Reason[] = verdicts
+      .filter((v) => v.outcome === outcome)
+      .flatMap((v) => v.reasons);
     const obligations = [...state.obligations, ...verdicts.flatMap((v) => v.obligations)];
     const errors = verdicts.flatMap((v) => v.errors);
 

@@ -35,11 +35,13 @@ export function toRef(value: unknown, where: string): EntityRef {
 export function parseEntities(raw: unknown): CedarEntity[] {
   if (!Array.isArray(raw)) throw new EntityStoreError('expected a JSON array of entities');
   return raw.map((e, i) => {
-    if (!e || typeof e !== 'object') throw new EntityStoreError(`entity [${i}]: expected an object`);
+    if (!e || typeof e !== 'object')
+      throw new EntityStoreError(`entity [${i}]: expected an object`);
     const o = e as Record<string, unknown>;
     const uid = toRef(o.uid, `entity [${i}] uid`);
     const parents = o.parents ?? [];
-    if (!Array.isArray(parents)) throw new EntityStoreError(`entity [${i}] parents: expected an array`);
+    if (!Array.isArray(parents))
+      throw new EntityStoreError(`entity [${i}] parents: expected an array`);
     const attrs = o.attrs ?? {};
     if (typeof attrs !== 'object' || Array.isArray(attrs)) {
       throw new EntityStoreError(`entity [${i}] attrs: expected an object`);

@@ -48,7 +48,11 @@ function slice(input: EvalInput): SlicedEntity[] {
   return out;
 }
 
-function callCedar(input: EvalInput, setId: string, entities: SlicedEntity[]): CedarResult | string {
+function callCedar(
+  input: EvalInput,
+  setId: string,
+  entities: SlicedEntity[],
+): CedarResult | string {
   const answer = cedar.statefulIsAuthorized({
     principal: input.principal.uid,
     action: input.action.uid,
@@ -61,8 +65,11 @@ function callCedar(input: EvalInput, setId: string, entities: SlicedEntity[]): C
   const d = answer.response.diagnostics;
   return {
     allowed: answer.response.decision === 'allow',
-    determining: d.reason,
-    errors: d.errors.map((e) => ({ policy: e.policyId, message: e.error.message })),
+    // Cedar reports sets; sort so the same decision always reads the same.
+    determining: [...d.reason].sort(),
+    errors: d.errors
+      .map((e) => ({ policy: e.policyId, message: e.error.message }))
+      .sort((a, b) => (a.policy < b.policy ? -1 : 1)),
   };
 }
 
@@ -73,7 +80,11 @@ const reasonOf = (p: PolicyMeta | undefined, id: string, role: PrincipalRole): R
   principal: role,
 });
 
-export function cordonReason(policy: string, role: PrincipalRole | undefined, message: string): Reason {
+export function cordonReason(
+  policy: string,
+  role: PrincipalRole | undefined,
+  message: string,
+): Reason {
   const r: Reason = { policy: `cordon/${policy}`, effect: 'forbid', annotations: {}, message };
   if (role) r.principal = role;
   return r;
@@ -82,7 +93,8 @@ export function cordonReason(policy: string, role: PrincipalRole | undefined, me
 export function evaluate(input: EvalInput): Verdict {
   const { set, role } = input;
   const entities = slice(input);
-  const setId = input.approved && input.bucket.approvedId ? input.bucket.approvedId : input.bucket.id;
+  const setId =
+    input.approved && input.bucket.approvedId ? input.bucket.approvedId : input.bucket.id;
   const r = callCedar(input, setId, entities);
   if (typeof r === 'string') {
     return {
@@ -92,7 +104,11 @@ export function evaluate(input: EvalInput): Verdict {
       errors: [],
     };
   }
-  const errors: PolicyError[] = r.errors.map((e) => ({ policy: e.policy, principal: role, message: e.message }));
+  const errors: PolicyError[] = r.errors.map((e) => ({
+    policy: e.policy,
+    principal: role,
+    message: e.message,
+  }));
 
   // Cordon's rule: a forbid that errors denies. Cedar would skip it and could fail open.
   const erroredForbids = r.errors.filter((e) => set.policies.get(e.policy)?.effect === 'forbid');
@@ -123,7 +139,8 @@ export function evaluate(input: EvalInput): Verdict {
 
   const obligations: Obligation[] = [];
   for (const p of determining) {
-    if (p?.outcome === 'restrict' || p?.outcome === 'isolate') obligations.push({ type: p.outcome, policy: p.id });
+    if (p?.outcome === 'restrict' || p?.outcome === 'isolate')
+      obligations.push({ type: p.outcome, policy: p.id });
   }
   const onlyApprovalGates = determining.every((p) => p?.outcome === 'require_approval');
   if (onlyApprovalGates && !input.approved && input.bucket.approvedId) {
@@ -134,7 +151,13 @@ export function evaluate(input: EvalInput): Verdict {
       once.allowed &&
       !once.errors.some((e) => set.policies.get(e.policy)?.effect === 'forbid');
     if (passes) return { outcome: 'require_approval', reasons, obligations, errors };
-    reasons.push(cordonReason('not-approvable', role, 'approval would not help: no permit policy applies once the gate is waived'));
+    reasons.push(
+      cordonReason(
+        'not-approvable',
+        role,
+        'approval would not help: no permit policy applies once the gate is waived',
+      ),
+    );
   }
   return { outcome: 'deny', reasons, obligations, errors };
 }

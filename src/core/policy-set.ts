@@ -7,7 +7,11 @@ import { EntityStore } from './entities.js';
 import type { SchemaInfo } from './schema-info.js';
 
 export type PolicyOutcome = 'require_approval' | 'restrict' | 'isolate';
-export const POLICY_OUTCOMES: readonly PolicyOutcome[] = ['require_approval', 'restrict', 'isolate'];
+export const POLICY_OUTCOMES: readonly PolicyOutcome[] = [
+  'require_approval',
+  'restrict',
+  'isolate',
+];
 
 export interface PolicyMeta {
   id: string;
@@ -75,15 +79,21 @@ export class CompiledPolicySet {
     if (hit) return hit;
     if (this.disposed) throw new Error('policy set was replaced and disposed');
     // The store holds each action's ancestor closure, so `action in Action::"group"` is a lookup.
-    const groups = new Set([action, ...(this.store.get('Action', action)?.parents ?? []).map((p) => p.id)]);
+    const groups = new Set([
+      action,
+      ...(this.store.get('Action', action)?.parents ?? []).map((p) => p.id),
+    ]);
     const selected: PolicyMeta[] = [];
     for (const p of this.policies.values()) {
       const acts = actionsIn(p.json);
-      if (acts === 'all' || (key !== '\u0000unlisted' && acts.some((a) => groups.has(a)))) selected.push(p);
+      if (acts === 'all' || (key !== '\u0000unlisted' && acts.some((a) => groups.has(a))))
+        selected.push(p);
     }
     const id = `cordon-g${this.generation}-${this.buckets.size}`;
     preparse(id, selected);
-    const waived = selected.filter((p) => p.effect === 'forbid' && p.outcome === 'require_approval');
+    const waived = selected.filter(
+      (p) => p.effect === 'forbid' && p.outcome === 'require_approval',
+    );
     let approvedId: string | undefined;
     if (waived.length > 0) {
       approvedId = `${id}-approved`;
@@ -114,6 +124,8 @@ function preparse(id: string, policies: PolicyMeta[]): void {
   const r = cedar.preparsePolicySet(id, { staticPolicies });
   if (r.type !== 'success') {
     // The texts were parsed once already; failing here is an engine bug, never a user error.
-    throw new Error(`internal: preparse of ${id} failed: ${r.errors.map((e) => e.message).join('; ')}`);
+    throw new Error(
+      `internal: preparse of ${id} failed: ${r.errors.map((e) => e.message).join('; ')}`,
+    );
   }
 }

@@ -26,11 +26,19 @@ export const actionRequestSchema = z
   })
   .superRefine((r, ctx) => {
     if (!r.agent && !r.token) {
-      ctx.addIssue({ code: 'custom', path: ['agent'], message: 'an acting agent (or a delegation token) is required' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['agent'],
+        message: 'an acting agent (or a delegation token) is required',
+      });
     }
     for (const k of RESERVED_CONTEXT_KEYS) {
       if (r.context && Object.hasOwn(r.context, k)) {
-        ctx.addIssue({ code: 'custom', path: ['context', k], message: `"${k}" is set by Cordon and may not be supplied by the caller` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['context', k],
+          message: `"${k}" is set by Cordon and may not be supplied by the caller`,
+        });
       }
     }
   });

@@ -46,7 +46,9 @@ export function applyRiskTier(
       obligations: [],
     };
   }
-  const obligations: Obligation[] = [{ type: response, reason: 'risk', level: risk.level, score: risk.score }];
+  const obligations: Obligation[] = [
+    { type: response, reason: 'risk', level: risk.level, score: risk.score },
+  ];
   return {
     outcome: 'deny',
     reasons: outcome === 'deny' ? [] : [reason(`risk ${risk.score} (${risk.level}): ${response}`)],

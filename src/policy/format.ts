@@ -11,7 +11,10 @@ export interface FormatReport {
   errors: LocatedError[];
 }
 
-export async function formatPolicyDir(dir: string, opts: { write: boolean }): Promise<FormatReport> {
+export async function formatPolicyDir(
+  dir: string,
+  opts: { write: boolean },
+): Promise<FormatReport> {
   const src = await readPolicySources(dir);
   const report: FormatReport = { changed: [], errors: [] };
   for (const f of src.policies) {
@@ -27,4 +30,3 @@ export async function formatPolicyDir(dir: string, opts: { write: boolean }): Pr
   }
   return report;
 }
-

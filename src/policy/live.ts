@@ -46,13 +46,21 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
     return this.set;
   }
 
-  /** Starts following the directory (debounced, so an editor's save burst is one reload). */
-  watch(debounceMs = 150): this {
-    this.watcher = watch(this.dir, { ignoreInitial: true, ignored: (p) => /(^|[/\\])\.[^/\\]/.test(p.slice(this.dir.length)) });
-    this.watcher.on('all', () => {
+  /**
+   * Starts following the directory (debounced, so an editor's save burst is one reload).
+   * Resolves once the watcher is ready: edits from then on are seen.
+   */
+  async watch(debounceMs = 150): Promise<this> {
+    const watcher = watch(this.dir, {
+      ignoreInitial: true,
+      ignored: (p) => /(^|[/\\])\.[^/\\]/.test(p.slice(this.dir.length)),
+    });
+    this.watcher = watcher;
+    watcher.on('all', () => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => void this.reload(), debounceMs);
     });
+    await new Promise<void>((resolve) => watcher.once('ready', resolve));
     return this;
   }
 
@@ -63,7 +71,10 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
       try {
         next = await compileOrThrow(this.dir);
       } catch (e) {
-        this.lastError = e instanceof PolicyLoadError ? e : new PolicyLoadError([{ file: this.dir, message: (e as Error).message }]);
+        this.lastError =
+          e instanceof PolicyLoadError
+            ? e
+            : new PolicyLoadError([{ file: this.dir, message: (e as Error).message }]);
         this.emit('error', this.lastError);
         return;
       }
@@ -75,7 +86,11 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
       }
       this.set = next; // the swap: one assignment, so no request ever sees half a set
       setTimeout(() => previous.dispose(), RETIRE_AFTER_MS).unref();
-      this.emit('reload', { version: next.version, previous: previous.version, policies: next.size });
+      this.emit('reload', {
+        version: next.version,
+        previous: previous.version,
+        policies: next.size,
+      });
     });
     return this.reloading;
   }

@@ -3,7 +3,12 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { compilePolicySet, type CompileResult, type PolicySources, type SourceFile } from '../core/compile.js';
+import {
+  compilePolicySet,
+  type CompileResult,
+  type PolicySources,
+  type SourceFile,
+} from '../core/compile.js';
 
 export const SCHEMA_FILE = 'schema.cedarschema';
 export const ENTITIES_FILE = 'entities.json';
@@ -45,7 +50,10 @@ export async function readPolicySources(dir: string): Promise<PolicySources> {
   await cedarFiles(dir, dir, paths);
   paths.sort();
   const policies = await Promise.all(
-    paths.map(async (p) => ({ file: relative(dir, p).split(sep).join('/'), text: await readFile(p, 'utf8') })),
+    paths.map(async (p) => ({
+      file: relative(dir, p).split(sep).join('/'),
+      text: await readFile(p, 'utf8'),
+    })),
   );
   const src: PolicySources = { policies };
   const schema = await readOptional(dir, SCHEMA_FILE);

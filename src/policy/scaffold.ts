@@ -20,7 +20,9 @@ async function listFiles(dir: string): Promise<string[]> {
 }
 
 export async function scaffold(dir: string, opts: { force: boolean }): Promise<string[]> {
-  const files = (await listFiles(EXAMPLE_POLICIES)).map((f) => relative(EXAMPLE_POLICIES, f)).sort();
+  const files = (await listFiles(EXAMPLE_POLICIES))
+    .map((f) => relative(EXAMPLE_POLICIES, f))
+    .sort();
   if (!opts.force) {
     const clashes: string[] = [];
     for (const f of files) {
@@ -31,7 +33,8 @@ export async function scaffold(dir: string, opts: { force: boolean }): Promise<s
         /* absent: fine */
       }
     }
-    if (clashes.length > 0) throw new ScaffoldError(`would overwrite ${clashes.join(', ')} (use --force)`);
+    if (clashes.length > 0)
+      throw new ScaffoldError(`would overwrite ${clashes.join(', ')} (use --force)`);
   }
   await mkdir(dir, { recursive: true });
   await cp(EXAMPLE_POLICIES, dir, { recursive: true, force: true });

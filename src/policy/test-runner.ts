@@ -17,9 +17,24 @@ const caseSchema = z.strictObject({
   request: actionRequestSchema,
   facts: z
     .strictObject({
-      delegation: z.strictObject({ depth: z.number().int(), chain: z.array(z.string()), user: z.string() }).partial(),
-      session: z.strictObject({ id: z.string(), actions: z.array(z.string()), labels: z.array(z.string()), counts: z.record(z.string(), z.number().int()) }).partial(),
-      content: z.strictObject({ pii: z.array(z.string()), secrets: z.array(z.string()), injection: z.number().int() }).partial(),
+      delegation: z
+        .strictObject({ depth: z.number().int(), chain: z.array(z.string()), user: z.string() })
+        .partial(),
+      session: z
+        .strictObject({
+          id: z.string(),
+          actions: z.array(z.string()),
+          labels: z.array(z.string()),
+          counts: z.record(z.string(), z.number().int()),
+        })
+        .partial(),
+      content: z
+        .strictObject({
+          pii: z.array(z.string()),
+          secrets: z.array(z.string()),
+          injection: z.number().int(),
+        })
+        .partial(),
       risk: z.strictObject({ score: z.number().int().min(0).max(100) }).partial(),
       approval: z.strictObject({ granted: z.boolean(), by: z.string() }).partial(),
       time: z.iso.datetime({ offset: true }),
@@ -33,7 +48,10 @@ const caseSchema = z.strictObject({
   obligations: z.array(z.string()).optional(),
 });
 
-const fileSchema = z.strictObject({ name: z.string().optional(), cases: z.array(caseSchema).min(1) });
+const fileSchema = z.strictObject({
+  name: z.string().optional(),
+  cases: z.array(caseSchema).min(1),
+});
 
 export type PolicyTestCase = z.infer<typeof caseSchema>;
 
@@ -51,7 +69,9 @@ export interface TestFileError {
   message: string;
 }
 
-export async function readTestFiles(dir: string): Promise<{ cases: { file: string; c: PolicyTestCase }[]; errors: TestFileError[] }> {
+export async function readTestFiles(
+  dir: string,
+): Promise<{ cases: { file: string; c: PolicyTestCase }[]; errors: TestFileError[] }> {
   const testsDir = join(dir, 'tests');
   let names: string[];
   try {
@@ -67,8 +87,12 @@ export async function readTestFiles(dir: string): Promise<{ cases: { file: strin
     try {
       raw = parseYaml(await readFile(join(testsDir, n), 'utf8'));
     } catch (e) {
-      const pos = e instanceof YAMLParseError && e.linePos ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
-      errors.push({ file: `${file}${pos}`, message: (e as Error).message.split('\n')[0] ?? 'invalid YAML' });
+      const pos =
+        e instanceof YAMLParseError && e.linePos ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
+      errors.push({
+        file: `${file}${pos}`,
+        message: (e as Error).message.split('\n')[0] ?? 'invalid YAML',
+      });
       continue;
     }
     const parsed = fileSchema.safeParse(raw);
@@ -89,13 +113,27 @@ function pinnedFacts(c: PolicyTestCase): PinnedFacts | undefined {
   return pinned;
 }
 
-export async function runCase(engine: Engine, file: string, c: PolicyTestCase): Promise<CaseResult> {
+export async function runCase(
+  engine: Engine,
+  file: string,
+  c: PolicyTestCase,
+): Promise<CaseResult> {
   const decision = await engine.decide({ ...c.request, pep: 'test' }, pinnedFacts(c));
   const problems: string[] = [];
-  if (decision.decision !== c.expect) problems.push(`expected ${c.expect}, got ${decision.decision}`);
+  if (decision.decision !== c.expect)
+    problems.push(`expected ${c.expect}, got ${decision.decision}`);
   const got = new Set(decision.reasons.map((r) => r.policy));
-  for (const want of c.reasons ?? []) if (!got.has(want)) problems.push(`expected reason "${want}" is missing`);
+  for (const want of c.reasons ?? [])
+    if (!got.has(want)) problems.push(`expected reason "${want}" is missing`);
   const obligations = new Set(decision.obligations.map((o) => o.type));
-  for (const want of c.obligations ?? []) if (!obligations.has(want)) problems.push(`expected obligation "${want}" is missing`);
-  return { file, name: c.name, passed: problems.length === 0, expected: c.expect, decision, problems };
+  for (const want of c.obligations ?? [])
+    if (!obligations.has(want)) problems.push(`expected obligation "${want}" is missing`);
+  return {
+    file,
+    name: c.name,
+    passed: problems.length === 0,
+    expected: c.expect,
+    decision,
+    problems,
+  };
 }

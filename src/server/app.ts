@@ -1,11 +1,22 @@
 // The PDP's HTTP API (DESIGN §3): /v1/decide, AuthZEN, /healthz, /metrics. Every error the
 // client can cause is a 4xx with {"error": …}; anything else is a 500 without internals.
 
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { actionRequestSchema, formatIssues } from '../core/request.js';
 import type { ActionRequest } from '../core/types.js';
-import { AuthzenError, parseEvaluation, parseEvaluations, toActionRequest, toAuthzenResponse } from './authzen.js';
+import {
+  AuthzenError,
+  parseEvaluation,
+  parseEvaluations,
+  toActionRequest,
+  toAuthzenResponse,
+} from './authzen.js';
 import type { DecisionService } from './decisions.js';
 import type { Metrics } from './metrics.js';
 
@@ -22,7 +33,8 @@ export interface AppOptions {
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Decisions are logged by the decision service; per-request access logs would double them.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -30,14 +42,17 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const { decisions, metrics } = opts;
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    const status =
+      err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) {
       req.log.error({ err }, 'request failed');
       return reply.code(500).send({ error: 'internal error' });
     }
     return reply.code(status).send({ error: err.message });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no route ${req.method} ${req.url}` }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: `no route ${req.method} ${req.url}` }),
+  );
 
   app.post('/v1/decide', async (req, reply) => {
     const parsed = actionRequestSchema.safeParse(req.body);

@@ -11,7 +11,10 @@ const entity = z.object({
   id: z.string(),
   properties: z.record(z.string(), z.unknown()).optional(),
 });
-const action = z.object({ name: z.string().min(1), properties: z.record(z.string(), z.unknown()).optional() });
+const action = z.object({
+  name: z.string().min(1),
+  properties: z.record(z.string(), z.unknown()).optional(),
+});
 const context = z.record(z.string(), z.unknown());
 
 const evaluation = z.object({
@@ -45,7 +48,10 @@ export function toActionRequest(e: AuthzenEvaluation): ActionRequest {
   } else if (subjectType === 'user') {
     user = e.subject.id;
     agent = str(props.agent);
-    if (!agent) throw new AuthzenError('subject of type User needs properties.agent: the agent acting for the user');
+    if (!agent)
+      throw new AuthzenError(
+        'subject of type User needs properties.agent: the agent acting for the user',
+      );
   } else {
     throw new AuthzenError(`subject.type must be Agent or User, not "${e.subject.type}"`);
   }
@@ -90,7 +96,10 @@ export function parseEvaluation(body: unknown): AuthzenEvaluation {
 }
 
 /** Each item inherits the top-level subject/action/resource/context it does not set. */
-export function parseEvaluations(body: unknown): { items: AuthzenEvaluation[]; semantic: z.infer<typeof semantics> } {
+export function parseEvaluations(body: unknown): {
+  items: AuthzenEvaluation[];
+  semantic: z.infer<typeof semantics>;
+} {
   const r = evaluations.safeParse(body);
   if (!r.success) throw new AuthzenError(formatIssues(r.error));
   const { evaluations: list, options, ...defaults } = r.data;

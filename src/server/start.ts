@@ -29,7 +29,7 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
     metrics.reloads.inc({ result: 'error' });
     log.error({ errors: e.errors }, 'policy reload failed; the last good set keeps serving');
   });
-  if (config.watch) policies.watch();
+  if (config.watch) await policies.watch();
 
   const engine = new Engine({ policies, riskTiers: config.risk });
   const decisions = new DecisionService(engine, metrics, log);

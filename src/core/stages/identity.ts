@@ -9,20 +9,32 @@ export const identityStage: Stage = {
   run(s: DecisionState) {
     const { request, set } = s;
     if (request.token !== undefined) {
-      s.denial = cordonReason('token-unsupported', undefined, 'delegation tokens are not accepted by this Cordon version; send agent and user');
+      s.denial = cordonReason(
+        'token-unsupported',
+        undefined,
+        'delegation tokens are not accepted by this Cordon version; send agent and user',
+      );
       return;
     }
     const agent = request.agent ?? '';
     const agentEntity = set.store.get('Agent', agent);
     if (!agentEntity) {
-      s.denial = cordonReason('unknown-principal', 'agent', `agent "${agent}" is not listed in entities.json`);
+      s.denial = cordonReason(
+        'unknown-principal',
+        'agent',
+        `agent "${agent}" is not listed in entities.json`,
+      );
       return;
     }
     s.agent = agentEntity;
     if (request.user !== undefined) {
       const userEntity = set.store.get('User', request.user);
       if (!userEntity) {
-        s.denial = cordonReason('unknown-principal', 'user', `user "${request.user}" is not listed in entities.json`);
+        s.denial = cordonReason(
+          'unknown-principal',
+          'user',
+          `user "${request.user}" is not listed in entities.json`,
+        );
         return;
       }
       s.user = userEntity;

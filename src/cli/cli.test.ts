@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+
+const BIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+function cordon(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function exampleCopy(): Promise<string> {
+  const dir = await tempDir();
+  await cp(EXAMPLE_POLICIES, dir, { recursive: true });
+  return dir;
+}
+
+describe('cordon policy validate', () => {
+  it('exits 0 on the examples and says they are type-checked', () => {
+    const r = cordon(['policy', 'validate', EXAMPLE_POLICIES]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /valid: 13 policies.*type-checked against schema\.cedarschema/);
+  });
+
+  it('exits 1 with file:line:col on a broken policy', async () => {
+    const dir = await exampleCopy();
+    await writeFile(
+      join(dir, 'sre.cedar'),
+      (await readFile(join(dir, 'sre.cedar'), 'utf8')).replace(
+        'resource.readOnly',
+        'resource.readonly',
+      ),
+    );
+    const r = cordon(['policy', 'validate', dir]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^sre\.cedar:\d+:\d+ for policy "staff-read-only-tools", attribute `readonly` on entity type `Tool` not found/m,
+    );
+  });
+
+  it('says when there is no schema and so no type-checking', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'p.cedar'), 'permit(principal, action, resource);\n');
+    const r = cordon(['policy', 'validate', dir]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /not type-checked/);
+  });
+
+  it('exits 1 on a missing directory', () => {
+    const r = cordon(['policy', 'validate', '/nonexistent/policies']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /does not exist/);
+  });
+});
+
+describe('cordon policy fmt', () => {
+  it('--check passes on formatted files and fails on unformatted ones; fmt fixes them', async () => {
+    const dir = await exampleCopy();
+    assert.equal(cordon(['policy', 'fmt', '--check', dir]).code, 0);
+    await writeFile(
+      join(dir, 'extra.cedar'),
+      '// keep me\npermit(principal,action,resource) when {context.x==1};\n',
+    );
+    const check = cordon(['policy', 'fmt', '--check', dir]);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /would reformat extra\.cedar/);
+    assert.equal(cordon(['policy', 'fmt', dir]).code, 0);
+    const text = await readFile(join(dir, 'extra.cedar'), 'utf8');
+    assert.match(
+      text,
+      /^\/\/ keep me\npermit \(principal, action, resource\)\nwhen \{ context\.x == 1 \};\n$/,
+    );
+    assert.equal(cordon(['policy', 'fmt', '--check', dir]).code, 0);
+  });
+});
+
+describe('cordon policy test', () => {
+  it('passes the example tests and ends with the counts line', () => {
+    const r = cordon(['policy', 'test', EXAMPLE_POLICIES]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout.trimEnd().split('\n').at(-1)!, /^\d+ passed, 0 failed$/);
+  });
+
+  it('exits 1 and shows the actual reasons when a case fails', async () => {
+    const dir = await exampleCopy();
+    await writeFile(
+      join(dir, 'tests', 'wrong.yaml'),
+      'cases:\n  - name: expects the side door open\n    request: { agent: director-agent, user: bob, action: invokeTool, resource: { type: Tool, id: postgres/drop_table } }\n    expect: allow\n',
+    );
+    const r = cordon(['policy', 'test', dir]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stdout,
+      /✗ tests\/wrong\.yaml: expects the side door open\n {4}expected allow, got deny\n {4}reason: [^]*interns-no-destructive \(forbid, user\)/,
+    );
+    assert.match(r.stdout.trimEnd().split('\n').at(-1)!, /^\d+ passed, 1 failed$/);
+  });
+
+  it('counts a malformed test file as a failure', async () => {
+    const dir = await exampleCopy();
+    await writeFile(join(dir, 'tests', 'bad.yaml'), 'cases:\n  - name: x\n    expect: maybe\n');
+    const r = cordon(['policy', 'test', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /✗ tests\/bad\.yaml: .*request/);
+  });
+});
+
+describe('cordon decide and init', () => {
+  it('decides a request from stdin and from a file', async () => {
+    const body = JSON.stringify({
+      agent: 'director-agent',
+      user: 'bob',
+      action: 'invokeTool',
+      resource: { type: 'Tool', id: 'postgres/drop_table' },
+    });
+    const r = cordon(['decide', '--policies', EXAMPLE_POLICIES], body);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).decision, 'deny');
+    const file = join(await tempDir(), 'req.json');
+    await writeFile(file, body.replace('bob', 'carol'));
+    assert.equal(
+      JSON.parse(cordon(['decide', '--policies', EXAMPLE_POLICIES, '--request', file]).stdout)
+        .decision,
+      'require_approval',
+    );
+  });
+
+  it('rejects a malformed request with a message', () => {
+    const r = cordon(['decide', '--policies', EXAMPLE_POLICIES], '{"agent": "a"}');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /action: .*resource: /s);
+  });
+
+  it('init scaffolds a directory whose tests pass, and will not overwrite it', async () => {
+    const dir = join(await tempDir(), 'policies');
+    const r = cordon(['init', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /schema\.cedarschema/);
+    assert.equal(cordon(['policy', 'test', dir]).code, 0);
+    const again = cordon(['init', dir]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /would overwrite/);
+  });
+});
+
+describe('cordon serve', () => {
+  it('serves decisions, reloads an edited policy, and stops on SIGTERM', async () => {
+    const dir = await exampleCopy();
+    const data = await tempDir();
+    const child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--policies', dir, '--port', '0', '--data', data],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const lines = createInterface({ input: child.stdout });
+    const logs: Record<string, unknown>[] = [];
+    const waitFor = (msg: string, match: (l: Record<string, unknown>) => boolean = () => true) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const hit = logs.find((l) => l.msg === msg && match(l));
+        if (hit) return resolve(hit);
+        const onLine = (line: string) => {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          if (entry.msg === msg && match(entry)) {
+            lines.off('line', onLine);
+            resolve(entry);
+          }
+        };
+        lines.on('line', onLine);
+        child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+      });
+    lines.on('line', (l) => logs.push(JSON.parse(l) as Record<string, unknown>));
+    try {
+      const { port } = (await waitFor('cordon serving')) as { port: number };
+      const decide = async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/decide`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            agent: 'ledger-bot',
+            action: 'invokeTool',
+            resource: { type: 'Tool', id: 'erp/read_ledger' },
+          }),
+        });
+        return (await res.json()) as { decision: string; decisionId: string };
+      };
+      const first = await decide();
+      assert.equal(first.decision, 'allow');
+      const logged = await waitFor('decision', (l) => l.decisionId === first.decisionId);
+      assert.equal(logged.decision, 'allow');
+      assert.equal(logged.input, undefined, 'no input content in logs');
+
+      const reloaded = waitFor('policies reloaded');
+      await writeFile(
+        join(dir, 'freeze.cedar'),
+        'forbid(principal, action, resource == Tool::"erp/read_ledger");\n',
+      );
+      await reloaded;
+      assert.equal((await decide()).decision, 'deny');
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+  });
+});
