@@ -120,10 +120,10 @@ describe('compilePolicySet', () => {
         'forbid(principal, action, resource) when { false };',
       ].join('\n'),
     });
-    assert.equal(set.bucket('read').size, 3);
-    assert.equal(set.bucket('write').size, 3);
+    assert.equal(set.policiesFor('read').length, 3);
+    assert.equal(set.policiesFor('write').length, 3);
     assert.equal(
-      set.bucket('other').size,
+      set.policiesFor('other').length,
       1,
       'an action no policy names gets only the unconstrained ones',
     );

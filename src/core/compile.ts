@@ -11,6 +11,7 @@ import {
   type PolicyOutcome,
 } from './policy-set.js';
 import { schemaInfo, type SchemaInfo, type SchemaJson } from './schema-info.js';
+import { contextKeysRead } from './scope.js';
 import { lineCol, locateCedarError, type LocatedError } from './source-location.js';
 
 export interface SourceFile {
@@ -160,6 +161,7 @@ function compileFile(
       outcome,
       text,
       json: j.json,
+      contextKeys: contextKeysRead(j.json),
     });
   });
 

@@ -111,10 +111,10 @@ describe('fail closed', () => {
     assert.match(d.reasons[0]?.message ?? '', /store down/);
   });
 
-  it('denies a context Cedar cannot represent instead of throwing', async () => {
+  it('denies a context value Cedar cannot represent instead of throwing', async () => {
     const set = compileOk({
       'entities.json': basicEntities,
-      'p.cedar': 'permit(principal, action, resource);',
+      'p.cedar': 'permit(principal, action, resource) unless { context.ratio == 1 };',
     });
     const d = await engineFor(set).decide(req({ context: { ratio: 0.5 } }));
     assert.equal(d.decision, 'deny');

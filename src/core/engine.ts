@@ -10,7 +10,14 @@ import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
 import { identityStage } from './stages/identity.js';
-import type { ActionRequest, CordonFacts, Decision, Outcome, Reason } from './types.js';
+import type {
+  ActionRequest,
+  CordonFacts,
+  Decision,
+  Outcome,
+  PrincipalRole,
+  Reason,
+} from './types.js';
 
 export interface PolicyProvider {
   current(): CompiledPolicySet;
@@ -133,7 +140,6 @@ export class Engine {
         risk,
       );
     }
-    const bucket = set.bucket(request.action);
     const action = set.store.get('Action', request.action) ?? {
       uid: { type: 'Action', id: request.action },
       attrs: {},
@@ -145,10 +151,15 @@ export class Engine {
     );
     const context = buildContext(state);
     const approved = facts.approval.granted;
-    const common = { set, bucket, action, resource, context, approved };
+    const evaluateFor = (role: PrincipalRole, principal: SlicedEntity): Verdict => {
+      // Evaluation is synchronous from here: the subset stays preparsed until Cedar has run.
+      const subset = set.subsetFor(request.action, principal, resource);
+      const ctx = pickContext(context, subset.contextKeys);
+      return evaluate({ set, subset, role, principal, action, resource, context: ctx, approved });
+    };
 
-    const verdicts: Verdict[] = [evaluate({ ...common, role: 'agent', principal: agent })];
-    if (state.user) verdicts.push(evaluate({ ...common, role: 'user', principal: state.user }));
+    const verdicts: Verdict[] = [evaluateFor('agent', agent)];
+    if (state.user) verdicts.push(evaluateFor('user', state.user));
 
     // Both must permit: the worst verdict decides, and its reasons explain why.
     let outcome: Outcome = 'allow';
@@ -180,6 +191,17 @@ function pin(facts: CordonFacts, pinned: PinnedFacts): void {
     const p = pinned[key];
     if (p) Object.assign(facts[key], p);
   }
+}
+
+/** Only the keys some policy of the subset reads cross into Cedar (marshalling is the cost). */
+function pickContext(
+  context: Record<string, unknown>,
+  keys: Set<string> | 'all',
+): Record<string, unknown> {
+  if (keys === 'all') return context;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (k in context) out[k] = context[k];
+  return out;
 }
 
 function buildContext(state: DecisionState): Record<string, unknown> {

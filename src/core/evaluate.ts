@@ -3,12 +3,13 @@
 
 import { cedar } from './cedar.js';
 import type { SlicedEntity } from './entities.js';
-import type { Bucket, CompiledPolicySet, PolicyMeta } from './policy-set.js';
+import type { CompiledPolicySet, PolicyMeta, Subset } from './policy-set.js';
 import type { Obligation, Outcome, PolicyError, PrincipalRole, Reason } from './types.js';
 
 export interface EvalInput {
   set: CompiledPolicySet;
-  bucket: Bucket;
+  /** The preparsed policies that can apply to this principal, action and resource. */
+  subset: Subset;
   role: PrincipalRole;
   principal: SlicedEntity;
   action: SlicedEntity;
@@ -94,7 +95,7 @@ export function evaluate(input: EvalInput): Verdict {
   const { set, role } = input;
   const entities = slice(input);
   const setId =
-    input.approved && input.bucket.approvedId ? input.bucket.approvedId : input.bucket.id;
+    input.approved && input.subset.approvedId ? input.subset.approvedId : input.subset.id;
   const r = callCedar(input, setId, entities);
   if (typeof r === 'string') {
     return {
@@ -143,9 +144,9 @@ export function evaluate(input: EvalInput): Verdict {
       obligations.push({ type: p.outcome, policy: p.id });
   }
   const onlyApprovalGates = determining.every((p) => p?.outcome === 'require_approval');
-  if (onlyApprovalGates && !input.approved && input.bucket.approvedId) {
+  if (onlyApprovalGates && !input.approved && input.subset.approvedId) {
     // An approval may only waive the gate: the request must be permitted once it is waived.
-    const once = callCedar(input, input.bucket.approvedId, entities);
+    const once = callCedar(input, input.subset.approvedId, entities);
     const passes =
       typeof once !== 'string' &&
       once.allowed &&

@@ -1,10 +1,12 @@
-// A loaded, validated policy set: policies indexed by action and preparsed into Cedar's cache,
-// so a decision only pays for the policies that can apply to its action.
+// A loaded, validated policy set. A decision evaluates only the policies that can apply to
+// it: those whose action scope names the action (or a group it is in) and whose principal and
+// resource scopes can match. Each such subset is preparsed into Cedar's cache once and reused.
 
 import { cedar } from './cedar.js';
 import type { PolicyJson } from './cedar.js';
-import { EntityStore } from './entities.js';
+import type { EntityStore, SlicedEntity } from './entities.js';
 import type { SchemaInfo } from './schema-info.js';
+import { contextKeysRead, scopeMatches } from './scope.js';
 
 export type PolicyOutcome = 'require_approval' | 'restrict' | 'isolate';
 export const POLICY_OUTCOMES: readonly PolicyOutcome[] = [
@@ -21,16 +23,23 @@ export interface PolicyMeta {
   outcome?: PolicyOutcome;
   text: string;
   json: PolicyJson;
+  /** Context keys the conditions read ('all' when the policy uses `context` as a whole). */
+  contextKeys: Set<string> | 'all';
 }
 
-export interface Bucket {
-  /** Preparsed policy set id for this action. */
+/** The policies one evaluation needs, preparsed. */
+export interface Subset {
   id: string;
   size: number;
-  /** The same set without the forbids an approval waives; undefined when there are none. */
+  /** The same subset without the forbids an approval waives; undefined when there are none. */
   approvedId: string | undefined;
+  /** Context keys any of its policies reads: the rest need not cross into Cedar. */
+  contextKeys: Set<string> | 'all';
 }
 
+/** Preparsed subsets kept per policy set; the least recently used is freed beyond this. */
+const MAX_SUBSETS = 1024;
+const UNLISTED = '\u0000unlisted';
 let generation = 0;
 
 function actionsIn(json: PolicyJson): 'all' | string[] {
@@ -44,8 +53,10 @@ function actionsIn(json: PolicyJson): 'all' | string[] {
 
 export class CompiledPolicySet {
   readonly generation = ++generation;
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly byAction = new Map<string, PolicyMeta[]>();
+  private readonly subsets = new Map<string, Subset>();
   private readonly knownActions: Set<string>;
+  private nextId = 0;
   private disposed = false;
 
   constructor(
@@ -59,11 +70,9 @@ export class CompiledPolicySet {
       const acts = actionsIn(p.json);
       if (acts !== 'all') for (const a of acts) this.knownActions.add(a);
     }
-    // Actions listed in entities.json (action groups without a schema) are known too.
-    for (const a of this.knownActions) this.bucket(a);
   }
 
-  /** True when the action is declared (schema) or at least named somewhere (no schema). */
+  /** True when the action is declared (schema), listed (entities.json) or named by a policy. */
   isKnownAction(action: string): boolean {
     return this.knownActions.has(action) || this.store.has('Action', action);
   }
@@ -72,24 +81,56 @@ export class CompiledPolicySet {
     return this.policies.size;
   }
 
-  /** The policies that can apply to `action`: unconstrained ones, and those naming it or a group it is in. */
-  bucket(action: string): Bucket {
-    const key = this.isKnownAction(action) ? action : '\u0000unlisted';
-    const hit = this.buckets.get(key);
+  /** Policies whose action scope admits `action`: unconstrained ones, and those naming it or a group it is in. */
+  policiesFor(action: string): PolicyMeta[] {
+    // Unknown action names share one entry, so arbitrary names cannot grow the index.
+    const key = this.isKnownAction(action) ? action : UNLISTED;
+    const hit = this.byAction.get(key);
     if (hit) return hit;
-    if (this.disposed) throw new Error('policy set was replaced and disposed');
     // The store holds each action's ancestor closure, so `action in Action::"group"` is a lookup.
     const groups = new Set([
       action,
       ...(this.store.get('Action', action)?.parents ?? []).map((p) => p.id),
     ]);
-    const selected: PolicyMeta[] = [];
-    for (const p of this.policies.values()) {
+    const selected = [...this.policies.values()].filter((p) => {
       const acts = actionsIn(p.json);
-      if (acts === 'all' || (key !== '\u0000unlisted' && acts.some((a) => groups.has(a))))
+      return acts === 'all' || (key !== UNLISTED && acts.some((a) => groups.has(a)));
+    });
+    this.byAction.set(key, selected);
+    return selected;
+  }
+
+  /** The preparsed subset for one evaluation. Must be used before the caller yields. */
+  subsetFor(action: string, principal: SlicedEntity, resource: SlicedEntity): Subset {
+    if (this.disposed) throw new Error('policy set was replaced and disposed');
+    const candidates = this.policiesFor(action);
+    const selected: PolicyMeta[] = [];
+    let key = this.isKnownAction(action) ? action : UNLISTED;
+    for (let i = 0; i < candidates.length; i++) {
+      const p = candidates[i]!;
+      if (scopeMatches(p.json.principal, principal) && scopeMatches(p.json.resource, resource)) {
         selected.push(p);
+        key += `,${i}`;
+      }
     }
-    const id = `cordon-g${this.generation}-${this.buckets.size}`;
+    const hit = this.subsets.get(key);
+    if (hit) {
+      this.subsets.delete(key); // refresh its place in the LRU order
+      this.subsets.set(key, hit);
+      return hit;
+    }
+    const subset = this.preparseSubset(selected);
+    this.subsets.set(key, subset);
+    if (this.subsets.size > MAX_SUBSETS) {
+      const [oldestKey, oldest] = this.subsets.entries().next().value as [string, Subset];
+      this.subsets.delete(oldestKey);
+      free(oldest);
+    }
+    return subset;
+  }
+
+  private preparseSubset(selected: PolicyMeta[]): Subset {
+    const id = `cordon-g${this.generation}-${this.nextId++}`;
     preparse(id, selected);
     const waived = selected.filter(
       (p) => p.effect === 'forbid' && p.outcome === 'require_approval',
@@ -102,20 +143,28 @@ export class CompiledPolicySet {
         selected.filter((p) => !waived.includes(p)),
       );
     }
-    const b: Bucket = { id, size: selected.length, approvedId };
-    this.buckets.set(key, b);
-    return b;
+    let contextKeys: Set<string> | 'all' = new Set();
+    for (const p of selected) {
+      if (p.contextKeys === 'all') {
+        contextKeys = 'all';
+        break;
+      }
+      for (const k of p.contextKeys) contextKeys.add(k);
+    }
+    return { id, size: selected.length, approvedId, contextKeys };
   }
 
   /** Frees the preparsed sets in Cedar's cache once no request can still be using them. */
   dispose(): void {
     this.disposed = true;
-    for (const b of this.buckets.values()) {
-      preparse(b.id, []);
-      if (b.approvedId) preparse(b.approvedId, []);
-    }
-    this.buckets.clear();
+    for (const s of this.subsets.values()) free(s);
+    this.subsets.clear();
   }
+}
+
+function free(s: Subset): void {
+  preparse(s.id, []);
+  if (s.approvedId) preparse(s.approvedId, []);
 }
 
 function preparse(id: string, policies: PolicyMeta[]): void {
