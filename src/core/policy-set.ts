@@ -6,7 +6,7 @@ import { cedar } from './cedar.js';
 import type { PolicyJson } from './cedar.js';
 import type { EntityStore, SlicedEntity } from './entities.js';
 import type { SchemaInfo } from './schema-info.js';
-import { contextKeysRead, scopeMatches } from './scope.js';
+import { scopeMatches } from './scope.js';
 
 export type PolicyOutcome = 'require_approval' | 'restrict' | 'isolate';
 export const POLICY_OUTCOMES: readonly PolicyOutcome[] = [
