@@ -99,7 +99,7 @@ export function buildCli(exit: Exit): Command {
       const typed = set.schema
         ? 'type-checked against schema.cedarschema (strict)'
         : 'parsed only: no schema.cedarschema, so not type-checked';
-      out(`valid: ${set.size} policies, ${set.store.size} entities; ${typed}`);
+      out(`valid: ${set.size} policies, ${set.store.listed} entities; ${typed}`);
       out(`version ${set.version}`);
     });
 

@@ -87,9 +87,12 @@ interface Indexed {
 
 export class EntityStore {
   private readonly byKey = new Map<string, Indexed>();
+  /** How many entities entities.json listed (the store also holds the schema's actions). */
+  readonly listed: number;
 
   /** `extra` adds entities not in entities.json (the action hierarchy from the schema). */
   constructor(entities: CedarEntity[], extra: CedarEntity[] = []) {
+    this.listed = entities.length;
     const raw = new Map<string, CedarEntity>();
     for (const e of [...entities, ...extra]) {
       const k = entityKey(e.uid.type, e.uid.id);
