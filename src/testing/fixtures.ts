@@ -52,21 +52,16 @@ export async function writeTree(root: string, files: Record<string, string>): Pr
 }
 
 export const entities = (list: unknown[]) => JSON.stringify(list);
-export const agent = (
-  id: string,
-  parents: { type: string; id: string }[] = [],
-  attrs: Record<string, unknown> = {},
-) => ({
-  uid: { type: 'Agent', id },
-  attrs,
-  parents,
-});
-export const user = (
-  id: string,
-  parents: { type: string; id: string }[] = [],
-  attrs: Record<string, unknown> = {},
-) => ({
-  uid: { type: 'User', id },
-  attrs,
-  parents,
-});
+const entityOf =
+  (type: string) =>
+  (
+    id: string,
+    parents: { type: string; id: string }[] = [],
+    attrs: Record<string, unknown> = {},
+  ) => ({
+    uid: { type, id },
+    attrs,
+    parents,
+  });
+export const agent = entityOf('Agent');
+export const user = entityOf('User');
