@@ -24,6 +24,18 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .default({ level: 'info' }),
+  audit: z
+    .strictObject({
+      /** Record every decision in the tamper-evident log in the data directory. */
+      enabled: z.boolean().default(true),
+      /** Keep the raw request input in records (a digest is always kept). */
+      recordInput: z.boolean().default(false),
+      /** Keep the raw prompt/content in records (a digest is always kept). */
+      recordPrompt: z.boolean().default(false),
+      /** RFC 6901 pointers into the record whose values are masked before hashing. */
+      mask: z.array(z.string().startsWith('/')).default([]),
+    })
+    .default({ enabled: true, recordInput: false, recordPrompt: false, mask: [] }),
   risk: z
     .strictObject({
       thresholds: z.strictObject({ medium: z.number(), high: z.number(), critical: z.number() }),

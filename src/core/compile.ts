@@ -257,7 +257,7 @@ export function compilePolicySet(src: PolicySources): CompileResult {
   }
   return {
     ok: true,
-    set: new CompiledPolicySet(policyVersion(src), policies, store, schema),
+    set: new CompiledPolicySet(policyVersion(src), policies, store, schema, src),
     warnings,
   };
 }

@@ -26,6 +26,16 @@ export interface PolicyProvider {
 /** Facts a trusted in-process caller pins (policy tests, replay); never reachable over HTTP. */
 export type PinnedFacts = { [K in keyof CordonFacts]?: Partial<CordonFacts[K]> } & { time?: Date };
 
+export interface DecisionTrace {
+  decision: Decision;
+  request: ActionRequest;
+  /** The facts Cordon established (or a test pinned) for this decision. */
+  facts: CordonFacts;
+  time: Date;
+  /** The policy set it was decided under. */
+  set: CompiledPolicySet;
+}
+
 export interface EngineOptions {
   policies: PolicyProvider;
   /** Stages after identity, in order (session, content, baseline, risk …). */
@@ -63,18 +73,30 @@ export class Engine {
   }
 
   async decide(request: ActionRequest, pinned?: PinnedFacts): Promise<Decision> {
+    return (await this.trace(request, pinned)).decision;
+  }
+
+  /** A decision with what it was made from: the audit log records this, replay pins it. */
+  async trace(request: ActionRequest, pinned?: PinnedFacts): Promise<DecisionTrace> {
     const decisionId = uuidv7();
     const set = this.opts.policies.current();
     const base = { policyVersion: set.version, decisionId };
+    const state: DecisionState = {
+      request,
+      set,
+      now: pinned?.time ?? this.clock(),
+      facts: initialFacts(request.session),
+      context: {},
+      obligations: [],
+    };
+    const traced = (decision: Decision): DecisionTrace => ({
+      decision,
+      request,
+      facts: state.facts,
+      time: state.now,
+      set,
+    });
     try {
-      const state: DecisionState = {
-        request,
-        set,
-        now: pinned?.time ?? this.clock(),
-        facts: initialFacts(request.session),
-        context: {},
-        obligations: [],
-      };
       for (const stage of this.stages) {
         await stage.run(state);
         if (state.denial) break;
@@ -82,19 +104,19 @@ export class Engine {
       if (state.denial || !state.agent) {
         const reason =
           state.denial ?? cordonReason('internal-error', undefined, 'no acting agent was resolved');
-        return {
+        return traced({
           decision: 'deny',
           reasons: [reason],
           obligations: state.obligations,
           risk: state.facts.risk,
           ...base,
-        };
+        });
       }
       if (pinned) pin(state.facts, pinned);
       state.facts.risk.level = riskLevel(state.facts.risk.score, this.tiers);
-      return { ...this.evaluateAll(state, state.agent), ...base };
+      return traced({ ...this.evaluateAll(state, state.agent), ...base });
     } catch (e) {
-      return {
+      return traced({
         decision: 'deny',
         reasons: [
           cordonReason(
@@ -104,9 +126,9 @@ export class Engine {
           ),
         ],
         obligations: [],
-        risk: { score: 0, level: 'low' },
+        risk: state.facts.risk,
         ...base,
-      };
+      });
     }
   }
 

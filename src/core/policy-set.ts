@@ -4,6 +4,7 @@
 
 import { cedar } from './cedar.js';
 import type { PolicyJson } from './cedar.js';
+import type { PolicySources } from './compile.js';
 import type { EntityStore, SlicedEntity } from './entities.js';
 import type { SchemaInfo } from './schema-info.js';
 import { scopeMatches } from './scope.js';
@@ -64,6 +65,8 @@ export class CompiledPolicySet {
     readonly policies: ReadonlyMap<string, PolicyMeta>,
     readonly store: EntityStore,
     readonly schema: SchemaInfo | undefined,
+    /** The texts it was compiled from, so the version can be stored and re-evaluated later. */
+    readonly sources: PolicySources,
   ) {
     this.knownActions = new Set(schema?.actions ?? []);
     for (const p of policies.values()) {

@@ -23,6 +23,11 @@ export const actionRequestSchema = z
     content: z.string().optional(),
     context: z.record(z.string(), z.unknown()).optional(),
     pep: z.string().max(64).optional(),
+    parent: z.string().min(1).max(128).optional(),
+    documents: z
+      .array(z.string().regex(/^sha256:[0-9a-f]{64}$/, 'a digest "sha256:<64 hex>"'))
+      .max(1024)
+      .optional(),
   })
   .superRefine((r, ctx) => {
     if (!r.agent && !r.token) {

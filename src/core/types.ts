@@ -23,6 +23,10 @@ export interface ActionRequest {
   context?: Record<string, unknown>;
   /** Which enforcement point asked (mcp, llm, egress, sdk, http, cli, test). */
   pep?: string;
+  /** The decision that led to this action (the execution graph in the audit log). */
+  parent?: string;
+  /** Digests ("sha256:…") of documents the action reads or returns, for the audit record. */
+  documents?: string[];
 }
 
 export type Outcome = 'allow' | 'deny' | 'require_approval';

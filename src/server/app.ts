@@ -17,6 +17,7 @@ import {
   toActionRequest,
   toAuthzenResponse,
 } from './authzen.js';
+import { registerAuditRoutes } from './audit-routes.js';
 import type { DecisionService } from './decisions.js';
 import type { Metrics } from './metrics.js';
 
@@ -90,6 +91,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return { evaluations: out };
   });
 
+  if (decisions.audit) registerAuditRoutes(app, decisions.audit);
+
   app.get('/healthz', async () => {
     const set = decisions.engine.policies;
     const reloadError = opts.reloadError?.();
@@ -97,6 +100,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       status: 'ok',
       policyVersion: set.version,
       policies: set.size,
+      ...(decisions.audit ? { auditRecords: decisions.audit.size } : {}),
       ...(reloadError ? { reloadError } : {}),
     };
   });

@@ -1,8 +1,11 @@
-// The decision service every adapter calls: the engine, plus what must happen around each
-// decision (metrics, a structured log line without input content). The audit log hooks in here.
+// The decision service every adapter calls: the engine, the audit log (a decision is returned
+// only once its record is durably stored), metrics, and a structured log line without input
+// content. If the audit log cannot take the record, the answer is deny.
 
 import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/log.js';
 import type { Engine } from '../core/engine.js';
+import { cordonReason } from '../core/evaluate.js';
 import type { ActionRequest, Decision } from '../core/types.js';
 import type { Metrics } from './metrics.js';
 
@@ -11,16 +14,38 @@ export class DecisionService {
     readonly engine: Engine,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    readonly audit?: AuditLog,
   ) {}
 
   async decide(request: ActionRequest): Promise<Decision> {
     const started = process.hrtime.bigint();
-    const d = await this.engine.decide(request);
+    const trace = await this.engine.trace(request);
+    let d = trace.decision;
+    if (this.audit) {
+      try {
+        await this.audit.append(trace);
+      } catch (e) {
+        this.log.error({ err: e, decisionId: d.decisionId }, 'audit append failed; denying');
+        this.metrics.auditFailures.inc();
+        d = {
+          ...d,
+          decision: 'deny',
+          reasons: [
+            cordonReason(
+              'audit-unavailable',
+              undefined,
+              'the decision could not be recorded, so it is denied',
+            ),
+          ],
+          obligations: [],
+        };
+      }
+    }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const pep = request.pep ?? 'http';
     this.metrics.decisions.inc({ decision: d.decision, pep });
     this.metrics.latency.observe(seconds);
-    // Identifiers only: never input, content or caller context unless configured otherwise.
+    // Identifiers only: never input, content or caller context.
     this.log.info(
       {
         decisionId: d.decisionId,

@@ -23,6 +23,11 @@ export class Metrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly auditFailures = new Counter({
+    name: 'cordon_audit_append_failures_total',
+    help: 'Decisions denied because their audit record could not be stored',
+    registers: [this.registry],
+  });
   readonly policies = new Gauge({
     name: 'cordon_policies',
     help: 'Policies in the serving set',

@@ -2,6 +2,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
+import { AuditLog } from '../audit/log.js';
 import type { CordonConfig } from '../config/config.js';
 import { Engine } from '../core/engine.js';
 import { LivePolicySet } from '../policy/live.js';
@@ -20,6 +21,8 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
   const log = logger ?? pino({ level: config.log.level, base: { svc: 'cordon' } });
   await mkdir(config.data, { recursive: true });
   const policies = await LivePolicySet.open(config.policies);
+  const { enabled, ...auditOptions } = config.audit;
+  const audit = enabled ? await AuditLog.open(config.data, auditOptions) : undefined;
   const metrics = new Metrics();
   policies.on('reload', (e) => {
     metrics.reloads.inc({ result: 'ok' });
@@ -32,7 +35,7 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
   if (config.watch) await policies.watch();
 
   const engine = new Engine({ policies, riskTiers: config.risk });
-  const decisions = new DecisionService(engine, metrics, log);
+  const decisions = new DecisionService(engine, metrics, log, audit);
   const app = buildApp({
     decisions,
     metrics,
@@ -44,7 +47,15 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const current = policies.current();
-  log.info({ port, policyVersion: current.version, policies: current.size }, 'cordon serving');
+  log.info(
+    {
+      port,
+      policyVersion: current.version,
+      policies: current.size,
+      audit: audit ? { records: audit.size, key: audit.verifierKey } : 'off',
+    },
+    'cordon serving',
+  );
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     port,
@@ -52,6 +63,7 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
     async close() {
       await app.close();
       await policies.close();
+      await audit?.close();
     },
   };
 }

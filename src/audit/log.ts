@@ -1,0 +1,262 @@
+// The audit log: decisions appended in durable batches (group commit: every record waiting when
+// a flush starts goes into one transaction), an RFC 6962 tree over them, a signed checkpoint at
+// least every second while records arrive, and inclusion proofs against the latest checkpoint.
+
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DecisionTrace } from '../core/engine.js';
+import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
+import { hashLeaf, MerkleTree, type Hash } from './merkle.js';
+import { checkpointText, formatVerifierKey, openCheckpoint, signNote } from './note.js';
+import {
+  buildRecord,
+  canonical,
+  validateMask,
+  type AuditRecord,
+  type RecordOptions,
+} from './record.js';
+import { SqliteAuditStore, type StoredRecord } from './sqlite-store.js';
+
+export const AUDIT_DB = 'audit.db';
+
+export interface AuditOptions extends RecordOptions {
+  /** How often a new checkpoint is signed while records arrive. */
+  checkpointIntervalMs: number;
+  /** Most records per transaction. */
+  maxBatch: number;
+}
+
+export const DEFAULT_AUDIT_OPTIONS: AuditOptions = {
+  recordInput: false,
+  recordPrompt: false,
+  mask: [],
+  checkpointIntervalMs: 1000,
+  maxBatch: 4096,
+};
+
+export class AuditLogError extends Error {}
+
+export interface InclusionBundle {
+  decisionId: string;
+  index: number;
+  record: AuditRecord;
+  leafHash: string;
+  treeSize: number;
+  inclusion: string[];
+  checkpoint: string;
+  /** The log's verifier key, for reference: verify against a copy you trust. */
+  verifierKey: string;
+}
+
+interface Pending {
+  trace: DecisionTrace;
+  resolve: (seq: number) => void;
+  reject: (e: Error) => void;
+}
+
+export class AuditLog {
+  private readonly tree: MerkleTree;
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+  private readonly storedVersions = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private checkpointedSize = 0;
+  private closed = false;
+
+  private constructor(
+    readonly store: SqliteAuditStore,
+    readonly origin: string,
+    readonly signer: SigningKey,
+    private readonly opts: AuditOptions,
+  ) {
+    this.tree = new MerkleTree((s, e) => store.leafHashes(s, e));
+  }
+
+  static async open(dataDir: string, options: Partial<AuditOptions> = {}): Promise<AuditLog> {
+    const opts = { ...DEFAULT_AUDIT_OPTIONS, ...options };
+    validateMask(opts.mask);
+    await mkdir(dataDir, { recursive: true });
+    const store = new SqliteAuditStore(join(dataDir, AUDIT_DB));
+    try {
+      let origin = store.getMeta('origin');
+      if (!origin) {
+        origin = `cordon.local/audit/${randomBytes(8).toString('hex')}`;
+        store.setMeta('origin', origin);
+      }
+      const signer = await loadOrCreateSigningKey(dataDir, origin);
+      if (signer.key.name !== origin)
+        throw new AuditLogError(`signing key is for "${signer.key.name}", the log is "${origin}"`);
+      const log = new AuditLog(store, origin, signer, opts);
+      log.rebuild();
+      log.timer = setInterval(() => log.checkpoint(), opts.checkpointIntervalMs).unref();
+      return log;
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  /** Rebuilds the tree from the stored leaf hashes and checks it against the last checkpoint. */
+  private rebuild(): void {
+    let expected = 0;
+    for (const hash of this.store.db
+      .prepare('SELECT seq, leaf_hash FROM records ORDER BY seq')
+      .raw()
+      .iterate() as IterableIterator<[number, Hash]>) {
+      if (hash[0] !== expected)
+        throw new AuditLogError(
+          `audit log has a gap at record ${expected}; run cordon audit verify`,
+        );
+      this.tree.append(hash[1]);
+      expected++;
+    }
+    const last = this.store.latestCheckpoint();
+    if (last) {
+      const opened = openCheckpoint(last.note, this.signer.key, this.origin);
+      if (!opened.ok)
+        throw new AuditLogError(
+          `last checkpoint does not verify (${opened.reason}); run cordon audit verify`,
+        );
+      if (
+        opened.checkpoint.size > this.tree.size ||
+        !this.tree.subtree(0, opened.checkpoint.size).equals(opened.checkpoint.root)
+      ) {
+        throw new AuditLogError(
+          `audit records do not match the checkpoint at size ${opened.checkpoint.size}; run cordon audit verify`,
+        );
+      }
+      this.checkpointedSize = opened.checkpoint.size;
+    }
+  }
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  get verifierKey(): string {
+    return formatVerifierKey(this.signer.key);
+  }
+
+  /** Resolves with the record's index once it is durably stored; rejects if it could not be. */
+  append(trace: DecisionTrace): Promise<number> {
+    if (this.closed) return Promise.reject(new AuditLogError('audit log is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ trace, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Writes what is queued. Synchronous: no record is appended while a batch is written. */
+  flush(): void {
+    this.flushScheduled = false;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.opts.maxBatch);
+      const keyId = this.signer.key.id.toString('hex');
+      const rows: StoredRecord[] = [];
+      const newSets: { version: string; sources: DecisionTrace['set']['sources'] }[] = [];
+      try {
+        batch.forEach((p, k) => {
+          const rec = buildRecord(p.trace, this.tree.size + k, keyId, this.opts);
+          const text = canonical(rec);
+          rows.push({
+            seq: rec.seq,
+            decisionId: rec.id,
+            session: rec.session ?? null,
+            time: rec.time,
+            record: text,
+            leafHash: hashLeaf(Buffer.from(text, 'utf8')),
+          });
+          const set = p.trace.set;
+          if (
+            !this.storedVersions.has(set.version) &&
+            !newSets.some((s) => s.version === set.version)
+          ) {
+            newSets.push({ version: set.version, sources: set.sources });
+          }
+        });
+        this.store.appendBatch(rows, newSets);
+      } catch (e) {
+        const err = new AuditLogError(`audit append failed: ${(e as Error).message}`);
+        for (const p of batch) p.reject(err);
+        continue;
+      }
+      for (const s of newSets) this.storedVersions.add(s.version);
+      for (const r of rows) this.tree.append(r.leafHash);
+      batch.forEach((p, k) => p.resolve(rows[k]!.seq));
+    }
+  }
+
+  /** Signs a checkpoint for the current tree if it grew since the last one; returns the latest note. */
+  checkpoint(): string | undefined {
+    if (this.tree.size > this.checkpointedSize) {
+      const size = this.tree.size;
+      const note = signNote(
+        checkpointText({ origin: this.origin, size, root: this.tree.root() }),
+        this.signer.key,
+        this.signer.privateKey,
+      );
+      this.store.addCheckpoint({ size, time: new Date().toISOString(), note });
+      this.checkpointedSize = size;
+      return note;
+    }
+    return this.store.latestCheckpoint()?.note;
+  }
+
+  /** Inclusion proof of a decision against the latest checkpoint (signed now if needed). */
+  proof(decisionId: string): InclusionBundle | undefined {
+    const row = this.store.byDecisionId(decisionId);
+    if (!row) return undefined;
+    if (row.seq >= this.checkpointedSize) this.checkpoint();
+    return inclusionBundle(this.store, this.tree, row, this.verifierKey);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.flush();
+    this.checkpoint();
+    this.store.close();
+  }
+}
+
+/** The proof bundle for a stored record against the latest checkpoint, using `tree` for hashes. */
+export function inclusionBundle(
+  store: SqliteAuditStore,
+  tree: MerkleTree,
+  row: StoredRecord,
+  verifierKey: string,
+): InclusionBundle {
+  const cp = store.latestCheckpoint();
+  if (!cp || cp.size <= row.seq) {
+    throw new AuditLogError(
+      `record ${row.seq} is not covered by a signed checkpoint yet (the server signs one every second)`,
+    );
+  }
+  return {
+    decisionId: row.decisionId,
+    index: row.seq,
+    record: JSON.parse(row.record) as AuditRecord,
+    leafHash: row.leafHash.toString('base64'),
+    treeSize: cp.size,
+    inclusion: tree.inclusionProof(row.seq, cp.size).map((h) => h.toString('base64')),
+    checkpoint: cp.note,
+    verifierKey,
+  };
+}
+
+/** A tree over the stored leaf hashes (for tools that read the log beside a running server). */
+export function treeFromStore(store: SqliteAuditStore): MerkleTree {
+  const tree = new MerkleTree((s, e) => store.leafHashes(s, e));
+  for (const [, hash] of store.db
+    .prepare('SELECT seq, leaf_hash FROM records ORDER BY seq')
+    .raw()
+    .iterate() as IterableIterator<[number, Hash]>) {
+    tree.append(hash);
+  }
+  return tree;
+}

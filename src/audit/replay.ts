@@ -1,0 +1,115 @@
+// Re-evaluation of recorded decisions: `audit replay` (each against the policy version it was
+// made under) and `policy whatif` (all against a candidate set). The recorded facts (time,
+// delegation, session, content, risk, approval) are pinned, so only the policies vary.
+
+import { compilePolicySet } from '../core/compile.js';
+import { Engine } from '../core/engine.js';
+import type { CompiledPolicySet } from '../core/policy-set.js';
+import type { ActionRequest, Outcome } from '../core/types.js';
+import { MASKED, type AuditRecord } from './record.js';
+import type { SqliteAuditStore } from './sqlite-store.js';
+
+export interface Reevaluation {
+  record: AuditRecord;
+  decision: Outcome;
+  policies: string[];
+  reproduces: boolean;
+  /** Why the recorded request could not be rebuilt exactly (input not recorded, masked values). */
+  caveat?: string;
+}
+
+export function recordedRequest(rec: AuditRecord): { request: ActionRequest; caveat?: string } {
+  const request: ActionRequest = { action: rec.action, resource: rec.resource, pep: rec.pep };
+  if (rec.agent !== undefined) request.agent = rec.agent;
+  if (rec.user !== undefined) request.user = rec.user;
+  if (rec.session !== undefined) request.session = rec.session;
+  if (rec.context !== undefined) request.context = rec.context;
+  if (rec.input !== undefined) request.input = rec.input;
+  const caveats: string[] = [];
+  if (rec.inputDigest !== undefined && rec.input === undefined)
+    caveats.push('input was not recorded');
+  if (JSON.stringify(rec).includes(JSON.stringify(MASKED))) caveats.push('some values were masked');
+  return caveats.length ? { request, caveat: caveats.join('; ') } : { request };
+}
+
+const policyIds = (ids: { policy: string }[]) => ids.map((r) => r.policy).sort();
+
+export async function reevaluate(rec: AuditRecord, set: CompiledPolicySet): Promise<Reevaluation> {
+  const engine = new Engine({ policies: { current: () => set } });
+  const { request, caveat } = recordedRequest(rec);
+  const d = await engine.decide(request, { ...rec.facts, time: new Date(rec.time) });
+  const policies = policyIds(d.reasons);
+  const reproduces =
+    d.decision === rec.decision &&
+    JSON.stringify(policies) === JSON.stringify(policyIds(rec.reasons));
+  return caveat
+    ? { record: rec, decision: d.decision, policies, reproduces, caveat }
+    : { record: rec, decision: d.decision, policies, reproduces };
+}
+
+/** Compiles each stored policy version once. */
+export class StoredPolicySets {
+  private readonly cache = new Map<string, CompiledPolicySet | string>();
+  constructor(private readonly store: SqliteAuditStore) {}
+
+  get(version: string): CompiledPolicySet | string {
+    const hit = this.cache.get(version);
+    if (hit) return hit;
+    const sources = this.store.policySet(version);
+    let out: CompiledPolicySet | string;
+    if (!sources) out = `policy version ${version} is not stored`;
+    else {
+      const r = compilePolicySet(sources);
+      out = r.ok ? r.set : `policy version ${version} no longer compiles: ${r.errors[0]?.message}`;
+    }
+    this.cache.set(version, out);
+    return out;
+  }
+}
+
+export async function replaySession(
+  store: SqliteAuditStore,
+  session: string,
+): Promise<{ results: Reevaluation[]; failures: string[] }> {
+  const sets = new StoredPolicySets(store);
+  const results: Reevaluation[] = [];
+  const failures: string[] = [];
+  for (const row of store.query({ session })) {
+    const rec = JSON.parse(row.record) as AuditRecord;
+    const set = sets.get(rec.policyVersion);
+    if (typeof set === 'string') {
+      failures.push(`${rec.id}: ${set}`);
+      continue;
+    }
+    results.push(await reevaluate(rec, set));
+  }
+  return { results, failures };
+}
+
+export interface WhatIfReport {
+  total: number;
+  changed: number;
+  /** "allow → deny" and so on, with counts and up to five examples each. */
+  transitions: Map<string, { count: number; examples: Reevaluation[] }>;
+}
+
+export async function whatIf(
+  store: SqliteAuditStore,
+  candidate: CompiledPolicySet,
+  since?: string,
+): Promise<WhatIfReport> {
+  const report: WhatIfReport = { total: 0, changed: 0, transitions: new Map() };
+  for (const row of store.query(since ? { since } : {})) {
+    const rec = JSON.parse(row.record) as AuditRecord;
+    const r = await reevaluate(rec, candidate);
+    report.total++;
+    if (r.decision === rec.decision) continue;
+    report.changed++;
+    const key = `${rec.decision} → ${r.decision}`;
+    const t = report.transitions.get(key) ?? { count: 0, examples: [] };
+    t.count++;
+    if (t.examples.length < 5) t.examples.push(r);
+    report.transitions.set(key, t);
+  }
+  return report;
+}

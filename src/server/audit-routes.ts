@@ -1,0 +1,36 @@
+// HTTP access to the audit log: the latest signed checkpoint, inclusion proofs, records.
+
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AuditLog } from '../audit/log.js';
+import { formatIssues } from '../core/request.js';
+
+const recordsQuery = z.strictObject({
+  session: z.string().min(1).optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  after: z.coerce.number().int().min(-1).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export function registerAuditRoutes(app: FastifyInstance, audit: AuditLog): void {
+  app.get('/v1/audit/checkpoint', async (_req, reply) => {
+    const note = audit.checkpoint();
+    if (!note) return reply.code(404).send({ error: 'the log is empty: no checkpoint yet' });
+    return reply.type('text/plain; charset=utf-8').send(note);
+  });
+
+  app.get<{ Params: { decisionId: string } }>('/v1/audit/proof/:decisionId', async (req, reply) => {
+    const bundle = audit.proof(req.params.decisionId);
+    if (!bundle)
+      return reply.code(404).send({ error: `no decision ${req.params.decisionId} in the log` });
+    return bundle;
+  });
+
+  app.get('/v1/audit/records', async (req, reply) => {
+    const q = recordsQuery.safeParse(req.query);
+    if (!q.success) return reply.code(400).send({ error: formatIssues(q.error) });
+    const { limit, ...filter } = q.data;
+    const rows = audit.store.query({ ...filter, limit });
+    return { records: rows.map((r) => JSON.parse(r.record) as unknown) };
+  });
+}
