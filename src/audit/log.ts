@@ -25,6 +25,8 @@ export interface AuditOptions extends RecordOptions {
   checkpointIntervalMs: number;
   /** Most records per transaction. */
   maxBatch: number;
+  /** Errors of background work (the checkpoint timer); appends report theirs to the caller. */
+  onError: (e: Error) => void;
 }
 
 export const DEFAULT_AUDIT_OPTIONS: AuditOptions = {
@@ -33,6 +35,7 @@ export const DEFAULT_AUDIT_OPTIONS: AuditOptions = {
   mask: [],
   checkpointIntervalMs: 1000,
   maxBatch: 4096,
+  onError: () => {},
 };
 
 export class AuditLogError extends Error {}
@@ -89,7 +92,13 @@ export class AuditLog {
         throw new AuditLogError(`signing key is for "${signer.key.name}", the log is "${origin}"`);
       const log = new AuditLog(store, origin, signer, opts);
       log.rebuild();
-      log.timer = setInterval(() => log.checkpoint(), opts.checkpointIntervalMs).unref();
+      log.timer = setInterval(() => {
+        try {
+          log.checkpoint();
+        } catch (e) {
+          opts.onError(e as Error);
+        }
+      }, opts.checkpointIntervalMs).unref();
       return log;
     } catch (e) {
       store.close();

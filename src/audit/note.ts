@@ -37,15 +37,19 @@ export function formatVerifierKey(k: NoteKey): string {
 }
 
 export function parseVerifierKey(text: string): NoteKey {
-  const [name, idHex, b64, ...rest] = text.trim().split('+');
-  if (!name || !idHex || !b64 || rest.length > 0)
-    throw new Error('verifier key must be <name>+<id>+<base64 key>');
+  // Names hold no "+", ids are hex; the base64 key after the second "+" may contain "+".
+  const t = text.trim();
+  const a = t.indexOf('+');
+  const b = a < 0 ? -1 : t.indexOf('+', a + 1);
+  if (a <= 0 || b < 0) throw new Error('verifier key must be <name>+<id>+<base64 key>');
+  const [name, idHex, b64] = [t.slice(0, a), t.slice(a + 1, b), t.slice(b + 1)];
   const raw = Buffer.from(b64, 'base64');
   if (raw.length !== 33 || raw[0] !== ED25519)
     throw new Error('verifier key is not an Ed25519 key');
   const key = noteKey(name, raw.subarray(1));
-  if (key.id.toString('hex') !== idHex.toLowerCase())
+  if (key.id.toString('hex') !== idHex.toLowerCase()) {
     throw new Error('verifier key id does not match its name and key');
+  }
   return key;
 }
 

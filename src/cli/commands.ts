@@ -12,6 +12,7 @@ import { loadPolicyDir } from '../policy/load.js';
 import { scaffold } from '../policy/scaffold.js';
 import { readTestFiles, runCase } from '../policy/test-runner.js';
 import { startServer } from '../server/start.js';
+import { registerAuditCommands } from './audit-commands.js';
 
 export class UserError extends Error {}
 
@@ -172,5 +173,6 @@ export function buildCli(exit: Exit): Command {
       out(JSON.stringify(await engine.decide({ pep: 'cli', ...request }), null, 2));
     });
 
+  registerAuditCommands(program, policy, exit);
   return program;
 }

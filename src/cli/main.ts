@@ -6,7 +6,15 @@ import { RequestError } from '../core/request.js';
 import { PolicyDirError } from '../policy/load.js';
 import { PolicyLoadError } from '../policy/live.js';
 import { ScaffoldError } from '../policy/scaffold.js';
+import { AuditLogError } from '../audit/log.js';
+import { AuditCliError } from './audit-commands.js';
 import { buildCli, UserError } from './commands.js';
+
+// Output piped into `head` and the like: stop quietly when the reader goes away.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 const exit = (code: number) => {
   process.exitCode = code;
@@ -19,6 +27,8 @@ const userErrors = [
   PolicyDirError,
   PolicyLoadError,
   ScaffoldError,
+  AuditCliError,
+  AuditLogError,
 ];
 
 buildCli(exit)

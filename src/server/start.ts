@@ -22,7 +22,12 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
   await mkdir(config.data, { recursive: true });
   const policies = await LivePolicySet.open(config.policies);
   const { enabled, ...auditOptions } = config.audit;
-  const audit = enabled ? await AuditLog.open(config.data, auditOptions) : undefined;
+  const audit = enabled
+    ? await AuditLog.open(config.data, {
+        ...auditOptions,
+        onError: (err) => log.error({ err }, 'audit checkpoint failed'),
+      })
+    : undefined;
   const metrics = new Metrics();
   policies.on('reload', (e) => {
     metrics.reloads.inc({ result: 'ok' });

@@ -1,0 +1,279 @@
+// `cordon audit …` and `cordon policy whatif`: read the audit log in a data directory (read-only,
+// so they are safe beside a running server).
+
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { checkInclusionBundle } from '../audit/check-proof.js';
+import { keyPaths, readVerifierKey } from '../audit/keys.js';
+import { AUDIT_DB, inclusionBundle, treeFromStore, type InclusionBundle } from '../audit/log.js';
+import { toOcsf } from '../audit/ocsf.js';
+import type { AuditRecord } from '../audit/record.js';
+import { replaySession, whatIf } from '../audit/replay.js';
+import { SqliteAuditStore } from '../audit/sqlite-store.js';
+import { verifyLog } from '../audit/verify.js';
+import { formatLocated } from '../core/source-location.js';
+import { loadPolicyDir } from '../policy/load.js';
+
+export class AuditCliError extends Error {}
+
+type Exit = (code: number) => void;
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const DEFAULT_DATA = './.cordon';
+const VERSION = '0.1.0';
+
+function openStore(data: string): SqliteAuditStore {
+  const file = join(data, AUDIT_DB);
+  if (!existsSync(file)) throw new AuditCliError(`no audit log in ${data} (looked for ${file})`);
+  return new SqliteAuditStore(file, { readonly: true });
+}
+
+function originOf(store: SqliteAuditStore): string {
+  const origin = store.getMeta('origin');
+  if (!origin) throw new AuditCliError('the audit log has no origin: not a Cordon log');
+  return origin;
+}
+
+/** The trusted key: --key when given, else the one in the data directory. */
+async function trustedKey(data: string, key: string | undefined) {
+  const source = key ?? keyPaths(data).verifier;
+  try {
+    return await readVerifierKey(source);
+  } catch (e) {
+    throw new AuditCliError(
+      `verifier key ${key === undefined ? source : '(--key)'}: ${(e as Error).message}`,
+    );
+  }
+}
+
+/** "2026-11-01T00:00:00Z" as is, or a duration back from now: 90s, 15m, 24h, 7d. */
+export function parseSince(since: string | undefined, now = new Date()): string | undefined {
+  if (since === undefined) return undefined;
+  const m = /^(\d+)([smhd])$/.exec(since);
+  if (m) {
+    const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+    return new Date(now.getTime() - Number(m[1]) * unit * 1000).toISOString();
+  }
+  const t = Date.parse(since);
+  if (Number.isNaN(t))
+    throw new AuditCliError(`--since ${since}: give an ISO time or a duration like 24h`);
+  return new Date(t).toISOString();
+}
+
+const parse = (row: { record: string }) => JSON.parse(row.record) as AuditRecord;
+const dataOption = ['--data <dir>', 'data directory', DEFAULT_DATA] as const;
+
+export function registerAuditCommands(program: Command, policy: Command, exit: Exit): void {
+  const audit = program
+    .command('audit')
+    .description('inspect, prove and replay the tamper-evident decision log');
+
+  audit
+    .command('verify')
+    .description('recompute the log and check every checkpoint (exit 1 naming the first bad index)')
+    .option(...dataOption)
+    .option('--key <vkey>', "trusted verifier key (text or file); default: the data directory's")
+    .action(async (o: { data: string; key?: string }) => {
+      const store = openStore(o.data);
+      try {
+        const key = await trustedKey(o.data, o.key);
+        const bar = process.stderr.isTTY
+          ? new SingleBar({
+              format: 'verify [{bar}] {value}/{total} records',
+              stream: process.stderr,
+            })
+          : undefined;
+        bar?.start(store.count(), 0);
+        const report = verifyLog(store, key, originOf(store), (done) => bar?.update(done));
+        bar?.stop();
+        if (!report.ok) {
+          out(`TAMPERED at index ${report.problem!.index}: ${report.problem!.message}`);
+          return exit(1);
+        }
+        out(
+          `ok: ${report.records} records, ${report.checkpoints} checkpoints verified with ${key.name}+${key.id.toString('hex')}`,
+        );
+      } finally {
+        store.close();
+      }
+    });
+
+  audit
+    .command('proof')
+    .description('inclusion proof of a decision with the latest signed checkpoint, as JSON')
+    .argument('<decisionId>')
+    .option(...dataOption)
+    .action(async (id: string, o: { data: string }) => {
+      const store = openStore(o.data);
+      try {
+        const row = store.byDecisionId(id);
+        if (!row) throw new AuditCliError(`no decision ${id} in the log`);
+        const vkey = (await readFile(keyPaths(o.data).verifier, 'utf8')).trim();
+        out(JSON.stringify(inclusionBundle(store, treeFromStore(store), row, vkey), null, 2));
+      } finally {
+        store.close();
+      }
+    });
+
+  audit
+    .command('check-proof')
+    .description("verify a proof offline with the log's public key (exit 0 valid, 1 not)")
+    .argument('<file>')
+    .option('--key <vkey>', 'trusted verifier key (text or file)')
+    .option(...dataOption)
+    .action(async (file: string, o: { key?: string; data: string }) => {
+      let bundle: InclusionBundle;
+      try {
+        bundle = JSON.parse(await readFile(file, 'utf8')) as InclusionBundle;
+      } catch (e) {
+        throw new AuditCliError(`${file}: ${(e as Error).message}`);
+      }
+      const r = checkInclusionBundle(bundle, await trustedKey(o.data, o.key));
+      if (!r.ok) {
+        out(`INVALID: ${r.reason}`);
+        return exit(1);
+      }
+      out(
+        `valid: decision ${bundle.decisionId} is record ${r.index} of the log signed at size ${r.treeSize}`,
+      );
+    });
+
+  audit
+    .command('show')
+    .description('one decision record')
+    .argument('<decisionId>')
+    .option(...dataOption)
+    .action((id: string, o: { data: string }) => {
+      const store = openStore(o.data);
+      try {
+        const row = store.byDecisionId(id);
+        if (!row) throw new AuditCliError(`no decision ${id} in the log`);
+        out(JSON.stringify(parse(row), null, 2));
+      } finally {
+        store.close();
+      }
+    });
+
+  audit
+    .command('tail')
+    .description('the latest records as JSON lines; -f follows new ones')
+    .option('-n, --lines <n>', 'how many', (v) => Number(v), 10)
+    .option('-f, --follow', 'keep printing new records')
+    .option(...dataOption)
+    .action(async (o: { lines: number; follow?: boolean; data: string }) => {
+      const store = openStore(o.data);
+      let last = -1;
+      for (const row of store.tail(o.lines)) {
+        out(row.record);
+        last = row.seq;
+      }
+      if (!o.follow) return store.close();
+      const stop = new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      let stopped = false;
+      void stop.then(() => (stopped = true));
+      while (!stopped) {
+        for (const row of store.query({ after: last, limit: 1000 })) {
+          out(row.record);
+          last = row.seq;
+        }
+        await Promise.race([stop, new Promise((r) => setTimeout(r, 250))]);
+      }
+      store.close();
+    });
+
+  audit
+    .command('export')
+    .description('every record as JSON lines, raw or as OCSF API Activity events')
+    .requiredOption('--format <format>', 'jsonl or ocsf')
+    .option('--since <time>', 'ISO time or duration (24h, 7d)')
+    .option(...dataOption)
+    .action((o: { format: string; since?: string; data: string }) => {
+      if (o.format !== 'jsonl' && o.format !== 'ocsf')
+        throw new AuditCliError('--format must be jsonl or ocsf');
+      const store = openStore(o.data);
+      try {
+        const since = parseSince(o.since);
+        const logName = originOf(store);
+        for (const row of store.iterate()) {
+          if (since && row.time < since) continue;
+          out(
+            o.format === 'jsonl'
+              ? row.record
+              : JSON.stringify(toOcsf(parse(row), { version: VERSION, logName })),
+          );
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+  audit
+    .command('replay')
+    .description("re-evaluate a session's decisions against the policy versions recorded with them")
+    .requiredOption('--session <id>')
+    .option(...dataOption)
+    .action(async (o: { session: string; data: string }) => {
+      const store = openStore(o.data);
+      try {
+        const { results, failures } = await replaySession(store, o.session);
+        if (results.length === 0 && failures.length === 0)
+          throw new AuditCliError(`no decisions for session ${o.session}`);
+        const differ = results.filter((r) => !r.reproduces);
+        for (const r of results) {
+          const mark = r.reproduces ? '✓' : '✗';
+          const detail = r.reproduces
+            ? r.decision
+            : `recorded ${r.record.decision}, now ${r.decision} (${r.policies.join(', ') || 'no policies'})`;
+          out(
+            `${mark} ${r.record.seq} ${r.record.id} ${r.record.action} ${r.record.resource.type}::${r.record.resource.id}: ${detail}${r.caveat && !r.reproduces ? ` [${r.caveat}]` : ''}`,
+          );
+        }
+        for (const f of failures) out(`✗ ${f}`);
+        out(
+          `${results.length - differ.length} reproduced, ${differ.length + failures.length} differ`,
+        );
+        if (differ.length + failures.length > 0) return exit(1);
+      } finally {
+        store.close();
+      }
+    });
+
+  policy
+    .command('whatif')
+    .description(
+      'replay recorded requests against a candidate policy set and show what would change',
+    )
+    .requiredOption('--candidate <dir>', 'the candidate policy directory')
+    .option('--since <time>', 'ISO time or duration (24h, 7d)')
+    .option(...dataOption)
+    .action(async (o: { candidate: string; since?: string; data: string }) => {
+      const compiled = await loadPolicyDir(o.candidate);
+      if (!compiled.ok) {
+        for (const e of compiled.errors) process.stderr.write(`${formatLocated(e)}\n`);
+        return exit(1);
+      }
+      const store = openStore(o.data);
+      try {
+        const report = await whatIf(store, compiled.set, parseSince(o.since));
+        out(
+          `${report.total} recorded decisions replayed against ${o.candidate} (${compiled.set.version})`,
+        );
+        out(`${report.changed} would change`);
+        for (const [transition, t] of [...report.transitions].sort(
+          (a, b) => b[1].count - a[1].count,
+        )) {
+          out(`  ${transition}: ${t.count}`);
+          for (const e of t.examples) {
+            const r = e.record;
+            out(
+              `    ${r.id} ${r.agent ?? '?'}${r.user ? ` for ${r.user}` : ''} ${r.action} ${r.resource.type}::${r.resource.id} (now: ${e.policies.join(', ') || 'no policies'})`,
+            );
+          }
+        }
+      } finally {
+        store.close();
+      }
+    });
+}

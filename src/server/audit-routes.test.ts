@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { AuditLog } from '../audit/log.js';
+import { exampleEngine, tempDir } from '../testing/fixtures.js';
+import { buildApp } from './app.js';
+import { DecisionService } from './decisions.js';
+import { Metrics } from './metrics.js';
+
+const BIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const cordon = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+
+let app: FastifyInstance;
+let audit: AuditLog;
+let base: string;
+let dataDir: string;
+
+before(async () => {
+  dataDir = await tempDir('cordon-audit-http-');
+  audit = await AuditLog.open(dataDir);
+  const metrics = new Metrics();
+  const logger = pino({ level: 'silent' });
+  app = buildApp({
+    decisions: new DecisionService(await exampleEngine(), metrics, logger, audit),
+    metrics,
+    logger,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address();
+  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+});
+after(async () => {
+  await app.close();
+  await audit.close();
+});
+
+const decide = async (body: unknown) =>
+  (await (
+    await fetch(`${base}/v1/decide`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+  ).json()) as {
+    decision: string;
+    decisionId: string;
+  };
+
+describe('audit over HTTP and from the CLI', () => {
+  it("serves the checkpoint, proofs that verify offline, and a session's records", async () => {
+    assert.equal(
+      (await fetch(`${base}/v1/audit/checkpoint`)).status,
+      404,
+      'no checkpoint while the log is empty',
+    );
+    const first = await decide({
+      agent: 'ledger-bot',
+      session: 'web-1',
+      action: 'invokeTool',
+      resource: { type: 'Tool', id: 'erp/read_ledger' },
+    });
+    const second = await decide({
+      agent: 'director-agent',
+      user: 'bob',
+      session: 'web-1',
+      parent: first.decisionId,
+      action: 'invokeTool',
+      resource: { type: 'Tool', id: 'postgres/drop_table' },
+    });
+    await decide({
+      agent: 'analyst-bot',
+      session: 'other',
+      action: 'readFile',
+      resource: { type: 'FilePath', id: '/etc/shadow' },
+    });
+
+    const records = (await (await fetch(`${base}/v1/audit/records?session=web-1`)).json()) as {
+      records: { id: string; parent?: string; decision: string }[];
+    };
+    assert.deepEqual(
+      records.records.map((r) => r.id),
+      [first.decisionId, second.decisionId],
+    );
+    assert.equal(
+      records.records[1]?.parent,
+      first.decisionId,
+      'the execution graph edge is recorded',
+    );
+    assert.equal(records.records[1]?.decision, 'deny');
+
+    const proofRes = await fetch(`${base}/v1/audit/proof/${second.decisionId}`);
+    assert.equal(proofRes.status, 200);
+    const proofFile = join(await tempDir(), 'proof.json');
+    await writeFile(proofFile, await proofRes.text());
+
+    const note = await (await fetch(`${base}/v1/audit/checkpoint`)).text();
+    assert.match(
+      note,
+      /^cordon\.local\/audit\/[0-9a-f]{16}\n3\n[A-Za-z0-9+/=]{44}\n\n— cordon\.local\/audit\/[0-9a-f]{16} [A-Za-z0-9+/=]+\n$/,
+    );
+
+    // Offline: only the proof file and the public key.
+    const vkey = audit.verifierKey;
+    const ok = cordon('audit', 'check-proof', proofFile, '--key', vkey);
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    const proof = JSON.parse(
+      await (await fetch(`${base}/v1/audit/proof/${second.decisionId}`)).text(),
+    ) as { record: { decision: string } };
+    proof.record.decision = 'allow';
+    await writeFile(proofFile, JSON.stringify(proof));
+    const forged = cordon('audit', 'check-proof', proofFile, '--key', vkey);
+    assert.equal(forged.status, 1);
+    assert.match(forged.stdout, /INVALID/);
+
+    assert.equal((await fetch(`${base}/v1/audit/proof/nope`)).status, 404);
+    assert.equal((await fetch(`${base}/v1/audit/records?limit=0`)).status, 400);
+  });
+
+  it('verify, show, export and replay read the same log beside the running server', async () => {
+    await decide({
+      agent: 'ledger-bot',
+      session: 'cli-1',
+      action: 'invokeTool',
+      resource: { type: 'Tool', id: 'erp/wire_transfer' },
+    });
+    audit.checkpoint();
+    const v = cordon('audit', 'verify', '--data', dataDir);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /^ok: \d+ records, \d+ checkpoints verified/);
+
+    const ocsf = cordon('audit', 'export', '--format', 'ocsf', '--data', dataDir)
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(ocsf.length >= 4);
+    assert.equal(ocsf[0]!.class_uid, 6003);
+    assert.ok(ocsf.some((e) => e.action === 'Denied' && e.disposition === 'Blocked'));
+    assert.ok(
+      ocsf.some((e) => e.disposition === 'Delayed'),
+      'require_approval is a delayed disposition',
+    );
+
+    const replay = cordon('audit', 'replay', '--session', 'cli-1', '--data', dataDir);
+    assert.equal(replay.status, 0, replay.stdout);
+    assert.match(replay.stdout, /1 reproduced, 0 differ/);
+    assert.equal(cordon('audit', 'replay', '--session', 'none', '--data', dataDir).status, 1);
+  });
+});
