@@ -88,10 +88,23 @@ export class MerkleTree {
     return acc ?? EMPTY_ROOT;
   }
 
+  /** Leaf blocks read during one proof: its small subtrees share them. */
+  private blocks: Map<number, Hash[]> | undefined;
+
   /** MTH(D[start:end]) for 0 ≤ start < end ≤ size. */
   subtree(start: number, end: number): Hash {
     const n = end - start;
-    if (n <= 2 ** this.cacheLevel) return rootOf(this.leaves(start, end));
+    const block = 2 ** this.cacheLevel;
+    if (n <= block) {
+      // A node of at most `block` leaves lies inside one aligned block of the tree.
+      const first = Math.floor(start / block) * block;
+      let leaves = this.blocks?.get(first);
+      if (!leaves) {
+        leaves = this.leaves(first, Math.min(first + block, this.size));
+        this.blocks?.set(first, leaves);
+      }
+      return rootOf(leaves, start - first, end - first);
+    }
     if (isPowerOfTwo(n) && start % n === 0) {
       const cached = this.levels[Math.log2(n)]?.[start / n];
       if (cached) return cached;
@@ -100,8 +113,21 @@ export class MerkleTree {
     return hashChildren(this.subtree(start, start + k), this.subtree(start + k, end));
   }
 
+  private withBlocks<T>(fn: () => T): T {
+    this.blocks = new Map();
+    try {
+      return fn();
+    } finally {
+      this.blocks = undefined;
+    }
+  }
+
   /** RFC 9162 §2.1.3.1 PATH(m, D[n]). */
   inclusionProof(index: number, size: number): Hash[] {
+    return this.withBlocks(() => this.path(index, size));
+  }
+
+  private path(index: number, size: number): Hash[] {
     if (index < 0 || index >= size || size > this.size)
       throw new RangeError(`no leaf ${index} in a tree of size ${size}`);
     const path = (m: number, start: number, end: number): Hash[] => {
@@ -116,6 +142,10 @@ export class MerkleTree {
 
   /** RFC 9162 §2.1.4.1 PROOF(m, D[n]). */
   consistencyProof(size1: number, size2: number): Hash[] {
+    return this.withBlocks(() => this.consistency(size1, size2));
+  }
+
+  private consistency(size1: number, size2: number): Hash[] {
     if (size1 < 0 || size1 > size2 || size2 > this.size)
       throw new RangeError(`no consistency proof from ${size1} to ${size2}`);
     if (size1 === 0 || size1 === size2) return [];

@@ -186,13 +186,6 @@ export class SqliteAuditStore {
       .get() as StoredCheckpoint | undefined;
   }
 
-  /** The smallest checkpoint that covers leaf `seq`. */
-  checkpointCovering(seq: number): StoredCheckpoint | undefined {
-    return this.db
-      .prepare('SELECT size, time, note FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1')
-      .get(seq) as StoredCheckpoint | undefined;
-  }
-
   close(): void {
     this.db.close();
   }

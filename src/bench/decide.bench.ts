@@ -156,7 +156,7 @@ async function http() {
   });
   await writeFile(
     join(dir, 'cordon.yaml'),
-    `policies: ${join(dir, 'policies')}\ndata: ${join(dir, 'data')}\nport: 0\nwatch: false\nlog: { level: warn }\n`,
+    `policies: ${join(dir, 'policies')}\ndata: ${join(dir, 'data')}\nport: 0\nwatch: false\nlog: { level: warn }\naudit: { enabled: false }\n`,
   );
   const bin = fileURLToPath(new URL('../cli/main.js', import.meta.url));
   // The server is one Node process (one core); the load generator runs here, on the other core.
