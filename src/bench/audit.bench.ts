@@ -25,7 +25,8 @@ const REQUEST = {
   input: { query: 'select * from ledger where account = 42' },
 };
 
-const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
+const pct = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** Appends n records in waves of concurrent appends (as a busy server would); returns appends/s. */
@@ -33,7 +34,14 @@ async function fill(log: AuditLog, templates: DecisionTrace[], n: number): Promi
   const t0 = performance.now();
   for (let done = 0; done < n; done += templates.length) {
     const wave = templates.slice(0, Math.min(templates.length, n - done));
-    await Promise.all(wave.map((t, i) => log.append({ ...t, decision: { ...t.decision, decisionId: `${done + i}-${t.decision.decisionId}` } })));
+    await Promise.all(
+      wave.map((t, i) =>
+        log.append({
+          ...t,
+          decision: { ...t.decision, decisionId: `${done + i}-${t.decision.decisionId}` },
+        }),
+      ),
+    );
   }
   return n / ((performance.now() - t0) / 1000);
 }
@@ -48,26 +56,39 @@ async function main() {
   const log = await AuditLog.open(dir);
   const rate = await fill(log, templates, LARGE);
   log.checkpoint();
-  rows.push(`| durable appends/s (group commit, synchronous=FULL) | ${fmt(rate)} | ${fmt(LARGE)} records, waves of 2,000 concurrent appends |`);
-  const bytes = statSync(join(dir, AUDIT_DB)).size + (statSync(join(dir, `${AUDIT_DB}-wal`), { throwIfNoEntry: false })?.size ?? 0);
-  rows.push(`| log size on disk | ${(bytes / LARGE).toFixed(0)} B/record | ${(bytes / 2 ** 20).toFixed(0)} MiB |`);
+  rows.push(
+    `| durable appends/s (group commit, synchronous=FULL) | ${fmt(rate)} | ${fmt(LARGE)} records, waves of 2,000 concurrent appends |`,
+  );
+  const bytes =
+    statSync(join(dir, AUDIT_DB)).size +
+    (statSync(join(dir, `${AUDIT_DB}-wal`), { throwIfNoEntry: false })?.size ?? 0);
+  rows.push(
+    `| log size on disk | ${(bytes / LARGE).toFixed(0)} B/record | ${(bytes / 2 ** 20).toFixed(0)} MiB |`,
+  );
 
   // 2. Proof latency on the large log.
-  const ids = log.store.db.prepare('SELECT decision_id FROM records WHERE seq % 997 = 0').pluck().all() as string[];
+  const ids = log.store.db
+    .prepare('SELECT decision_id FROM records WHERE seq % 997 = 0')
+    .pluck()
+    .all() as string[];
   const proofTimes: number[] = [];
   for (const id of ids) {
     const t = performance.now();
     log.proof(id);
     proofTimes.push((performance.now() - t) * 1000);
   }
-  rows.push(`| inclusion proof p50 / p99 | ${pct(proofTimes, 0.5).toFixed(0)} / ${pct(proofTimes, 0.99).toFixed(0)} µs | ${ids.length} proofs in a ${fmt(LARGE)}-record log |`);
+  rows.push(
+    `| inclusion proof p50 / p99 | ${pct(proofTimes, 0.5).toFixed(0)} / ${pct(proofTimes, 0.99).toFixed(0)} µs | ${ids.length} proofs in a ${fmt(LARGE)}-record log |`,
+  );
 
   // 3. verify over the whole log.
   const t0 = performance.now();
   const report = verifyLog(log.store, log.signer.key, log.origin);
   const verifySeconds = (performance.now() - t0) / 1000;
   if (!report.ok) throw new Error(`verify failed: ${JSON.stringify(report.problem)}`);
-  rows.push(`| \`audit verify\`, ${fmt(LARGE)} records | ${verifySeconds.toFixed(1)} s | ${report.checkpoints} checkpoints, each checked for consistency |`);
+  rows.push(
+    `| \`audit verify\`, ${fmt(LARGE)} records | ${verifySeconds.toFixed(1)} s | ${report.checkpoints} checkpoints, each checked for consistency |`,
+  );
   await log.close();
 
   // 4. What the log adds to a decision, in process (one request at a time: each waits for its fsync).
@@ -75,7 +96,10 @@ async function main() {
   const silent = pino({ level: 'silent' });
   const auditDir = await tempDir('cordon-audit-bench-');
   const withLog = await AuditLog.open(auditDir);
-  const services = { without: new DecisionService(engine, metrics, silent), with: new DecisionService(engine, metrics, silent, withLog) };
+  const services = {
+    without: new DecisionService(engine, metrics, silent),
+    with: new DecisionService(engine, metrics, silent, withLog),
+  };
   const lat: Record<string, number[]> = { without: [], with: [] };
   for (const k of ['without', 'with'] as const) {
     for (let i = 0; i < (quick ? 500 : 3000); i++) {
@@ -85,16 +109,27 @@ async function main() {
     }
   }
   await withLog.close();
-  rows.push(`| in-process decide without / with the log, p50 | ${pct(lat.without!, 0.5).toFixed(0)} / ${pct(lat.with!, 0.5).toFixed(0)} µs | sequential: every decision waits for its own commit |`);
-  rows.push(`| in-process decide without / with the log, p99 | ${pct(lat.without!, 0.99).toFixed(0)} / ${pct(lat.with!, 0.99).toFixed(0)} µs | |`);
+  rows.push(
+    `| in-process decide without / with the log, p50 | ${pct(lat.without!, 0.5).toFixed(0)} / ${pct(lat.with!, 0.5).toFixed(0)} µs | sequential: every decision waits for its own commit |`,
+  );
+  rows.push(
+    `| in-process decide without / with the log, p99 | ${pct(lat.without!, 0.99).toFixed(0)} / ${pct(lat.with!, 0.99).toFixed(0)} µs | |`,
+  );
 
   // 5. Over HTTP under load: one server process, audit off and on.
   for (const enabled of [false, true]) {
     const d = await tempDir('cordon-audit-http-');
-    await writeFile(join(d, 'cordon.yaml'), `policies: ${EXAMPLE_POLICIES}\ndata: ${join(d, 'data')}\nwatch: false\nlog: { level: warn }\naudit: { enabled: ${enabled} }\n`);
+    await writeFile(
+      join(d, 'cordon.yaml'),
+      `policies: ${EXAMPLE_POLICIES}\ndata: ${join(d, 'data')}\nwatch: false\nlog: { level: warn }\naudit: { enabled: ${enabled} }\n`,
+    );
     const bin = fileURLToPath(new URL('../cli/main.js', import.meta.url));
     const port = enabled ? 7395 : 7394;
-    const child = spawn(process.execPath, [bin, 'serve', '--config', join(d, 'cordon.yaml'), '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [bin, 'serve', '--config', join(d, 'cordon.yaml'), '--port', String(port)],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     try {
       for (let i = 0; ; i++) {
         try {
@@ -112,7 +147,9 @@ async function main() {
         connections: 16,
         duration: quick ? 3 : 10,
       });
-      rows.push(`| HTTP \`/v1/decide\`, audit ${enabled ? 'on' : 'off'} | ${fmt(r.requests.average)} req/s | p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.errors + r.non2xx} errors |`);
+      rows.push(
+        `| HTTP \`/v1/decide\`, audit ${enabled ? 'on' : 'off'} | ${fmt(r.requests.average)} req/s | p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.errors + r.non2xx} errors |`,
+      );
     } finally {
       child.kill('SIGTERM');
     }
