@@ -150,5 +150,47 @@ describe('audit over HTTP and from the CLI', () => {
     assert.equal(replay.status, 0, replay.stdout);
     assert.match(replay.stdout, /1 reproduced, 0 differ/);
     assert.equal(cordon('audit', 'replay', '--session', 'none', '--data', dataDir).status, 1);
+
+    const tail = cordon('audit', 'tail', '-n', '2', '--data', dataDir).stdout.trim().split('\n');
+    assert.equal(tail.length, 2);
+    const last = JSON.parse(tail[1]!) as { id: string; session: string };
+    assert.equal(last.session, 'cli-1');
+    assert.equal(
+      (JSON.parse(cordon('audit', 'show', last.id, '--data', dataDir).stdout) as { id: string }).id,
+      last.id,
+    );
+    assert.equal(cordon('audit', 'show', 'missing', '--data', dataDir).status, 1);
+    assert.equal(
+      cordon(
+        'audit',
+        'export',
+        '--format',
+        'jsonl',
+        '--since',
+        '2999-01-01T00:00:00Z',
+        '--data',
+        dataDir,
+      ).stdout,
+      '',
+    );
+    assert.equal(cordon('audit', 'export', '--format', 'xml', '--data', dataDir).status, 1);
+  });
+
+  it('verify exits 1 and names the index when a copy of the log is altered', async () => {
+    audit.checkpoint();
+    const copy = await tempDir('cordon-audit-copy-');
+    const { cp } = await import('node:fs/promises');
+    const Database = (await import('better-sqlite3')).default;
+    const src = new Database(join(dataDir, 'audit.db'), { readonly: true });
+    await src.backup(join(copy, 'audit.db'));
+    src.close();
+    await cp(join(dataDir, 'keys'), join(copy, 'keys'), { recursive: true });
+    const db = new Database(join(copy, 'audit.db'));
+    const rec = db.prepare('SELECT record FROM records WHERE seq = 1').pluck().get() as string;
+    db.prepare('UPDATE records SET record = ? WHERE seq = 1').run(rec.replace('"deny"', '"allow"'));
+    db.close();
+    const r = cordon('audit', 'verify', '--data', copy, '--key', audit.verifierKey);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^TAMPERED at index 1: record 1 does not match its stored hash/);
   });
 });
