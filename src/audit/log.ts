@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DecisionTrace } from '../core/engine.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
-import { hashLeaf, MerkleTree, type Hash } from './merkle.js';
+import { hashLeaf, MerkleTree } from './merkle.js';
 import { checkpointText, formatVerifierKey, openCheckpoint, signNote } from './note.js';
 import {
   buildRecord,
@@ -109,15 +109,12 @@ export class AuditLog {
   /** Rebuilds the tree from the stored leaf hashes and checks it against the last checkpoint. */
   private rebuild(): void {
     let expected = 0;
-    for (const hash of this.store.db
-      .prepare('SELECT seq, leaf_hash FROM records ORDER BY seq')
-      .raw()
-      .iterate() as IterableIterator<[number, Hash]>) {
-      if (hash[0] !== expected)
+    for (const [seq, hash] of this.store.leaves()) {
+      if (seq !== expected)
         throw new AuditLogError(
           `audit log has a gap at record ${expected}; run cordon audit verify`,
         );
-      this.tree.append(hash[1]);
+      this.tree.append(hash);
       expected++;
     }
     const last = this.store.latestCheckpoint();
@@ -261,11 +258,6 @@ export function inclusionBundle(
 /** A tree over the stored leaf hashes (for tools that read the log beside a running server). */
 export function treeFromStore(store: SqliteAuditStore): MerkleTree {
   const tree = new MerkleTree((s, e) => store.leafHashes(s, e));
-  for (const [, hash] of store.db
-    .prepare('SELECT seq, leaf_hash FROM records ORDER BY seq')
-    .raw()
-    .iterate() as IterableIterator<[number, Hash]>) {
-    tree.append(hash);
-  }
+  for (const [, hash] of store.leaves()) tree.append(hash);
   return tree;
 }

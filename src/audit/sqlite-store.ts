@@ -21,6 +21,10 @@ export interface StoredCheckpoint {
   note: string;
 }
 
+/** The columns of a StoredRecord, as selected. */
+const RECORD =
+  'SELECT seq, decision_id AS decisionId, session, time, record, leaf_hash AS leafHash FROM records';
+
 export class SqliteAuditStore {
   readonly db: Database.Database;
   private readonly insertRecord: Database.Statement;
@@ -116,20 +120,22 @@ export class SqliteAuditStore {
     );
   }
 
+  /** [seq, leaf hash] of every record in seq order, streamed. */
+  *leaves(): Generator<[number, Hash]> {
+    yield* this.db
+      .prepare('SELECT seq, leaf_hash FROM records ORDER BY seq')
+      .raw()
+      .iterate() as IterableIterator<[number, Hash]>;
+  }
+
   /** Every record in seq order, streamed. */
   *iterate(from = 0): Generator<StoredRecord> {
-    const stmt = this.db.prepare(
-      'SELECT seq, decision_id AS decisionId, session, time, record, leaf_hash AS leafHash FROM records WHERE seq >= ? ORDER BY seq',
-    );
+    const stmt = this.db.prepare(`${RECORD} WHERE seq >= ? ORDER BY seq`);
     yield* stmt.iterate(from) as IterableIterator<StoredRecord>;
   }
 
   byDecisionId(id: string): StoredRecord | undefined {
-    return this.db
-      .prepare(
-        'SELECT seq, decision_id AS decisionId, session, time, record, leaf_hash AS leafHash FROM records WHERE decision_id = ?',
-      )
-      .get(id) as StoredRecord | undefined;
+    return this.db.prepare(`${RECORD} WHERE decision_id = ?`).get(id) as StoredRecord | undefined;
   }
 
   query(opts: {
@@ -152,7 +158,7 @@ export class SqliteAuditStore {
       where.push('seq > ?');
       args.push(opts.after);
     }
-    const sql = `SELECT seq, decision_id AS decisionId, session, time, record, leaf_hash AS leafHash FROM records ${
+    const sql = `${RECORD} ${
       where.length ? `WHERE ${where.join(' AND ')}` : ''
     } ORDER BY seq LIMIT ?`;
     return this.db.prepare(sql).all(...args, opts.limit ?? -1) as StoredRecord[];
@@ -160,11 +166,7 @@ export class SqliteAuditStore {
 
   tail(n: number): StoredRecord[] {
     return (
-      this.db
-        .prepare(
-          'SELECT seq, decision_id AS decisionId, session, time, record, leaf_hash AS leafHash FROM records ORDER BY seq DESC LIMIT ?',
-        )
-        .all(n) as StoredRecord[]
+      this.db.prepare(`${RECORD} ORDER BY seq DESC LIMIT ?`).all(n) as StoredRecord[]
     ).reverse();
   }
 
