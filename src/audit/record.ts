@@ -82,8 +82,9 @@ export function buildRecord(
     obligations: d.obligations,
     keyId,
   };
-  if (r.agent !== undefined) rec.agent = r.agent;
-  if (r.user !== undefined) rec.user = r.user;
+  // The principals as resolved: from a token when the request carried one.
+  if (trace.agent !== undefined) rec.agent = trace.agent;
+  if (trace.user !== undefined) rec.user = trace.user;
   if (r.session !== undefined) rec.session = r.session;
   if (r.parent !== undefined) rec.parent = r.parent;
   if (r.context !== undefined) rec.context = r.context;

@@ -36,6 +36,12 @@ export const configSchema = z.strictObject({
       mask: z.array(z.string().startsWith('/')).default([]),
     })
     .default({ enabled: true, recordInput: false, recordPrompt: false, mask: [] }),
+  tokens: z
+    .strictObject({
+      /** The audience delegation tokens presented here must carry. */
+      audience: z.string().min(1).default('cordon'),
+    })
+    .default({ audience: 'cordon' }),
   risk: z
     .strictObject({
       thresholds: z.strictObject({ medium: z.number(), high: z.number(), critical: z.number() }),

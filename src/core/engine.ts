@@ -9,7 +9,7 @@ import type { SlicedEntity } from './entities.js';
 import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
-import { identityStage } from './stages/identity.js';
+import { identityStage, type TokenVerifier } from './stages/identity.js';
 import type {
   ActionRequest,
   CordonFacts,
@@ -34,6 +34,9 @@ export interface DecisionTrace {
   time: Date;
   /** The policy set it was decided under. */
   set: CompiledPolicySet;
+  /** The principals as resolved (from the request or its token), when they were. */
+  agent?: string;
+  user?: string;
 }
 
 export interface EngineOptions {
@@ -42,6 +45,8 @@ export interface EngineOptions {
   stages?: Stage[];
   riskTiers?: RiskTiers;
   clock?: () => Date;
+  /** Verifies delegation tokens; without one, requests with a token are denied. */
+  tokens?: TokenVerifier;
 }
 
 const SEVERITY: Record<Outcome, number> = { allow: 0, require_approval: 1, deny: 2 };
@@ -63,7 +68,7 @@ export class Engine {
   private readonly clock: () => Date;
 
   constructor(private readonly opts: EngineOptions) {
-    this.stages = [identityStage, ...(opts.stages ?? [])];
+    this.stages = [identityStage(opts.tokens), ...(opts.stages ?? [])];
     this.tiers = opts.riskTiers ?? DEFAULT_RISK_TIERS;
     this.clock = opts.clock ?? (() => new Date());
   }
@@ -95,6 +100,8 @@ export class Engine {
       facts: state.facts,
       time: state.now,
       set,
+      agent: state.agent?.uid.id ?? state.token?.agent ?? request.agent,
+      user: state.user?.uid.id ?? state.token?.user ?? request.user,
     });
     try {
       for (const stage of this.stages) {

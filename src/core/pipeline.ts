@@ -2,6 +2,7 @@
 // baseline, risk) to the decision state before Cedar runs; a stage may also refuse outright.
 
 import type { SlicedEntity } from './entities.js';
+import type { VerifiedDelegation } from './stages/identity.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import type { ActionRequest, CordonFacts, Obligation, Reason } from './types.js';
 
@@ -11,6 +12,8 @@ export interface DecisionState {
   readonly now: Date;
   agent?: SlicedEntity;
   user?: SlicedEntity;
+  /** The verified delegation token, when the request came with one. */
+  token?: VerifiedDelegation;
   facts: CordonFacts;
   /** Extra context keys a stage wants Cedar to see (beyond the Cordon facts). */
   context: Record<string, unknown>;

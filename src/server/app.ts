@@ -18,6 +18,7 @@ import {
   toAuthzenResponse,
 } from './authzen.js';
 import { registerAuditRoutes } from './audit-routes.js';
+import { registerTokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 import type { DecisionService } from './decisions.js';
 import type { Metrics } from './metrics.js';
 
@@ -27,6 +28,8 @@ export interface AppOptions {
   logger: Logger;
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
+  /** Delegation tokens: exchange, revocation, JWKS. */
+  identity?: Omit<TokenRoutesOptions, 'decisions'>;
   /** Reports the last failed reload, if the serving set is not the directory's latest. */
   reloadError?: () => string | undefined;
 }
@@ -92,6 +95,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   if (decisions.audit) registerAuditRoutes(app, decisions.audit);
+  const identity = opts.identity;
+  // Its own plugin scope, so the form parser applies to the token endpoints only.
+  if (identity)
+    void app.register(async (scope) => registerTokenRoutes(scope, { ...identity, decisions }));
 
   app.get('/healthz', async () => {
     const set = decisions.engine.policies;

@@ -50,8 +50,8 @@ export class DecisionService {
       {
         decisionId: d.decisionId,
         pep,
-        agent: request.agent,
-        user: request.user,
+        agent: trace.agent,
+        user: trace.user,
         session: request.session,
         action: request.action,
         resource: `${request.resource.type}::${request.resource.id}`,

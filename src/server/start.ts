@@ -3,6 +3,9 @@
 import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
 import { AuditLog } from '../audit/log.js';
+import { RevocationStore } from '../identity/revocations.js';
+import { loadTokenKeys } from '../identity/token-keys.js';
+import { TokenService } from '../identity/tokens.js';
 import type { CordonConfig } from '../config/config.js';
 import { Engine } from '../core/engine.js';
 import { LivePolicySet } from '../policy/live.js';
@@ -39,13 +42,17 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
   });
   if (config.watch) await policies.watch();
 
-  const engine = new Engine({ policies, riskTiers: config.risk });
+  const keys = await loadTokenKeys(config.data);
+  const revocations = new RevocationStore(config.data);
+  const tokens = new TokenService(keys, revocations, config.tokens.audience);
+  const engine = new Engine({ policies, riskTiers: config.risk, tokens });
   const decisions = new DecisionService(engine, metrics, log, audit);
   const app = buildApp({
     decisions,
     metrics,
     logger: log,
     bodyLimit: config.bodyLimit,
+    identity: { tokens, keys, revocations },
     reloadError: () => policies.lastError?.message,
   });
   await app.listen({ port: config.port, host: config.host });
@@ -69,6 +76,7 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
       await app.close();
       await policies.close();
       await audit?.close();
+      revocations.close();
     },
   };
 }

@@ -1,10 +1,33 @@
-// Identity: who acts (the agent) and for whom (the user), both looked up in the entity store.
-// An unknown principal is denied; a delegation token is refused until token verification exists.
+// Identity: who acts (the agent) and for whom (the user). From the request's agent/user, or
+// from a delegation token, which is verified through the TokenVerifier port and then sets
+// both, the delegation chain, and a scope ceiling the request must fit under.
 
 import type { SlicedEntity } from '../entities.js';
 import { cordonReason } from '../evaluate.js';
 import type { DecisionState, Stage } from '../pipeline.js';
+import { scopeAllows, type ScopeItem } from '../token-scope.js';
 import type { PrincipalRole } from '../types.js';
+
+/** What a verified delegation token establishes. */
+export interface VerifiedDelegation {
+  user: string;
+  /** The current actor: the last agent of the chain. */
+  agent: string;
+  /** Agents from the originating side to the current actor. */
+  chain: string[];
+  depth: number;
+  scope: ScopeItem[];
+  scopeText: string;
+  jti: string;
+  /** Seconds since the epoch. */
+  expiresAt: number;
+  audience: string;
+}
+
+/** Verifies delegation tokens (signature, expiry, audience, revocation); throws with the reason. */
+export interface TokenVerifier {
+  verify(token: string): Promise<VerifiedDelegation>;
+}
 
 const ENTITY_TYPE: Record<PrincipalRole, string> = { agent: 'Agent', user: 'User' };
 
@@ -21,26 +44,77 @@ function principal(s: DecisionState, role: PrincipalRole, id: string): SlicedEnt
   return entity;
 }
 
-export const identityStage: Stage = {
-  name: 'identity',
-  run(s: DecisionState) {
-    const { request } = s;
-    if (request.token !== undefined) {
-      s.denial = cordonReason(
-        'token-unsupported',
-        undefined,
-        'delegation tokens are not accepted by this Cordon version; send agent and user',
-      );
-      return;
-    }
-    const agentId = request.agent ?? '';
-    s.agent = principal(s, 'agent', agentId);
-    if (!s.agent) return;
-    if (request.user !== undefined) {
-      s.user = principal(s, 'user', request.user);
-      if (!s.user) return;
-    }
-    // Without a token, the agent acts directly: a chain of one.
-    s.facts.delegation = { depth: 1, chain: [agentId], user: request.user ?? '' };
-  },
-};
+async function fromToken(
+  s: DecisionState,
+  tokens: TokenVerifier | undefined,
+  token: string,
+): Promise<void> {
+  const { request } = s;
+  if (!tokens) {
+    s.denial = cordonReason(
+      'token-unsupported',
+      undefined,
+      'this PDP has no token verifier configured',
+    );
+    return;
+  }
+  let v: VerifiedDelegation;
+  try {
+    v = await tokens.verify(token);
+  } catch (e) {
+    s.denial = cordonReason(
+      'invalid-token',
+      undefined,
+      `delegation token rejected: ${(e as Error).message}`,
+    );
+    return;
+  }
+  const conflicts = [
+    request.agent !== undefined && request.agent !== v.agent
+      ? `agent "${request.agent}" (the token's actor is "${v.agent}")`
+      : '',
+    request.user !== undefined && request.user !== v.user
+      ? `user "${request.user}" (the token's user is "${v.user}")`
+      : '',
+  ].filter(Boolean);
+  if (conflicts.length > 0) {
+    s.denial = cordonReason(
+      'identity-conflict',
+      undefined,
+      `the request names ${conflicts.join(' and ')}`,
+    );
+    return;
+  }
+  s.token = v;
+  s.agent = principal(s, 'agent', v.agent);
+  if (!s.agent) return;
+  s.user = principal(s, 'user', v.user);
+  if (!s.user) return;
+  s.facts.delegation = { depth: v.depth, chain: v.chain, user: v.user };
+  if (!scopeAllows(v.scope, request.action, request.resource)) {
+    s.denial = cordonReason(
+      'scope-exceeded',
+      undefined,
+      `the token's scope "${v.scopeText}" does not cover ${request.action} on ${request.resource.type}::"${request.resource.id}"`,
+    );
+  }
+}
+
+export function identityStage(tokens?: TokenVerifier): Stage {
+  return {
+    name: 'identity',
+    async run(s: DecisionState) {
+      const { request } = s;
+      if (request.token !== undefined) return fromToken(s, tokens, request.token);
+      const agentId = request.agent ?? '';
+      s.agent = principal(s, 'agent', agentId);
+      if (!s.agent) return;
+      if (request.user !== undefined) {
+        s.user = principal(s, 'user', request.user);
+        if (!s.user) return;
+      }
+      // Without a token, the agent acts directly: a chain of one.
+      s.facts.delegation = { depth: 1, chain: [agentId], user: request.user ?? '' };
+    },
+  };
+}
