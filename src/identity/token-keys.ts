@@ -21,16 +21,26 @@ export interface TokenKey {
 
 export const tokenKeyDir = (dataDir: string) => join(dataDir, 'keys', 'tokens');
 
-/** Key ids sort by creation time: a UTC timestamp and a random suffix. */
-function newKid(): string {
-  return `${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+/** Key ids sort by creation: a millisecond timestamp (base 36, fixed width) and a random suffix. */
+const kidTime = (kid: string) => parseInt(kid.split('-')[0] ?? '0', 36) || 0;
+
+async function keyNames(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => n.endsWith('.pem')).sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return [];
+  }
 }
 
+/** A new signing key; its id sorts after every existing one, so it is the one that signs. */
 export async function createTokenKey(dataDir: string): Promise<TokenKey> {
   const dir = tokenKeyDir(dataDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const last = (await keyNames(dir)).at(-1);
+  const time = Math.max(Date.now(), last ? kidTime(last.slice(0, -4)) + 1 : 0);
+  const kid = `${time.toString(36).padStart(9, '0')}-${randomBytes(3).toString('hex')}`;
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const kid = newKid();
   await writeFile(join(dir, `${kid}.pem`), privateKey.export({ format: 'pem', type: 'pkcs8' }), {
     mode: 0o600,
     flag: 'wx',
@@ -41,12 +51,7 @@ export async function createTokenKey(dataDir: string): Promise<TokenKey> {
 /** All keys, oldest first; creates the first one when there is none. */
 export async function loadTokenKeys(dataDir: string): Promise<TokenKey[]> {
   const dir = tokenKeyDir(dataDir);
-  let names: string[] = [];
-  try {
-    names = (await readdir(dir)).filter((n) => n.endsWith('.pem')).sort();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
+  const names = await keyNames(dir);
   if (names.length === 0) return [await createTokenKey(dataDir)];
   return Promise.all(
     names.map(async (n) => {
