@@ -16,6 +16,7 @@ import { SqliteAuditStore } from '../audit/sqlite-store.js';
 import { verifyLog } from '../audit/verify.js';
 import { formatLocated } from '../core/source-location.js';
 import { loadPolicyDir } from '../policy/load.js';
+import { parseDurationSeconds } from './durations.js';
 
 export class AuditCliError extends Error {}
 
@@ -51,11 +52,8 @@ async function trustedKey(data: string, key: string | undefined) {
 /** "2026-11-01T00:00:00Z" as is, or a duration back from now: 90s, 15m, 24h, 7d. */
 export function parseSince(since: string | undefined, now = new Date()): string | undefined {
   if (since === undefined) return undefined;
-  const m = /^(\d+)([smhd])$/.exec(since);
-  if (m) {
-    const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
-    return new Date(now.getTime() - Number(m[1]) * unit * 1000).toISOString();
-  }
+  const seconds = /[smhd]$/.test(since) ? parseDurationSeconds(since) : undefined;
+  if (seconds !== undefined) return new Date(now.getTime() - seconds * 1000).toISOString();
   const t = Date.parse(since);
   if (Number.isNaN(t))
     throw new AuditCliError(`--since ${since}: give an ISO time or a duration like 24h`);

@@ -13,6 +13,7 @@ import { scaffold } from '../policy/scaffold.js';
 import { readTestFiles, runCase } from '../policy/test-runner.js';
 import { startServer } from '../server/start.js';
 import { registerAuditCommands } from './audit-commands.js';
+import { registerIdentityCommands } from './identity-commands.js';
 
 export class UserError extends Error {}
 
@@ -174,5 +175,6 @@ export function buildCli(exit: Exit): Command {
     });
 
   registerAuditCommands(program, policy, exit);
+  registerIdentityCommands(program, exit);
   return program;
 }

@@ -8,6 +8,7 @@ import { PolicyLoadError } from '../policy/live.js';
 import { ScaffoldError } from '../policy/scaffold.js';
 import { AuditLogError } from '../audit/log.js';
 import { AuditCliError } from './audit-commands.js';
+import { IdentityCliError } from './identity-commands.js';
 import { buildCli, UserError } from './commands.js';
 
 // Output piped into `head` and the like: stop quietly when the reader goes away.
@@ -29,6 +30,7 @@ const userErrors = [
   ScaffoldError,
   AuditCliError,
   AuditLogError,
+  IdentityCliError,
 ];
 
 buildCli(exit)

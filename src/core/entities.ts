@@ -133,6 +133,14 @@ export class EntityStore {
     return this.byKey.get(entityKey(type, id))?.sliced;
   }
 
+  /** Every listed entity of a type. */
+  ofType(type: string): EntityRef[] {
+    const out: EntityRef[] = [];
+    for (const { sliced } of this.byKey.values())
+      if (sliced.uid.type === type) out.push(sliced.uid);
+    return out;
+  }
+
   has(type: string, id: string): boolean {
     return this.byKey.has(entityKey(type, id));
   }

@@ -1,0 +1,271 @@
+// `cordon token …` and `cordon topology reach`.
+
+import type { Command } from 'commander';
+import { Engine } from '../core/engine.js';
+import { formatLocated } from '../core/source-location.js';
+import { parseScope, ScopeError } from '../core/token-scope.js';
+import { ExchangeError, exchangeToken } from '../identity/exchange.js';
+import { RevocationStore } from '../identity/revocations.js';
+import { createTokenKey, loadTokenKeys } from '../identity/token-keys.js';
+import { TokenError, TokenService } from '../identity/tokens.js';
+import { loadPolicyDir } from '../policy/load.js';
+import { formatEntity, reach } from '../topology/reach.js';
+import { parseDurationSeconds } from './durations.js';
+
+export class IdentityCliError extends Error {}
+
+type Exit = (code: number) => void;
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const DEFAULT_DATA = './.cordon';
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+async function withTokens<T>(
+  data: string,
+  audience: string | undefined,
+  fn: (t: TokenService, r: RevocationStore) => Promise<T>,
+): Promise<T> {
+  const revocations = new RevocationStore(data);
+  try {
+    return await fn(
+      new TokenService(await loadTokenKeys(data), revocations, audience),
+      revocations,
+    );
+  } finally {
+    revocations.close();
+  }
+}
+
+function scopeOf(items: string[]): string | undefined {
+  if (items.length === 0) return undefined;
+  const scope = items.join(' ');
+  try {
+    parseScope(scope);
+  } catch (e) {
+    throw new IdentityCliError(`--scope: ${(e as ScopeError).message}`);
+  }
+  return scope;
+}
+
+function ttlOf(ttl: string): number {
+  const s = parseDurationSeconds(ttl);
+  if (!s) throw new IdentityCliError(`--ttl ${ttl}: give a duration like 10m`);
+  return s;
+}
+
+async function engineFor(dir: string, tokens?: TokenService): Promise<Engine> {
+  const r = await loadPolicyDir(dir);
+  if (!r.ok)
+    throw new IdentityCliError(
+      `policies in ${dir} do not compile:\n${r.errors.map(formatLocated).join('\n')}`,
+    );
+  return new Engine({ policies: { current: () => r.set }, ...(tokens ? { tokens } : {}) });
+}
+
+/** "Tool::\"x\"" or Tool::x → {type, id}. */
+function entityArg(text: string): { type: string; id: string } {
+  const m = /^([A-Za-z_][\w:]*?)::(?:"((?:[^"\\]|\\.)*)"|(.+))$/.exec(text);
+  if (!m) throw new IdentityCliError(`${text}: expected Type::"id"`);
+  return { type: m[1]!, id: m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]! };
+}
+
+export function registerIdentityCommands(program: Command, exit: Exit): void {
+  const token = program
+    .command('token')
+    .description('delegation tokens: issue, verify, exchange, revoke');
+
+  token
+    .command('issue')
+    .description('issue a root delegation token: a user has an agent act for them')
+    .requiredOption('--user <user>')
+    .requiredOption('--agent <agent>')
+    .option(
+      '--scope <item>',
+      'scope item (repeatable), e.g. invokeTool:Tool::"erp/*"; default *',
+      collect,
+      [],
+    )
+    .option('--ttl <duration>', 'lifetime', '10m')
+    .option('--audience <aud>', 'audience', 'cordon')
+    .option('--data <dir>', 'data directory', DEFAULT_DATA)
+    .action(
+      async (o: {
+        user: string;
+        agent: string;
+        scope: string[];
+        ttl: string;
+        audience: string;
+        data: string;
+      }) => {
+        const issued = await withTokens(o.data, undefined, (t) =>
+          t.issue({
+            user: o.user,
+            chain: [o.agent],
+            scope: scopeOf(o.scope) ?? '*',
+            ttlSeconds: ttlOf(o.ttl),
+            audience: o.audience,
+          }),
+        );
+        out(issued.token);
+      },
+    );
+
+  token
+    .command('verify')
+    .description('verify a token; prints its claims (exit 0) or why it is rejected (exit 1)')
+    .argument('<token>')
+    .option('--audience <aud>', 'audience', 'cordon')
+    .option('--data <dir>', 'data directory', DEFAULT_DATA)
+    .action(async (jwt: string, o: { audience: string; data: string }) => {
+      try {
+        const v = await withTokens(o.data, o.audience, (t) => t.verify(jwt));
+        out(
+          JSON.stringify(
+            {
+              user: v.user,
+              agent: v.agent,
+              chain: v.chain,
+              depth: v.depth,
+              scope: v.scopeText,
+              claims: v.payload,
+            },
+            null,
+            2,
+          ),
+        );
+      } catch (e) {
+        if (!(e instanceof TokenError)) throw e;
+        out(`rejected: ${e.message}`);
+        exit(1);
+      }
+    });
+
+  token
+    .command('exchange')
+    .description(
+      'the next hop: a token for another agent, decided by policy (not recorded in the audit log; use the HTTP endpoint for that)',
+    )
+    .requiredOption('--subject-token <token>')
+    .requiredOption('--agent <agent>', 'the agent that will hold the new token')
+    .requiredOption('--policies <dir>')
+    .option('--scope <item>', "narrower scope item (repeatable); default the parent's", collect, [])
+    .option('--ttl <duration>', "lifetime (never past the parent's)", '10m')
+    .option('--data <dir>', 'data directory', DEFAULT_DATA)
+    .action(
+      async (o: {
+        subjectToken: string;
+        agent: string;
+        policies: string;
+        scope: string[];
+        ttl: string;
+        data: string;
+      }) => {
+        await withTokens(o.data, undefined, async (t) => {
+          const engine = await engineFor(o.policies, t);
+          const scope = scopeOf(o.scope);
+          try {
+            const r = await exchangeToken(t, (req) => engine.decide(req), {
+              subjectToken: o.subjectToken,
+              agent: o.agent,
+              ttlSeconds: ttlOf(o.ttl),
+              ...(scope ? { scope } : {}),
+            });
+            out(r.token);
+          } catch (e) {
+            if (!(e instanceof ExchangeError)) throw e;
+            out(`refused (${e.code}): ${e.message}`);
+            exit(1);
+          }
+        });
+      },
+    );
+
+  token
+    .command('revoke')
+    .description('revoke one token (--jti) or every token an agent took part in (--agent)')
+    .option('--jti <jti>')
+    .option('--agent <agent>')
+    .option('--data <dir>', 'data directory', DEFAULT_DATA)
+    .action((o: { jti?: string; agent?: string; data: string }) => {
+      if (!o.jti === !o.agent) throw new IdentityCliError('give exactly one of --jti or --agent');
+      const r = new RevocationStore(o.data);
+      try {
+        if (o.jti) r.revokeToken(o.jti);
+        else r.revokeAgent(o.agent!);
+      } finally {
+        r.close();
+      }
+      out(
+        o.jti
+          ? `revoked token ${o.jti}`
+          : `revoked every token of agent ${o.agent} issued until now`,
+      );
+    });
+
+  token
+    .command('rotate-key')
+    .description(
+      'create a new signing key; older keys keep verifying until removed (servers load keys at start)',
+    )
+    .option('--data <dir>', 'data directory', DEFAULT_DATA)
+    .action(async (o: { data: string }) => {
+      const k = await createTokenKey(o.data);
+      out(`new signing key ${k.kid}`);
+    });
+
+  program
+    .command('topology')
+    .description('the agent graph the policies allow')
+    .command('reach')
+    .description(
+      'which agents can reach which agents, tools and data, through any chain of permitted delegations',
+    )
+    .requiredOption('--policies <dir>')
+    .option('--from <entity>', 'start agent, e.g. Agent::"public-chatbot" (default: every agent)')
+    .option('--to <entity>', 'target, e.g. Tool::"hr-db/read_salaries"')
+    .option('--user <user>', 'evaluate on behalf of this user too')
+    .option('--max-depth <n>', 'most agents in a chain', (v) => Number(v), 4)
+    .option('--json', 'print JSON')
+    .action(
+      async (o: {
+        policies: string;
+        from?: string;
+        to?: string;
+        user?: string;
+        maxDepth: number;
+        json?: boolean;
+      }) => {
+        const engine = await engineFor(o.policies);
+        const from = o.from ? entityArg(o.from) : undefined;
+        if (from && from.type !== 'Agent') throw new IdentityCliError('--from must be an Agent');
+        const to = o.to ? entityArg(o.to) : undefined;
+        const r = await reach(engine, {
+          ...(from ? { from: [from.id] } : {}),
+          ...(to ? { to } : {}),
+          ...(o.user ? { user: o.user } : {}),
+          maxDepth: o.maxDepth,
+          maxDecisions: 200_000,
+        });
+        if (o.json) {
+          out(JSON.stringify({ reachable: r.paths.length > 0, ...r }, null, 2));
+          return;
+        }
+        const note = `(${r.decisions} decisions, chains of up to ${o.maxDepth} agents${r.truncated ? ', search cut short' : ''}; assumes no content findings, risk 0, no approvals)`;
+        if (r.paths.length === 0) {
+          out(
+            `unreachable${to ? `: ${formatEntity(to)}` : ''}${from ? ` from ${formatEntity(from)}` : ''} ${note}`,
+          );
+          return;
+        }
+        for (const p of r.paths) {
+          const hops = p.steps
+            .map(
+              (s) =>
+                ` ─${s.action}${s.outcome === 'require_approval' ? ' (approval)' : ''}→ ${formatEntity(s.to)}`,
+            )
+            .join('');
+          out(`${formatEntity({ type: 'Agent', id: p.from })}${hops}`);
+        }
+        out(note);
+      },
+    );
+}
