@@ -81,7 +81,7 @@ export async function exchangeToken(
     pep: 'token-exchange',
   });
   if (decision.decision !== 'allow') {
-    const why = decision.reasons.map((r) => r.message ?? r.policy).join('; ');
+    const why = [...new Set(decision.reasons.map((r) => r.message ?? r.policy))].join('; ');
     throw new ExchangeError(
       'access_denied',
       decision.decision === 'require_approval'
