@@ -1,6 +1,7 @@
 // OpenID AuthZEN Authorization API 1.0: the evaluation and evaluations endpoints, mapped onto
 // Cordon's ActionRequest. The subject is the acting agent (type Agent, the on-behalf-of user
 // in properties.user) or the user (type User, the acting agent in properties.agent).
+// properties.token carries a delegation token instead (or as well, when the ids agree).
 
 import { z } from 'zod';
 import { actionRequestSchema, formatIssues } from '../core/request.js';
@@ -48,7 +49,7 @@ export function toActionRequest(e: AuthzenEvaluation): ActionRequest {
   } else if (subjectType === 'user') {
     user = e.subject.id;
     agent = str(props.agent);
-    if (!agent)
+    if (!agent && !str(props.token))
       throw new AuthzenError(
         'subject of type User needs properties.agent: the agent acting for the user',
       );
@@ -56,9 +57,12 @@ export function toActionRequest(e: AuthzenEvaluation): ActionRequest {
     throw new AuthzenError(`subject.type must be Agent or User, not "${e.subject.type}"`);
   }
   const { parents, ...attrs } = e.resource.properties ?? {};
+  // A delegation token in the subject's properties: it must agree with the subject's ids.
+  const token = str(props.token);
   const candidate = {
-    agent,
+    ...(agent ? { agent } : {}),
     ...(user ? { user } : {}),
+    ...(token ? { token } : {}),
     ...(str(props.session) ? { session: str(props.session) } : {}),
     action: e.action.name,
     resource: {

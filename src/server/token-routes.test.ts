@@ -114,6 +114,32 @@ describe('token endpoints', () => {
       resource: { type: 'Tool', id: 'faq-kb/search' },
     });
     assert.equal(search.decision, 'allow');
+
+    // AuthZEN accepts the token in the subject's properties.
+    const authzen = async (subject: unknown) =>
+      (await (
+        await fetch(`${base}/access/v1/evaluation`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            subject,
+            action: { name: 'invokeTool' },
+            resource: { type: 'Tool', id: 'faq-kb/search' },
+          }),
+        })
+      ).json()) as { decision: boolean; context: { reasons: { policy: string }[] } };
+    assert.equal(
+      (await authzen({ type: 'Agent', id: 'faq-agent', properties: { token: body.access_token } }))
+        .decision,
+      true,
+    );
+    const conflict = await authzen({
+      type: 'Agent',
+      id: 'hr-agent',
+      properties: { token: body.access_token },
+    });
+    assert.equal(conflict.decision, false);
+    assert.equal(conflict.context.reasons[0]?.policy, 'cordon/identity-conflict');
   });
 
   it('answers RFC 6749 errors: bad grant, widened scope, denied hop', async () => {
