@@ -245,6 +245,17 @@ describe('audit log', () => {
     await assert.rejects(log.close());
   });
 
+  it("allows one writer per log: a second one is refused, a dead one's lock is taken over", async () => {
+    const dir = await tempDir('cordon-audit-');
+    const log = await AuditLog.open(dir);
+    await assert.rejects(AuditLog.open(dir), /in use by process \d+/);
+    await log.close();
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(dir, 'audit.lock'), '999999999'); // no such process
+    const again = await AuditLog.open(dir);
+    await again.close();
+  });
+
   it('batches concurrent appends into contiguous indexes', async () => {
     const dir = await tempDir('cordon-audit-');
     const log = await AuditLog.open(dir);

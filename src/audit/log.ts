@@ -3,6 +3,7 @@
 // least every second while records arrive, and inclusion proofs against the latest checkpoint.
 
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DecisionTrace } from '../core/engine.js';
@@ -40,6 +41,45 @@ export const DEFAULT_AUDIT_OPTIONS: AuditOptions = {
 
 export class AuditLogError extends Error {}
 
+/**
+ * One writer per log: a lock file holding the writer's pid. A second writer would keep its own
+ * tree and sequence and corrupt both; a lock left by a dead process is taken over.
+ */
+function acquireWriterLock(dataDir: string): () => void {
+  const file = join(dataDir, 'audit.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(file);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(readFileSync(file, 'utf8'));
+      let alive = Number.isInteger(pid) && pid > 0;
+      if (alive) {
+        try {
+          process.kill(pid, 0);
+        } catch (err) {
+          alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+        }
+      }
+      if (alive)
+        throw new AuditLogError(
+          `the audit log in ${dataDir} is in use by process ${pid} (one writer per log)`,
+        );
+      unlinkSync(file);
+    }
+  }
+  throw new AuditLogError(`could not lock the audit log in ${dataDir}`);
+}
+
 export interface InclusionBundle {
   decisionId: string;
   index: number;
@@ -72,6 +112,7 @@ export class AuditLog {
     readonly origin: string,
     readonly signer: SigningKey,
     private readonly opts: AuditOptions,
+    private readonly unlock: () => void,
   ) {
     this.tree = new MerkleTree((s, e) => store.leafHashes(s, e));
   }
@@ -80,7 +121,14 @@ export class AuditLog {
     const opts = { ...DEFAULT_AUDIT_OPTIONS, ...options };
     validateMask(opts.mask);
     await mkdir(dataDir, { recursive: true });
-    const store = new SqliteAuditStore(join(dataDir, AUDIT_DB));
+    const unlock = acquireWriterLock(dataDir);
+    let store: SqliteAuditStore;
+    try {
+      store = new SqliteAuditStore(join(dataDir, AUDIT_DB));
+    } catch (e) {
+      unlock();
+      throw e;
+    }
     try {
       let origin = store.getMeta('origin');
       if (!origin) {
@@ -90,7 +138,7 @@ export class AuditLog {
       const signer = await loadOrCreateSigningKey(dataDir, origin);
       if (signer.key.name !== origin)
         throw new AuditLogError(`signing key is for "${signer.key.name}", the log is "${origin}"`);
-      const log = new AuditLog(store, origin, signer, opts);
+      const log = new AuditLog(store, origin, signer, opts, unlock);
       log.rebuild();
       log.timer = setInterval(() => {
         try {
@@ -102,6 +150,7 @@ export class AuditLog {
       return log;
     } catch (e) {
       store.close();
+      unlock();
       throw e;
     }
   }
@@ -224,9 +273,13 @@ export class AuditLog {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    this.flush();
-    this.checkpoint();
-    this.store.close();
+    try {
+      this.flush();
+      this.checkpoint();
+      this.store.close();
+    } finally {
+      this.unlock();
+    }
   }
 }
 
