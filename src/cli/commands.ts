@@ -14,6 +14,7 @@ import { readTestFiles, runCase } from '../policy/test-runner.js';
 import { startServer } from '../server/start.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
+import { registerMcpCommands } from './mcp-commands.js';
 
 export class UserError extends Error {}
 
@@ -176,5 +177,6 @@ export function buildCli(exit: Exit): Command {
 
   registerAuditCommands(program, policy, exit);
   registerIdentityCommands(program, exit);
+  registerMcpCommands(program, exit);
   return program;
 }

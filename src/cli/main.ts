@@ -9,6 +9,7 @@ import { ScaffoldError } from '../policy/scaffold.js';
 import { AuditLogError } from '../audit/log.js';
 import { AuditCliError } from './audit-commands.js';
 import { IdentityCliError } from './identity-commands.js';
+import { McpCliError, McpConfigError } from './mcp-commands.js';
 import { buildCli, UserError } from './commands.js';
 
 // Output piped into `head` and the like: stop quietly when the reader goes away.
@@ -31,6 +32,8 @@ const userErrors = [
   AuditCliError,
   AuditLogError,
   IdentityCliError,
+  McpCliError,
+  McpConfigError,
 ];
 
 buildCli(exit)

@@ -84,6 +84,15 @@ export class CompiledPolicySet {
     return this.policies.size;
   }
 
+  /** Whether some policy's action scope names this action explicitly (not just `action`). */
+  namesAction(action: string): boolean {
+    for (const p of this.policies.values()) {
+      const acts = actionsIn(p.json);
+      if (acts !== 'all' && acts.includes(action)) return true;
+    }
+    return false;
+  }
+
   /** Policies whose action scope admits `action`: unconstrained ones, and those naming it or a group it is in. */
   policiesFor(action: string): PolicyMeta[] {
     // Unknown action names share one entry, so arbitrary names cannot grow the index.

@@ -4,7 +4,7 @@
 
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/log.js';
-import type { Engine } from '../core/engine.js';
+import type { Engine, PinnedFacts } from '../core/engine.js';
 import { cordonReason } from '../core/evaluate.js';
 import type { ActionRequest, Decision } from '../core/types.js';
 import type { Metrics } from './metrics.js';
@@ -17,9 +17,10 @@ export class DecisionService {
     readonly audit?: AuditLog,
   ) {}
 
-  async decide(request: ActionRequest): Promise<Decision> {
+  /** `pinned` is for facts Cordon itself established elsewhere (an approval given by a human). */
+  async decide(request: ActionRequest, pinned?: PinnedFacts): Promise<Decision> {
     const started = process.hrtime.bigint();
-    const trace = await this.engine.trace(request);
+    const trace = await this.engine.trace(request, pinned);
     let d = trace.decision;
     if (this.audit) {
       try {

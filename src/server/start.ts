@@ -1,17 +1,10 @@
-// `cordon serve`: policies from a directory (followed for edits), the PDP and its HTTP API.
+// `cordon serve`: the PDP and its HTTP API.
 
-import { mkdir } from 'node:fs/promises';
 import { pino, type Logger } from 'pino';
-import { AuditLog } from '../audit/log.js';
-import { RevocationStore } from '../identity/revocations.js';
-import { loadTokenKeys } from '../identity/token-keys.js';
-import { TokenService } from '../identity/tokens.js';
 import type { CordonConfig } from '../config/config.js';
-import { Engine } from '../core/engine.js';
-import { LivePolicySet } from '../policy/live.js';
+import type { LivePolicySet } from '../policy/live.js';
 import { buildApp } from './app.js';
-import { DecisionService } from './decisions.js';
-import { Metrics } from './metrics.js';
+import { openPdp } from './pdp.js';
 
 export interface RunningServer {
   url: string;
@@ -22,31 +15,8 @@ export interface RunningServer {
 
 export async function startServer(config: CordonConfig, logger?: Logger): Promise<RunningServer> {
   const log = logger ?? pino({ level: config.log.level, base: { svc: 'cordon' } });
-  await mkdir(config.data, { recursive: true });
-  const policies = await LivePolicySet.open(config.policies);
-  const { enabled, ...auditOptions } = config.audit;
-  const audit = enabled
-    ? await AuditLog.open(config.data, {
-        ...auditOptions,
-        onError: (err) => log.error({ err }, 'audit checkpoint failed'),
-      })
-    : undefined;
-  const metrics = new Metrics();
-  policies.on('reload', (e) => {
-    metrics.reloads.inc({ result: 'ok' });
-    log.info(e, 'policies reloaded');
-  });
-  policies.on('error', (e) => {
-    metrics.reloads.inc({ result: 'error' });
-    log.error({ errors: e.errors }, 'policy reload failed; the last good set keeps serving');
-  });
-  if (config.watch) await policies.watch();
-
-  const keys = await loadTokenKeys(config.data);
-  const revocations = new RevocationStore(config.data);
-  const tokens = new TokenService(keys, revocations, config.tokens.audience);
-  const engine = new Engine({ policies, riskTiers: config.risk, tokens });
-  const decisions = new DecisionService(engine, metrics, log, audit);
+  const pdp = await openPdp(config, log);
+  const { policies, audit, decisions, metrics, tokens, keys, revocations } = pdp;
   const app = buildApp({
     decisions,
     metrics,
@@ -55,7 +25,12 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
     identity: { tokens, keys, revocations },
     reloadError: () => policies.lastError?.message,
   });
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    await pdp.close();
+    throw e;
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const current = policies.current();
@@ -74,9 +49,7 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
     policies,
     async close() {
       await app.close();
-      await policies.close();
-      await audit?.close();
-      revocations.close();
+      await pdp.close();
     },
   };
 }

@@ -1,0 +1,177 @@
+// `cordon mcp serve` and `cordon mcp wrap`.
+
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { configSchema } from '../config/config.js';
+import { GatewaySession } from '../mcp/gateway.js';
+import { createMcpHttpServer } from '../mcp/http.js';
+import { McpConfigError, parseMcpServers, wrapMcpServers } from '../mcp/config.js';
+import type { UpstreamSpec } from '../mcp/upstream.js';
+import { openPdp } from '../server/pdp.js';
+
+export class McpCliError extends Error {}
+
+type Exit = (code: number) => void;
+
+interface ServeOptions {
+  policies: string;
+  data: string;
+  agent?: string;
+  user?: string;
+  token?: string;
+  name?: string;
+  config?: string;
+  url?: string;
+  listen: string;
+  logLevel: string;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function stringEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
+}
+
+async function upstreamsOf(o: ServeOptions, command: string[]): Promise<UpstreamSpec[]> {
+  const sources = [o.config !== undefined, o.url !== undefined, command.length > 0].filter(
+    Boolean,
+  ).length;
+  if (sources !== 1)
+    throw new McpCliError(
+      'give exactly one upstream: --config FILE, --url URL, or -- COMMAND [ARGS…]',
+    );
+  if (o.config) return parseMcpServers(await readFile(o.config, 'utf8'), o.config).specs;
+  if (o.url) return [{ name: o.name ?? new URL(o.url).hostname, url: o.url }];
+  return [
+    {
+      name: o.name ?? basename(command[0]!).replace(/\.[cm]?js$/, ''),
+      command: command[0]!,
+      args: command.slice(1),
+      env: stringEnv(),
+    },
+  ];
+}
+
+export function registerMcpCommands(program: Command, exit: Exit): void {
+  const mcp = program
+    .command('mcp')
+    .description('the MCP gateway: Cedar on every tool an agent lists and calls');
+
+  mcp
+    .command('serve')
+    .description(
+      'run MCP servers behind Cordon (stdio: the client spawns this; http: clients connect with a bearer token)',
+    )
+    .requiredOption('--policies <dir>', 'policy directory')
+    .option('--data <dir>', 'data directory (audit log, keys)', './.cordon')
+    .option('--agent <id>', 'the agent this gateway acts for (stdio)')
+    .option('--user <id>', 'the user behind the agent (stdio)')
+    .option(
+      '--token <jwt>',
+      'a delegation token instead of --agent/--user (stdio; or CORDON_TOKEN)',
+    )
+    .option('--name <name>', 'server name for a single upstream (Tool::"<name>/<tool>")')
+    .option('--config <file>', 'an mcpServers file: every server behind the gateway')
+    .option('--url <url>', 'one Streamable HTTP upstream')
+    .option('--listen <where>', 'stdio, or http://HOST:PORT', 'stdio')
+    .option('--log-level <level>', 'log level (logs go to stderr)', 'info')
+    .argument('[command...]', 'a stdio upstream after --')
+    .action(async (command: string[], o: ServeOptions) => {
+      const upstreams = await upstreamsOf(o, command);
+      // stdout carries MCP in stdio mode: logs go to stderr, always.
+      const log = pino({ level: o.logLevel, base: { svc: 'cordon-mcp' } }, pino.destination(2));
+      const config = configSchema.parse({
+        policies: o.policies,
+        data: o.data,
+        log: { level: o.logLevel },
+      });
+      const pdp = await openPdp(config, log);
+      const stop = async (code: number) => {
+        await pdp.close();
+        exit(code);
+        process.exit(code);
+      };
+      if (o.listen === 'stdio') {
+        const token = o.token ?? process.env.CORDON_TOKEN;
+        if (!token && !o.agent) {
+          await pdp.close();
+          throw new McpCliError('stdio needs an identity: --agent (and --user), or --token');
+        }
+        const identity = token
+          ? { token }
+          : { agent: o.agent!, ...(o.user ? { user: o.user } : {}) };
+        const gateway = await GatewaySession.open({
+          upstreams,
+          decisions: pdp.decisions,
+          identity,
+        });
+        const transport = new StdioServerTransport();
+        transport.onclose = () => void gateway.close().then(() => stop(0));
+        await gateway.server.connect(transport);
+        log.info(
+          { upstreams: upstreams.map((u) => u.name), identity: token ? 'token' : identity },
+          'mcp gateway on stdio',
+        );
+        process.stdin.once('end', () => void gateway.close().then(() => stop(0)));
+        return;
+      }
+      const m = /^http:\/\/([^:/]+|\[[^\]]+\]):(\d+)\/?$/.exec(o.listen);
+      if (!m) {
+        await pdp.close();
+        throw new McpCliError(`--listen ${o.listen}: give stdio or http://HOST:PORT`);
+      }
+      const http = createMcpHttpServer({
+        upstreams,
+        decisions: pdp.decisions,
+        tokens: pdp.tokens,
+        log,
+      });
+      await new Promise<void>((r) =>
+        http.server.listen(Number(m[2]), m[1]!.replace(/^\[|\]$/g, ''), r),
+      );
+      const addr = http.server.address();
+      log.info(
+        {
+          url: `http://${m[1]}:${typeof addr === 'object' && addr ? addr.port : m[2]}/mcp`,
+          upstreams: upstreams.map((u) => u.name),
+        },
+        'mcp gateway on http',
+      );
+      const shutdown = () => void http.close().then(() => stop(0));
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+
+  mcp
+    .command('wrap')
+    .description(
+      'print an mcpServers file in which every server runs behind Cordon (reads FILE or stdin)',
+    )
+    .requiredOption('--policies <dir>', 'policy directory')
+    .requiredOption('--agent <id>', 'the agent the client is')
+    .option('--user <id>', 'the user behind it')
+    .option('--data <dir>', 'data directory; each server logs to DIR/mcp-<name>', './.cordon')
+    .argument('[file]')
+    .action(
+      async (
+        file: string | undefined,
+        o: { policies: string; agent: string; user?: string; data: string },
+      ) => {
+        const text = file ? await readFile(file, 'utf8') : await readStdin();
+        process.stdout.write(
+          `${JSON.stringify(wrapMcpServers(text, file ?? 'stdin', o), null, 2)}\n`,
+        );
+      },
+    );
+}
+
+export { McpConfigError };

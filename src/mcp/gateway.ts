@@ -1,0 +1,432 @@
+// The MCP gateway for one downstream session: an SDK Server in front of the upstream servers.
+// tools/list, prompts/list and resources/list show only what the principal may use;
+// tools/call, prompts/get and resources/read are decided (and recorded) before they are
+// forwarded. A denial is a tool result the agent can read, distinct from an unknown tool.
+
+import { randomUUID } from 'node:crypto';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ActionRequest, Decision, ResourceRef } from '../core/types.js';
+import type { DecisionService } from '../server/decisions.js';
+import { NameTable } from './naming.js';
+import { normalizePathArguments, PathArgumentError } from './paths.js';
+import { Upstream, type DownstreamLink, type UpstreamSpec } from './upstream.js';
+
+/** Who the session acts as: an agent (and user) given on the command line, or a token. */
+export interface GatewayIdentity {
+  agent?: string;
+  user?: string;
+  token?: string;
+}
+
+export interface ToolCallContext {
+  server: string;
+  tool: string;
+  decision: Decision;
+  result: CallToolResult;
+}
+
+/** Sees every tool result before the agent does (content inspection and redaction plug in here). */
+export type ContentHook = (c: ToolCallContext) => CallToolResult | Promise<CallToolResult>;
+
+export interface GatewayOptions {
+  upstreams: UpstreamSpec[];
+  decisions: DecisionService;
+  identity: GatewayIdentity;
+  contentHook?: ContentHook;
+  /** Identifies the session in decisions (the MCP session id over HTTP). */
+  session?: string;
+}
+
+const DECISION_META = 'cordon/decision';
+
+/** MCP's defaults for absent annotations are the cautious ones: not read-only, destructive. */
+export function toolAttributes(t: Tool): Record<string, boolean> {
+  const a = t.annotations ?? {};
+  const readOnly = a.readOnlyHint ?? false;
+  const destructive = readOnly ? false : (a.destructiveHint ?? true);
+  return {
+    readOnly,
+    destructive,
+    irreversible: destructive,
+    idempotent: a.idempotentHint ?? false,
+    openWorld: a.openWorldHint ?? true,
+  };
+}
+
+export class GatewaySession {
+  readonly server: Server;
+  private readonly prompts: NameTable;
+  private readonly resourceServer = new Map<string, string>();
+  private readonly toolNames: NameTable;
+  private connecting: Promise<Upstream[]> | undefined;
+  private upstreams: Upstream[] = [];
+  session: string;
+
+  private constructor(private readonly opts: GatewayOptions) {
+    const prefixed = opts.upstreams.length > 1;
+    this.toolNames = new NameTable(prefixed);
+    this.prompts = new NameTable(prefixed);
+    this.session = opts.session ?? `mcp-${randomUUID()}`;
+    // The gateway's own capabilities: lists are empty where no upstream has the feature.
+    this.server = new Server(
+      { name: 'cordon-mcp-gateway', version: '0.1.0' },
+      {
+        capabilities: {
+          tools: { listChanged: true },
+          prompts: { listChanged: true },
+          resources: { listChanged: true },
+          logging: {},
+        },
+      },
+    );
+    this.registerHandlers();
+    this.server.oninitialized = () => void this.ready().catch(() => {});
+  }
+
+  static async open(opts: GatewayOptions): Promise<GatewaySession> {
+    return new GatewaySession(opts);
+  }
+
+  /**
+   * The upstreams, connected once the downstream client has initialized: they are offered what
+   * it supports (sampling, elicitation, roots), so their requests to it can be forwarded.
+   */
+  private ready(): Promise<Upstream[]> {
+    this.connecting ??= (async () => {
+      const downstream = this.server.getClientCapabilities() ?? {};
+      const s = this.server;
+      const link: DownstreamLink = {
+        capabilities: () => downstream,
+        createMessage: (p) => s.createMessage(p as never),
+        elicit: (p) => s.elicitInput(p as never),
+        listRoots: () => s.listRoots(),
+        notify: (method, params) =>
+          void s.notification({ method, params } as never).catch(() => {}),
+        catalogChanged: (_server, what) => {
+          const send =
+            what === 'tools'
+              ? s.sendToolListChanged()
+              : what === 'prompts'
+                ? s.sendPromptListChanged()
+                : s.sendResourceListChanged();
+          void send.catch(() => {});
+        },
+      };
+      const connected: Upstream[] = [];
+      try {
+        for (const spec of this.opts.upstreams) connected.push(await Upstream.connect(spec, link));
+      } catch (e) {
+        await Promise.allSettled(connected.map((u) => u.close()));
+        throw new McpError(ErrorCode.InternalError, (e as Error).message);
+      }
+      this.upstreams = connected;
+      return connected;
+    })();
+    return this.connecting;
+  }
+
+  /** A fresher token for the same principal (HTTP clients refresh theirs). */
+  useToken(token: string): void {
+    this.opts.identity.token = token;
+  }
+
+  async close(): Promise<void> {
+    const ups = this.connecting ? await this.connecting.catch(() => [] as Upstream[]) : [];
+    await Promise.allSettled(ups.map((u) => u.close()));
+    await this.server.close();
+  }
+
+  private request(action: string, resource: ResourceRef, input?: unknown): ActionRequest {
+    const { agent, user, token } = this.opts.identity;
+    return {
+      ...(agent ? { agent } : {}),
+      ...(user ? { user } : {}),
+      ...(token ? { token } : {}),
+      session: this.session,
+      action,
+      resource,
+      ...(input !== undefined ? { input } : {}),
+      pep: 'mcp',
+    };
+  }
+
+  private toolRef(server: string, tool: Tool): ResourceRef {
+    return {
+      type: 'Tool',
+      id: `${server}/${tool.name}`,
+      attrs: toolAttributes(tool),
+      parents: [{ type: 'McpServer', id: server }],
+    };
+  }
+
+  private upstream(name: string): Upstream {
+    const u = this.upstreams.find((x) => x.name === name);
+    if (!u || u.closed)
+      throw new McpError(
+        ErrorCode.InternalError,
+        `MCP server "${name}" is not available (it closed or crashed)`,
+      );
+    return u;
+  }
+
+  /** Visible in a list: the decision without input is not a deny. */
+  private async visible(action: string, resource: ResourceRef): Promise<boolean> {
+    return (await this.opts.decisions.decide(this.request(action, resource))).decision !== 'deny';
+  }
+
+  private refusal(exposed: string, d: Decision, approval: boolean): CallToolResult {
+    const why = [
+      ...new Set(d.reasons.map((r) => (r.message ? `${r.policy}: ${r.message}` : r.policy))),
+    ].join('; ');
+    const text = approval
+      ? `Cordon: ${exposed} needs a human approval before it runs (approval id ${d.decisionId}). ${why}`
+      : `Cordon denied ${exposed} (decision ${d.decisionId}): ${why}`;
+    return {
+      isError: true,
+      content: [{ type: 'text', text }],
+      _meta: {
+        [DECISION_META]: {
+          id: d.decisionId,
+          decision: d.decision,
+          reasons: d.reasons,
+          ...(approval ? { approvalId: d.decisionId } : {}),
+        },
+      },
+    };
+  }
+
+  /** Asks the human at the client, when it can be asked; true only for an explicit yes. */
+  private async askApproval(exposed: string, d: Decision): Promise<boolean> {
+    if (!this.server.getClientCapabilities()?.elicitation) return false;
+    try {
+      const r = await this.server.elicitInput({
+        message: `Allow ${exposed}? Cordon requires a human approval: ${d.reasons.map((x) => x.policy).join(', ')} (decision ${d.decisionId})`,
+        requestedSchema: {
+          type: 'object',
+          properties: { approve: { type: 'boolean', title: 'Approve this call' } },
+          required: ['approve'],
+        },
+      });
+      return r.action === 'accept' && r.content?.approve === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private registerHandlers(): void {
+    const s = this.server;
+    const { decisions } = this.opts;
+
+    s.setRequestHandler(ListToolsRequestSchema, async () => {
+      await this.ready();
+      const useListTools = decisions.engine.policies.namesAction('listTools');
+      const tools: Tool[] = [];
+      for (const u of this.upstreams) {
+        if (u.closed) continue;
+        this.toolNames.clearServer(u.name);
+        for (const t of u.tools) {
+          const exposed = this.toolNames.add({ server: u.name, name: t.name });
+          if (
+            await this.visible(useListTools ? 'listTools' : 'invokeTool', this.toolRef(u.name, t))
+          )
+            tools.push({ ...t, name: exposed });
+        }
+      }
+      return { tools };
+    });
+
+    s.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+      await this.ready();
+      const exposed = req.params.name;
+      const named = this.toolNames.resolve(exposed) ?? this.lookupTool(exposed);
+      if (!named) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${exposed}`);
+      const up = this.upstream(named.server);
+      const tool = up.tools.find((t) => t.name === named.name)!;
+      let input: unknown;
+      try {
+        input = normalizePathArguments(req.params.arguments ?? {});
+      } catch (e) {
+        if (!(e instanceof PathArgumentError)) throw e;
+        return {
+          isError: true,
+          content: [{ type: 'text', text: `Cordon refused ${exposed}: ${e.message}` }],
+        };
+      }
+      const request = this.request('invokeTool', this.toolRef(named.server, tool), input);
+      let d = await decisions.decide(request);
+      if (d.decision === 'require_approval' && (await this.askApproval(exposed, d))) {
+        const by = this.opts.identity.user ?? this.opts.identity.agent ?? 'the client';
+        d = await decisions.decide(
+          { ...request, parent: d.decisionId },
+          { approval: { granted: true, by: `elicitation:${by}` } },
+        );
+      }
+      if (d.decision !== 'allow')
+        return this.refusal(exposed, d, d.decision === 'require_approval');
+      const progressToken = req.params._meta?.progressToken;
+      let result: CallToolResult;
+      try {
+        result = (await up.client.callTool(
+          {
+            name: named.name,
+            arguments: input as Record<string, unknown>,
+            ...(req.params._meta ? { _meta: req.params._meta } : {}),
+          },
+          undefined,
+          {
+            signal: extra.signal,
+            resetTimeoutOnProgress: true,
+            ...(progressToken !== undefined
+              ? {
+                  onprogress: (p) =>
+                    void extra
+                      .sendNotification({
+                        method: 'notifications/progress',
+                        params: { ...p, progressToken },
+                      })
+                      .catch(() => {}),
+                }
+              : {}),
+          },
+        )) as CallToolResult;
+      } catch (e) {
+        if (e instanceof McpError)
+          throw new McpError(e.code, `MCP server "${named.server}": ${e.message}`);
+        throw e;
+      }
+      return this.opts.contentHook
+        ? this.opts.contentHook({ server: named.server, tool: named.name, decision: d, result })
+        : result;
+    });
+
+    s.setRequestHandler(ListPromptsRequestSchema, async () => {
+      await this.ready();
+      const prompts = [];
+      for (const u of this.upstreams) {
+        if (u.closed) continue;
+        this.prompts.clearServer(u.name);
+        for (const p of await u.prompts()) {
+          const exposed = this.prompts.add({ server: u.name, name: p.name });
+          if (await this.visible('getPrompt', this.promptRef(u.name, p.name)))
+            prompts.push({ ...p, name: exposed });
+        }
+      }
+      return { prompts };
+    });
+
+    s.setRequestHandler(GetPromptRequestSchema, async (req) => {
+      await this.ready();
+      const named =
+        this.prompts.resolve(req.params.name) ??
+        (this.upstreams.length === 1
+          ? { server: this.upstreams[0]!.name, name: req.params.name }
+          : undefined);
+      if (!named) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${req.params.name}`);
+      const d = await decisions.decide(
+        this.request(
+          'getPrompt',
+          this.promptRef(named.server, named.name),
+          req.params.arguments ?? {},
+        ),
+      );
+      if (d.decision !== 'allow')
+        throw new McpError(ErrorCode.InvalidRequest, this.refusalText(req.params.name, d));
+      return this.upstream(named.server).client.getPrompt({ ...req.params, name: named.name });
+    });
+
+    s.setRequestHandler(ListResourcesRequestSchema, async () => {
+      await this.ready();
+      const resources = [];
+      for (const u of this.upstreams) {
+        if (u.closed) continue;
+        for (const r of await u.resources()) {
+          this.resourceServer.set(r.uri, u.name);
+          if (await this.visible('readResource', this.resourceRef(u.name, r.uri)))
+            resources.push(r);
+        }
+      }
+      return { resources };
+    });
+
+    s.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
+      resourceTemplates: (
+        await Promise.all(
+          (await this.ready()).filter((u) => !u.closed).map((u) => u.resourceTemplates()),
+        )
+      ).flat(),
+    }));
+
+    s.setRequestHandler(ReadResourceRequestSchema, async (req) => {
+      await this.ready();
+      const uri = req.params.uri;
+      const withResources = this.upstreams.filter((u) => u.capabilities().resources);
+      const server =
+        this.resourceServer.get(uri) ??
+        (withResources.length === 1 ? withResources[0]!.name : undefined);
+      if (!server)
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `Unknown resource: ${uri} (list resources first)`,
+        );
+      const d = await decisions.decide(
+        this.request('readResource', this.resourceRef(server, uri), { uri }),
+      );
+      if (d.decision !== 'allow')
+        throw new McpError(ErrorCode.InvalidRequest, this.refusalText(uri, d));
+      return this.upstream(server).client.readResource(req.params);
+    });
+
+    s.setRequestHandler(SetLevelRequestSchema, async (req) => {
+      await this.ready();
+      await Promise.allSettled(
+        this.upstreams
+          .filter((u) => !u.closed && u.capabilities().logging)
+          .map((u) => u.client.setLoggingLevel(req.params.level)),
+      );
+      return {};
+    });
+  }
+
+  /** A call by exposed name before any tools/list: build the table on demand. */
+  private lookupTool(exposed: string) {
+    for (const u of this.upstreams)
+      for (const t of u.tools) this.toolNames.add({ server: u.name, name: t.name });
+    return this.toolNames.resolve(exposed);
+  }
+
+  private refusalText(what: string, d: Decision): string {
+    return `Cordon ${d.decision === 'require_approval' ? 'requires an approval for' : 'denied'} ${what} (decision ${d.decisionId}): ${d.reasons.map((r) => r.policy).join(', ')}`;
+  }
+
+  private promptRef(server: string, name: string): ResourceRef {
+    return {
+      type: 'McpPrompt',
+      id: `${server}/${name}`,
+      attrs: { name },
+      parents: [{ type: 'McpServer', id: server }],
+    };
+  }
+
+  private resourceRef(server: string, uri: string): ResourceRef {
+    return {
+      type: 'McpResource',
+      id: `${server}/${uri}`,
+      attrs: { uri },
+      parents: [{ type: 'McpServer', id: server }],
+    };
+  }
+}

@@ -1,0 +1,157 @@
+// The gateway over Streamable HTTP: a session per client, each with its own upstream
+// connections. Every request must carry a bearer delegation token (401 otherwise); it is
+// verified on every request, so a revocation takes effect at once, and a session stays bound to
+// the user and agent that opened it.
+
+import { randomUUID } from 'node:crypto';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import type { TokenService } from '../identity/tokens.js';
+import type { DecisionService } from '../server/decisions.js';
+import { GatewaySession, type ContentHook } from './gateway.js';
+import type { UpstreamSpec } from './upstream.js';
+
+export interface McpHttpOptions {
+  upstreams: UpstreamSpec[];
+  decisions: DecisionService;
+  tokens: TokenService;
+  log: Logger;
+  contentHook?: ContentHook;
+  maxBodyBytes?: number;
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  gateway: GatewaySession;
+  principal: string;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res
+    .writeHead(status, { 'content-type': 'application/json', ...headers })
+    .end(JSON.stringify(body));
+}
+
+const rpcError = (code: number, message: string) => ({
+  jsonrpc: '2.0',
+  error: { code, message },
+  id: null,
+});
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new Error('body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function createMcpHttpServer(o: McpHttpOptions): {
+  server: HttpServer;
+  close(): Promise<void>;
+} {
+  const sessions = new Map<string, Session>();
+  const limit = o.maxBodyBytes ?? 4 * 1024 * 1024;
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((e: unknown) => {
+      o.log.error({ err: e }, 'mcp http request failed');
+      if (!res.headersSent) send(res, 500, rpcError(-32603, 'internal error'));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/mcp')
+      return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const challenge = { 'www-authenticate': 'Bearer realm="cordon"' };
+    if (!bearer)
+      return send(res, 401, { error: 'a bearer delegation token is required' }, challenge);
+    let principal: string;
+    try {
+      const v = await o.tokens.verify(bearer);
+      principal = `${v.user}\u0000${v.agent}`;
+    } catch (e) {
+      return send(
+        res,
+        401,
+        { error: `invalid token: ${(e as Error).message}` },
+        { 'www-authenticate': 'Bearer realm="cordon", error="invalid_token"' },
+      );
+    }
+
+    const sid = req.headers['mcp-session-id'];
+    if (typeof sid === 'string') {
+      const s = sessions.get(sid);
+      if (!s) return send(res, 404, rpcError(-32001, 'unknown session'));
+      if (s.principal !== principal)
+        return send(res, 403, rpcError(-32001, 'this session belongs to another user or agent'));
+      s.gateway.useToken(bearer);
+      let body: unknown;
+      if (req.method === 'POST') {
+        try {
+          body = JSON.parse(await readBody(req, limit));
+        } catch {
+          return send(res, 400, rpcError(-32700, 'parse error'));
+        }
+      }
+      return s.transport.handleRequest(req, res, body);
+    }
+
+    if (req.method !== 'POST')
+      return send(res, 400, rpcError(-32000, 'no session: send initialize first'));
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req, limit));
+    } catch {
+      return send(res, 400, rpcError(-32700, 'parse error'));
+    }
+    if (!isInitializeRequest(body))
+      return send(res, 400, rpcError(-32000, 'no session: send initialize first'));
+
+    const gateway = await GatewaySession.open({
+      upstreams: o.upstreams,
+      decisions: o.decisions,
+      identity: { token: bearer },
+      ...(o.contentHook ? { contentHook: o.contentHook } : {}),
+    });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        gateway.session = id;
+        sessions.set(id, { transport, gateway, principal });
+      },
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.delete(transport.sessionId);
+      void gateway.close();
+    };
+    await gateway.server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  }
+
+  return {
+    server,
+    async close() {
+      await Promise.allSettled([...sessions.values()].map((s) => s.gateway.close()));
+      sessions.clear();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

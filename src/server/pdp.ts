@@ -1,0 +1,76 @@
+// The decision point as a process runs it: policies followed for edits, the audit log, delegation
+// tokens, the engine and the decision service. `cordon serve` and `cordon mcp serve` both use it.
+
+import { mkdir } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { AuditLog } from '../audit/log.js';
+import type { CordonConfig } from '../config/config.js';
+import { Engine } from '../core/engine.js';
+import { RevocationStore } from '../identity/revocations.js';
+import { loadTokenKeys, type TokenKey } from '../identity/token-keys.js';
+import { TokenService } from '../identity/tokens.js';
+import { LivePolicySet } from '../policy/live.js';
+import { DecisionService } from './decisions.js';
+import { Metrics } from './metrics.js';
+
+export interface Pdp {
+  policies: LivePolicySet;
+  audit: AuditLog | undefined;
+  tokens: TokenService;
+  keys: TokenKey[];
+  revocations: RevocationStore;
+  metrics: Metrics;
+  decisions: DecisionService;
+  close(): Promise<void>;
+}
+
+export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
+  await mkdir(config.data, { recursive: true });
+  const policies = await LivePolicySet.open(config.policies);
+  const metrics = new Metrics();
+  let audit: AuditLog | undefined;
+  let revocations: RevocationStore | undefined;
+  try {
+    const { enabled, ...auditOptions } = config.audit;
+    audit = enabled
+      ? await AuditLog.open(config.data, {
+          ...auditOptions,
+          onError: (err) => log.error({ err }, 'audit checkpoint failed'),
+        })
+      : undefined;
+    policies.on('reload', (e) => {
+      metrics.reloads.inc({ result: 'ok' });
+      log.info(e, 'policies reloaded');
+    });
+    policies.on('error', (e) => {
+      metrics.reloads.inc({ result: 'error' });
+      log.error({ errors: e.errors }, 'policy reload failed; the last good set keeps serving');
+    });
+    if (config.watch) await policies.watch();
+    const keys = await loadTokenKeys(config.data);
+    revocations = new RevocationStore(config.data);
+    const tokens = new TokenService(keys, revocations, config.tokens.audience);
+    const engine = new Engine({ policies, riskTiers: config.risk, tokens });
+    const decisions = new DecisionService(engine, metrics, log, audit);
+    const opened = revocations;
+    return {
+      policies,
+      audit,
+      tokens,
+      keys,
+      revocations,
+      metrics,
+      decisions,
+      async close() {
+        await policies.close();
+        await audit?.close();
+        opened.close();
+      },
+    };
+  } catch (e) {
+    await policies.close();
+    await audit?.close();
+    revocations?.close();
+    throw e;
+  }
+}
