@@ -6,7 +6,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
-import { GatewaySession } from '../mcp/gateway.js';
+import { answerMalformedMessages, GatewaySession } from '../mcp/gateway.js';
 import { createMcpHttpServer } from '../mcp/http.js';
 import { McpConfigError, parseMcpServers, wrapMcpServers } from '../mcp/config.js';
 import type { UpstreamSpec } from '../mcp/upstream.js';
@@ -117,6 +117,9 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         const transport = new StdioServerTransport();
         transport.onclose = () => void gateway.close().then(() => stop(0));
         await gateway.server.connect(transport);
+        answerMalformedMessages(gateway.server, transport, (err) =>
+          log.warn({ err }, 'mcp protocol error'),
+        );
         log.info(
           { upstreams: upstreams.map((u) => u.name), identity: token ? 'token' : identity },
           'mcp gateway on stdio',

@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CallToolRequestSchema,
   ErrorCode,
@@ -52,6 +53,38 @@ export interface GatewayOptions {
 }
 
 const DECISION_META = 'cordon/decision';
+
+function withoutProgressToken(meta: Record<string, unknown>): Record<string, unknown> {
+  const { progressToken: _token, ...rest } = meta;
+  return rest;
+}
+
+/**
+ * A line that is not JSON, or not JSON-RPC, gets a JSON-RPC error (the SDK's stdio transport
+ * would only report it locally); the session carries on.
+ */
+export function answerMalformedMessages(
+  server: Server,
+  transport: Transport,
+  onOther: (e: Error) => void,
+): void {
+  server.onerror = (e: Error) => {
+    const code =
+      e instanceof SyntaxError
+        ? -32700
+        : Array.isArray((e as { issues?: unknown }).issues)
+          ? -32600
+          : undefined;
+    if (code === undefined) return onOther(e);
+    void transport
+      .send({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code, message: code === -32700 ? 'Parse error' : 'Invalid Request' },
+      } as never)
+      .catch(() => {});
+  };
+}
 
 /** MCP's defaults for absent annotations are the cautious ones: not read-only, destructive. */
 export function toolAttributes(t: Tool): Record<string, boolean> {
@@ -278,13 +311,16 @@ export class GatewaySession {
       if (d.decision !== 'allow')
         return this.refusal(exposed, d, d.decision === 'require_approval');
       const progressToken = req.params._meta?.progressToken;
+      // Progress goes out before the result: a client drops progress for a finished request.
+      const progressSent: Promise<void>[] = [];
       let result: CallToolResult;
       try {
         result = (await up.client.callTool(
           {
             name: named.name,
             arguments: input as Record<string, unknown>,
-            ...(req.params._meta ? { _meta: req.params._meta } : {}),
+            // Upstream progress is keyed by our own request's token, which the SDK sets.
+            ...(req.params._meta ? { _meta: withoutProgressToken(req.params._meta) } : {}),
           },
           undefined,
           {
@@ -293,12 +329,14 @@ export class GatewaySession {
             ...(progressToken !== undefined
               ? {
                   onprogress: (p) =>
-                    void extra
-                      .sendNotification({
-                        method: 'notifications/progress',
-                        params: { ...p, progressToken },
-                      })
-                      .catch(() => {}),
+                    void progressSent.push(
+                      extra
+                        .sendNotification({
+                          method: 'notifications/progress',
+                          params: { ...p, progressToken },
+                        })
+                        .catch(() => {}),
+                    ),
                 }
               : {}),
           },
@@ -308,6 +346,7 @@ export class GatewaySession {
           throw new McpError(e.code, `MCP server "${named.server}": ${e.message}`);
         throw e;
       }
+      await Promise.all(progressSent);
       return this.opts.contentHook
         ? this.opts.contentHook({ server: named.server, tool: named.name, decision: d, result })
         : result;

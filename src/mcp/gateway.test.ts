@@ -1,0 +1,611 @@
+// The MCP gateway with real things: the official SDK client as the agent, the reference
+// filesystem and everything servers from npm (and a small fixture server) behind it.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { pino } from 'pino';
+import { AUDIT_DB } from '../audit/log.js';
+import { SqliteAuditStore } from '../audit/sqlite-store.js';
+import { Engine } from '../core/engine.js';
+import { loadPolicyDir } from '../policy/load.js';
+import { DecisionService } from '../server/decisions.js';
+import { Metrics } from '../server/metrics.js';
+import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+import { GatewaySession } from './gateway.js';
+
+const require = createRequire(import.meta.url);
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../testing/mcp-fixture-server.js', import.meta.url));
+const FILESYSTEM = require.resolve('@modelcontextprotocol/server-filesystem/dist/index.js');
+const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
+const node = process.execPath;
+
+const clients: Client[] = [];
+after(async () => {
+  await Promise.allSettled(clients.map((c) => c.close()));
+});
+
+/** A policy directory: the shipped schema and entities, and the given policies. */
+async function policies(text: string): Promise<string> {
+  const dir = await tempDir('cordon-mcp-policies-');
+  await cp(join(EXAMPLE_POLICIES, 'schema.cedarschema'), join(dir, 'schema.cedarschema'));
+  const entities = JSON.parse(
+    await readFile(join(EXAMPLE_POLICIES, 'entities.json'), 'utf8'),
+  ) as unknown[];
+  entities.push({
+    uid: { type: 'Agent', id: 'intruder' },
+    attrs: { risk_level: 'high', owner: 'nobody' },
+    parents: [],
+  });
+  await writeFile(join(dir, 'entities.json'), JSON.stringify(entities));
+  await writeFile(join(dir, 'policies.cedar'), text);
+  return dir;
+}
+
+async function gateway(o: {
+  policies: string;
+  data?: string;
+  agent?: string;
+  name: string;
+  upstream: string[];
+  capabilities?: Record<string, unknown>;
+  extra?: string[];
+}) {
+  const data = o.data ?? (await tempDir('cordon-mcp-data-'));
+  const transport = new StdioClientTransport({
+    command: node,
+    args: [
+      CLI,
+      'mcp',
+      'serve',
+      '--policies',
+      o.policies,
+      '--data',
+      data,
+      '--agent',
+      o.agent ?? 'coding-agent',
+      '--name',
+      o.name,
+      '--log-level',
+      'warn',
+      ...(o.extra ?? []),
+      '--',
+      ...o.upstream,
+    ],
+    stderr: 'ignore',
+  });
+  const client = new Client(
+    { name: 'test-agent', version: '1.0.0' },
+    { capabilities: o.capabilities ?? {} },
+  );
+  clients.push(client);
+  await client.connect(transport);
+  return { client, data };
+}
+
+const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string }).text;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('MCP gateway over stdio: the filesystem server', async () => {
+  const root = await tempDir('cordon-mcp-fs-');
+  const ws = join(root, 'ws');
+  await mkdir(ws);
+  await mkdir(join(root, 'other'));
+  await writeFile(join(ws, 'a.txt'), 'hello');
+  const dir = await policies(`
+    @id("agent-fs") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"fs");
+    @id("writes-in-ws") forbid (principal, action == Action::"invokeTool", resource in McpServer::"fs")
+    when { !resource.readOnly && context has input }
+    unless {
+      (context.input has path && context.input.path like "${ws}/*") ||
+      (context.input has source && context.input has destination && context.input.source like "${ws}/*" && context.input.destination like "${ws}/*")
+    };`);
+  const fsUpstream = [node, FILESYSTEM, root];
+
+  it('lists only what the agent may call, and refuses a denied tool called by name anyway', async () => {
+    const { client } = await gateway({ policies: dir, name: 'fs', upstream: fsUpstream });
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    assert.ok(names.includes('write_file') && names.includes('read_text_file'), names.join(','));
+
+    const { client: intruder } = await gateway({
+      policies: dir,
+      name: 'fs',
+      upstream: fsUpstream,
+      agent: 'intruder',
+    });
+    assert.deepEqual((await intruder.listTools()).tools, []);
+    const r = (await intruder.callTool({
+      name: 'read_text_file',
+      arguments: { path: join(ws, 'a.txt') },
+    })) as CallToolResult;
+    assert.equal(r.isError, true);
+    assert.match(
+      text(r),
+      /^Cordon denied read_text_file \(decision [0-9a-f-]{36}\): cordon\/default-deny/,
+    );
+    await assert.rejects(
+      intruder.callTool({ name: 'no_such_tool', arguments: {} }),
+      /Unknown tool: no_such_tool/,
+    );
+  });
+
+  it('keeps writes in the allowed directory: .. segments and repeated slashes do not get out', async () => {
+    const { client, data } = await gateway({ policies: dir, name: 'fs', upstream: fsUpstream });
+    assert.equal(
+      text(
+        await client.callTool({ name: 'read_text_file', arguments: { path: join(ws, 'a.txt') } }),
+      ),
+      'hello',
+    );
+    const ok = (await client.callTool({
+      name: 'write_file',
+      arguments: { path: `${ws}/./sub/../b.txt`, content: 'in' },
+    })) as CallToolResult;
+    assert.notEqual(ok.isError, true, text(ok));
+    assert.equal(await readFile(join(ws, 'b.txt'), 'utf8'), 'in');
+
+    for (const path of [
+      join(root, 'other', 'x.txt'),
+      `${ws}/../other/y.txt`,
+      `${ws}//..//other/z.txt`,
+      `${root}/ws/../../${root.split('/').pop()}/other/w.txt`,
+    ]) {
+      const r = (await client.callTool({
+        name: 'write_file',
+        arguments: { path, content: 'out' },
+      })) as CallToolResult;
+      assert.equal(r.isError, true, path);
+      assert.match(text(r), /Cordon denied write_file .*writes-in-ws/);
+    }
+    const moved = (await client.callTool({
+      name: 'move_file',
+      arguments: { source: join(ws, 'b.txt'), destination: `${ws}/../other/b.txt` },
+    })) as CallToolResult;
+    assert.equal(moved.isError, true);
+    assert.deepEqual(
+      ['x.txt', 'y.txt', 'z.txt', 'w.txt', 'b.txt'].filter((f) =>
+        existsSync(join(root, 'other', f)),
+      ),
+      [],
+      'nothing was written outside',
+    );
+    await client.close();
+    await new Promise((r) => setTimeout(r, 300));
+    const store = new SqliteAuditStore(join(data, AUDIT_DB), { readonly: true });
+    const records = store.query({}).map(
+      (r) =>
+        JSON.parse(r.record) as {
+          pep: string;
+          action: string;
+          decision: string;
+          resource: { id: string };
+        },
+    );
+    store.close();
+    assert.ok(records.every((r) => r.pep === 'mcp'));
+    assert.ok(
+      records.some((r) => r.resource.id === 'fs/write_file' && r.decision === 'deny'),
+      'every decision is in the log',
+    );
+  });
+});
+
+describe('MCP gateway over stdio: names, crashes, malformed input', async () => {
+  const dir = await policies(`
+    @id("fixture-tools") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource)
+    when { resource == Tool::"fixture/write_file" || resource == Tool::"fixture/echo" || resource == Tool::"fixture/crash" };`);
+
+  it('look-alike names do not inherit permissions', async () => {
+    const { client } = await gateway({ policies: dir, name: 'fixture', upstream: [node, FIXTURE] });
+    const names = (await client.listTools()).tools.map((t) => t.name).sort();
+    assert.deepEqual(names, ['crash', 'echo', 'write_file']);
+    const lookalike = (await client.callTool({
+      name: 'wr\u0456te_file',
+      arguments: { path: '/x' },
+    })) as CallToolResult;
+    assert.equal(lookalike.isError, true);
+    assert.match(text(lookalike), /Cordon denied/);
+    await assert.rejects(
+      client.callTool({ name: 'Write_File', arguments: { path: '/x' } }),
+      /Unknown tool/,
+    );
+    assert.equal(
+      text(await client.callTool({ name: 'write_file', arguments: { path: '/x' } })),
+      'wrote /x',
+    );
+  });
+
+  it('an upstream crash is an error for the client, not a hang', async () => {
+    const { client } = await gateway({ policies: dir, name: 'fixture', upstream: [node, FIXTURE] });
+    const started = Date.now();
+    await assert.rejects(
+      client.callTool({ name: 'crash', arguments: {} }),
+      /Connection closed|not available/,
+    );
+    await assert.rejects(
+      client.callTool({ name: 'echo', arguments: { text: 'x' } }),
+      /not available/,
+    );
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it('answers malformed JSON-RPC with JSON-RPC errors and keeps the session', async () => {
+    const child = spawn(
+      node,
+      [
+        CLI,
+        'mcp',
+        'serve',
+        '--policies',
+        dir,
+        '--data',
+        await tempDir(),
+        '--agent',
+        'coding-agent',
+        '--name',
+        'fixture',
+        '--log-level',
+        'silent',
+        '--',
+        node,
+        FIXTURE,
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'ignore'],
+      },
+    );
+    const replies: { id?: unknown; error?: { code: number }; result?: unknown }[] = [];
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        replies.push(JSON.parse(buf.slice(0, i)) as (typeof replies)[number]);
+        buf = buf.slice(i + 1);
+      }
+    });
+    const send = (line: string) => child.stdin.write(`${line}\n`);
+    send(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      }),
+    );
+    send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+    send('{"jsonrpc": "2.0", "id": 2, "method": ');
+    send(JSON.stringify({ jsonrpc: '2.0', id: 3 }));
+    send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'no/such/method' }));
+    send(JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/list' }));
+    for (let i = 0; i < 100 && !replies.some((r) => r.id === 5); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    child.kill();
+    assert.ok(
+      replies.some((r) => r.error?.code === -32700),
+      'parse error',
+    );
+    assert.ok(
+      replies.some((r) => r.error?.code === -32600),
+      'invalid request',
+    );
+    assert.equal(replies.find((r) => r.id === 4)?.error?.code, -32601);
+    assert.ok(replies.find((r) => r.id === 5)?.result, 'the session survived');
+  });
+});
+
+describe('MCP gateway: the everything server', async () => {
+  const dir = await policies(`
+    @id("everything-tools") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"everything");
+    @id("echo-needs-approval") @outcome("require_approval") forbid (principal, action == Action::"invokeTool", resource == Tool::"everything/echo");
+    @id("simple-prompt") permit (principal == Agent::"coding-agent", action == Action::"getPrompt", resource == McpPrompt::"everything/simple-prompt");
+    @id("readme-resources") permit (principal == Agent::"coding-agent", action == Action::"readResource", resource) when { resource.uri like "*architecture*" };`);
+
+  it('passes progress notifications through', async () => {
+    const { client } = await gateway({
+      policies: dir,
+      name: 'everything',
+      upstream: [node, EVERYTHING, 'stdio'],
+    });
+    const progress: number[] = [];
+    const r = await client.callTool(
+      { name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 3 } },
+      undefined,
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    assert.notEqual((r as CallToolResult).isError, true, JSON.stringify(r));
+    assert.deepEqual(progress, [1, 2, 3]);
+  });
+
+  it('asks the human through elicitation for require_approval, and only a yes runs the call', async () => {
+    let answer: 'accept' | 'decline' = 'accept';
+    const { client } = await gateway({
+      policies: dir,
+      name: 'everything',
+      upstream: [node, EVERYTHING, 'stdio'],
+      capabilities: { elicitation: {} },
+    });
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      assert.match(
+        req.params.message,
+        /Allow echo\? Cordon requires a human approval: echo-needs-approval/,
+      );
+      return answer === 'accept'
+        ? { action: 'accept', content: { approve: true } }
+        : { action: 'decline' };
+    });
+    assert.match(
+      text(await client.callTool({ name: 'echo', arguments: { message: 'approved' } })),
+      /approved/,
+    );
+    answer = 'decline';
+    const pending = (await client.callTool({
+      name: 'echo',
+      arguments: { message: 'x' },
+    })) as CallToolResult;
+    assert.equal(pending.isError, true);
+    assert.match(
+      text(pending),
+      /needs a human approval before it runs \(approval id [0-9a-f-]{36}\)/,
+    );
+  });
+
+  it('without elicitation, require_approval is a pending error with an approval id', async () => {
+    const { client } = await gateway({
+      policies: dir,
+      name: 'everything',
+      upstream: [node, EVERYTHING, 'stdio'],
+    });
+    const r = (await client.callTool({
+      name: 'echo',
+      arguments: { message: 'x' },
+    })) as CallToolResult;
+    assert.equal(r.isError, true);
+    assert.ok((r._meta?.['cordon/decision'] as { approvalId?: string }).approvalId);
+  });
+
+  it('filters prompts and resources and decides their reads', async () => {
+    const { client } = await gateway({
+      policies: dir,
+      name: 'everything',
+      upstream: [node, EVERYTHING, 'stdio'],
+    });
+    assert.deepEqual(
+      (await client.listPrompts()).prompts.map((p) => p.name),
+      ['simple-prompt'],
+    );
+    assert.ok((await client.getPrompt({ name: 'simple-prompt' })).messages.length > 0);
+    await assert.rejects(
+      client.getPrompt({ name: 'args-prompt', arguments: { city: 'x' } }),
+      /Cordon denied/,
+    );
+    const resources = (await client.listResources()).resources;
+    assert.ok(
+      resources.length > 0 && resources.every((r) => r.uri.includes('architecture')),
+      resources.map((r) => r.uri).join(','),
+    );
+    assert.ok((await client.readResource({ uri: resources[0]!.uri })).contents.length > 0);
+  });
+
+  it('reaches a Streamable HTTP upstream', async () => {
+    const port = await freePort();
+    const upstream = spawn(node, [EVERYTHING, 'streamableHttp'], {
+      env: { ...process.env, PORT: String(port) },
+      stdio: 'ignore',
+    });
+    try {
+      for (let i = 0; i < 50; i++) {
+        try {
+          await fetch(`http://127.0.0.1:${port}/mcp`);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const data = await tempDir('cordon-mcp-data-');
+      const transport = new StdioClientTransport({
+        command: node,
+        args: [
+          CLI,
+          'mcp',
+          'serve',
+          '--policies',
+          dir,
+          '--data',
+          data,
+          '--agent',
+          'coding-agent',
+          '--name',
+          'everything',
+          '--log-level',
+          'warn',
+          '--url',
+          `http://127.0.0.1:${port}/mcp`,
+        ],
+        stderr: 'ignore',
+      });
+      const client = new Client({ name: 'test-agent', version: '1.0.0' });
+      clients.push(client);
+      await client.connect(transport);
+      assert.ok((await client.listTools()).tools.some((t) => t.name === 'get-sum'));
+      assert.match(
+        text(await client.callTool({ name: 'get-sum', arguments: { a: 2, b: 3 } })),
+        /5/,
+      );
+    } finally {
+      upstream.kill();
+    }
+  });
+});
+
+describe('MCP gateway over Streamable HTTP', () => {
+  it('requires a bearer token, decides for its user and agent, and honours revocation', async () => {
+    const dir = await policies(`
+      @id("everything-tools") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"everything");
+      @id("alice") permit (principal == User::"alice", action == Action::"invokeTool", resource == Tool::"everything/get-sum");`);
+    const data = await tempDir('cordon-mcp-data-');
+    const port = await freePort();
+    const gw = spawn(
+      node,
+      [
+        CLI,
+        'mcp',
+        'serve',
+        '--policies',
+        dir,
+        '--data',
+        data,
+        '--name',
+        'everything',
+        '--listen',
+        `http://127.0.0.1:${port}`,
+        '--log-level',
+        'warn',
+        '--',
+        node,
+        EVERYTHING,
+        'stdio',
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const url = `http://127.0.0.1:${port}/mcp`;
+      for (let i = 0; i < 80; i++) {
+        try {
+          await fetch(url);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const issue = (user: string) =>
+        spawnSync(
+          node,
+          [CLI, 'token', 'issue', '--user', user, '--agent', 'coding-agent', '--data', data],
+          { encoding: 'utf8' },
+        ).stdout.trim();
+      const noToken = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: '{}',
+      });
+      assert.equal(noToken.status, 401);
+      const garbage = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${issue('alice')}` },
+        body: '{"jsonrpc":',
+      });
+      assert.equal(garbage.status, 400);
+      assert.equal(((await garbage.json()) as { error: { code: number } }).error.code, -32700);
+
+      const connect = async (token: string) => {
+        const client = new Client({ name: 'http-agent', version: '1.0.0' });
+        clients.push(client);
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(url), {
+            requestInit: { headers: { authorization: `Bearer ${token}` } },
+          }),
+        );
+        return client;
+      };
+      const aliceToken = issue('alice');
+      const alice = await connect(aliceToken);
+      assert.deepEqual(
+        (await alice.listTools()).tools.map((t) => t.name),
+        ['get-sum'],
+        'both the agent and alice must permit',
+      );
+      assert.match(text(await alice.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })), /3/);
+      const bob = await connect(issue('bob'));
+      assert.deepEqual((await bob.listTools()).tools, []);
+
+      const { decodeJwt } = await import('jose');
+      spawnSync(node, [
+        CLI,
+        'token',
+        'revoke',
+        '--jti',
+        String(decodeJwt(aliceToken).jti),
+        '--data',
+        data,
+      ]);
+      await assert.rejects(
+        alice.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } }),
+        /401|invalid token|revoked/i,
+      );
+    } finally {
+      gw.kill('SIGTERM');
+    }
+  });
+});
+
+describe('MCP gateway content hook', () => {
+  it('sees every tool result before the agent does', async () => {
+    const compiled = await loadPolicyDir(
+      await policies(
+        'permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource);',
+      ),
+    );
+    assert.ok(compiled.ok);
+    const decisions = new DecisionService(
+      new Engine({ policies: { current: () => compiled.set } }),
+      new Metrics(),
+      pino({ level: 'silent' }),
+    );
+    const seen: string[] = [];
+    const session = await GatewaySession.open({
+      upstreams: [{ name: 'fixture', command: node, args: [FIXTURE] }],
+      decisions,
+      identity: { agent: 'coding-agent' },
+      contentHook: ({ server, tool, decision, result }) => {
+        seen.push(`${server}/${tool}:${decision.decision}`);
+        return {
+          ...result,
+          content: result.content.map((c) =>
+            c.type === 'text'
+              ? { ...c, text: c.text.replace(/AKIA[0-9A-Z]{16}/g, '[REDACTED:aws-key]') }
+              : c,
+          ),
+        };
+      },
+    });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await session.server.connect(b);
+    const client = new Client({ name: 'in-process', version: '1' });
+    await client.connect(a);
+    const r = await client.callTool({
+      name: 'echo',
+      arguments: { text: 'key AKIAABCDEFGHIJKLMNOP here' },
+    });
+    assert.equal(text(r), 'key [REDACTED:aws-key] here');
+    assert.deepEqual(seen, ['fixture/echo:allow']);
+    await client.close();
+    await session.close();
+  });
+});
