@@ -18,6 +18,7 @@ import {
   type RecordOptions,
 } from './record.js';
 import { SqliteAuditStore, type StoredRecord } from './sqlite-store.js';
+import { startWalCheckpointer } from './wal-checkpointer.js';
 
 export const AUDIT_DB = 'audit.db';
 
@@ -106,6 +107,7 @@ export class AuditLog {
   private timer: NodeJS.Timeout | undefined;
   private checkpointedSize = 0;
   private closed = false;
+  private walCheckpointer: { stop(): Promise<void> } | undefined;
 
   private constructor(
     readonly store: SqliteAuditStore,
@@ -139,6 +141,7 @@ export class AuditLog {
       if (signer.key.name !== origin)
         throw new AuditLogError(`signing key is for "${signer.key.name}", the log is "${origin}"`);
       const log = new AuditLog(store, origin, signer, opts, unlock);
+      log.walCheckpointer = startWalCheckpointer(join(dataDir, AUDIT_DB));
       log.rebuild();
       log.timer = setInterval(() => {
         try {
@@ -273,6 +276,7 @@ export class AuditLog {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
+    await this.walCheckpointer?.stop();
     try {
       this.flush();
       this.checkpoint();

@@ -39,6 +39,8 @@ export class SqliteAuditStore {
     if (!opts.readonly) {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
+      // Checkpoints run on a worker (wal-checkpointer.ts), not inside our commits.
+      this.db.pragma('wal_autocheckpoint = 0');
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS records (

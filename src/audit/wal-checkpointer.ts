@@ -1,0 +1,45 @@
+// Runs SQLite WAL checkpoints for the audit database on a worker thread, on its own connection.
+// Left to SQLite, a checkpoint runs inside whichever commit crosses the threshold, copying pages
+// and syncing the database file on the event loop: a latency spike of tens of milliseconds for
+// the decisions in that batch. Passive checkpoints never block the writer.
+
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+export function startWalCheckpointer(file: string, intervalMs = 1000): { stop(): Promise<void> } {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { file, intervalMs } });
+  worker.unref();
+  return {
+    async stop() {
+      worker.ref(); // keep the process alive until the last checkpoint is written
+      worker.postMessage('stop');
+      await new Promise<void>((resolve) => {
+        worker.once('exit', () => resolve());
+        setTimeout(() => void worker.terminate().then(() => resolve()), 2000).unref();
+      });
+    },
+  };
+}
+
+if (!isMainThread && workerData && (workerData as { file?: string }).file) {
+  const { file, intervalMs } = workerData as { file: string; intervalMs: number };
+  const db = new Database(file);
+  const timer = setInterval(() => {
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      /* busy or closing: the next round will do it */
+    }
+  }, intervalMs);
+  parentPort?.on('message', (m) => {
+    if (m === 'stop') {
+      clearInterval(timer);
+      try {
+        db.pragma('wal_checkpoint(PASSIVE)');
+      } finally {
+        db.close();
+        parentPort?.close();
+      }
+    }
+  });
+}

@@ -1,0 +1,220 @@
+// npm run bench (part 3): the MCP gateway. tools/call latency through Cordon versus straight to
+// the same server, at a fixed rate, over stdio and Streamable HTTP; and calls/s with 8 callers.
+// The gateway records every decision in its audit log, as it does in production.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { cp, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+
+const quick = process.argv.includes('--quick');
+const require = createRequire(import.meta.url);
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
+const node = process.execPath;
+const RATE = 200; // calls per second
+const SECONDS = quick ? 2 : 5;
+
+const pct = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url: string) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${url} did not start`);
+}
+
+const call = (c: Client) => c.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } });
+
+/** Latency at a fixed arrival rate (open loop), then calls/s with 8 closed-loop callers. */
+async function measure(c: Client) {
+  for (let i = 0; i < 100; i++) await call(c);
+  const lat: number[] = [];
+  const inflight: Promise<void>[] = [];
+  const start = performance.now();
+  for (let i = 0; i < RATE * SECONDS; i++) {
+    const due = start + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(
+      (async () => {
+        const t = performance.now();
+        await call(c);
+        lat.push(performance.now() - t);
+      })(),
+    );
+  }
+  await Promise.all(inflight);
+  let done = 0;
+  const until = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (performance.now() < until) {
+        await call(c);
+        done++;
+      }
+    }),
+  );
+  return { p50: pct(lat, 0.5), p99: pct(lat, 0.99), rate: done / SECONDS };
+}
+
+async function main() {
+  const policies = await tempDir('cordon-mcp-bench-');
+  await cp(join(EXAMPLE_POLICIES, 'schema.cedarschema'), join(policies, 'schema.cedarschema'));
+  await cp(join(EXAMPLE_POLICIES, 'entities.json'), join(policies, 'entities.json'));
+  await writeFile(
+    join(policies, 'p.cedar'),
+    'permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"everything");',
+  );
+  const rows: string[] = [
+    `| transport | direct p50 / p99 | through Cordon p50 / p99 | added p50 / p99 | direct calls/s | through Cordon calls/s |`,
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  const row = (
+    name: string,
+    d: Awaited<ReturnType<typeof measure>>,
+    g: Awaited<ReturnType<typeof measure>>,
+  ) =>
+    rows.push(
+      `| ${name} | ${d.p50.toFixed(2)} / ${d.p99.toFixed(2)} ms | ${g.p50.toFixed(2)} / ${g.p99.toFixed(2)} ms | ${(g.p50 - d.p50).toFixed(2)} / ${(g.p99 - d.p99).toFixed(2)} ms | ${Math.round(d.rate)} | ${Math.round(g.rate)} |`,
+    );
+
+  // stdio: the client spawns the server, or the gateway that spawns it.
+  {
+    const direct = new Client({ name: 'bench', version: '1' });
+    await direct.connect(
+      new StdioClientTransport({ command: node, args: [EVERYTHING, 'stdio'], stderr: 'ignore' }),
+    );
+    const d = await measure(direct);
+    await direct.close();
+    const via = new Client({ name: 'bench', version: '1' });
+    const data = await tempDir('cordon-mcp-bench-');
+    await via.connect(
+      new StdioClientTransport({
+        command: node,
+        args: [
+          CLI,
+          'mcp',
+          'serve',
+          '--policies',
+          policies,
+          '--data',
+          data,
+          '--agent',
+          'coding-agent',
+          '--name',
+          'everything',
+          '--log-level',
+          'warn',
+          '--',
+          node,
+          EVERYTHING,
+          'stdio',
+        ],
+        stderr: 'ignore',
+      }),
+    );
+    const g = await measure(via);
+    await via.close();
+    row('stdio', d, g);
+  }
+
+  // Streamable HTTP: the server on its own port; the gateway in front of it on another.
+  {
+    const upPort = await freePort();
+    const up = spawn(node, [EVERYTHING, 'streamableHttp'], {
+      env: { ...process.env, PORT: String(upPort) },
+      stdio: 'ignore',
+    });
+    const gwPort = await freePort();
+    const data = await tempDir('cordon-mcp-bench-');
+    const gw = spawn(
+      node,
+      [
+        CLI,
+        'mcp',
+        'serve',
+        '--policies',
+        policies,
+        '--data',
+        data,
+        '--name',
+        'everything',
+        '--listen',
+        `http://127.0.0.1:${gwPort}`,
+        '--log-level',
+        'warn',
+        '--url',
+        `http://127.0.0.1:${upPort}/mcp`,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      await waitFor(`http://127.0.0.1:${upPort}/mcp`);
+      await waitFor(`http://127.0.0.1:${gwPort}/mcp`);
+      const direct = new Client({ name: 'bench', version: '1' });
+      await direct.connect(
+        new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${upPort}/mcp`)),
+      );
+      const d = await measure(direct);
+      await direct.close();
+      const token = spawnSync(
+        node,
+        [
+          CLI,
+          'token',
+          'issue',
+          '--user',
+          'alice',
+          '--agent',
+          'coding-agent',
+          '--ttl',
+          '1h',
+          '--data',
+          data,
+        ],
+        { encoding: 'utf8' },
+      ).stdout.trim();
+      const via = new Client({ name: 'bench', version: '1' });
+      await via.connect(
+        new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${gwPort}/mcp`), {
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        }),
+      );
+      const g = await measure(via);
+      await via.close();
+      row('Streamable HTTP (bearer token, user + agent evaluated)', d, g);
+    } finally {
+      gw.kill('SIGTERM');
+      up.kill();
+    }
+  }
+
+  console.log(
+    `\n## MCP gateway (tools/call of get-sum on server-everything; ${RATE} calls/s for ${SECONDS} s, then 8 callers)\n`,
+  );
+  console.log(rows.join('\n'));
+}
+
+await main();
