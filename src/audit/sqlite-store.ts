@@ -41,6 +41,7 @@ export class SqliteAuditStore {
       this.db.pragma('synchronous = FULL');
       // Checkpoints run on a worker (wal-checkpointer.ts), not inside our commits.
       this.db.pragma('wal_autocheckpoint = 0');
+      this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS records (

@@ -1,9 +1,10 @@
 // Runs SQLite WAL checkpoints for the audit database on a worker thread, on its own connection.
 // Left to SQLite, a checkpoint runs inside whichever commit crosses the threshold, copying pages
 // and syncing the database file on the event loop: a latency spike of tens of milliseconds for
-// the decisions in that batch. Passive checkpoints never block the writer.
+// the decisions in that batch.
 
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export function startWalCheckpointer(file: string, intervalMs = 1000): { stop(): Promise<void> } {
@@ -24,9 +25,20 @@ export function startWalCheckpointer(file: string, intervalMs = 1000): { stop():
 if (!isMainThread && workerData && (workerData as { file?: string }).file) {
   const { file, intervalMs } = workerData as { file: string; intervalMs: number };
   const db = new Database(file);
+  // Passive checkpoints never block the writer, but under sustained writes the WAL is never
+  // reset and keeps growing; past this size, a truncating checkpoint (which waits for the
+  // writer's current commit) bounds it.
+  const maxWalBytes = 64 * 1024 * 1024;
+  const walSize = () => {
+    try {
+      return statSync(`${file}-wal`).size;
+    } catch {
+      return 0;
+    }
+  };
   const timer = setInterval(() => {
     try {
-      db.pragma('wal_checkpoint(PASSIVE)');
+      db.pragma(walSize() > maxWalBytes ? 'wal_checkpoint(TRUNCATE)' : 'wal_checkpoint(PASSIVE)');
     } catch {
       /* busy or closing: the next round will do it */
     }
