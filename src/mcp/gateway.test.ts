@@ -95,6 +95,47 @@ async function gateway(o: {
   return { client, data };
 }
 
+/** The gateway on stdio, spoken to line by line: what it really writes, in order. */
+async function rawGateway(args: string[]) {
+  const child = spawn(
+    node,
+    [CLI, 'mcp', 'serve', '--data', await tempDir(), '--log-level', 'silent', ...args],
+    { stdio: ['pipe', 'pipe', 'ignore'] },
+  );
+  const lines: {
+    id?: unknown;
+    method?: string;
+    params?: Record<string, unknown>;
+    error?: { code: number };
+    result?: unknown;
+  }[] = [];
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      lines.push(JSON.parse(buf.slice(0, i)) as (typeof lines)[number]);
+      buf = buf.slice(i + 1);
+    }
+  });
+  const send = (line: unknown) =>
+    child.stdin.write(`${typeof line === 'string' ? line : JSON.stringify(line)}\n`);
+  send({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: {
+      protocolVersion: '2025-06-18',
+      capabilities: {},
+      clientInfo: { name: 'raw', version: '1' },
+    },
+  });
+  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  const until = async (pred: () => boolean) => {
+    for (let i = 0; i < 150 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
+  };
+  return { lines, send, until, kill: () => child.kill() };
+}
+
 const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string }).text;
 
 async function freePort(): Promise<number> {
@@ -250,70 +291,33 @@ describe('MCP gateway over stdio: names, crashes, malformed input', async () => 
   });
 
   it('answers malformed JSON-RPC with JSON-RPC errors and keeps the session', async () => {
-    const child = spawn(
+    const gw = await rawGateway([
+      '--policies',
+      dir,
+      '--agent',
+      'coding-agent',
+      '--name',
+      'fixture',
+      '--',
       node,
-      [
-        CLI,
-        'mcp',
-        'serve',
-        '--policies',
-        dir,
-        '--data',
-        await tempDir(),
-        '--agent',
-        'coding-agent',
-        '--name',
-        'fixture',
-        '--log-level',
-        'silent',
-        '--',
-        node,
-        FIXTURE,
-      ],
-      {
-        stdio: ['pipe', 'pipe', 'ignore'],
-      },
-    );
-    const replies: { id?: unknown; error?: { code: number }; result?: unknown }[] = [];
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        replies.push(JSON.parse(buf.slice(0, i)) as (typeof replies)[number]);
-        buf = buf.slice(i + 1);
-      }
-    });
-    const send = (line: string) => child.stdin.write(`${line}\n`);
-    send(
-      JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'raw', version: '1' },
-        },
-      }),
-    );
-    send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
-    send('{"jsonrpc": "2.0", "id": 2, "method": ');
-    send(JSON.stringify({ jsonrpc: '2.0', id: 3 }));
-    send(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'no/such/method' }));
-    send(JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/list' }));
-    for (let i = 0; i < 100 && !replies.some((r) => r.id === 5); i++)
-      await new Promise((r) => setTimeout(r, 100));
-    child.kill();
+      FIXTURE,
+    ]);
+    gw.send('{"jsonrpc": "2.0", "id": 2, "method": ');
+    gw.send({ jsonrpc: '2.0', id: 3 });
+    gw.send({ jsonrpc: '2.0', id: 4, method: 'no/such/method' });
+    gw.send({ jsonrpc: '2.0', id: 5, method: 'tools/list' });
+    await gw.until(() => gw.lines.some((r) => r.id === 5));
+    gw.kill();
     assert.ok(
-      replies.some((r) => r.error?.code === -32700),
+      gw.lines.some((r) => r.error?.code === -32700),
       'parse error',
     );
     assert.ok(
-      replies.some((r) => r.error?.code === -32600),
+      gw.lines.some((r) => r.error?.code === -32600),
       'invalid request',
     );
-    assert.equal(replies.find((r) => r.id === 4)?.error?.code, -32601);
-    assert.ok(replies.find((r) => r.id === 5)?.result, 'the session survived');
+    assert.equal(gw.lines.find((r) => r.id === 4)?.error?.code, -32601);
+    assert.ok(gw.lines.find((r) => r.id === 5)?.result, 'the session survived');
   });
 });
 
@@ -324,20 +328,46 @@ describe('MCP gateway: the everything server', async () => {
     @id("simple-prompt") permit (principal == Agent::"coding-agent", action == Action::"getPrompt", resource == McpPrompt::"everything/simple-prompt");
     @id("readme-resources") permit (principal == Agent::"coding-agent", action == Action::"readResource", resource) when { resource.uri like "*architecture*" };`);
 
-  it('passes progress notifications through', async () => {
-    const { client } = await gateway({
-      policies: dir,
-      name: 'everything',
-      upstream: [node, EVERYTHING, 'stdio'],
+  it('passes every progress notification through, before the result', async () => {
+    const gw = await rawGateway([
+      '--policies',
+      dir,
+      '--agent',
+      'coding-agent',
+      '--name',
+      'everything',
+      '--',
+      node,
+      EVERYTHING,
+      'stdio',
+    ]);
+    gw.send({
+      jsonrpc: '2.0',
+      id: 9,
+      method: 'tools/call',
+      params: {
+        name: 'trigger-long-running-operation',
+        arguments: { duration: 1, steps: 3 },
+        _meta: { progressToken: 'tok-9' },
+      },
     });
-    const progress: number[] = [];
-    const r = await client.callTool(
-      { name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 3 } },
-      undefined,
-      { onprogress: (p) => progress.push(p.progress) },
+    await gw.until(() => gw.lines.some((r) => r.id === 9));
+    gw.kill();
+    const at = gw.lines.findIndex((r) => r.id === 9);
+    assert.ok(at >= 0 && gw.lines[at]!.result, 'the call finished');
+    const progress = gw.lines.slice(0, at).filter((r) => r.method === 'notifications/progress');
+    assert.deepEqual(
+      progress.map((p) => [p.params!.progressToken, p.params!.progress]),
+      [
+        ['tok-9', 1],
+        ['tok-9', 2],
+        ['tok-9', 3],
+      ],
     );
-    assert.notEqual((r as CallToolResult).isError, true, JSON.stringify(r));
-    assert.deepEqual(progress, [1, 2, 3]);
+    assert.ok(
+      !gw.lines.slice(at).some((r) => r.method === 'notifications/progress'),
+      'no progress after the result',
+    );
   });
 
   it('asks the human through elicitation for require_approval, and only a yes runs the call', async () => {

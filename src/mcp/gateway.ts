@@ -53,6 +53,7 @@ export interface GatewayOptions {
 }
 
 const DECISION_META = 'cordon/decision';
+const LONG_CALL_TIMEOUT_MS = 30 * 60_000;
 
 function withoutProgressToken(meta: Record<string, unknown>): Record<string, unknown> {
   const { progressToken: _token, ...rest } = meta;
@@ -310,41 +311,44 @@ export class GatewaySession {
       }
       if (d.decision !== 'allow')
         return this.refusal(exposed, d, d.decision === 'require_approval');
-      const progressToken = req.params._meta?.progressToken;
+      const downstreamToken = req.params._meta?.progressToken;
       // Progress goes out before the result: a client drops progress for a finished request.
       const progressSent: Promise<void>[] = [];
+      const progress =
+        downstreamToken === undefined
+          ? undefined
+          : up.progressToken((p) =>
+              progressSent.push(
+                extra
+                  .sendNotification({
+                    method: 'notifications/progress',
+                    params: { ...p, progressToken: downstreamToken },
+                  })
+                  .catch(() => {}),
+              ),
+            );
+      const meta = {
+        ...(req.params._meta ? withoutProgressToken(req.params._meta) : {}),
+        ...(progress ? { progressToken: progress.token } : {}),
+      };
       let result: CallToolResult;
       try {
         result = (await up.client.callTool(
           {
             name: named.name,
             arguments: input as Record<string, unknown>,
-            // Upstream progress is keyed by our own request's token, which the SDK sets.
-            ...(req.params._meta ? { _meta: withoutProgressToken(req.params._meta) } : {}),
+            ...(Object.keys(meta).length ? { _meta: meta } : {}),
           },
           undefined,
-          {
-            signal: extra.signal,
-            resetTimeoutOnProgress: true,
-            ...(progressToken !== undefined
-              ? {
-                  onprogress: (p) =>
-                    void progressSent.push(
-                      extra
-                        .sendNotification({
-                          method: 'notifications/progress',
-                          params: { ...p, progressToken },
-                        })
-                        .catch(() => {}),
-                    ),
-                }
-              : {}),
-          },
+          // A call that reports progress may run long: the SDK no longer sees that progress.
+          { signal: extra.signal, ...(progress ? { timeout: LONG_CALL_TIMEOUT_MS } : {}) },
         )) as CallToolResult;
       } catch (e) {
         if (e instanceof McpError)
           throw new McpError(e.code, `MCP server "${named.server}": ${e.message}`);
         throw e;
+      } finally {
+        progress?.release();
       }
       await Promise.all(progressSent);
       return this.opts.contentHook

@@ -11,6 +11,7 @@ import {
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type {
   ClientCapabilities,
+  JSONRPCMessage,
   Prompt,
   Resource,
   ResourceTemplate,
@@ -45,10 +46,15 @@ export class UpstreamError extends Error {}
 
 const VERSION = '0.1.0';
 
+export type ProgressParams = { progress: number; total?: number; message?: string };
+
 export class Upstream {
   readonly client: Client;
   tools: Tool[] = [];
   closed = false;
+  /** Progress listeners by the token the gateway put on its forwarded request. */
+  private readonly progress = new Map<string, (p: ProgressParams) => void>();
+  private nextToken = 0;
 
   private constructor(
     readonly spec: UpstreamSpec,
@@ -126,8 +132,34 @@ export class Upstream {
         `cannot connect to MCP server "${spec.name}": ${(e as Error).message}`,
       );
     }
+    // The SDK hands notifications to their handlers a microtask late but settles responses at
+    // once, so a tool's last progress notification, read together with its result, is lost.
+    // Progress for our forwarded calls is taken off the wire here, synchronously, in order.
+    const deliver = transport.onmessage!;
+    transport.onmessage = (message: JSONRPCMessage) => {
+      const m = message as {
+        method?: string;
+        params?: { progressToken?: unknown } & ProgressParams;
+      };
+      if (m.method === 'notifications/progress' && typeof m.params?.progressToken === 'string') {
+        const listener = up.progress.get(m.params.progressToken);
+        if (listener) {
+          const { progressToken: _t, ...params } = m.params;
+          listener(params);
+          return;
+        }
+      }
+      deliver(message);
+    };
     await up.refreshTools();
     return up;
+  }
+
+  /** A progress token for a forwarded request, and its listener until `release`. */
+  progressToken(listener: (p: ProgressParams) => void): { token: string; release(): void } {
+    const token = `cordon-${++this.nextToken}`;
+    this.progress.set(token, listener);
+    return { token, release: () => this.progress.delete(token) };
   }
 
   capabilities() {
