@@ -9,6 +9,7 @@ import { ScaffoldError } from '../policy/scaffold.js';
 import { AuditLogError } from '../audit/log.js';
 import { AuditCliError } from './audit-commands.js';
 import { IdentityCliError } from './identity-commands.js';
+import { BearerError } from '../mcp/bearer.js';
 import { McpCliError, McpConfigError } from './mcp-commands.js';
 import { buildCli, UserError } from './commands.js';
 
@@ -34,6 +35,7 @@ const userErrors = [
   IdentityCliError,
   McpCliError,
   McpConfigError,
+  BearerError,
 ];
 
 buildCli(exit)

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
 import { answerMalformedMessages, GatewaySession } from '../mcp/gateway.js';
+import { bearerAuthenticator } from '../mcp/bearer.js';
 import { createMcpHttpServer } from '../mcp/http.js';
 import { McpConfigError, parseMcpServers, wrapMcpServers } from '../mcp/config.js';
 import type { UpstreamSpec } from '../mcp/upstream.js';
@@ -27,6 +28,12 @@ interface ServeOptions {
   url?: string;
   listen: string;
   logLevel: string;
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  jwtJwks?: string;
+  jwtKey?: string;
+  jwtAgentClaim: string;
+  jwtUserClaim: string;
 }
 
 async function readStdin(): Promise<string> {
@@ -84,6 +91,12 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     .option('--url <url>', 'one Streamable HTTP upstream')
     .option('--listen <where>', 'stdio, or http://HOST:PORT', 'stdio')
     .option('--log-level <level>', 'log level (logs go to stderr)', 'info')
+    .option('--jwt-issuer <iss>', 'http: also accept JWTs from this issuer')
+    .option('--jwt-audience <aud>', 'http: the audience those JWTs must carry')
+    .option('--jwt-jwks <url>', "http: the issuer's JWKS URL")
+    .option('--jwt-key <file>', "http: or the issuer's public key (PEM)")
+    .option('--jwt-agent-claim <claim>', 'claim naming the agent', 'azp')
+    .option('--jwt-user-claim <claim>', 'claim naming the user', 'sub')
     .argument('[command...]', 'a stdio upstream after --')
     .action(async (command: string[], o: ServeOptions) => {
       const upstreams = await upstreamsOf(o, command);
@@ -132,12 +145,24 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         await pdp.close();
         throw new McpCliError(`--listen ${o.listen}: give stdio or http://HOST:PORT`);
       }
-      const http = createMcpHttpServer({
-        upstreams,
-        decisions: pdp.decisions,
-        tokens: pdp.tokens,
-        log,
-      });
+      if (!!o.jwtIssuer !== !!o.jwtAudience) {
+        await pdp.close();
+        throw new McpCliError('--jwt-issuer and --jwt-audience go together');
+      }
+      const authenticate = await bearerAuthenticator(
+        pdp.tokens,
+        o.jwtIssuer
+          ? {
+              issuer: o.jwtIssuer,
+              audience: o.jwtAudience!,
+              ...(o.jwtJwks ? { jwks: o.jwtJwks } : {}),
+              ...(o.jwtKey ? { keyFile: o.jwtKey } : {}),
+              agentClaim: o.jwtAgentClaim,
+              userClaim: o.jwtUserClaim,
+            }
+          : undefined,
+      );
+      const http = createMcpHttpServer({ upstreams, decisions: pdp.decisions, authenticate, log });
       await new Promise<void>((r) =>
         http.server.listen(Number(m[2]), m[1]!.replace(/^\[|\]$/g, ''), r),
       );

@@ -595,6 +595,107 @@ describe('MCP gateway over Streamable HTTP', () => {
   });
 });
 
+describe("MCP gateway over Streamable HTTP, with an organisation's own identity provider", () => {
+  it('accepts JWTs from the configured issuer (JWKS), maps their claims to agent and user, and refuses others', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { SignJWT, exportJWK } = await import('jose');
+    const { createServer: createHttpServer } = await import('node:http');
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const jwks = {
+      keys: [{ ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'EdDSA', use: 'sig' }],
+    };
+    const idp = createHttpServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks)),
+    );
+    await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+    const jwksUrl = `http://127.0.0.1:${(idp.address() as { port: number }).port}/jwks`;
+    const sign = (claims: Record<string, unknown>, aud = 'mcp-gateway') =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'EdDSA', kid: 'idp-1' })
+        .setIssuer('https://idp.example')
+        .setAudience(aud)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(privateKey);
+
+    const dir = await policies(`
+      @id("everything-tools") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"everything");
+      @id("alice") permit (principal == User::"alice", action == Action::"invokeTool", resource == Tool::"everything/get-sum");`);
+    const port = await freePort();
+    const gw = spawn(
+      node,
+      [
+        CLI,
+        'mcp',
+        'serve',
+        '--policies',
+        dir,
+        '--data',
+        await tempDir(),
+        '--name',
+        'everything',
+        '--listen',
+        `http://127.0.0.1:${port}`,
+        '--log-level',
+        'warn',
+        '--jwt-issuer',
+        'https://idp.example',
+        '--jwt-audience',
+        'mcp-gateway',
+        '--jwt-jwks',
+        jwksUrl,
+        '--',
+        node,
+        EVERYTHING,
+        'stdio',
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const url = `http://127.0.0.1:${port}/mcp`;
+      for (let i = 0; i < 80; i++) {
+        try {
+          await fetch(url);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      const connect = async (token: string) => {
+        const client = new Client({ name: 'idp-agent', version: '1.0.0' });
+        clients.push(client);
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(url), {
+            requestInit: { headers: { authorization: `Bearer ${token}` } },
+          }),
+        );
+        return client;
+      };
+      const alice = await connect(await sign({ azp: 'coding-agent', sub: 'alice' }));
+      assert.deepEqual(
+        (await alice.listTools()).tools.map((t) => t.name),
+        ['get-sum'],
+      );
+      const bob = await connect(await sign({ azp: 'coding-agent', sub: 'bob' }));
+      assert.deepEqual((await bob.listTools()).tools, [], 'the user is evaluated too');
+      await assert.rejects(
+        connect(await sign({ azp: 'coding-agent', sub: 'alice' }, 'some-other-api')),
+        /401|invalid/i,
+      );
+      const forged = await new SignJWT({ azp: 'coding-agent', sub: 'alice' })
+        .setProtectedHeader({ alg: 'EdDSA', kid: 'idp-1' })
+        .setIssuer('https://idp.example')
+        .setAudience('mcp-gateway')
+        .setExpirationTime('5m')
+        .sign(generateKeyPairSync('ed25519').privateKey);
+      await assert.rejects(connect(forged), /401|invalid/i);
+    } finally {
+      gw.kill('SIGTERM');
+      idp.close();
+    }
+  });
+});
+
 describe('MCP gateway content hook', () => {
   it('sees every tool result before the agent does', async () => {
     const compiled = await loadPolicyDir(

@@ -1,6 +1,6 @@
 // The gateway over Streamable HTTP: a session per client, each with its own upstream
-// connections. Every request must carry a bearer delegation token (401 otherwise); it is
-// verified on every request, so a revocation takes effect at once, and a session stays bound to
+// connections. Every request must carry a bearer token (401 otherwise): a Cordon delegation
+// token or one from a configured issuer. It is verified on every request, so a revocation takes effect at once, and a session stays bound to
 // the user and agent that opened it.
 
 import { randomUUID } from 'node:crypto';
@@ -13,7 +13,7 @@ import {
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
-import type { TokenService } from '../identity/tokens.js';
+import type { Caller } from './bearer.js';
 import type { DecisionService } from '../server/decisions.js';
 import { GatewaySession, type ContentHook } from './gateway.js';
 import type { UpstreamSpec } from './upstream.js';
@@ -21,7 +21,8 @@ import type { UpstreamSpec } from './upstream.js';
 export interface McpHttpOptions {
   upstreams: UpstreamSpec[];
   decisions: DecisionService;
-  tokens: TokenService;
+  /** Turns a bearer token into the caller's identity, or throws. */
+  authenticate: (bearer: string) => Promise<Caller>;
   log: Logger;
   contentHook?: ContentHook;
   maxBodyBytes?: number;
@@ -83,10 +84,9 @@ export function createMcpHttpServer(o: McpHttpOptions): {
     const challenge = { 'www-authenticate': 'Bearer realm="cordon"' };
     if (!bearer)
       return send(res, 401, { error: 'a bearer delegation token is required' }, challenge);
-    let principal: string;
+    let caller: Caller;
     try {
-      const v = await o.tokens.verify(bearer);
-      principal = `${v.user}\u0000${v.agent}`;
+      caller = await o.authenticate(bearer);
     } catch (e) {
       return send(
         res,
@@ -95,6 +95,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
         { 'www-authenticate': 'Bearer realm="cordon", error="invalid_token"' },
       );
     }
+    const { principal } = caller;
 
     const sid = req.headers['mcp-session-id'];
     if (typeof sid === 'string') {
@@ -102,7 +103,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
       if (!s) return send(res, 404, rpcError(-32001, 'unknown session'));
       if (s.principal !== principal)
         return send(res, 403, rpcError(-32001, 'this session belongs to another user or agent'));
-      s.gateway.useToken(bearer);
+      if (caller.identity.token) s.gateway.useToken(caller.identity.token);
       let body: unknown;
       if (req.method === 'POST') {
         try {
@@ -128,7 +129,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
     const gateway = await GatewaySession.open({
       upstreams: o.upstreams,
       decisions: o.decisions,
-      identity: { token: bearer },
+      identity: caller.identity,
       ...(o.contentHook ? { contentHook: o.contentHook } : {}),
     });
     const transport = new StreamableHTTPServerTransport({
