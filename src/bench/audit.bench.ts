@@ -14,6 +14,7 @@ import type { DecisionTrace } from '../core/engine.js';
 import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, exampleEngine, tempDir } from '../testing/fixtures.js';
+import { waitForHttp } from '../testing/net.js';
 
 const quick = process.argv.includes('--quick');
 const LARGE = quick ? 100_000 : 1_000_000;
@@ -131,14 +132,7 @@ async function main() {
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     try {
-      for (let i = 0; ; i++) {
-        try {
-          if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
-        } catch {
-          if (i > 100) throw new Error('server did not start');
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      await waitForHttp(`http://127.0.0.1:${port}/healthz`);
       const r = await autocannon({
         url: `http://127.0.0.1:${port}/v1/decide`,
         method: 'POST',

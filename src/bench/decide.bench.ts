@@ -13,6 +13,7 @@ import { cedar } from '../core/cedar.js';
 import { Engine } from '../core/engine.js';
 import { compilePolicySet } from '../core/compile.js';
 import { tempDir, writeTree } from '../testing/fixtures.js';
+import { waitForHttp } from '../testing/net.js';
 
 const ACTIONS = 20;
 const quick = process.argv.includes('--quick');
@@ -167,14 +168,7 @@ async function http() {
   );
   try {
     const url = 'http://127.0.0.1:7391';
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${url}/healthz`)).ok) break;
-      } catch {
-        if (i > 100) throw new Error('server did not start');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    await waitForHttp(`${url}/healthz`);
     const cordonRun = await load(`${url}/v1/decide`, JSON.stringify(REQUEST));
 
     // Peer: a bare node:http server that parses the same JSON and answers a fixed decision.

@@ -5,13 +5,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { cp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+import { freePort, waitForHttp } from '../testing/net.js';
 
 const quick = process.argv.includes('--quick');
 const require = createRequire(import.meta.url);
@@ -23,27 +23,6 @@ const SECONDS = quick ? 2 : 5;
 
 const pct = (xs: number[], q: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(url: string) {
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${url} did not start`);
-}
 
 const call = (c: Client) => c.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } });
 
@@ -171,8 +150,8 @@ async function main() {
       { stdio: 'ignore' },
     );
     try {
-      await waitFor(`http://127.0.0.1:${upPort}/mcp`);
-      await waitFor(`http://127.0.0.1:${gwPort}/mcp`);
+      await waitForHttp(`http://127.0.0.1:${upPort}/mcp`);
+      await waitForHttp(`http://127.0.0.1:${gwPort}/mcp`);
       const direct = new Client({ name: 'bench', version: '1' });
       await direct.connect(
         new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${upPort}/mcp`)),

@@ -6,7 +6,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
@@ -23,6 +22,7 @@ import { loadPolicyDir } from '../policy/load.js';
 import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+import { freePort, waitForHttp } from '../testing/net.js';
 import { GatewaySession } from './gateway.js';
 
 const require = createRequire(import.meta.url);
@@ -137,15 +137,6 @@ async function rawGateway(args: string[]) {
 }
 
 const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string }).text;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('MCP gateway over stdio: the filesystem server', async () => {
   const root = await tempDir('cordon-mcp-fs-');
@@ -447,14 +438,7 @@ describe('MCP gateway: the everything server', async () => {
       stdio: 'ignore',
     });
     try {
-      for (let i = 0; i < 50; i++) {
-        try {
-          await fetch(`http://127.0.0.1:${port}/mcp`);
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      await waitForHttp(`http://127.0.0.1:${port}/mcp`);
       const data = await tempDir('cordon-mcp-data-');
       const transport = new StdioClientTransport({
         command: node,
@@ -523,14 +507,7 @@ describe('MCP gateway over Streamable HTTP', () => {
     );
     try {
       const url = `http://127.0.0.1:${port}/mcp`;
-      for (let i = 0; i < 80; i++) {
-        try {
-          await fetch(url);
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      await waitForHttp(url);
       const issue = (user: string) =>
         spawnSync(
           node,
@@ -653,14 +630,7 @@ describe("MCP gateway over Streamable HTTP, with an organisation's own identity 
     );
     try {
       const url = `http://127.0.0.1:${port}/mcp`;
-      for (let i = 0; i < 80; i++) {
-        try {
-          await fetch(url);
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      await waitForHttp(url);
       const connect = async (token: string) => {
         const client = new Client({ name: 'idp-agent', version: '1.0.0' });
         clients.push(client);
