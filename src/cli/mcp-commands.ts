@@ -12,6 +12,7 @@ import { createMcpHttpServer } from '../mcp/http.js';
 import { McpConfigError, parseMcpServers, wrapMcpServers } from '../mcp/config.js';
 import type { UpstreamSpec } from '../mcp/upstream.js';
 import { openPdp } from '../server/pdp.js';
+import { parseDurationSeconds } from './durations.js';
 
 export class McpCliError extends Error {}
 
@@ -34,6 +35,7 @@ interface ServeOptions {
   jwtKey?: string;
   jwtAgentClaim: string;
   jwtUserClaim: string;
+  sessionIdle: string;
 }
 
 async function readStdin(): Promise<string> {
@@ -97,6 +99,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     .option('--jwt-key <file>', "http: or the issuer's public key (PEM)")
     .option('--jwt-agent-claim <claim>', 'claim naming the agent', 'azp')
     .option('--jwt-user-claim <claim>', 'claim naming the user', 'sub')
+    .option('--session-idle <duration>', 'http: close sessions unused this long', '30m')
     .argument('[command...]', 'a stdio upstream after --')
     .action(async (command: string[], o: ServeOptions) => {
       const upstreams = await upstreamsOf(o, command);
@@ -162,7 +165,18 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
             }
           : undefined,
       );
-      const http = createMcpHttpServer({ upstreams, decisions: pdp.decisions, authenticate, log });
+      const idleSeconds = parseDurationSeconds(o.sessionIdle);
+      if (!idleSeconds) {
+        await pdp.close();
+        throw new McpCliError(`--session-idle ${o.sessionIdle}: give a duration like 30m`);
+      }
+      const http = createMcpHttpServer({
+        upstreams,
+        decisions: pdp.decisions,
+        authenticate,
+        log,
+        idleTimeoutMs: idleSeconds * 1000,
+      });
       await new Promise<void>((r) =>
         http.server.listen(Number(m[2]), m[1]!.replace(/^\[|\]$/g, ''), r),
       );

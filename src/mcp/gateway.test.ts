@@ -498,6 +498,8 @@ describe('MCP gateway over Streamable HTTP', () => {
         `http://127.0.0.1:${port}`,
         '--log-level',
         'warn',
+        '--session-idle',
+        '2s',
         '--',
         node,
         EVERYTHING,
@@ -551,6 +553,13 @@ describe('MCP gateway over Streamable HTTP', () => {
       assert.match(text(await alice.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })), /3/);
       const bob = await connect(issue('bob'));
       assert.deepEqual((await bob.listTools()).tools, []);
+
+      // bob's session is left idle while alice keeps hers busy: only bob's is closed.
+      for (const stopAt = Date.now() + 4500; Date.now() < stopAt;) {
+        await alice.listTools();
+        await new Promise((r) => setTimeout(r, 400));
+      }
+      await assert.rejects(bob.listTools(), /session|404/i);
 
       const { decodeJwt } = await import('jose');
       spawnSync(node, [

@@ -26,12 +26,15 @@ export interface McpHttpOptions {
   log: Logger;
   contentHook?: ContentHook;
   maxBodyBytes?: number;
+  /** A session unused this long is closed, with its upstream connections (default 30 min). */
+  idleTimeoutMs?: number;
 }
 
 interface Session {
   transport: StreamableHTTPServerTransport;
   gateway: GatewaySession;
   principal: string;
+  lastSeen: number;
 }
 
 function send(
@@ -68,6 +71,20 @@ export function createMcpHttpServer(o: McpHttpOptions): {
 } {
   const sessions = new Map<string, Session>();
   const limit = o.maxBodyBytes ?? 4 * 1024 * 1024;
+  const idle = o.idleTimeoutMs ?? 30 * 60_000;
+  // Clients that vanish without DELETE would otherwise keep their upstream processes forever.
+  const sweeper = setInterval(
+    () => {
+      const cutoff = Date.now() - idle;
+      for (const [id, s] of sessions) {
+        if (s.lastSeen < cutoff) {
+          sessions.delete(id);
+          void s.transport.close();
+        }
+      }
+    },
+    Math.min(idle, 60_000),
+  ).unref();
 
   const server = createServer((req, res) => {
     void handle(req, res).catch((e: unknown) => {
@@ -104,6 +121,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
       if (s.principal !== principal)
         return send(res, 403, rpcError(-32001, 'this session belongs to another user or agent'));
       if (caller.identity.token) s.gateway.useToken(caller.identity.token);
+      s.lastSeen = Date.now();
       let body: unknown;
       if (req.method === 'POST') {
         try {
@@ -136,7 +154,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         gateway.session = id;
-        sessions.set(id, { transport, gateway, principal });
+        sessions.set(id, { transport, gateway, principal, lastSeen: Date.now() });
       },
     });
     transport.onclose = () => {
@@ -150,6 +168,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
   return {
     server,
     async close() {
+      clearInterval(sweeper);
       await Promise.allSettled([...sessions.values()].map((s) => s.gateway.close()));
       sessions.clear();
       await new Promise<void>((r) => server.close(() => r()));
