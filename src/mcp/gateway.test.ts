@@ -13,7 +13,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ElicitRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { AUDIT_DB } from '../audit/log.js';
 import { SqliteAuditStore } from '../audit/sqlite-store.js';
@@ -361,6 +365,52 @@ describe('MCP gateway: the everything server', async () => {
     );
   });
 
+  it('cancels: once the client cancels, no more progress and no result for that call', async () => {
+    const gw = await rawGateway([
+      '--policies',
+      dir,
+      '--agent',
+      'coding-agent',
+      '--name',
+      'everything',
+      '--',
+      node,
+      EVERYTHING,
+      'stdio',
+    ]);
+    gw.send({
+      jsonrpc: '2.0',
+      id: 11,
+      method: 'tools/call',
+      params: {
+        name: 'trigger-long-running-operation',
+        arguments: { duration: 4, steps: 8 },
+        _meta: { progressToken: 'tok-11' },
+      },
+    });
+    await gw.until(() => gw.lines.some((r) => r.method === 'notifications/progress'));
+    gw.send({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: 11, reason: 'the user gave up' },
+    });
+    const seenAtCancel = gw.lines.filter((r) => r.method === 'notifications/progress').length;
+    await new Promise((r) => setTimeout(r, 2500));
+    gw.send({ jsonrpc: '2.0', id: 12, method: 'tools/list' });
+    await gw.until(() => gw.lines.some((r) => r.id === 12));
+    gw.kill();
+    const progress = gw.lines.filter((r) => r.method === 'notifications/progress').length;
+    assert.ok(
+      progress <= seenAtCancel + 1,
+      `progress kept coming after the cancel: ${progress} vs ${seenAtCancel}`,
+    );
+    assert.ok(!gw.lines.some((r) => r.id === 11), 'no result for a cancelled call');
+    assert.ok(
+      gw.lines.some((r) => r.id === 12),
+      'the session goes on',
+    );
+  });
+
   it('asks the human through elicitation for require_approval, and only a yes runs the call', async () => {
     let answer: 'accept' | 'decline' = 'accept';
     const { client } = await gateway({
@@ -392,6 +442,36 @@ describe('MCP gateway: the everything server', async () => {
       text(pending),
       /needs a human approval before it runs \(approval id [0-9a-f-]{36}\)/,
     );
+  });
+
+  it("passes the server's own requests (sampling, elicitation) through to the client", async () => {
+    const { client } = await gateway({
+      policies: dir,
+      name: 'everything',
+      upstream: [node, EVERYTHING, 'stdio'],
+      capabilities: { sampling: {}, elicitation: {} },
+    });
+    const asked: string[] = [];
+    client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
+      asked.push(`sampling: ${JSON.stringify(req.params.messages[0]?.content)}`);
+      return {
+        model: 'local-test-model',
+        role: 'assistant',
+        content: { type: 'text', text: 'sampled by the client' },
+      };
+    });
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      asked.push(`elicitation: ${req.params.message}`);
+      return { action: 'decline' };
+    });
+    const sampled = await client.callTool({
+      name: 'trigger-sampling-request',
+      arguments: { prompt: 'hello', maxTokens: 10 },
+    });
+    assert.match(JSON.stringify(sampled), /sampled by the client/);
+    await client.callTool({ name: 'trigger-elicitation-request', arguments: {} });
+    assert.equal(asked.length, 2, asked.join('\n'));
+    assert.match(asked[0]!, /hello/);
   });
 
   it('without elicitation, require_approval is a pending error with an approval id', async () => {

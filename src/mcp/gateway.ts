@@ -286,7 +286,7 @@ export class GatewaySession {
     s.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
       await this.ready();
       const exposed = req.params.name;
-      const named = this.toolNames.resolve(exposed) ?? this.lookupTool(exposed);
+      const named = this.toolNames.resolve(exposed) ?? (await this.lookupTool(exposed));
       if (!named) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${exposed}`);
       const up = this.upstream(named.server);
       const tool = up.tools.find((t) => t.name === named.name)!;
@@ -445,10 +445,20 @@ export class GatewaySession {
   }
 
   /** A call by exposed name before any tools/list: build the table on demand. */
-  private lookupTool(exposed: string) {
-    for (const u of this.upstreams)
-      for (const t of u.tools) this.toolNames.add({ server: u.name, name: t.name });
-    return this.toolNames.resolve(exposed);
+  /**
+   * A name not in the table: a call before any tools/list, or a tool an upstream added since
+   * (servers register some after initialize). Rebuild the table, refreshing catalogs once.
+   */
+  private async lookupTool(exposed: string) {
+    const rebuild = () => {
+      for (const u of this.upstreams)
+        for (const t of u.tools) this.toolNames.add({ server: u.name, name: t.name });
+      return this.toolNames.resolve(exposed);
+    };
+    const found = rebuild();
+    if (found) return found;
+    await Promise.allSettled(this.upstreams.filter((u) => !u.closed).map((u) => u.refreshTools()));
+    return rebuild();
   }
 
   private refusalText(what: string, d: Decision): string {
