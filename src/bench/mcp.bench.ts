@@ -10,6 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { pino } from 'pino';
+import { AuditLog } from '../audit/log.js';
+import { Engine } from '../core/engine.js';
+import { GatewaySession } from '../mcp/gateway.js';
+import { loadPolicyDir } from '../policy/load.js';
+import { DecisionService } from '../server/decisions.js';
+import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { freePort, waitForHttp } from '../testing/net.js';
 
@@ -194,6 +202,54 @@ async function main() {
     `\n## MCP gateway (tools/call of get-sum on server-everything; ${RATE} calls/s for ${SECONDS} s, then 8 callers)\n`,
   );
   console.log(rows.join('\n'));
+
+  // The gateway's own cost, without the extra process hop: the gateway in this process (the
+  // client talks to it in memory), the server over stdio as before; one call at a time.
+  const compiled = await loadPolicyDir(policies);
+  if (!compiled.ok) throw new Error('bench policies do not compile');
+  const sequential = async (c: Client) => {
+    for (let i = 0; i < 200; i++) await call(c);
+    const lat: number[] = [];
+    for (let i = 0; i < (quick ? 500 : 2000); i++) {
+      const t = performance.now();
+      await call(c);
+      lat.push(performance.now() - t);
+    }
+    return `${pct(lat, 0.5).toFixed(2)} / ${pct(lat, 0.99).toFixed(2)} ms`;
+  };
+  const inproc: string[] = ['| path (one call at a time) | p50 / p99 |', '|---|---:|'];
+  const direct = new Client({ name: 'bench', version: '1' });
+  await direct.connect(
+    new StdioClientTransport({ command: node, args: [EVERYTHING, 'stdio'], stderr: 'ignore' }),
+  );
+  inproc.push(`| client → server (stdio) | ${await sequential(direct)} |`);
+  await direct.close();
+  for (const recorded of [false, true]) {
+    const log = recorded ? await AuditLog.open(await tempDir('cordon-mcp-bench-')) : undefined;
+    const decisions = new DecisionService(
+      new Engine({ policies: { current: () => compiled.set } }),
+      new Metrics(),
+      pino({ level: 'silent' }),
+      log,
+    );
+    const session = await GatewaySession.open({
+      upstreams: [{ name: 'everything', command: node, args: [EVERYTHING, 'stdio'] }],
+      decisions,
+      identity: { agent: 'coding-agent' },
+    });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await session.server.connect(b);
+    const c = new Client({ name: 'bench', version: '1' });
+    await c.connect(a);
+    inproc.push(
+      `| client → Cordon (in process, audit ${recorded ? 'on' : 'off'}) → server (stdio) | ${await sequential(c)} |`,
+    );
+    await c.close();
+    await session.close();
+    await log?.close();
+  }
+  console.log("\n### The gateway's own cost (no extra process)\n");
+  console.log(inproc.join('\n'));
 }
 
 await main();
