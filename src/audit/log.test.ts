@@ -307,39 +307,41 @@ describe('audit log', () => {
     await assert.rejects(AuditLog.open(dir), /do not match the checkpoint/);
   });
 
-  it('loses nothing acknowledged when the process is killed', async () => {
-    const dir = await tempDir('cordon-audit-');
-    const { spawn } = await import('node:child_process');
-    const script = new URL('../testing/audit-writer.js', import.meta.url);
-    const child = spawn(process.execPath, [script.pathname, dir], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const acked: string[] = [];
-    await new Promise<void>((resolve) => {
-      let buf = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        buf += chunk.toString();
-        const lines = buf.split('\n');
-        buf = lines.pop()!;
-        acked.push(...lines.filter(Boolean));
-        if (acked.length >= 400 && !child.killed) {
-          child.kill('SIGKILL');
-          resolve();
-        }
+  for (const sync of ['full', 'normal'] as const) {
+    it(`loses nothing acknowledged when the process is killed (sync ${sync})`, async () => {
+      const dir = await tempDir('cordon-audit-');
+      const { spawn } = await import('node:child_process');
+      const script = new URL('../testing/audit-writer.js', import.meta.url);
+      const child = spawn(process.execPath, [script.pathname, dir, sync], {
+        stdio: ['ignore', 'pipe', 'inherit'],
       });
+      const acked: string[] = [];
+      await new Promise<void>((resolve) => {
+        let buf = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          buf += chunk.toString();
+          const lines = buf.split('\n');
+          buf = lines.pop()!;
+          acked.push(...lines.filter(Boolean));
+          if (acked.length >= 400 && !child.killed) {
+            child.kill('SIGKILL');
+            resolve();
+          }
+        });
+      });
+      await new Promise((r) => child.once('exit', r));
+      const store = new SqliteAuditStore(join(dir, AUDIT_DB), { readonly: true });
+      const missing = acked.filter((id) => !store.byDecisionId(id));
+      const count = store.count();
+      store.close();
+      assert.deepEqual(missing, [], 'every acknowledged decision survived the kill');
+      assert.ok(count >= acked.length);
+      const reopened = await AuditLog.open(dir);
+      const r = verifyLog(reopened.store, reopened.signer.key, reopened.origin);
+      assert.ok(r.ok, JSON.stringify(r.problem));
+      await reopened.close();
     });
-    await new Promise((r) => child.once('exit', r));
-    const store = new SqliteAuditStore(join(dir, AUDIT_DB), { readonly: true });
-    const missing = acked.filter((id) => !store.byDecisionId(id));
-    const count = store.count();
-    store.close();
-    assert.deepEqual(missing, [], 'every acknowledged decision survived the kill');
-    assert.ok(count >= acked.length);
-    const reopened = await AuditLog.open(dir);
-    const r = verifyLog(reopened.store, reopened.signer.key, reopened.origin);
-    assert.ok(r.ok, JSON.stringify(r.problem));
-    await reopened.close();
-  });
+  }
 });
 
 describe('records, proofs, replay', () => {

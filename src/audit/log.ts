@@ -27,6 +27,8 @@ export interface AuditOptions extends RecordOptions {
   checkpointIntervalMs: number;
   /** Most records per transaction. */
   maxBatch: number;
+  /** full: acknowledged records survive power loss; normal: they survive process crashes. */
+  sync: 'full' | 'normal';
   /** Errors of background work (the checkpoint timer); appends report theirs to the caller. */
   onError: (e: Error) => void;
 }
@@ -37,6 +39,7 @@ export const DEFAULT_AUDIT_OPTIONS: AuditOptions = {
   mask: [],
   checkpointIntervalMs: 1000,
   maxBatch: 4096,
+  sync: 'full',
   onError: () => {},
 };
 
@@ -126,7 +129,7 @@ export class AuditLog {
     const unlock = acquireWriterLock(dataDir);
     let store: SqliteAuditStore;
     try {
-      store = new SqliteAuditStore(join(dataDir, AUDIT_DB));
+      store = new SqliteAuditStore(join(dataDir, AUDIT_DB), { sync: opts.sync });
     } catch (e) {
       unlock();
       throw e;

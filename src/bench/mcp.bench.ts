@@ -224,8 +224,10 @@ async function main() {
   );
   inproc.push(`| client → server (stdio) | ${await sequential(direct)} |`);
   await direct.close();
-  for (const recorded of [false, true]) {
-    const log = recorded ? await AuditLog.open(await tempDir('cordon-mcp-bench-')) : undefined;
+  for (const recorded of [undefined, 'full', 'normal'] as const) {
+    const log = recorded
+      ? await AuditLog.open(await tempDir('cordon-mcp-bench-'), { sync: recorded })
+      : undefined;
     const decisions = new DecisionService(
       new Engine({ policies: { current: () => compiled.set } }),
       new Metrics(),
@@ -242,7 +244,7 @@ async function main() {
     const c = new Client({ name: 'bench', version: '1' });
     await c.connect(a);
     inproc.push(
-      `| client → Cordon (in process, audit ${recorded ? 'on' : 'off'}) → server (stdio) | ${await sequential(c)} |`,
+      `| client → Cordon (in process, audit ${recorded ? `on, sync ${recorded}` : 'off'}) → server (stdio) | ${await sequential(c)} |`,
     );
     await c.close();
     await session.close();

@@ -36,6 +36,7 @@ interface ServeOptions {
   jwtAgentClaim: string;
   jwtUserClaim: string;
   sessionIdle: string;
+  auditSync: string;
 }
 
 async function readStdin(): Promise<string> {
@@ -100,15 +101,24 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     .option('--jwt-agent-claim <claim>', 'claim naming the agent', 'azp')
     .option('--jwt-user-claim <claim>', 'claim naming the user', 'sub')
     .option('--session-idle <duration>', 'http: close sessions unused this long', '30m')
+    .option(
+      '--audit-sync <mode>',
+      'full (records survive power loss) or normal (process crashes)',
+      'full',
+    )
     .argument('[command...]', 'a stdio upstream after --')
     .action(async (command: string[], o: ServeOptions) => {
       const upstreams = await upstreamsOf(o, command);
       // stdout carries MCP in stdio mode: logs go to stderr, always.
       const log = pino({ level: o.logLevel, base: { svc: 'cordon-mcp' } }, pino.destination(2));
+      if (o.auditSync !== 'full' && o.auditSync !== 'normal') {
+        throw new McpCliError('--audit-sync is full or normal');
+      }
       const config = configSchema.parse({
         policies: o.policies,
         data: o.data,
         log: { level: o.logLevel },
+        audit: { sync: o.auditSync },
       });
       const pdp = await openPdp(config, log);
       const stop = async (code: number) => {

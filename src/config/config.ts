@@ -34,8 +34,10 @@ export const configSchema = z.strictObject({
       recordPrompt: z.boolean().default(false),
       /** RFC 6901 pointers into the record whose values are masked before hashing. */
       mask: z.array(z.string().startsWith('/')).default([]),
+      /** full: acknowledged records survive power loss; normal: process crashes only, faster. */
+      sync: z.enum(['full', 'normal']).default('full'),
     })
-    .default({ enabled: true, recordInput: false, recordPrompt: false, mask: [] }),
+    .default({ enabled: true, recordInput: false, recordPrompt: false, mask: [], sync: 'full' }),
   tokens: z
     .strictObject({
       /** The audience delegation tokens presented here must carry. */

@@ -5,7 +5,8 @@ import { AuditLog } from '../audit/log.js';
 import { exampleEngine } from './fixtures.js';
 
 const dir = process.argv[2]!;
-const log = await AuditLog.open(dir, { checkpointIntervalMs: 50 });
+const sync = process.argv[3] === 'normal' ? 'normal' : 'full';
+const log = await AuditLog.open(dir, { checkpointIntervalMs: 50, sync });
 const engine = await exampleEngine();
 const request = {
   agent: 'ledger-bot',
