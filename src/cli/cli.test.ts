@@ -24,7 +24,7 @@ describe('cordon policy validate', () => {
   it('exits 0 on the examples and says they are type-checked', () => {
     const r = cordon(['policy', 'validate', EXAMPLE_POLICIES]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /valid: 25 policies.*type-checked against schema\.cedarschema/);
+    assert.match(r.stdout, /valid: 30 policies.*type-checked against schema\.cedarschema/);
   });
 
   it('exits 1 with file:line:col on a broken policy', async () => {

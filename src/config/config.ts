@@ -38,6 +38,12 @@ export const configSchema = z.strictObject({
       sync: z.enum(['full', 'normal']).default('full'),
     })
     .default({ enabled: true, recordInput: false, recordPrompt: false, mask: [], sync: 'full' }),
+  sessions: z
+    .strictObject({
+      /** How far back context.session.counts look. */
+      windowSeconds: z.number().int().positive().default(600),
+    })
+    .default({ windowSeconds: 600 }),
   tokens: z
     .strictObject({
       /** The audience delegation tokens presented here must carry. */

@@ -10,10 +10,12 @@ import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
 import { identityStage, type TokenVerifier } from './stages/identity.js';
+import { resourceLabels } from './stages/session.js';
 import type {
   ActionRequest,
   CordonFacts,
   Decision,
+  Obligation,
   Outcome,
   PrincipalRole,
   Reason,
@@ -37,6 +39,9 @@ export interface DecisionTrace {
   /** The principals as resolved (from the request or its token), when they were. */
   agent?: string;
   user?: string;
+  /** The labels of the resource as evaluated: reading it adds them to the session. */
+  labels: string[];
+  destructive: boolean;
 }
 
 export interface EngineOptions {
@@ -102,6 +107,8 @@ export class Engine {
       set,
       agent: state.agent?.uid.id ?? state.token?.agent ?? request.agent,
       user: state.user?.uid.id ?? state.token?.user ?? request.user,
+      labels: state.resource ? resourceLabels(state.resource.attrs) : [],
+      destructive: state.resource?.attrs.destructive === true,
     });
     try {
       for (const stage of this.stages) {
@@ -178,6 +185,7 @@ export class Engine {
       request.resource,
       derivedAttrs(request.resource.type, request.resource.id),
     );
+    state.resource = resource;
     const context = buildContext(state);
     const approved = facts.approval.granted;
     const evaluateFor = (role: PrincipalRole, principal: SlicedEntity): Verdict => {
@@ -195,8 +203,13 @@ export class Engine {
     for (const v of verdicts) if (SEVERITY[v.outcome] > SEVERITY[outcome]) outcome = v.outcome;
     const reasons: Reason[] = verdicts
       .filter((v) => v.outcome === outcome)
-      .flatMap((v) => v.reasons);
-    const obligations = [...state.obligations, ...verdicts.flatMap((v) => v.obligations)];
+      .flatMap((v) => v.reasons)
+      .map((r) => explainSessionTaint(r, set, state));
+    // The agent's and the user's evaluations can both impose the same obligation: once is enough.
+    const obligations = uniqueObligations([
+      ...state.obligations,
+      ...verdicts.flatMap((v) => v.obligations),
+    ]);
     const errors = verdicts.flatMap((v) => v.errors);
 
     const tier = applyRiskTier(outcome, risk, approved, this.tiers);
@@ -209,6 +222,26 @@ export class Engine {
     if (errors.length > 0) out.errors = errors;
     return out;
   }
+}
+
+/** A forbid that reads the session says which earlier decisions put the labels there. */
+function explainSessionTaint(r: Reason, set: CompiledPolicySet, state: DecisionState): Reason {
+  const origins = state.labelOrigins;
+  if (r.effect !== 'forbid' || !origins?.length) return r;
+  const keys = set.policies.get(r.policy)?.contextKeys;
+  if (!keys || (keys !== 'all' && !keys.has('session'))) return r;
+  const taint = origins
+    .map((o) => `"${o.label}" (from decision ${o.decisionId}: ${o.action} ${o.resource})`)
+    .join(', ');
+  return { ...r, message: `${r.message ? `${r.message}; ` : ''}session labels ${taint}` };
+}
+
+function uniqueObligations(list: Obligation[]): Obligation[] {
+  const seen = new Set<string>();
+  return list.filter((o) => {
+    const key = JSON.stringify(o);
+    return !seen.has(key) && (seen.add(key), true);
+  });
 }
 
 function deny(reasons: Reason[], risk: Decision['risk']) {

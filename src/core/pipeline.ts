@@ -3,6 +3,7 @@
 
 import type { SlicedEntity } from './entities.js';
 import type { VerifiedDelegation } from './stages/identity.js';
+import type { LabelOrigin } from './stages/session.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import type { ActionRequest, CordonFacts, Obligation, Reason } from './types.js';
 
@@ -14,6 +15,10 @@ export interface DecisionState {
   user?: SlicedEntity;
   /** The verified delegation token, when the request came with one. */
   token?: VerifiedDelegation;
+  /** Where each session label came from (set by the session stage). */
+  labelOrigins?: LabelOrigin[];
+  /** The resource as evaluated (set by the engine), for what comes after the decision. */
+  resource?: { attrs: Record<string, unknown> };
   facts: CordonFacts;
   /** Extra context keys a stage wants Cedar to see (beyond the Cordon facts). */
   context: Record<string, unknown>;
@@ -30,7 +35,12 @@ export interface Stage {
 export function initialFacts(session: string | undefined): CordonFacts {
   return {
     delegation: { depth: 0, chain: [], user: '' },
-    session: { id: session ?? '', actions: [], labels: [], counts: {} },
+    session: {
+      id: session ?? '',
+      actions: [],
+      labels: [],
+      counts: { total: 0, destructive: 0, denied: 0 },
+    },
     content: { pii: [], secrets: [], injection: 0 },
     risk: { score: 0, level: 'low' },
     approval: { granted: false, by: '' },

@@ -10,6 +10,8 @@ import { RevocationStore } from '../identity/revocations.js';
 import { loadTokenKeys, type TokenKey } from '../identity/token-keys.js';
 import { TokenService } from '../identity/tokens.js';
 import { LivePolicySet } from '../policy/live.js';
+import { sessionStage } from '../core/stages/session.js';
+import { SqliteSessionStore } from '../session/sqlite-session-store.js';
 import { DecisionService } from './decisions.js';
 import { Metrics } from './metrics.js';
 
@@ -30,6 +32,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   const metrics = new Metrics();
   let audit: AuditLog | undefined;
   let revocations: RevocationStore | undefined;
+  let sessions: SqliteSessionStore | undefined;
   try {
     const { enabled, ...auditOptions } = config.audit;
     audit = enabled
@@ -50,9 +53,16 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     const keys = await loadTokenKeys(config.data);
     revocations = new RevocationStore(config.data);
     const tokens = new TokenService(keys, revocations, config.tokens.audience);
-    const engine = new Engine({ policies, riskTiers: config.risk, tokens });
-    const decisions = new DecisionService(engine, metrics, log, audit);
+    sessions = new SqliteSessionStore(config.data);
+    const engine = new Engine({
+      policies,
+      riskTiers: config.risk,
+      tokens,
+      stages: [sessionStage(sessions, config.sessions.windowSeconds * 1000)],
+    });
+    const decisions = new DecisionService(engine, metrics, log, audit, sessions);
     const opened = revocations;
+    const openedSessions = sessions;
     return {
       policies,
       audit,
@@ -65,12 +75,14 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
         await policies.close();
         await audit?.close();
         opened.close();
+        openedSessions.close();
       },
     };
   } catch (e) {
     await policies.close();
     await audit?.close();
     revocations?.close();
+    sessions?.close();
     throw e;
   }
 }

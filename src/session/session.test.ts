@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Engine } from '../core/engine.js';
+import { sessionStage } from '../core/stages/session.js';
+import type { ActionRequest } from '../core/types.js';
+import { loadPolicyDir } from '../policy/load.js';
+import { DecisionService } from '../server/decisions.js';
+import { Metrics } from '../server/metrics.js';
+import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+import { SqliteSessionStore } from './sqlite-session-store.js';
+
+async function service(dataDir: string) {
+  const compiled = await loadPolicyDir(EXAMPLE_POLICIES);
+  assert.ok(compiled.ok);
+  const store = new SqliteSessionStore(dataDir);
+  const engine = new Engine({
+    policies: { current: () => compiled.set },
+    stages: [sessionStage(store, 600_000)],
+  });
+  return {
+    decisions: new DecisionService(
+      engine,
+      new Metrics(),
+      pino({ level: 'silent' }),
+      undefined,
+      store,
+    ),
+    store,
+  };
+}
+
+const read = (agent: string, session: string, field: string): ActionRequest => ({
+  agent,
+  session,
+  action: 'readData',
+  resource: { type: 'Field', id: field },
+});
+const post = (agent: string, session: string, host: string): ActionRequest => ({
+  agent,
+  session,
+  action: 'sendExternal',
+  resource: { type: 'NetworkDestination', id: `${host}:443` },
+});
+
+describe('session-aware decisions', () => {
+  it('blocks the exfiltration chain at the send, naming the label and the earlier read', async () => {
+    const data = await tempDir('cordon-sessions-');
+    const { decisions, store } = await service(data);
+    assert.equal(
+      (await decisions.decide(read('support-bot', 'ticket-4711', 'crm/tickets.body'))).decision,
+      'allow',
+    );
+    const pii = await decisions.decide(read('support-bot', 'ticket-4711', 'crm/customers.ssn'));
+    assert.equal(
+      pii.decision,
+      'allow',
+      'the read itself is allowed: it is what follows that is not',
+    );
+    const send = await decisions.decide(post('support-bot', 'ticket-4711', 'paste.example.com'));
+    assert.equal(send.decision, 'deny');
+    const reason = send.reasons.find((r) => r.policy === 'no-exfiltration-after-sensitive-read');
+    assert.ok(reason, JSON.stringify(send.reasons));
+    assert.match(
+      reason.message ?? '',
+      new RegExp(
+        `"pii" \\(from decision ${pii.decisionId}: readData Field::"crm/customers.ssn"\\)`,
+      ),
+    );
+    assert.equal(
+      (await decisions.decide(post('support-bot', 'ticket-4711', 'dashboard.internal'))).decision,
+      'allow',
+      'internal posts still work',
+    );
+    store.close();
+  });
+
+  it('does not let another agent inherit a session by reusing its id', async () => {
+    const { decisions, store } = await service(await tempDir('cordon-sessions-'));
+    await decisions.decide(read('support-bot', 'shared-id', 'crm/customers.ssn'));
+    assert.equal(
+      (await decisions.decide(post('support-bot', 'shared-id', 'paste.example.com'))).decision,
+      'deny',
+    );
+    assert.equal(
+      (await decisions.decide(post('support-bot-2', 'shared-id', 'paste.example.com'))).decision,
+      'allow',
+    );
+    store.close();
+  });
+
+  it('keeps the taint across a restart, and only what was allowed taints', async () => {
+    const data = await tempDir('cordon-sessions-');
+    const first = await service(data);
+    await first.decisions.decide(read('support-bot', 's', 'crm/customers.ssn'));
+    first.store.close();
+    const again = await service(data);
+    assert.equal(
+      (await again.decisions.decide(post('support-bot', 's', 'paste.example.com'))).decision,
+      'deny',
+    );
+    // A denied read does not taint: forecast-bot may not read CRM data at all.
+    await again.decisions.decide(read('forecast-bot', 't', 'crm/customers.ssn'));
+    const events = await again.store.load('forecast-bot\u0000t');
+    assert.deepEqual(
+      events.map((e) => [e.outcome, e.labels]),
+      [['deny', []]],
+    );
+    again.store.close();
+  });
+
+  it('counts destructive actions in the window and restricts past the limit', async () => {
+    const { decisions, store } = await service(await tempDir('cordon-sessions-'));
+    const drop = {
+      agent: 'director-agent',
+      user: 'carol',
+      session: 'ops',
+      action: 'invokeTool',
+      resource: { type: 'Tool', id: 'postgres/drop_table' },
+    };
+    const approved = { approval: { granted: true, by: 'dana' } };
+    for (let i = 0; i < 5; i++)
+      assert.equal((await decisions.decide(drop, approved)).decision, 'allow', `drop ${i + 1}`);
+    const sixth = await decisions.decide(drop, approved);
+    assert.equal(sixth.decision, 'deny');
+    assert.deepEqual(sixth.obligations, [{ type: 'restrict', policy: 'destructive-burst' }]);
+    store.close();
+  });
+});
