@@ -53,12 +53,12 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     const keys = await loadTokenKeys(config.data);
     revocations = new RevocationStore(config.data);
     const tokens = new TokenService(keys, revocations, config.tokens.audience);
-    sessions = new SqliteSessionStore(config.data);
+    sessions = new SqliteSessionStore(config.data, config.sessions.windowSeconds * 1000);
     const engine = new Engine({
       policies,
       riskTiers: config.risk,
       tokens,
-      stages: [sessionStage(sessions, config.sessions.windowSeconds * 1000)],
+      stages: [sessionStage(sessions)],
     });
     const decisions = new DecisionService(engine, metrics, log, audit, sessions);
     const opened = revocations;

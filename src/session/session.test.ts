@@ -13,10 +13,10 @@ import { SqliteSessionStore } from './sqlite-session-store.js';
 async function service(dataDir: string) {
   const compiled = await loadPolicyDir(EXAMPLE_POLICIES);
   assert.ok(compiled.ok);
-  const store = new SqliteSessionStore(dataDir);
+  const store = new SqliteSessionStore(dataDir, 600_000);
   const engine = new Engine({
     policies: { current: () => compiled.set },
-    stages: [sessionStage(store, 600_000)],
+    stages: [sessionStage(store)],
   });
   return {
     decisions: new DecisionService(
@@ -41,6 +41,31 @@ const post = (agent: string, session: string, host: string): ActionRequest => ({
   session,
   action: 'sendExternal',
   resource: { type: 'NetworkDestination', id: `${host}:443` },
+});
+
+describe('SessionSummary', () => {
+  it('counts only inside the window; labels and allowed actions stay for the session', async () => {
+    const { SessionSummary } = await import('../core/stages/session.js');
+    const s = new SessionSummary(1000);
+    const at = (time: number, outcome: 'allow' | 'deny', labels: string[] = []) =>
+      s.add({
+        decisionId: `d${time}`,
+        time,
+        action: 'readData',
+        resource: 'Field::"x"',
+        outcome,
+        labels,
+        destructive: true,
+      });
+    at(0, 'allow', ['pii']);
+    at(500, 'deny');
+    assert.deepEqual(s.view(600).counts, { total: 2, destructive: 1, denied: 1 });
+    assert.deepEqual(s.view(1_700).counts, { total: 0, destructive: 0, denied: 0 });
+    const v = s.view(1_700);
+    assert.deepEqual(v.labels, ['pii']);
+    assert.deepEqual(v.actions, ['readData']);
+    assert.equal(v.origins[0]?.decisionId, 'd0');
+  });
 });
 
 describe('session-aware decisions', () => {
@@ -101,7 +126,7 @@ describe('session-aware decisions', () => {
     );
     // A denied read does not taint: forecast-bot may not read CRM data at all.
     await again.decisions.decide(read('forecast-bot', 't', 'crm/customers.ssn'));
-    const events = await again.store.load('forecast-bot\u0000t');
+    const events = again.store.events('forecast-bot\u0000t');
     assert.deepEqual(
       events.map((e) => [e.outcome, e.labels]),
       [['deny', []]],

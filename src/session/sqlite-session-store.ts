@@ -1,18 +1,26 @@
-// Session history in DATA/sessions.db: survives restarts. The newest events per session are
-// kept (older ones add nothing a window or a label needs twice: labels are kept by first origin).
+// Session history in DATA/sessions.db: survives restarts. Decisions read a summary kept in
+// memory (built from the newest events on first use, then updated on every append), so a long
+// session costs a decision nothing extra.
 
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import type { SessionEvent, SessionStore } from '../core/stages/session.js';
+import { SessionSummary, type SessionEvent, type SessionStore } from '../core/stages/session.js';
 
-const KEEP = 1000;
+/** Events read back when a summary is rebuilt after a restart. */
+const REBUILD_FROM = 1000;
+/** Summaries kept in memory; the least recently used is dropped (and rebuilt if needed). */
+const CACHED = 10_000;
 
 export class SqliteSessionStore implements SessionStore {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
   private readonly recent: Database.Statement;
+  private readonly cache = new Map<string, SessionSummary>();
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    private readonly windowMs: number,
+  ) {
     this.db = new Database(join(dataDir, 'sessions.db'));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -25,14 +33,29 @@ export class SqliteSessionStore implements SessionStore {
       .pluck();
   }
 
-  async load(key: string): Promise<SessionEvent[]> {
-    return (this.recent.all(key, KEEP) as string[])
+  /** The session's newest events, oldest first (for rebuilding and inspection). */
+  events(key: string): SessionEvent[] {
+    return (this.recent.all(key, REBUILD_FROM) as string[])
       .reverse()
       .map((e) => JSON.parse(e) as SessionEvent);
   }
 
+  async summary(key: string): Promise<SessionSummary> {
+    let s = this.cache.get(key);
+    if (s) {
+      this.cache.delete(key); // refresh its place in the LRU order
+    } else {
+      s = new SessionSummary(this.windowMs);
+      for (const e of this.events(key)) s.add(e);
+    }
+    this.cache.set(key, s);
+    if (this.cache.size > CACHED) this.cache.delete(this.cache.keys().next().value as string);
+    return s;
+  }
+
   async append(key: string, event: SessionEvent): Promise<void> {
     this.insert.run(key, JSON.stringify(event));
+    this.cache.get(key)?.add(event);
   }
 
   close(): void {
@@ -42,14 +65,14 @@ export class SqliteSessionStore implements SessionStore {
 
 /** For one-off decisions and tests: the same behaviour, nothing on disk. */
 export class MemorySessionStore implements SessionStore {
-  private readonly events = new Map<string, SessionEvent[]>();
-  async load(key: string): Promise<SessionEvent[]> {
-    return [...(this.events.get(key) ?? [])];
+  private readonly summaries = new Map<string, SessionSummary>();
+  constructor(private readonly windowMs: number) {}
+  async summary(key: string): Promise<SessionSummary> {
+    let s = this.summaries.get(key);
+    if (!s) this.summaries.set(key, (s = new SessionSummary(this.windowMs)));
+    return s;
   }
   async append(key: string, event: SessionEvent): Promise<void> {
-    const list = this.events.get(key) ?? [];
-    list.push(event);
-    if (list.length > KEEP) list.shift();
-    this.events.set(key, list);
+    (await this.summary(key)).add(event);
   }
 }

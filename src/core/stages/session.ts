@@ -20,9 +20,65 @@ export interface SessionEvent {
   destructive: boolean;
 }
 
-/** Where session history is kept; the stage only reads, the decision service appends. */
+/**
+ * What a session amounts to, kept up to date event by event, so a decision costs the same
+ * whether the session is ten actions long or ten thousand.
+ */
+export class SessionSummary {
+  private readonly actions = new Set<string>();
+  private readonly origins = new Map<string, LabelOrigin>();
+  /** Events still inside the counting window, oldest first. */
+  private recent: Pick<SessionEvent, 'time' | 'outcome' | 'destructive'>[] = [];
+
+  constructor(private readonly windowMs: number) {}
+
+  add(e: SessionEvent): void {
+    if (e.outcome === 'allow') this.actions.add(e.action);
+    for (const label of e.labels) {
+      if (!this.origins.has(label))
+        this.origins.set(label, {
+          label,
+          decisionId: e.decisionId,
+          action: e.action,
+          resource: e.resource,
+        });
+    }
+    this.recent.push({ time: e.time, outcome: e.outcome, destructive: e.destructive });
+    this.prune(e.time);
+  }
+
+  private prune(now: number): void {
+    const since = now - this.windowMs;
+    let drop = 0;
+    while (drop < this.recent.length && this.recent[drop]!.time < since) drop++;
+    if (drop > 0) this.recent = this.recent.slice(drop);
+  }
+
+  view(now: number): {
+    actions: string[];
+    labels: string[];
+    origins: LabelOrigin[];
+    counts: Record<string, number>;
+  } {
+    this.prune(now);
+    let destructive = 0;
+    let denied = 0;
+    for (const e of this.recent) {
+      if (e.outcome === 'deny') denied++;
+      if (e.destructive && e.outcome === 'allow') destructive++;
+    }
+    return {
+      actions: [...this.actions],
+      labels: [...this.origins.keys()],
+      origins: [...this.origins.values()],
+      counts: { total: this.recent.length, destructive, denied },
+    };
+  }
+}
+
+/** Where session history is kept; the stage reads summaries, the decision service appends. */
 export interface SessionStore {
-  load(key: string): Promise<SessionEvent[]>;
+  summary(key: string): Promise<SessionSummary>;
   append(key: string, event: SessionEvent): Promise<void>;
 }
 
@@ -35,44 +91,16 @@ export interface LabelOrigin {
 
 export const sessionKey = (agent: string, session: string) => `${agent}\u0000${session}`;
 
-/** `window`: how far back counts look (ms). */
-export function sessionStage(store: SessionStore, windowMs: number): Stage {
+export function sessionStage(store: SessionStore): Stage {
   return {
     name: 'session',
     async run(s: DecisionState) {
       const id = s.request.session;
       const agent = s.agent?.uid.id;
       if (!id || !agent) return;
-      const events = await store.load(sessionKey(agent, id));
-      const since = s.now.getTime() - windowMs;
-      const actions = new Set<string>();
-      const origins = new Map<string, LabelOrigin>();
-      let total = 0;
-      let destructive = 0;
-      let denied = 0;
-      for (const e of events) {
-        if (e.outcome === 'allow') actions.add(e.action);
-        for (const label of e.labels) {
-          if (!origins.has(label))
-            origins.set(label, {
-              label,
-              decisionId: e.decisionId,
-              action: e.action,
-              resource: e.resource,
-            });
-        }
-        if (e.time < since) continue;
-        total++;
-        if (e.outcome === 'deny') denied++;
-        if (e.destructive && e.outcome === 'allow') destructive++;
-      }
-      s.facts.session = {
-        id,
-        actions: [...actions],
-        labels: [...origins.keys()],
-        counts: { total, destructive, denied },
-      };
-      s.labelOrigins = [...origins.values()];
+      const v = (await store.summary(sessionKey(agent, id))).view(s.now.getTime());
+      s.facts.session = { id, actions: v.actions, labels: v.labels, counts: v.counts };
+      s.labelOrigins = v.origins;
     },
   };
 }
