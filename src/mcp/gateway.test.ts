@@ -612,6 +612,17 @@ describe('MCP gateway over Streamable HTTP', () => {
       });
       assert.equal(garbage.status, 400);
       assert.equal(((await garbage.json()) as { error: { code: number } }).error.code, -32700);
+      const huge = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${issue('alice')}` },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { pad: 'x'.repeat(5 * 1024 * 1024) },
+        }),
+      });
+      assert.equal(huge.status, 413);
 
       const connect = async (token: string) => {
         const client = new Client({ name: 'http-agent', version: '1.0.0' });

@@ -54,12 +54,28 @@ const rpcError = (code: number, message: string) => ({
   id: null,
 });
 
+class BodyTooLarge extends Error {}
+
+/** The parsed JSON body, or the HTTP answer to give instead. */
+async function jsonBody(
+  req: IncomingMessage,
+  limit: number,
+): Promise<{ body: unknown } | { status: number; error: unknown }> {
+  try {
+    return { body: JSON.parse(await readBody(req, limit)) };
+  } catch (e) {
+    return e instanceof BodyTooLarge
+      ? { status: 413, error: rpcError(-32600, `body over ${limit} bytes`) }
+      : { status: 400, error: rpcError(-32700, 'parse error') };
+  }
+}
+
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > limit) throw new Error('body too large');
+    if (size > limit) throw new BodyTooLarge();
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -99,8 +115,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
       return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const challenge = { 'www-authenticate': 'Bearer realm="cordon"' };
-    if (!bearer)
-      return send(res, 401, { error: 'a bearer delegation token is required' }, challenge);
+    if (!bearer) return send(res, 401, { error: 'a bearer token is required' }, challenge);
     let caller: Caller;
     try {
       caller = await o.authenticate(bearer);
@@ -124,23 +139,34 @@ export function createMcpHttpServer(o: McpHttpOptions): {
       s.lastSeen = Date.now();
       let body: unknown;
       if (req.method === 'POST') {
-        try {
-          body = JSON.parse(await readBody(req, limit));
-        } catch {
-          return send(res, 400, rpcError(-32700, 'parse error'));
+        const parsed = await jsonBody(req, limit);
+        if ('status' in parsed) {
+          // The rest of an oversized body is still on the socket: close it rather than reuse it.
+          return send(
+            res,
+            parsed.status,
+            parsed.error,
+            parsed.status === 413 ? { connection: 'close' } : {},
+          );
         }
+        body = parsed.body;
       }
       return s.transport.handleRequest(req, res, body);
     }
 
     if (req.method !== 'POST')
       return send(res, 400, rpcError(-32000, 'no session: send initialize first'));
-    let body: unknown;
-    try {
-      body = JSON.parse(await readBody(req, limit));
-    } catch {
-      return send(res, 400, rpcError(-32700, 'parse error'));
+    const parsed = await jsonBody(req, limit);
+    if ('status' in parsed) {
+      // The rest of an oversized body is still on the socket: close it rather than reuse it.
+      return send(
+        res,
+        parsed.status,
+        parsed.error,
+        parsed.status === 413 ? { connection: 'close' } : {},
+      );
     }
+    const { body } = parsed;
     if (!isInitializeRequest(body))
       return send(res, 400, rpcError(-32000, 'no session: send initialize first'));
 
