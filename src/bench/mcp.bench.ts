@@ -66,6 +66,31 @@ async function measure(c: Client) {
   return { p50: pct(lat, 0.5), p99: pct(lat, 0.99), rate: done / SECONDS };
 }
 
+/** A client over stdio that keeps the child's last stderr, to say why a run died. */
+async function stdioClient(command: string, args: string[], logs: (() => string)[]) {
+  const transport = new StdioClientTransport({ command, args, stderr: 'pipe' });
+  let tail = '';
+  transport.stderr?.on('data', (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-3000);
+  });
+  logs.push(() => `--- stderr of ${args.slice(0, 3).join(' ')} ---\n${tail}`);
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(transport);
+  return client;
+}
+
+const failures: string[] = [];
+
+/** One part of the bench: a failure is reported with the processes' stderr, and the rest runs. */
+async function section(name: string, fn: (logs: (() => string)[]) => Promise<void>) {
+  const logs: (() => string)[] = [];
+  try {
+    await fn(logs);
+  } catch (e) {
+    failures.push(`${name}: ${(e as Error).message}\n${logs.map((l) => l()).join('\n')}`);
+  }
+}
+
 async function main() {
   const policies = await tempDir('cordon-mcp-bench-');
   await cp(join(EXAMPLE_POLICIES, 'schema.cedarschema'), join(policies, 'schema.cedarschema'));
@@ -88,47 +113,41 @@ async function main() {
     );
 
   // stdio: the client spawns the server, or the gateway that spawns it.
-  {
-    const direct = new Client({ name: 'bench', version: '1' });
-    await direct.connect(
-      new StdioClientTransport({ command: node, args: [EVERYTHING, 'stdio'], stderr: 'ignore' }),
-    );
+  await section('stdio', async (logs) => {
+    const direct = await stdioClient(node, [EVERYTHING, 'stdio'], logs);
     const d = await measure(direct);
     await direct.close();
-    const via = new Client({ name: 'bench', version: '1' });
     const data = await tempDir('cordon-mcp-bench-');
-    await via.connect(
-      new StdioClientTransport({
-        command: node,
-        args: [
-          CLI,
-          'mcp',
-          'serve',
-          '--policies',
-          policies,
-          '--data',
-          data,
-          '--agent',
-          'coding-agent',
-          '--name',
-          'everything',
-          '--log-level',
-          'warn',
-          '--',
-          node,
-          EVERYTHING,
-          'stdio',
-        ],
-        stderr: 'ignore',
-      }),
+    const via = await stdioClient(
+      node,
+      [
+        CLI,
+        'mcp',
+        'serve',
+        '--policies',
+        policies,
+        '--data',
+        data,
+        '--agent',
+        'coding-agent',
+        '--name',
+        'everything',
+        '--log-level',
+        'warn',
+        '--',
+        node,
+        EVERYTHING,
+        'stdio',
+      ],
+      logs,
     );
     const g = await measure(via);
     await via.close();
     row('stdio', d, g);
-  }
+  });
 
   // Streamable HTTP: the server on its own port; the gateway in front of it on another.
-  {
+  await section('Streamable HTTP', async () => {
     const upPort = await freePort();
     const up = spawn(node, [EVERYTHING, 'streamableHttp'], {
       env: { ...process.env, PORT: String(upPort) },
@@ -196,7 +215,7 @@ async function main() {
       gw.kill('SIGTERM');
       up.kill();
     }
-  }
+  });
 
   console.log(
     `\n## MCP gateway (tools/call of get-sum on server-everything; ${RATE} calls/s for ${SECONDS} s, then 8 callers)\n`,
@@ -252,6 +271,10 @@ async function main() {
   }
   console.log("\n### The gateway's own cost (no extra process)\n");
   console.log(inproc.join('\n'));
+  if (failures.length > 0) {
+    console.log(`\n### Failed\n\n${failures.join('\n\n')}`);
+    process.exitCode = 1;
+  }
 }
 
 await main();
