@@ -27,8 +27,13 @@ export interface SessionEvent {
 export class SessionSummary {
   private readonly actions = new Set<string>();
   private readonly origins = new Map<string, LabelOrigin>();
-  /** Events still inside the counting window, oldest first. */
+  /** Events still inside the counting window, oldest first, from `head` on. */
   private recent: Pick<SessionEvent, 'time' | 'outcome' | 'destructive'>[] = [];
+  private head = 0;
+  /** Counts over recent[head…], kept as events enter and leave the window. */
+  private total = 0;
+  private destructive = 0;
+  private denied = 0;
 
   constructor(private readonly windowMs: number) {}
 
@@ -44,14 +49,27 @@ export class SessionSummary {
         });
     }
     this.recent.push({ time: e.time, outcome: e.outcome, destructive: e.destructive });
+    this.count(e, 1);
     this.prune(e.time);
   }
 
+  private count(e: Pick<SessionEvent, 'outcome' | 'destructive'>, by: 1 | -1): void {
+    this.total += by;
+    if (e.outcome === 'deny') this.denied += by;
+    if (e.destructive && e.outcome === 'allow') this.destructive += by;
+  }
+
+  /** Drops what has left the window: amortized O(1) per event, however busy the session. */
   private prune(now: number): void {
     const since = now - this.windowMs;
-    let drop = 0;
-    while (drop < this.recent.length && this.recent[drop]!.time < since) drop++;
-    if (drop > 0) this.recent = this.recent.slice(drop);
+    while (this.head < this.recent.length && this.recent[this.head]!.time < since) {
+      this.count(this.recent[this.head]!, -1);
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.recent.length) {
+      this.recent = this.recent.slice(this.head);
+      this.head = 0;
+    }
   }
 
   view(now: number): {
@@ -61,17 +79,11 @@ export class SessionSummary {
     counts: Record<string, number>;
   } {
     this.prune(now);
-    let destructive = 0;
-    let denied = 0;
-    for (const e of this.recent) {
-      if (e.outcome === 'deny') denied++;
-      if (e.destructive && e.outcome === 'allow') destructive++;
-    }
     return {
       actions: [...this.actions],
       labels: [...this.origins.keys()],
       origins: [...this.origins.values()],
-      counts: { total: this.recent.length, destructive, denied },
+      counts: { total: this.total, destructive: this.destructive, denied: this.denied },
     };
   }
 }
