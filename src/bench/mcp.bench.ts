@@ -2,11 +2,9 @@
 // the same server, at a fixed rate, over stdio and Streamable HTTP; and calls/s with 8 callers.
 // The gateway records every decision in its audit log, as it does in production.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cp, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -20,11 +18,11 @@ import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { freePort, waitForHttp } from '../testing/net.js';
+import { CORDON_CLI, EVERYTHING_SERVER, issueToken, startHttpGateway } from '../testing/mcp.js';
 
 const quick = process.argv.includes('--quick');
-const require = createRequire(import.meta.url);
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
+const CLI = CORDON_CLI;
+const EVERYTHING = EVERYTHING_SERVER;
 const node = process.execPath;
 const RATE = 200; // calls per second
 const SECONDS = quick ? 2 : 5;
@@ -153,58 +151,25 @@ async function main() {
       env: { ...process.env, PORT: String(upPort) },
       stdio: 'ignore',
     });
-    const gwPort = await freePort();
     const data = await tempDir('cordon-mcp-bench-');
-    const gw = spawn(
-      node,
-      [
-        CLI,
-        'mcp',
-        'serve',
-        '--policies',
-        policies,
-        '--data',
-        data,
-        '--name',
-        'everything',
-        '--listen',
-        `http://127.0.0.1:${gwPort}`,
-        '--log-level',
-        'warn',
-        '--url',
-        `http://127.0.0.1:${upPort}/mcp`,
-      ],
-      { stdio: 'ignore' },
-    );
+    const gw = await startHttpGateway({
+      policies,
+      data,
+      name: 'everything',
+      args: ['--url', `http://127.0.0.1:${upPort}/mcp`],
+    });
     try {
       await waitForHttp(`http://127.0.0.1:${upPort}/mcp`);
-      await waitForHttp(`http://127.0.0.1:${gwPort}/mcp`);
       const direct = new Client({ name: 'bench', version: '1' });
       await direct.connect(
         new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${upPort}/mcp`)),
       );
       const d = await measure(direct);
       await direct.close();
-      const token = spawnSync(
-        node,
-        [
-          CLI,
-          'token',
-          'issue',
-          '--user',
-          'alice',
-          '--agent',
-          'coding-agent',
-          '--ttl',
-          '1h',
-          '--data',
-          data,
-        ],
-        { encoding: 'utf8' },
-      ).stdout.trim();
+      const token = issueToken(data, 'alice', 'coding-agent', '1h');
       const via = new Client({ name: 'bench', version: '1' });
       await via.connect(
-        new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${gwPort}/mcp`), {
+        new StreamableHTTPClientTransport(new URL(gw.url), {
           requestInit: { headers: { authorization: `Bearer ${token}` } },
         }),
       );
@@ -212,7 +177,7 @@ async function main() {
       await via.close();
       row('Streamable HTTP (bearer token, user + agent evaluated)', d, g);
     } finally {
-      gw.kill('SIGTERM');
+      gw.stop();
       up.kill();
     }
   });

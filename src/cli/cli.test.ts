@@ -6,6 +6,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+import { loadPolicyDir } from '../policy/load.js';
+
+async function examplePolicyCount(): Promise<number> {
+  const r = await loadPolicyDir(EXAMPLE_POLICIES);
+  assert.ok(r.ok);
+  return r.set.size;
+}
 
 const BIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -21,10 +28,15 @@ async function exampleCopy(): Promise<string> {
 }
 
 describe('cordon policy validate', () => {
-  it('exits 0 on the examples and says they are type-checked', () => {
+  it('exits 0 on the examples and says they are type-checked', async () => {
     const r = cordon(['policy', 'validate', EXAMPLE_POLICIES]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /valid: 30 policies.*type-checked against schema\.cedarschema/);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `valid: ${await examplePolicyCount()} policies.*type-checked against schema\\.cedarschema`,
+      ),
+    );
   });
 
   it('exits 1 with file:line:col on a broken policy', async () => {

@@ -27,13 +27,14 @@ import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { freePort, waitForHttp } from '../testing/net.js';
+import { CORDON_CLI, EVERYTHING_SERVER, issueToken, startHttpGateway } from '../testing/mcp.js';
 import { GatewaySession } from './gateway.js';
 
 const require = createRequire(import.meta.url);
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const CLI = CORDON_CLI;
 const FIXTURE = fileURLToPath(new URL('../testing/mcp-fixture-server.js', import.meta.url));
 const FILESYSTEM = require.resolve('@modelcontextprotocol/server-filesystem/dist/index.js');
-const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
+const EVERYTHING = EVERYTHING_SERVER;
 const node = process.execPath;
 
 const clients: Client[] = [];
@@ -561,41 +562,15 @@ describe('MCP gateway over Streamable HTTP', () => {
       @id("everything-tools") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"everything");
       @id("alice") permit (principal == User::"alice", action == Action::"invokeTool", resource == Tool::"everything/get-sum");`);
     const data = await tempDir('cordon-mcp-data-');
-    const port = await freePort();
-    const gw = spawn(
-      node,
-      [
-        CLI,
-        'mcp',
-        'serve',
-        '--policies',
-        dir,
-        '--data',
-        data,
-        '--name',
-        'everything',
-        '--listen',
-        `http://127.0.0.1:${port}`,
-        '--log-level',
-        'warn',
-        '--session-idle',
-        '2s',
-        '--',
-        node,
-        EVERYTHING,
-        'stdio',
-      ],
-      { stdio: 'ignore' },
-    );
+    const gw = await startHttpGateway({
+      policies: dir,
+      data: data,
+      name: 'everything',
+      args: ['--session-idle', '2s', '--', node, EVERYTHING, 'stdio'],
+    });
     try {
-      const url = `http://127.0.0.1:${port}/mcp`;
-      await waitForHttp(url);
-      const issue = (user: string) =>
-        spawnSync(
-          node,
-          [CLI, 'token', 'issue', '--user', user, '--agent', 'coding-agent', '--data', data],
-          { encoding: 'utf8' },
-        ).stdout.trim();
+      const { url } = gw;
+      const issue = (user: string) => issueToken(data, user, 'coding-agent');
       const noToken = await fetch(url, {
         method: 'POST',
         headers: {
@@ -667,7 +642,7 @@ describe('MCP gateway over Streamable HTTP', () => {
         /401|invalid token|revoked/i,
       );
     } finally {
-      gw.kill('SIGTERM');
+      gw.stop();
     }
   });
 });
@@ -698,23 +673,11 @@ describe("MCP gateway over Streamable HTTP, with an organisation's own identity 
     const dir = await policies(`
       @id("everything-tools") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"everything");
       @id("alice") permit (principal == User::"alice", action == Action::"invokeTool", resource == Tool::"everything/get-sum");`);
-    const port = await freePort();
-    const gw = spawn(
-      node,
-      [
-        CLI,
-        'mcp',
-        'serve',
-        '--policies',
-        dir,
-        '--data',
-        await tempDir(),
-        '--name',
-        'everything',
-        '--listen',
-        `http://127.0.0.1:${port}`,
-        '--log-level',
-        'warn',
+    const gw = await startHttpGateway({
+      policies: dir,
+      data: await tempDir(),
+      name: 'everything',
+      args: [
         '--jwt-issuer',
         'https://idp.example',
         '--jwt-audience',
@@ -726,11 +689,9 @@ describe("MCP gateway over Streamable HTTP, with an organisation's own identity 
         EVERYTHING,
         'stdio',
       ],
-      { stdio: 'ignore' },
-    );
+    });
     try {
-      const url = `http://127.0.0.1:${port}/mcp`;
-      await waitForHttp(url);
+      const { url } = gw;
       const connect = async (token: string) => {
         const client = new Client({ name: 'idp-agent', version: '1.0.0' });
         clients.push(client);
@@ -760,7 +721,7 @@ describe("MCP gateway over Streamable HTTP, with an organisation's own identity 
         .sign(generateKeyPairSync('ed25519').privateKey);
       await assert.rejects(connect(forged), /401|invalid/i);
     } finally {
-      gw.kill('SIGTERM');
+      gw.stop();
       idp.close();
     }
   });

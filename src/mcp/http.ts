@@ -129,6 +129,18 @@ export function createMcpHttpServer(o: McpHttpOptions): {
     }
     const { principal } = caller;
 
+    // A POST carries JSON-RPC: read it once, here, for both a new and an existing session.
+    let body: unknown;
+    if (req.method === 'POST') {
+      const parsed = await jsonBody(req, limit);
+      if ('status' in parsed) {
+        // The rest of an oversized body is still on the socket: close it rather than reuse it.
+        const close: Record<string, string> = parsed.status === 413 ? { connection: 'close' } : {};
+        return send(res, parsed.status, parsed.error, close);
+      }
+      body = parsed.body;
+    }
+
     const sid = req.headers['mcp-session-id'];
     if (typeof sid === 'string') {
       const s = sessions.get(sid);
@@ -137,36 +149,11 @@ export function createMcpHttpServer(o: McpHttpOptions): {
         return send(res, 403, rpcError(-32001, 'this session belongs to another user or agent'));
       if (caller.identity.token) s.gateway.useToken(caller.identity.token);
       s.lastSeen = Date.now();
-      let body: unknown;
-      if (req.method === 'POST') {
-        const parsed = await jsonBody(req, limit);
-        if ('status' in parsed) {
-          // The rest of an oversized body is still on the socket: close it rather than reuse it.
-          return send(
-            res,
-            parsed.status,
-            parsed.error,
-            parsed.status === 413 ? { connection: 'close' } : {},
-          );
-        }
-        body = parsed.body;
-      }
       return s.transport.handleRequest(req, res, body);
     }
 
     if (req.method !== 'POST')
       return send(res, 400, rpcError(-32000, 'no session: send initialize first'));
-    const parsed = await jsonBody(req, limit);
-    if ('status' in parsed) {
-      // The rest of an oversized body is still on the socket: close it rather than reuse it.
-      return send(
-        res,
-        parsed.status,
-        parsed.error,
-        parsed.status === 413 ? { connection: 'close' } : {},
-      );
-    }
-    const { body } = parsed;
     if (!isInitializeRequest(body))
       return send(res, 400, rpcError(-32000, 'no session: send initialize first'));
 

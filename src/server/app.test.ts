@@ -249,7 +249,7 @@ describe('health and metrics', () => {
     const json = (await res.json()) as { status: string; policyVersion: string; policies: number };
     assert.equal(json.status, 'ok');
     assert.match(json.policyVersion, /^sha256:/);
-    assert.equal(json.policies, 30);
+    assert.equal(json.policies, (await exampleEngine()).policies.size);
   });
 
   it('counts decisions by outcome and exposes a latency histogram', async () => {

@@ -134,6 +134,18 @@ describe('session-aware decisions', () => {
     again.store.close();
   });
 
+  it('denies when the session history cannot be updated (a lost read would loosen the next decision)', async () => {
+    const { decisions, store } = await service(await tempDir('cordon-sessions-'));
+    assert.equal(
+      (await decisions.decide(read('support-bot', 'fragile', 'crm/tickets.body'))).decision,
+      'allow',
+    );
+    store.close(); // the store fails underneath; the summary is still cached, the append is not possible
+    const d = await decisions.decide(read('support-bot', 'fragile', 'crm/customers.ssn'));
+    assert.equal(d.decision, 'deny');
+    assert.equal(d.reasons[0]?.policy, 'cordon/session-unavailable');
+  });
+
   it('counts destructive actions in the window and restricts past the limit', async () => {
     const { decisions, store } = await service(await tempDir('cordon-sessions-'));
     const drop = {

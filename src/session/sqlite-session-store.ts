@@ -62,17 +62,3 @@ export class SqliteSessionStore implements SessionStore {
     this.db.close();
   }
 }
-
-/** For one-off decisions and tests: the same behaviour, nothing on disk. */
-export class MemorySessionStore implements SessionStore {
-  private readonly summaries = new Map<string, SessionSummary>();
-  constructor(private readonly windowMs: number) {}
-  async summary(key: string): Promise<SessionSummary> {
-    let s = this.summaries.get(key);
-    if (!s) this.summaries.set(key, (s = new SessionSummary(this.windowMs)));
-    return s;
-  }
-  async append(key: string, event: SessionEvent): Promise<void> {
-    (await this.summary(key)).add(event);
-  }
-}

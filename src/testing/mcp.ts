@@ -1,0 +1,61 @@
+// Helpers for tests and benches that run the MCP gateway as users do: the CLI, on HTTP.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitForHttp } from './net.js';
+
+const require = createRequire(import.meta.url);
+export const CORDON_CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+export const EVERYTHING_SERVER =
+  require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
+
+/**
+ * `cordon mcp serve --listen http://127.0.0.1:<free port>` with the given options and upstream
+ * (`['--', cmd…]` or `['--url', url]`); resolves once it answers.
+ */
+export async function startHttpGateway(o: {
+  policies: string;
+  data: string;
+  name: string;
+  args: string[];
+}): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      CORDON_CLI,
+      'mcp',
+      'serve',
+      '--policies',
+      o.policies,
+      '--data',
+      o.data,
+      '--name',
+      o.name,
+      '--listen',
+      `http://127.0.0.1:${port}`,
+      '--log-level',
+      'warn',
+      ...o.args,
+    ],
+    { stdio: 'ignore' },
+  );
+  const url = `http://127.0.0.1:${port}/mcp`;
+  try {
+    await waitForHttp(url);
+  } catch (e) {
+    child.kill('SIGTERM');
+    throw e;
+  }
+  return { url, stop: () => void child.kill('SIGTERM') };
+}
+
+/** A root delegation token from the CLI, signed with the keys in `data`. */
+export function issueToken(data: string, user: string, agent: string, ttl = '10m'): string {
+  return spawnSync(
+    process.execPath,
+    [CORDON_CLI, 'token', 'issue', '--user', user, '--agent', agent, '--ttl', ttl, '--data', data],
+    { encoding: 'utf8' },
+  ).stdout.trim();
+}
