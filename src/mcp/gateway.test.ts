@@ -324,8 +324,8 @@ describe('MCP gateway: the everything server', async () => {
     @id("simple-prompt") permit (principal == Agent::"coding-agent", action == Action::"getPrompt", resource == McpPrompt::"everything/simple-prompt");
     @id("readme-resources") permit (principal == Agent::"coding-agent", action == Action::"readResource", resource) when { resource.uri like "*architecture*" };`);
 
-  it('passes every progress notification through, before the result', async () => {
-    const gw = await rawGateway([
+  const rawEverything = () =>
+    rawGateway([
       '--policies',
       dir,
       '--agent',
@@ -337,6 +337,9 @@ describe('MCP gateway: the everything server', async () => {
       EVERYTHING,
       'stdio',
     ]);
+
+  it('passes every progress notification through, before the result', async () => {
+    const gw = await rawEverything();
     gw.send({
       jsonrpc: '2.0',
       id: 9,
@@ -367,18 +370,7 @@ describe('MCP gateway: the everything server', async () => {
   });
 
   it('cancels: once the client cancels, no more progress and no result for that call', async () => {
-    const gw = await rawGateway([
-      '--policies',
-      dir,
-      '--agent',
-      'coding-agent',
-      '--name',
-      'everything',
-      '--',
-      node,
-      EVERYTHING,
-      'stdio',
-    ]);
+    const gw = await rawEverything();
     gw.send({
       jsonrpc: '2.0',
       id: 11,
