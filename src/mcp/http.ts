@@ -70,16 +70,25 @@ async function jsonBody(
   }
 }
 
+/**
+ * Reads at most `limit` bytes. Past the limit the rest is drained and dropped (up to
+ * DRAIN_CAP), so the client is still reading when the 413 arrives: closing the socket
+ * mid-upload makes clients fail with EPIPE instead of seeing the answer.
+ */
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > limit) throw new BodyTooLarge();
-    chunks.push(c as Buffer);
+    if (size > limit + DRAIN_CAP) break; // a flood: stop reading, the socket is closed
+    if (size <= limit) chunks.push(c as Buffer);
   }
+  if (size > limit) throw new BodyTooLarge();
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** How much of an oversized body is read and dropped before the connection is cut. */
+const DRAIN_CAP = 64 * 1024 * 1024;
 
 export function createMcpHttpServer(o: McpHttpOptions): {
   server: HttpServer;
