@@ -34,6 +34,8 @@ export interface AuditRecord {
   reasons: { policy: string; effect: string; principal?: string }[];
   obligations: Obligation[];
   errors?: PolicyError[];
+  /** The approval request this decision opened (pending), or the human approval it used. */
+  approval?: { id: string; status: 'pending' | 'used'; by?: string; at?: string };
   /** The id of the key that signs this log's checkpoints (hex). */
   keyId: string;
 }
@@ -98,6 +100,11 @@ export function buildRecord(
   }
   if (r.documents) rec.documents = r.documents;
   if (d.errors) rec.errors = d.errors;
+  if (d.approval) {
+    rec.approval = { id: d.approval.id, status: d.approval.status };
+    if (d.approval.status === 'used' && trace.approval)
+      Object.assign(rec.approval, { by: trace.approval.by, at: trace.approval.at });
+  }
   return opts.mask.length > 0 ? maskRecord(rec, opts.mask) : rec;
 }
 

@@ -12,6 +12,7 @@ import { loadPolicyDir } from '../policy/load.js';
 import { scaffold } from '../policy/scaffold.js';
 import { readTestFiles, runCase } from '../policy/test-runner.js';
 import { startServer } from '../server/start.js';
+import { registerApprovalCommands } from './approval-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
@@ -178,5 +179,6 @@ export function buildCli(exit: Exit): Command {
   registerAuditCommands(program, policy, exit);
   registerIdentityCommands(program, exit);
   registerMcpCommands(program, exit);
+  registerApprovalCommands(program, exit);
   return program;
 }

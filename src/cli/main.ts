@@ -7,6 +7,7 @@ import { PolicyDirError } from '../policy/load.js';
 import { PolicyLoadError } from '../policy/live.js';
 import { ScaffoldError } from '../policy/scaffold.js';
 import { AuditLogError } from '../audit/log.js';
+import { ApprovalCliError } from './approval-commands.js';
 import { AuditCliError } from './audit-commands.js';
 import { IdentityCliError } from './identity-commands.js';
 import { BearerError } from '../mcp/bearer.js';
@@ -31,6 +32,7 @@ const userErrors = [
   PolicyLoadError,
   ScaffoldError,
   AuditCliError,
+  ApprovalCliError,
   AuditLogError,
   IdentityCliError,
   McpCliError,

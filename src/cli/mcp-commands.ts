@@ -12,6 +12,7 @@ import { createMcpHttpServer } from '../mcp/http.js';
 import { McpConfigError, parseMcpServers, wrapMcpServers } from '../mcp/config.js';
 import type { UpstreamSpec } from '../mcp/upstream.js';
 import { openPdp } from '../server/pdp.js';
+import { serveApi, type RunningApi } from '../server/start.js';
 import { parseDurationSeconds } from './durations.js';
 
 export class McpCliError extends Error {}
@@ -37,6 +38,21 @@ interface ServeOptions {
   jwtUserClaim: string;
   sessionIdle: string;
   auditSync: string;
+  api?: string;
+  approvalWait: string;
+}
+
+function durationMs(text: string, flag: string): number {
+  if (/^0+[smhd]?$/.test(text)) return 0;
+  const seconds = parseDurationSeconds(text);
+  if (!seconds) throw new McpCliError(`${flag} ${text}: give a duration like 30s`);
+  return seconds * 1000;
+}
+
+function listenAddress(text: string, flag: string): { host: string; port: number } {
+  const m = /^http:\/\/([^:/]+|\[[^\]]+\]):(\d+)\/?$/.exec(text);
+  if (!m) throw new McpCliError(`${flag} ${text}: give http://HOST:PORT`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
 async function readStdin(): Promise<string> {
@@ -101,6 +117,12 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     .option('--jwt-agent-claim <claim>', 'claim naming the agent', 'azp')
     .option('--jwt-user-claim <claim>', 'claim naming the user', 'sub')
     .option('--session-idle <duration>', 'http: close sessions unused this long', '30m')
+    .option('--api <url>', 'also serve the PDP HTTP API (approvals, audit) at http://HOST:PORT')
+    .option(
+      '--approval-wait <duration>',
+      "how long a call that needs approval waits for a human's answer",
+      '0s',
+    )
     .option(
       '--audit-sync <mode>',
       'full (records survive power loss) or normal (process crashes)',
@@ -120,8 +142,21 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         log: { level: o.logLevel },
         audit: { sync: o.auditSync },
       });
+      const approvalWaitMs = durationMs(o.approvalWait, '--approval-wait');
+      if (o.listen !== 'stdio') listenAddress(o.listen, '--listen'); // refuse before starting
       const pdp = await openPdp(config, log);
+      let api: RunningApi | undefined;
+      if (o.api) {
+        try {
+          api = await serveApi(pdp, config, log, listenAddress(o.api, '--api'));
+        } catch (e) {
+          await pdp.close();
+          throw e;
+        }
+        log.info({ url: api.url }, 'cordon API');
+      }
       const stop = async (code: number) => {
+        await api?.close();
         await pdp.close();
         exit(code);
         process.exit(code);
@@ -129,6 +164,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
       if (o.listen === 'stdio') {
         const token = o.token ?? process.env.CORDON_TOKEN;
         if (!token && !o.agent) {
+          await api?.close();
           await pdp.close();
           throw new McpCliError('stdio needs an identity: --agent (and --user), or --token');
         }
@@ -139,6 +175,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
           upstreams,
           decisions: pdp.decisions,
           identity,
+          approvalWaitMs,
         });
         const transport = new StdioServerTransport();
         transport.onclose = () => void gateway.close().then(() => stop(0));
@@ -153,12 +190,9 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         process.stdin.once('end', () => void gateway.close().then(() => stop(0)));
         return;
       }
-      const m = /^http:\/\/([^:/]+|\[[^\]]+\]):(\d+)\/?$/.exec(o.listen);
-      if (!m) {
-        await pdp.close();
-        throw new McpCliError(`--listen ${o.listen}: give stdio or http://HOST:PORT`);
-      }
+      const where = listenAddress(o.listen, '--listen');
       if (!!o.jwtIssuer !== !!o.jwtAudience) {
+        await api?.close();
         await pdp.close();
         throw new McpCliError('--jwt-issuer and --jwt-audience go together');
       }
@@ -177,6 +211,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
       );
       const idleSeconds = parseDurationSeconds(o.sessionIdle);
       if (!idleSeconds) {
+        await api?.close();
         await pdp.close();
         throw new McpCliError(`--session-idle ${o.sessionIdle}: give a duration like 30m`);
       }
@@ -186,14 +221,13 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         authenticate,
         log,
         idleTimeoutMs: idleSeconds * 1000,
+        approvalWaitMs,
       });
-      await new Promise<void>((r) =>
-        http.server.listen(Number(m[2]), m[1]!.replace(/^\[|\]$/g, ''), r),
-      );
+      await new Promise<void>((r) => http.server.listen(where.port, where.host, r));
       const addr = http.server.address();
       log.info(
         {
-          url: `http://${m[1]}:${typeof addr === 'object' && addr ? addr.port : m[2]}/mcp`,
+          url: `http://${where.host}:${typeof addr === 'object' && addr ? addr.port : where.port}/mcp`,
           upstreams: upstreams.map((u) => u.name),
         },
         'mcp gateway on http',

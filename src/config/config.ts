@@ -50,6 +50,44 @@ export const configSchema = z.strictObject({
       audience: z.string().min(1).default('cordon'),
     })
     .default({ audience: 'cordon' }),
+  approvals: z
+    .strictObject({
+      /** How long a request waits for a human's answer. */
+      pendingSeconds: z.number().int().positive().default(900),
+      /** How long an approval can be used once given. */
+      grantSeconds: z.number().int().positive().default(300),
+      /** The most retries one approval may cover (an approver asks with "uses"). */
+      maxUses: z.number().int().positive().max(1000).default(10),
+      /** Told when a request is opened or answered (signed when a secret is set). */
+      webhook: z
+        .strictObject({
+          url: z.url(),
+          secret: z.string().min(16, 'a webhook secret needs at least 16 characters').optional(),
+        })
+        .optional(),
+      /**
+       * How approvers prove who they are. trusted: the body's "approver" is believed (bind the
+       * API to localhost or put it behind an authenticating proxy); token: only a bearer JWT
+       * from `issuer` counts.
+       */
+      approvers: z.enum(['trusted', 'token']).default('trusted'),
+      issuer: z
+        .strictObject({
+          issuer: z.string().min(1),
+          audience: z.string().min(1),
+          jwks: z.url().optional(),
+          keyFile: z.string().min(1).optional(),
+          /** The claim naming the approver's user id (default sub). */
+          userClaim: z.string().min(1).optional(),
+        })
+        .refine((i) => !!i.jwks !== !!i.keyFile, 'give exactly one of jwks or keyFile')
+        .optional(),
+    })
+    .refine((a) => a.approvers === 'trusted' || a.issuer, {
+      message: 'approvers: token needs an issuer',
+      path: ['issuer'],
+    })
+    .default({ pendingSeconds: 900, grantSeconds: 300, maxUses: 10, approvers: 'trusted' }),
   risk: z
     .strictObject({
       thresholds: z.strictObject({ medium: z.number(), high: z.number(), critical: z.number() }),

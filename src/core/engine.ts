@@ -9,7 +9,8 @@ import type { SlicedEntity } from './entities.js';
 import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
-import { identityStage, type TokenVerifier } from './stages/identity.js';
+import type { ApprovalGrant } from './stages/approval.js';
+import { directUserStage, identityStage, type TokenVerifier } from './stages/identity.js';
 import { resourceLabels } from './stages/session.js';
 import type {
   ActionRequest,
@@ -42,6 +43,10 @@ export interface DecisionTrace {
   /** The labels of the resource as evaluated: reading it adds them to the session. */
   labels: string[];
   destructive: boolean;
+  /** The human approval the decision used, if any (claimed by the decision service). */
+  approval?: ApprovalGrant;
+  /** What an approval of this exact request is bound to. */
+  approvalBinding?: string;
 }
 
 export interface EngineOptions {
@@ -88,6 +93,23 @@ export class Engine {
 
   /** A decision with what it was made from: the audit log records this, replay pins it. */
   async trace(request: ActionRequest, pinned?: PinnedFacts): Promise<DecisionTrace> {
+    return this.run(request, this.stages, 'agent', pinned);
+  }
+
+  /**
+   * A human acting directly, with no agent in between: an approver deciding an approval.
+   * Only the user is evaluated; in-process callers only (the HTTP decide API requires an agent).
+   */
+  async traceHuman(request: ActionRequest & { user: string }): Promise<DecisionTrace> {
+    return this.run(request, [directUserStage()], 'human');
+  }
+
+  private async run(
+    request: ActionRequest,
+    stages: Stage[],
+    actor: 'agent' | 'human',
+    pinned?: PinnedFacts,
+  ): Promise<DecisionTrace> {
     const decisionId = uuidv7();
     const set = this.opts.policies.current();
     const base = { policyVersion: set.version, decisionId };
@@ -109,15 +131,23 @@ export class Engine {
       user: state.user?.uid.id ?? state.token?.user ?? request.user,
       labels: state.resource ? resourceLabels(state.resource.attrs) : [],
       destructive: state.resource?.attrs.destructive === true,
+      ...(state.approvalGrant ? { approval: state.approvalGrant } : {}),
+      ...(state.approvalBinding ? { approvalBinding: state.approvalBinding } : {}),
     });
     try {
-      for (const stage of this.stages) {
+      for (const stage of stages) {
         await stage.run(state);
         if (state.denial) break;
       }
-      if (state.denial || !state.agent) {
+      const resolved = actor === 'agent' ? !!state.agent : !!state.user && !state.agent;
+      if (state.denial || !resolved) {
         const reason =
-          state.denial ?? cordonReason('internal-error', undefined, 'no acting agent was resolved');
+          state.denial ??
+          cordonReason(
+            'internal-error',
+            undefined,
+            `no acting ${actor === 'agent' ? 'agent' : 'user'} was resolved`,
+          );
         return traced({
           decision: 'deny',
           reasons: [reason],
@@ -148,7 +178,7 @@ export class Engine {
 
   private evaluateAll(
     state: DecisionState,
-    agent: SlicedEntity,
+    agent: SlicedEntity | undefined,
   ): Omit<Decision, 'policyVersion' | 'decisionId'> {
     const { request, set, facts } = state;
     const risk = facts.risk;
@@ -195,8 +225,11 @@ export class Engine {
       return evaluate({ set, subset, role, principal, action, resource, context: ctx, approved });
     };
 
-    const verdicts: Verdict[] = [evaluateFor('agent', agent)];
+    const verdicts: Verdict[] = [];
+    if (agent) verdicts.push(evaluateFor('agent', agent));
     if (state.user) verdicts.push(evaluateFor('user', state.user));
+    if (verdicts.length === 0)
+      return deny([cordonReason('internal-error', undefined, 'no principal to evaluate')], risk);
 
     // Both must permit: the worst verdict decides, and its reasons explain why.
     let outcome: Outcome = 'allow';

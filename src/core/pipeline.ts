@@ -2,6 +2,7 @@
 // baseline, risk) to the decision state before Cedar runs; a stage may also refuse outright.
 
 import type { SlicedEntity } from './entities.js';
+import type { ApprovalGrant } from './stages/approval.js';
 import type { VerifiedDelegation } from './stages/identity.js';
 import type { LabelOrigin } from './stages/session.js';
 import type { CompiledPolicySet } from './policy-set.js';
@@ -23,6 +24,10 @@ export interface DecisionState {
   /** Extra context keys a stage wants Cedar to see (beyond the Cordon facts). */
   context: Record<string, unknown>;
   obligations: Obligation[];
+  /** What an approval of this exact request would be bound to (set by the approval stage). */
+  approvalBinding?: string;
+  /** The human approval this request may use; claimed only if the decision allows. */
+  approvalGrant?: ApprovalGrant;
   /** Set by a stage that refuses the request; the decision is then deny with this reason. */
   denial?: Reason;
 }

@@ -69,6 +69,15 @@ export interface Decision {
   decisionId: string;
   /** Policies that errored during evaluation (an erroring forbid also denies). */
   errors?: PolicyError[];
+  /** require_approval: the request a human must answer; allow: the approval it used. */
+  approval?: DecisionApproval;
+}
+
+export interface DecisionApproval {
+  id: string;
+  status: 'pending' | 'used';
+  expiresAt?: string;
+  by?: string;
 }
 
 /** Context keys only Cordon may set; callers who try are refused. */

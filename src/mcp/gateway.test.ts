@@ -321,6 +321,8 @@ describe('MCP gateway: the everything server', async () => {
   const dir = await policies(`
     @id("everything-tools") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"everything");
     @id("echo-needs-approval") @outcome("require_approval") forbid (principal, action == Action::"invokeTool", resource == Tool::"everything/echo");
+    @id("people-use-everything") permit (principal is User, action == Action::"invokeTool", resource in McpServer::"everything");
+    @id("alice-approves-her-own") permit (principal == User::"alice", action == Action::"approve", resource) when { resource has user && resource.user == principal };
     @id("simple-prompt") permit (principal == Agent::"coding-agent", action == Action::"getPrompt", resource == McpPrompt::"everything/simple-prompt");
     @id("readme-resources") permit (principal == Agent::"coding-agent", action == Action::"readResource", resource) when { resource.uri like "*architecture*" };`);
 
@@ -411,11 +413,12 @@ describe('MCP gateway: the everything server', async () => {
       name: 'everything',
       upstream: [node, EVERYTHING, 'stdio'],
       capabilities: { elicitation: {} },
+      extra: ['--user', 'alice'],
     });
     client.setRequestHandler(ElicitRequestSchema, async (req) => {
       assert.match(
         req.params.message,
-        /Allow echo\? Cordon requires a human approval: echo-needs-approval/,
+        /Allow echo\? Cordon requires a human approval: echo-needs-approval \(approval [0-9a-f-]{36}\)\. Arguments: \{"message":"/,
       );
       return answer === 'accept'
         ? { action: 'accept', content: { approve: true } }
@@ -435,6 +438,56 @@ describe('MCP gateway: the everything server', async () => {
       text(pending),
       /needs a human approval before it runs \(approval id [0-9a-f-]{36}\)/,
     );
+  });
+
+  it('a yes at the client counts only from someone policy lets approve', async () => {
+    const { client } = await gateway({
+      policies: dir,
+      name: 'everything',
+      upstream: [node, EVERYTHING, 'stdio'],
+      capabilities: { elicitation: {} },
+      extra: ['--user', 'bob'],
+    });
+    let asked = 0;
+    client.setRequestHandler(ElicitRequestSchema, async () => {
+      asked++;
+      return { action: 'accept', content: { approve: true } };
+    });
+    const r = (await client.callTool({
+      name: 'echo',
+      arguments: { message: 'x' },
+    })) as CallToolResult;
+    assert.equal(asked, 1);
+    assert.equal(r.isError, true, 'bob said yes, but bob may not approve');
+    assert.match(text(r), /needs a human approval/);
+  });
+
+  it('waits for an approval given out of band (the API beside the gateway), then runs the call', async () => {
+    const apiPort = await freePort();
+    const api = `http://127.0.0.1:${apiPort}`;
+    const { client } = await gateway({
+      policies: dir,
+      name: 'everything',
+      upstream: [node, EVERYTHING, 'stdio'],
+      extra: ['--user', 'alice', '--api', api, '--approval-wait', '20s'],
+    });
+    const call = client.callTool({ name: 'echo', arguments: { message: 'out of band' } });
+    let pending: { id: string }[] = [];
+    while (pending.length === 0) {
+      await new Promise((r) => setTimeout(r, 100));
+      pending = (
+        (await (await fetch(`${api}/v1/approvals?status=pending`)).json()) as {
+          approvals: { id: string }[];
+        }
+      ).approvals;
+    }
+    const yes = await fetch(`${api}/v1/approvals/${pending[0]!.id}/approve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ approver: 'alice' }),
+    });
+    assert.equal(yes.status, 200);
+    assert.match(text(await call), /out of band/);
   });
 
   it("passes the server's own requests (sampling, elicitation) through to the client", async () => {

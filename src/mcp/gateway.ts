@@ -21,6 +21,8 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ActionRequest, Decision, ResourceRef } from '../core/types.js';
+import { answerApproval } from '../approval/answer.js';
+import { ApprovalError } from '../approval/service.js';
 import type { DecisionService } from '../server/decisions.js';
 import { NameTable } from './naming.js';
 import { normalizePathArguments, PathArgumentError } from './paths.js';
@@ -50,6 +52,8 @@ export interface GatewayOptions {
   contentHook?: ContentHook;
   /** Identifies the session in decisions (the MCP session id over HTTP). */
   session?: string;
+  /** How long a call waits for a human's answer to an approval request (default: not at all). */
+  approvalWaitMs?: number;
 }
 
 const DECISION_META = 'cordon/decision';
@@ -226,8 +230,9 @@ export class GatewaySession {
     const why = [
       ...new Set(d.reasons.map((r) => (r.message ? `${r.policy}: ${r.message}` : r.policy))),
     ].join('; ');
+    const approvalId = d.approval?.id ?? d.decisionId;
     const text = approval
-      ? `Cordon: ${exposed} needs a human approval before it runs (approval id ${d.decisionId}). ${why}`
+      ? `Cordon: ${exposed} needs a human approval before it runs (approval id ${approvalId}). ${why}`
       : `Cordon denied ${exposed} (decision ${d.decisionId}): ${why}`;
     return {
       isError: true,
@@ -237,18 +242,52 @@ export class GatewaySession {
           id: d.decisionId,
           decision: d.decision,
           reasons: d.reasons,
-          ...(approval ? { approvalId: d.decisionId } : {}),
+          ...(approval ? { approvalId, expiresAt: d.approval?.expiresAt } : {}),
         },
       },
     };
   }
 
+  /**
+   * Gets a human's answer to a require_approval decision: the user at the client (elicitation),
+   * answering as themselves and only if policy lets them; then, if configured, a wait for an
+   * answer given elsewhere (API, CLI, webhook consumer). Approved: the identical request is
+   * decided again and uses the approval.
+   */
+  private async seekApproval(
+    exposed: string,
+    request: ActionRequest,
+    d: Decision,
+  ): Promise<Decision> {
+    const { decisions, identity, approvalWaitMs } = this.opts;
+    const approvals = decisions.approvals;
+    const id = d.approval?.id;
+    if (!approvals || !id) return d;
+    const user = identity.user;
+    if (user && (await this.askApproval(exposed, d, request.input))) {
+      try {
+        await answerApproval(decisions, approvals, {
+          id,
+          verdict: 'approved',
+          approver: user,
+          via: 'elicitation',
+        });
+      } catch (e) {
+        // Not an approver for this request: it stays pending for someone who is.
+        if (!(e instanceof ApprovalError)) throw e;
+      }
+    }
+    const now = await approvals.wait(id, approvalWaitMs ?? 0);
+    if (now?.status !== 'approved') return d;
+    return decisions.decide({ ...request, parent: d.decisionId });
+  }
+
   /** Asks the human at the client, when it can be asked; true only for an explicit yes. */
-  private async askApproval(exposed: string, d: Decision): Promise<boolean> {
+  private async askApproval(exposed: string, d: Decision, input: unknown): Promise<boolean> {
     if (!this.server.getClientCapabilities()?.elicitation) return false;
     try {
       const r = await this.server.elicitInput({
-        message: `Allow ${exposed}? Cordon requires a human approval: ${d.reasons.map((x) => x.policy).join(', ')} (decision ${d.decisionId})`,
+        message: `Allow ${exposed}? Cordon requires a human approval: ${[...new Set(d.reasons.map((x) => x.policy))].join(', ')} (approval ${d.approval?.id ?? d.decisionId}). Arguments: ${JSON.stringify(input ?? {}).slice(0, 2000)}`,
         requestedSchema: {
           type: 'object',
           properties: { approve: { type: 'boolean', title: 'Approve this call' } },
@@ -302,13 +341,7 @@ export class GatewaySession {
       }
       const request = this.request('invokeTool', this.toolRef(named.server, tool), input);
       let d = await decisions.decide(request);
-      if (d.decision === 'require_approval' && (await this.askApproval(exposed, d))) {
-        const by = this.opts.identity.user ?? this.opts.identity.agent ?? 'the client';
-        d = await decisions.decide(
-          { ...request, parent: d.decisionId },
-          { approval: { granted: true, by: `elicitation:${by}` } },
-        );
-      }
+      if (d.decision === 'require_approval') d = await this.seekApproval(exposed, request, d);
       if (d.decision !== 'allow')
         return this.refusal(exposed, d, d.decision === 'require_approval');
       const downstreamToken = req.params._meta?.progressToken;

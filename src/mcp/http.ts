@@ -28,6 +28,8 @@ export interface McpHttpOptions {
   maxBodyBytes?: number;
   /** A session unused this long is closed, with its upstream connections (default 30 min). */
   idleTimeoutMs?: number;
+  /** How long a tool call waits for a human's answer to an approval request. */
+  approvalWaitMs?: number;
 }
 
 interface Session {
@@ -171,6 +173,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
       decisions: o.decisions,
       identity: caller.identity,
       ...(o.contentHook ? { contentHook: o.contentHook } : {}),
+      ...(o.approvalWaitMs ? { approvalWaitMs: o.approvalWaitMs } : {}),
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),

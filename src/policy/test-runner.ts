@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import type { Engine, PinnedFacts } from '../core/engine.js';
-import { actionRequestSchema, formatIssues } from '../core/request.js';
+import { formatIssues, inPersonOrAgentRequestSchema } from '../core/request.js';
 import type { Decision, Outcome } from '../core/types.js';
 
 const outcome = z.enum(['allow', 'deny', 'require_approval']);
 
 const caseSchema = z.strictObject({
   name: z.string().min(1),
-  request: actionRequestSchema,
+  request: inPersonOrAgentRequestSchema,
   facts: z
     .strictObject({
       delegation: z
@@ -118,7 +118,12 @@ export async function runCase(
   file: string,
   c: PolicyTestCase,
 ): Promise<CaseResult> {
-  const decision = await engine.decide({ ...c.request, pep: 'test' }, pinnedFacts(c));
+  const { request } = c;
+  // No agent and no token: a user acting in person (an approver answering a request).
+  const decision =
+    request.agent === undefined && request.token === undefined && request.user !== undefined
+      ? (await engine.traceHuman({ ...request, user: request.user, pep: 'test' })).decision
+      : await engine.decide({ ...request, pep: 'test' }, pinnedFacts(c));
   const problems: string[] = [];
   if (decision.decision !== c.expect)
     problems.push(`expected ${c.expect}, got ${decision.decision}`);

@@ -17,6 +17,7 @@ import {
   toActionRequest,
   toAuthzenResponse,
 } from './authzen.js';
+import { registerApprovalRoutes, type ApprovalRoutesOptions } from './approval-routes.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerTokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 import type { DecisionService } from './decisions.js';
@@ -30,6 +31,8 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Delegation tokens: exchange, revocation, JWKS. */
   identity?: Omit<TokenRoutesOptions, 'decisions'>;
+  /** Approval requests: list, wait, approve, deny. */
+  approvals?: Omit<ApprovalRoutesOptions, 'decisions'>;
   /** Reports the last failed reload, if the serving set is not the directory's latest. */
   reloadError?: () => string | undefined;
 }
@@ -95,6 +98,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   if (decisions.audit) registerAuditRoutes(app, decisions.audit);
+  if (opts.approvals) registerApprovalRoutes(app, { ...opts.approvals, decisions });
   const identity = opts.identity;
   // Its own plugin scope, so the form parser applies to the token endpoints only.
   if (identity)

@@ -9,6 +9,7 @@ import { sessionKey, type SessionStore } from '../core/stages/session.js';
 import { cordonReason } from '../core/evaluate.js';
 import type { ActionRequest, Decision } from '../core/types.js';
 import type { Metrics } from './metrics.js';
+import type { ApprovalService } from '../approval/service.js';
 
 export class DecisionService {
   constructor(
@@ -18,6 +19,8 @@ export class DecisionService {
     readonly audit?: AuditLog,
     /** Where the session stage's history comes from: each decision is appended to it. */
     private readonly sessions?: SessionStore,
+    /** Opens approval requests for require_approval and claims the grants decisions use. */
+    readonly approvals?: ApprovalService,
   ) {}
 
   /** The decision joins its session's history (labels only from what was allowed). */
@@ -35,29 +38,70 @@ export class DecisionService {
     });
   }
 
-  /** `pinned` is for facts Cordon itself established elsewhere (an approval given by a human). */
+  /** `pinned` is for facts a trusted in-process caller established (tests, replay). */
   async decide(request: ActionRequest, pinned?: PinnedFacts): Promise<Decision> {
     const started = process.hrtime.bigint();
-    const trace = await this.engine.trace(request, pinned);
-    let d = trace.decision;
+    return this.finish(await this.engine.trace(request, pinned), started);
+  }
+
+  /** A user acting in person, with no agent (an approver answering an approval request). */
+  async decideHuman(request: ActionRequest & { user: string }): Promise<Decision> {
+    const started = process.hrtime.bigint();
+    return this.finish(await this.engine.traceHuman(request), started);
+  }
+
+  /**
+   * An allowed decision that relied on an approval uses it up (atomically: a grant for one use
+   * cannot let two retries through); a require_approval decision opens a request for a human.
+   */
+  private async approvalStep(trace: DecisionTrace, d: Decision): Promise<Decision> {
+    if (!this.approvals) return d;
+    try {
+      if (d.decision === 'allow' && trace.approval) {
+        if (await this.approvals.claim(trace.approval))
+          return {
+            ...d,
+            approval: { id: trace.approval.id, status: 'used', by: trace.approval.by },
+          };
+        return refuse(
+          d,
+          'approval-used',
+          `approval ${trace.approval.id} was used up or expired before this request could use it`,
+        );
+      }
+      if (d.decision === 'require_approval' && trace.approvalBinding) {
+        const a = await this.approvals.openFor(trace);
+        if (a.status === 'denied') {
+          return refuse(
+            d,
+            'approval-denied',
+            `${a.approver} denied this exact request (approval ${a.id})${a.note ? `: ${a.note}` : ''}`,
+          );
+        }
+        return { ...d, approval: { id: a.id, status: 'pending', expiresAt: a.expiresAt } };
+      }
+    } catch (e) {
+      this.log.error({ err: e, decisionId: d.decisionId }, 'approval store failed; denying');
+      return refuse(
+        d,
+        'approval-unavailable',
+        'the approval store failed, so the request is denied',
+      );
+    }
+    return d;
+  }
+
+  private async finish(trace: DecisionTrace, started: bigint): Promise<Decision> {
+    const { request } = trace;
+    let d = await this.approvalStep(trace, trace.decision);
+    trace.decision = d;
     if (this.audit) {
       try {
         await this.audit.append(trace);
       } catch (e) {
         this.log.error({ err: e, decisionId: d.decisionId }, 'audit append failed; denying');
         this.metrics.auditFailures.inc();
-        d = {
-          ...d,
-          decision: 'deny',
-          reasons: [
-            cordonReason(
-              'audit-unavailable',
-              undefined,
-              'the decision could not be recorded, so it is denied',
-            ),
-          ],
-          obligations: [],
-        };
+        d = refuse(d, 'audit-unavailable', 'the decision could not be recorded, so it is denied');
       }
     }
     try {
@@ -68,18 +112,11 @@ export class DecisionService {
         { err: e, decisionId: d.decisionId },
         'session history append failed; denying',
       );
-      d = {
-        ...d,
-        decision: 'deny',
-        reasons: [
-          cordonReason(
-            'session-unavailable',
-            undefined,
-            'the session history could not be updated, so the decision is denied',
-          ),
-        ],
-        obligations: [],
-      };
+      d = refuse(
+        d,
+        'session-unavailable',
+        'the session history could not be updated, so the decision is denied',
+      );
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const pep = request.pep ?? 'http';
@@ -103,4 +140,15 @@ export class DecisionService {
     );
     return d;
   }
+}
+
+/** Cordon's own deny: the decision stands recorded as refused, with why. */
+function refuse(d: Decision, policy: string, message: string): Decision {
+  const { approval: _approval, ...rest } = d;
+  return {
+    ...rest,
+    decision: 'deny',
+    reasons: [cordonReason(policy, undefined, message)],
+    obligations: [],
+  };
 }

@@ -13,6 +13,10 @@ import { LivePolicySet } from '../policy/live.js';
 import { sessionStage } from '../core/stages/session.js';
 import { SqliteSessionStore } from '../session/sqlite-session-store.js';
 import { DecisionService } from './decisions.js';
+import { ApprovalService } from '../approval/service.js';
+import { SqliteApprovalStore } from '../approval/sqlite-approval-store.js';
+import { webhookNotifier } from '../approval/webhook.js';
+import { approvalStage } from '../core/stages/approval.js';
 import { Metrics } from './metrics.js';
 
 export interface Pdp {
@@ -23,6 +27,7 @@ export interface Pdp {
   revocations: RevocationStore;
   metrics: Metrics;
   decisions: DecisionService;
+  approvals: ApprovalService;
   close(): Promise<void>;
 }
 
@@ -33,6 +38,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   let audit: AuditLog | undefined;
   let revocations: RevocationStore | undefined;
   let sessions: SqliteSessionStore | undefined;
+  let approvalStore: SqliteApprovalStore | undefined;
   try {
     const { enabled, ...auditOptions } = config.audit;
     audit = enabled
@@ -54,15 +60,25 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     revocations = new RevocationStore(config.data);
     const tokens = new TokenService(keys, revocations, config.tokens.audience);
     sessions = new SqliteSessionStore(config.data, config.sessions.windowSeconds * 1000);
+    approvalStore = new SqliteApprovalStore(config.data);
+    const { webhook, pendingSeconds, grantSeconds, maxUses } = config.approvals;
+    const approvals = new ApprovalService({
+      store: approvalStore,
+      pendingSeconds,
+      grantSeconds,
+      maxUses,
+      ...(webhook ? { notify: webhookNotifier(webhook, log) } : {}),
+    });
     const engine = new Engine({
       policies,
       riskTiers: config.risk,
       tokens,
-      stages: [sessionStage(sessions)],
+      stages: [approvalStage(approvalStore), sessionStage(sessions)],
     });
-    const decisions = new DecisionService(engine, metrics, log, audit, sessions);
+    const decisions = new DecisionService(engine, metrics, log, audit, sessions, approvals);
     const opened = revocations;
     const openedSessions = sessions;
+    const openedApprovals = approvalStore;
     return {
       policies,
       audit,
@@ -71,11 +87,13 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       revocations,
       metrics,
       decisions,
+      approvals,
       async close() {
         await policies.close();
         await audit?.close();
         opened.close();
         openedSessions.close();
+        openedApprovals.close();
       },
     };
   } catch (e) {
@@ -83,6 +101,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     await audit?.close();
     revocations?.close();
     sessions?.close();
+    approvalStore?.close();
     throw e;
   }
 }

@@ -1,10 +1,12 @@
-// `cordon serve`: the PDP and its HTTP API.
+// `cordon serve`: the PDP and its HTTP API. `serveApi` also lets another process that opened a
+// PDP (the MCP gateway) offer the same API beside its own protocol.
 
 import { pino, type Logger } from 'pino';
 import type { CordonConfig } from '../config/config.js';
 import type { LivePolicySet } from '../policy/live.js';
+import { approverAuthenticator } from '../approval/approver-auth.js';
 import { buildApp } from './app.js';
-import { openPdp } from './pdp.js';
+import { openPdp, type Pdp } from './pdp.js';
 
 export interface RunningServer {
   url: string;
@@ -13,11 +15,23 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: CordonConfig, logger?: Logger): Promise<RunningServer> {
-  const log = logger ?? pino({ level: config.log.level, base: { svc: 'cordon' } });
-  const pdp = await openPdp(config, log);
-  const { policies, audit, decisions, metrics, tokens, keys, revocations } = pdp;
+export interface RunningApi {
+  url: string;
+  port: number;
+  /** Stops the HTTP server; the PDP stays open. */
+  close(): Promise<void>;
+}
+
+export async function serveApi(
+  pdp: Pdp,
+  config: CordonConfig,
+  log: Logger,
+  where: { host: string; port: number },
+): Promise<RunningApi> {
+  const { policies, decisions, metrics, tokens, keys, revocations, approvals } = pdp;
+  const authenticate = await approverAuthenticator(config.approvals);
   const app = buildApp({
+    approvals: { approvals, authenticate },
     decisions,
     metrics,
     logger: log,
@@ -25,30 +39,42 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
     identity: { tokens, keys, revocations },
     reloadError: () => policies.lastError?.message,
   });
+  await app.listen(where);
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : where.port;
+  return {
+    url: `http://${where.host.includes(':') ? `[${where.host}]` : where.host}:${port}`,
+    port,
+    close: () => app.close(),
+  };
+}
+
+export async function startServer(config: CordonConfig, logger?: Logger): Promise<RunningServer> {
+  const log = logger ?? pino({ level: config.log.level, base: { svc: 'cordon' } });
+  const pdp = await openPdp(config, log);
+  let api: RunningApi;
   try {
-    await app.listen({ port: config.port, host: config.host });
+    api = await serveApi(pdp, config, log, { host: config.host, port: config.port });
   } catch (e) {
     await pdp.close();
     throw e;
   }
-  const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  const current = policies.current();
+  const current = pdp.policies.current();
   log.info(
     {
-      port,
+      port: api.port,
       policyVersion: current.version,
       policies: current.size,
-      audit: audit ? { records: audit.size, key: audit.verifierKey } : 'off',
+      audit: pdp.audit ? { records: pdp.audit.size, key: pdp.audit.verifierKey } : 'off',
     },
     'cordon serving',
   );
   return {
-    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
-    port,
-    policies,
+    url: api.url,
+    port: api.port,
+    policies: pdp.policies,
     async close() {
-      await app.close();
+      await api.close();
       await pdp.close();
     },
   };

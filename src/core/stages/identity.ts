@@ -118,3 +118,15 @@ export function identityStage(tokens?: TokenVerifier): Stage {
     },
   };
 }
+
+/** A listed user acting in person (an approver): no agent, no delegation chain. */
+export function directUserStage(): Stage {
+  return {
+    name: 'identity',
+    run(s: DecisionState) {
+      const id = s.request.user ?? '';
+      s.user = principal(s, 'user', id);
+      if (s.user) s.facts.delegation = { depth: 0, chain: [], user: id };
+    },
+  };
+}

@@ -1,0 +1,155 @@
+// Approval requests in DATA/approvals.db: they survive restarts. Answering and using an approval
+// are single conditional UPDATEs, so two approvers, or two retries, cannot both win.
+
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import type {
+  Approval,
+  ApprovalGrant,
+  ApprovalStatus,
+  ApprovalStore,
+  NewApproval,
+  Settlement,
+} from './approval.js';
+
+interface Row {
+  id: string;
+  status: 'pending' | 'approved' | 'denied' | 'used';
+  body: string;
+  expires_at: number;
+  approver: string | null;
+  note: string | null;
+  decided_at: number | null;
+  grant_expires_at: number | null;
+  uses_left: number | null;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function toApproval(r: Row, now: number): Approval {
+  const body = JSON.parse(r.body) as NewApproval;
+  let status: ApprovalStatus = r.status;
+  if (status === 'pending' && r.expires_at <= now) status = 'expired';
+  if (status === 'approved' && (r.grant_expires_at ?? 0) <= now) status = 'expired';
+  const a: Approval = { ...body, status };
+  if (r.approver !== null) a.approver = r.approver;
+  if (r.note !== null) a.note = r.note;
+  if (r.decided_at !== null) a.decidedAt = iso(r.decided_at);
+  if (r.grant_expires_at !== null) a.grantExpiresAt = iso(r.grant_expires_at);
+  if (r.uses_left !== null) a.usesLeft = r.uses_left;
+  return a;
+}
+
+export class SqliteApprovalStore implements ApprovalStore {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(dataDir: string) {
+    this.db = new Database(join(dataDir, 'approvals.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS approvals (
+      id TEXT PRIMARY KEY,
+      binding TEXT NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('pending','approved','denied','used')),
+      body TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL,
+      approver TEXT, note TEXT, decided_at INTEGER,
+      grant_expires_at INTEGER, uses_left INTEGER);
+      CREATE INDEX IF NOT EXISTS approvals_binding ON approvals(binding, status);
+      CREATE INDEX IF NOT EXISTS approvals_created ON approvals(created_at);`);
+    const d = this.db;
+    this.stmts = {
+      insert: d.prepare(
+        `INSERT INTO approvals (id, binding, status, body, created_at, expires_at)
+         VALUES (?, ?, 'pending', ?, ?, ?)`,
+      ),
+      get: d.prepare('SELECT * FROM approvals WHERE id = ?'),
+      list: d.prepare('SELECT * FROM approvals ORDER BY created_at DESC, id DESC LIMIT ?'),
+      listStatus: d.prepare(
+        `SELECT * FROM approvals WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
+      ),
+      latest: d.prepare(
+        `SELECT * FROM approvals WHERE binding = ? AND status IN ('pending', 'denied')
+         ORDER BY created_at DESC, id DESC LIMIT 1`,
+      ),
+      grant: d.prepare(
+        `SELECT id, approver, decided_at FROM approvals
+         WHERE binding = ? AND status = 'approved' AND grant_expires_at > ? AND uses_left > 0
+         ORDER BY decided_at LIMIT 1`,
+      ),
+      settle: d.prepare(
+        `UPDATE approvals SET status = ?, approver = ?, note = ?, decided_at = ?,
+           grant_expires_at = ?, uses_left = ?
+         WHERE id = ? AND status = 'pending' AND expires_at > ?`,
+      ),
+      consume: d.prepare(
+        `UPDATE approvals SET uses_left = uses_left - 1,
+           status = CASE WHEN uses_left = 1 THEN 'used' ELSE status END
+         WHERE id = ? AND status = 'approved' AND uses_left > 0 AND grant_expires_at > ?`,
+      ),
+    };
+  }
+
+  async create(a: NewApproval): Promise<void> {
+    this.stmts.insert.run(
+      a.id,
+      a.binding,
+      JSON.stringify(a),
+      Date.parse(a.createdAt),
+      Date.parse(a.expiresAt),
+    );
+  }
+
+  async get(id: string, now: Date): Promise<Approval | undefined> {
+    const r = this.stmts.get.get(id) as Row | undefined;
+    return r && toApproval(r, now.getTime());
+  }
+
+  async list(filter: { status?: ApprovalStatus; limit: number }, now: Date): Promise<Approval[]> {
+    const t = now.getTime();
+    // Expiry is computed, not stored: filter those by what they read as now.
+    const stored = filter.status === 'expired' ? undefined : filter.status;
+    const rows = (
+      stored ? this.stmts.listStatus.all(stored, filter.limit) : this.stmts.list.all(filter.limit)
+    ) as Row[];
+    const all = rows.map((r) => toApproval(r, t));
+    return filter.status ? all.filter((a) => a.status === filter.status) : all;
+  }
+
+  async latestFor(binding: string, now: Date): Promise<Approval | undefined> {
+    const r = this.stmts.latest.get(binding) as Row | undefined;
+    return r && toApproval(r, now.getTime());
+  }
+
+  async findGrant(binding: string, now: Date): Promise<ApprovalGrant | undefined> {
+    const r = this.stmts.grant.get(binding, now.getTime()) as
+      { id: string; approver: string; decided_at: number } | undefined;
+    return r && { id: r.id, by: r.approver, at: iso(r.decided_at) };
+  }
+
+  async settle(id: string, s: Settlement): Promise<boolean> {
+    const approved = s.verdict === 'approved';
+    const info = this.stmts.settle.run(
+      s.verdict,
+      s.approver,
+      s.note ?? null,
+      s.at.getTime(),
+      approved ? (s.grantExpiresAt?.getTime() ?? null) : null,
+      approved ? (s.uses ?? 1) : null,
+      id,
+      s.at.getTime(),
+    );
+    return info.changes === 1;
+  }
+
+  async consume(id: string, now: Date): Promise<boolean> {
+    return this.stmts.consume.run(id, now.getTime()).changes === 1;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,114 @@
+// `cordon approvals list|show|approve|deny`: a client of a running PDP's approval API (the
+// PDP holds the approval store and the audit log, so answers go through it and are recorded).
+
+import type { Command } from 'commander';
+
+export class ApprovalCliError extends Error {}
+
+type Exit = (code: number) => void;
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const DEFAULT_URL = process.env.CORDON_URL ?? 'http://127.0.0.1:7070';
+
+interface ApprovalView {
+  id: string;
+  status: string;
+  agent: string;
+  user?: string;
+  request: { action: string; resource: { type: string; id: string }; input?: unknown };
+  reasons: { policy: string }[];
+  expiresAt: string;
+  approver?: string;
+  note?: string;
+}
+
+async function call(url: string, path: string, init?: RequestInit): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, url), init);
+  } catch (e) {
+    throw new ApprovalCliError(`cannot reach ${url}: ${(e as Error).message}`);
+  }
+  const body = (await res.json().catch(() => ({}))) as { error?: string };
+  if (!res.ok) throw new ApprovalCliError(body.error ?? `HTTP ${res.status}`);
+  return body;
+}
+
+function line(a: ApprovalView): string {
+  const who = a.user ? `${a.agent} for ${a.user}` : a.agent;
+  const what = `${a.request.action} ${a.request.resource.type}::"${a.request.resource.id}"`;
+  const gate = a.reasons.map((r) => r.policy).join(',');
+  const answered = a.approver ? ` by ${a.approver}` : ` until ${a.expiresAt}`;
+  return `${a.id}  ${a.status.padEnd(8)} ${who}: ${what} [${gate}]${answered}`;
+}
+
+export function registerApprovalCommands(program: Command, exit: Exit): void {
+  const approvals = program
+    .command('approvals')
+    .description('list and answer approval requests on a running PDP');
+  const common = (c: Command) =>
+    c
+      .option('--url <url>', 'the PDP (or set CORDON_URL)', DEFAULT_URL)
+      .option('--json', 'print JSON');
+
+  common(approvals.command('list'))
+    .description('approval requests, newest first')
+    .option('--status <status>', 'pending, approved, denied, expired or used')
+    .option('--limit <n>', 'at most this many', '100')
+    .action(async (o: { url: string; json?: boolean; status?: string; limit: string }) => {
+      const q = new URLSearchParams({ limit: o.limit });
+      if (o.status) q.set('status', o.status);
+      const body = (await call(o.url, `/v1/approvals?${q}`)) as { approvals: ApprovalView[] };
+      if (o.json) out(JSON.stringify(body));
+      else if (body.approvals.length === 0) out('no approval requests');
+      else for (const a of body.approvals) out(line(a));
+      exit(0);
+    });
+
+  common(approvals.command('show <id>'))
+    .description('one approval request, with the input the agent wants to use')
+    .option('--wait <seconds>', 'wait this long for an answer', '0')
+    .action(async (id: string, o: { url: string; json?: boolean; wait: string }) => {
+      const path = `/v1/approvals/${encodeURIComponent(id)}?wait=${encodeURIComponent(o.wait)}`;
+      const a = (await call(o.url, path)) as ApprovalView;
+      out(o.json ? JSON.stringify(a) : `${line(a)}\ninput: ${JSON.stringify(a.request.input)}`);
+      exit(0);
+    });
+
+  for (const verb of ['approve', 'deny'] as const) {
+    common(approvals.command(`${verb} <id>`))
+      .description(`${verb} a pending request (the approver must be permitted by policy)`)
+      .option('--approver <user>', 'your user id (trusted mode)')
+      .option('--token <jwt>', "your identity provider's token (or set CORDON_APPROVER_TOKEN)")
+      .option('--note <text>', 'why, for the record')
+      .option('--uses <n>', 'how many retries the approval covers (approve only)')
+      .action(
+        async (
+          id: string,
+          o: {
+            url: string;
+            json?: boolean;
+            approver?: string;
+            token?: string;
+            note?: string;
+            uses?: string;
+          },
+        ) => {
+          const token = o.token ?? process.env.CORDON_APPROVER_TOKEN;
+          const body: Record<string, unknown> = {};
+          if (o.approver) body.approver = o.approver;
+          if (o.note) body.note = o.note;
+          if (o.uses) body.uses = Number(o.uses);
+          const a = (await call(o.url, `/v1/approvals/${encodeURIComponent(id)}/${verb}`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              ...(token ? { authorization: `Bearer ${token}` } : {}),
+            },
+            body: JSON.stringify(body),
+          })) as ApprovalView;
+          out(o.json ? JSON.stringify(a) : line(a));
+          exit(0);
+        },
+      );
+  }
+}

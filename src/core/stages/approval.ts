@@ -1,0 +1,63 @@
+// Approvals: a human's yes is bound to one exact action. The binding is a digest of the resolved
+// agent and user, the action, the resource as the PEP named it, the input and the caller's
+// context, so an approval never authorizes different arguments. This stage finds a usable grant
+// for the request and sets `context.approval`; the decision service then claims it atomically.
+
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { DecisionState, Stage } from '../pipeline.js';
+import type { ActionRequest } from '../types.js';
+
+/** An approval given by a human and still usable (not expired, uses left). */
+export interface ApprovalGrant {
+  id: string;
+  /** The approver's user id. */
+  by: string;
+  /** When it was given (ISO 8601). */
+  at: string;
+}
+
+/** Where the approval stage finds grants (the approval store). */
+export interface ApprovalGrants {
+  findGrant(binding: string, now: Date): Promise<ApprovalGrant | undefined>;
+}
+
+export interface BindingSubject {
+  agent: string;
+  user?: string | undefined;
+  request: Pick<ActionRequest, 'action' | 'resource' | 'input' | 'context'>;
+}
+
+/** `sha256:` over the canonical JSON (RFC 8785) of exactly what the approval covers. */
+export function approvalBinding(s: BindingSubject): string {
+  const { action, resource, input, context } = s.request;
+  const text = canonicalize({
+    agent: s.agent,
+    user: s.user ?? null,
+    action,
+    resource,
+    input: input ?? null,
+    context: context ?? null,
+  });
+  if (text === undefined) throw new Error('the request has no JSON form');
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+export function approvalStage(grants: ApprovalGrants): Stage {
+  return {
+    name: 'approval',
+    async run(s: DecisionState) {
+      if (!s.agent) return;
+      const binding = approvalBinding({
+        agent: s.agent.uid.id,
+        user: s.user?.uid.id,
+        request: s.request,
+      });
+      s.approvalBinding = binding;
+      const grant = await grants.findGrant(binding, s.now);
+      if (!grant) return;
+      s.approvalGrant = grant;
+      s.facts.approval = { granted: true, by: grant.by };
+    },
+  };
+}
