@@ -1,8 +1,8 @@
 // Approval requests in DATA/approvals.db: they survive restarts. Answering and using an approval
 // are single conditional UPDATEs, so two approvers, or two retries, cannot both win.
 
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openStore } from '../storage/sqlite.js';
 import type {
   Approval,
   ApprovalGrant,
@@ -45,11 +45,9 @@ export class SqliteApprovalStore implements ApprovalStore {
   private readonly stmts;
 
   constructor(dataDir: string) {
-    this.db = new Database(join(dataDir, 'approvals.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS approvals (
+    this.db = openStore(dataDir, 'approvals.db', {
+      synchronous: 'FULL',
+      schema: `CREATE TABLE IF NOT EXISTS approvals (
       id TEXT PRIMARY KEY,
       binding TEXT NOT NULL,
       status TEXT NOT NULL CHECK (status IN ('pending','approved','denied','used')),
@@ -59,7 +57,8 @@ export class SqliteApprovalStore implements ApprovalStore {
       approver TEXT, note TEXT, decided_at INTEGER,
       grant_expires_at INTEGER, uses_left INTEGER);
       CREATE INDEX IF NOT EXISTS approvals_binding ON approvals(binding, status);
-      CREATE INDEX IF NOT EXISTS approvals_created ON approvals(created_at);`);
+      CREATE INDEX IF NOT EXISTS approvals_created ON approvals(created_at);`,
+    });
     const d = this.db;
     this.stmts = {
       insert: d.prepare(

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../core/request.js';
 import { DEFAULT_RISK_TIERS } from '../core/risk.js';
+import { llmConfigSchema } from '../llm/config.js';
 
 const response = z.enum(['allow', 'require_approval', 'restrict', 'isolate']);
 
@@ -88,6 +89,7 @@ export const configSchema = z.strictObject({
       path: ['issuer'],
     })
     .default({ pendingSeconds: 900, grantSeconds: 300, maxUses: 10, approvers: 'trusted' }),
+  llm: llmConfigSchema,
   risk: z
     .strictObject({
       thresholds: z.strictObject({ medium: z.number(), high: z.number(), critical: z.number() }),

@@ -312,6 +312,7 @@ function buildContext(state: DecisionState): Record<string, unknown> {
   ctx.content = facts.content;
   ctx.risk = facts.risk;
   ctx.approval = facts.approval;
+  ctx.usage = facts.usage;
   const defaults = set.schema?.contextDefaults.get(request.action);
   return defaults ? fillDefaults(ctx, defaults) : ctx;
 }

@@ -49,5 +49,6 @@ export function initialFacts(session: string | undefined): CordonFacts {
     content: { pii: [], secrets: [], injection: 0 },
     risk: { score: 0, level: 'low' },
     approval: { granted: false, by: '' },
+    usage: { agent: { requests: 0, tokens: 0 }, user: { requests: 0, tokens: 0 } },
   };
 }

@@ -87,6 +87,7 @@ export const RESERVED_CONTEXT_KEYS = [
   'content',
   'risk',
   'approval',
+  'usage',
 ] as const;
 export type ReservedContextKey = (typeof RESERVED_CONTEXT_KEYS)[number];
 
@@ -110,6 +111,15 @@ export interface ApprovalFacts {
   granted: boolean;
   by: string;
 }
+/** Model use over the budget window, as the upstream providers reported it. */
+export interface UsageTotals {
+  requests: number;
+  tokens: number;
+}
+export interface UsageFacts {
+  agent: UsageTotals;
+  user: UsageTotals;
+}
 
 /** The facts Cordon itself establishes for a request; all land in the Cedar context. */
 export interface CordonFacts {
@@ -118,4 +128,5 @@ export interface CordonFacts {
   content: ContentFacts;
   risk: Risk;
   approval: ApprovalFacts;
+  usage: UsageFacts;
 }

@@ -2,8 +2,8 @@
 // issued before the revocation. Read at every verification, so a revocation made by another
 // process (the CLI beside a running server) applies to the next decision, and survives restarts.
 
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openStore } from '../storage/sqlite.js';
 
 export class RevocationStore {
   private readonly db: Database.Database;
@@ -11,13 +11,13 @@ export class RevocationStore {
   private readonly agentStmt: Database.Statement;
 
   constructor(dataDir: string) {
-    this.db = new Database(join(dataDir, 'identity.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.exec(`
+    this.db = openStore(dataDir, 'identity.db', {
+      synchronous: 'FULL',
+      schema: `
       CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS revoked_agents (agent TEXT PRIMARY KEY, at INTEGER NOT NULL);
-    `);
+    `,
+    });
     this.jtiStmt = this.db.prepare('SELECT 1 FROM revoked_tokens WHERE jti = ?');
     this.agentStmt = this.db
       .prepare('SELECT agent FROM revoked_agents WHERE agent = ? AND at >= ?')

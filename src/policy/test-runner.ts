@@ -37,6 +37,12 @@ const caseSchema = z.strictObject({
         .partial(),
       risk: z.strictObject({ score: z.number().int().min(0).max(100) }).partial(),
       approval: z.strictObject({ granted: z.boolean(), by: z.string() }).partial(),
+      usage: z
+        .strictObject({
+          agent: z.strictObject({ requests: z.number().int(), tokens: z.number().int() }),
+          user: z.strictObject({ requests: z.number().int(), tokens: z.number().int() }),
+        })
+        .partial(),
       time: z.iso.datetime({ offset: true }),
     })
     .partial()

@@ -19,6 +19,7 @@ import {
 } from './authzen.js';
 import { registerApprovalRoutes, type ApprovalRoutesOptions } from './approval-routes.js';
 import { registerAuditRoutes } from './audit-routes.js';
+import { registerLlmRoutes, type LlmRoutesOptions } from '../llm/routes.js';
 import { registerTokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 import type { DecisionService } from './decisions.js';
 import type { Metrics } from './metrics.js';
@@ -31,6 +32,8 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Delegation tokens: exchange, revocation, JWKS. */
   identity?: Omit<TokenRoutesOptions, 'decisions'>;
+  /** The LLM gateway (OpenAI and Anthropic APIs), when upstreams are configured. */
+  llm?: Omit<LlmRoutesOptions, 'decisions'>;
   /** Approval requests: list, wait, approve, deny. */
   approvals?: Omit<ApprovalRoutesOptions, 'decisions'>;
   /** Reports the last failed reload, if the serving set is not the directory's latest. */
@@ -99,6 +102,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   if (decisions.audit) registerAuditRoutes(app, decisions.audit);
   if (opts.approvals) registerApprovalRoutes(app, { ...opts.approvals, decisions });
+  if (opts.llm) registerLlmRoutes(app, { ...opts.llm, decisions });
   const identity = opts.identity;
   // Its own plugin scope, so the form parser applies to the token endpoints only.
   if (identity)

@@ -44,6 +44,15 @@ export class DecisionService {
     return this.finish(await this.engine.trace(request, pinned), started);
   }
 
+  /** The decision, with the agent and user as resolved (from the token when there was one). */
+  async decideResolved(
+    request: ActionRequest,
+  ): Promise<{ decision: Decision; agent?: string | undefined; user?: string | undefined }> {
+    const started = process.hrtime.bigint();
+    const trace = await this.engine.trace(request);
+    return { decision: await this.finish(trace, started), agent: trace.agent, user: trace.user };
+  }
+
   /** A user acting in person, with no agent (an approver answering an approval request). */
   async decideHuman(request: ActionRequest & { user: string }): Promise<Decision> {
     const started = process.hrtime.bigint();

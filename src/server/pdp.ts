@@ -17,6 +17,8 @@ import { ApprovalService } from '../approval/service.js';
 import { SqliteApprovalStore } from '../approval/sqlite-approval-store.js';
 import { webhookNotifier } from '../approval/webhook.js';
 import { approvalStage } from '../core/stages/approval.js';
+import { usageStage } from '../core/stages/usage.js';
+import { SqliteUsageStore } from '../llm/usage-store.js';
 import { Metrics } from './metrics.js';
 
 export interface Pdp {
@@ -28,6 +30,7 @@ export interface Pdp {
   metrics: Metrics;
   decisions: DecisionService;
   approvals: ApprovalService;
+  usage: SqliteUsageStore;
   close(): Promise<void>;
 }
 
@@ -39,6 +42,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   let revocations: RevocationStore | undefined;
   let sessions: SqliteSessionStore | undefined;
   let approvalStore: SqliteApprovalStore | undefined;
+  let usage: SqliteUsageStore | undefined;
   try {
     const { enabled, ...auditOptions } = config.audit;
     audit = enabled
@@ -61,6 +65,8 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     const tokens = new TokenService(keys, revocations, config.tokens.audience);
     sessions = new SqliteSessionStore(config.data, config.sessions.windowSeconds * 1000);
     approvalStore = new SqliteApprovalStore(config.data);
+    usage = new SqliteUsageStore(config.data, config.llm.budgetWindowSeconds * 1000);
+    usage.compact(new Date());
     const { webhook, pendingSeconds, grantSeconds, maxUses } = config.approvals;
     const approvals = new ApprovalService({
       store: approvalStore,
@@ -73,12 +79,13 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       policies,
       riskTiers: config.risk,
       tokens,
-      stages: [approvalStage(approvalStore), sessionStage(sessions)],
+      stages: [approvalStage(approvalStore), sessionStage(sessions), usageStage(usage)],
     });
     const decisions = new DecisionService(engine, metrics, log, audit, sessions, approvals);
     const opened = revocations;
     const openedSessions = sessions;
     const openedApprovals = approvalStore;
+    const openedUsage = usage;
     return {
       policies,
       audit,
@@ -88,12 +95,14 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       metrics,
       decisions,
       approvals,
+      usage,
       async close() {
         await policies.close();
         await audit?.close();
         opened.close();
         openedSessions.close();
         openedApprovals.close();
+        openedUsage.close();
       },
     };
   } catch (e) {
@@ -102,6 +111,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     revocations?.close();
     sessions?.close();
     approvalStore?.close();
+    usage?.close();
     throw e;
   }
 }

@@ -28,10 +28,11 @@ export async function serveApi(
   log: Logger,
   where: { host: string; port: number },
 ): Promise<RunningApi> {
-  const { policies, decisions, metrics, tokens, keys, revocations, approvals } = pdp;
+  const { policies, decisions, metrics, tokens, keys, revocations, approvals, usage } = pdp;
   const authenticate = await approverAuthenticator(config.approvals);
   const app = buildApp({
     approvals: { approvals, authenticate },
+    ...(config.llm.upstreams.length > 0 ? { llm: { config: config.llm, usage, log } } : {}),
     decisions,
     metrics,
     logger: log,

@@ -2,9 +2,9 @@
 // memory (built from the newest events on first use, then updated on every append), so a long
 // session costs a decision nothing extra.
 
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 import { SessionSummary, type SessionEvent, type SessionStore } from '../core/stages/session.js';
+import { openStore } from '../storage/sqlite.js';
 
 /** Events read back when a summary is rebuilt after a restart. */
 const REBUILD_FROM = 1000;
@@ -21,12 +21,12 @@ export class SqliteSessionStore implements SessionStore {
     dataDir: string,
     private readonly windowMs: number,
   ) {
-    this.db = new Database(join(dataDir, 'sessions.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS session_events (
+    this.db = openStore(dataDir, 'sessions.db', {
+      synchronous: 'NORMAL',
+      schema: `CREATE TABLE IF NOT EXISTS session_events (
       seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, event TEXT NOT NULL);
-      CREATE INDEX IF NOT EXISTS session_events_key ON session_events(key, seq);`);
+      CREATE INDEX IF NOT EXISTS session_events_key ON session_events(key, seq);`,
+    });
     this.insert = this.db.prepare('INSERT INTO session_events (key, event) VALUES (?, ?)');
     this.recent = this.db
       .prepare('SELECT event FROM session_events WHERE key = ? ORDER BY seq DESC LIMIT ?')

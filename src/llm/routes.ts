@@ -1,0 +1,289 @@
+// The LLM gateway's HTTP routes: the OpenAI API under /llm/openai/v1 and the Anthropic API under
+// /llm/anthropic, so agents only change their SDK's base URL. Every call is `callModel` on
+// Model::"<upstream>/<model>"; every tool call the model proposes is `invokeTool` before the
+// agent sees it. Provider keys stay here; agents hold gateway keys or delegation tokens.
+
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { usageKey } from '../core/stages/usage.js';
+import type { ActionRequest, Decision } from '../core/types.js';
+import type { DecisionService } from '../server/decisions.js';
+import { anthropicMessages } from './anthropic-messages.js';
+import type { LlmConfig, LlmUpstream } from './config.js';
+import type { Dialect, ToolJudge } from './dialect.js';
+import { errorBody, errorEvent, type Api } from './errors.js';
+import { openaiChat } from './openai-chat.js';
+import { openaiEmbeddings, openaiResponses } from './openai-responses.js';
+import { formatSse, pumpSse, UpstreamIdle } from './sse.js';
+import type { SqliteUsageStore } from './usage-store.js';
+
+export interface LlmRoutesOptions {
+  config: LlmConfig;
+  decisions: DecisionService;
+  usage: SqliteUsageStore;
+  log: Logger;
+  env?: Record<string, string | undefined>;
+}
+
+type Identity = Pick<ActionRequest, 'agent' | 'user' | 'token'>;
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+
+/**
+ * The Tool a function name stands for. Function names cannot hold "/", so the MCP gateway's
+ * `<server>__<tool>` form maps back to Tool::"<server>/<tool>"; other names are used as is.
+ */
+export function toolId(name: string): string {
+  const at = name.indexOf('__');
+  return at > 0 && at < name.length - 2 ? `${name.slice(0, at)}/${name.slice(at + 2)}` : name;
+}
+
+class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function explain(what: string, d: Decision): string {
+  const policies = [
+    ...new Set(d.reasons.map((r) => (r.message ? `${r.policy}: ${r.message}` : r.policy))),
+  ];
+  if (d.decision === 'require_approval')
+    return `Cordon requires a human approval for ${what} (approval id ${d.approval?.id ?? d.decisionId}): ${policies.join('; ')}`;
+  return `Cordon denied ${what} (decision ${d.decisionId}): ${policies.join('; ')}`;
+}
+
+export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): void {
+  const env = o.env ?? process.env;
+  const keys = new Map(Object.entries(o.config.keys).map(([k, v]) => [sha256(k), v]));
+  const upstreams = new Map(o.config.upstreams.map((u) => [u.name, u]));
+
+  /** Who calls: a gateway key (OpenAI: Bearer; Anthropic: x-api-key) or a delegation token. */
+  function identify(req: FastifyRequest): Identity {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const key = bearer ?? (req.headers['x-api-key'] as string | undefined);
+    if (!key)
+      throw new GatewayError(401, 'no API key: use a Cordon gateway key or delegation token');
+    const known = keys.get(sha256(key));
+    if (known)
+      return known.user ? { agent: known.agent, user: known.user } : { agent: known.agent };
+    if (JWT.test(key)) return { token: key };
+    throw new GatewayError(401, 'unknown API key');
+  }
+
+  function upstreamFor(api: Api, model: string): { up: LlmUpstream; name: string } {
+    const slash = model.indexOf('/');
+    const up = slash > 0 ? upstreams.get(model.slice(0, slash)) : undefined;
+    if (!up || up.api !== api || slash === model.length - 1)
+      throw new GatewayError(
+        404,
+        `unknown model "${model}": name it <upstream>/<model>; upstreams here: ${[
+          ...upstreams.values(),
+        ]
+          .filter((u) => u.api === api)
+          .map((u) => u.name)
+          .join(', ')}`,
+      );
+    return { up, name: model.slice(slash + 1) };
+  }
+
+  function providerHeaders(up: LlmUpstream, req: FastifyRequest): Record<string, string> {
+    const h: Record<string, string> = { 'content-type': 'application/json' };
+    const key = up.apiKeyEnv ? env[up.apiKeyEnv] : undefined;
+    if (up.api === 'openai') {
+      if (key) h.authorization = `Bearer ${key}`;
+    } else {
+      if (key) h['x-api-key'] = key;
+      h['anthropic-version'] = (req.headers['anthropic-version'] as string) ?? '2023-06-01';
+      const beta = req.headers['anthropic-beta'];
+      if (typeof beta === 'string') h['anthropic-beta'] = beta;
+    }
+    return h;
+  }
+
+  async function handle(
+    api: Api,
+    dialect: Dialect,
+    path: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<unknown> {
+    const fail = (status: number, message: string) =>
+      reply.code(status).send(errorBody(api, status, message));
+    let identity: Identity;
+    try {
+      identity = identify(req);
+    } catch (e) {
+      return fail((e as GatewayError).status, (e as Error).message);
+    }
+    const body = req.body;
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      return fail(400, 'the body must be a JSON object');
+    const request = body as Record<string, unknown>;
+    const summary = dialect.summarize(request);
+    let target: { up: LlmUpstream; name: string };
+    try {
+      target = upstreamFor(api, summary.model);
+    } catch (e) {
+      return fail((e as GatewayError).status, (e as Error).message);
+    }
+    const session = req.headers['x-cordon-session'];
+    const common = {
+      ...identity,
+      pep: 'llm',
+      ...(typeof session === 'string' && session ? { session } : {}),
+    };
+    const modelId = `${target.up.name}/${target.name}`;
+    const { decision, agent, user } = await o.decisions.decideResolved({
+      ...common,
+      action: 'callModel',
+      resource: { type: 'Model', id: modelId, attrs: { provider: target.up.name } },
+      input: { model: modelId, stream: summary.stream, tools: summary.tools },
+      ...(summary.text ? { content: summary.text } : {}),
+    });
+    if (decision.decision !== 'allow')
+      return fail(403, explain(`callModel on Model::"${modelId}"`, decision));
+
+    const judge: ToolJudge = (name, args) =>
+      o.decisions.decide({
+        ...common,
+        action: 'invokeTool',
+        resource: { type: 'Tool', id: toolId(name) },
+        input: args,
+        parent: decision.decisionId,
+      });
+    const recordUsage = (tokens: number | undefined) => {
+      const ks = [agent && usageKey('agent', agent), user && usageKey('user', user)].filter(
+        (k): k is string => !!k,
+      );
+      o.usage.record(ks, tokens ?? 0, new Date());
+      o.log.info({ decisionId: decision.decisionId, model: modelId, tokens }, 'model usage');
+    };
+
+    const timeoutMs = target.up.timeoutSeconds * 1000;
+    const abort = new AbortController();
+    const onClose = () => abort.abort(new Error('client went away'));
+    req.raw.once('close', onClose);
+    const headersTimer = setTimeout(() => abort.abort(new UpstreamIdle('timeout')), timeoutMs);
+    let res: Response;
+    try {
+      res = await fetch(`${target.up.baseUrl.replace(/\/$/, '')}${path}`, {
+        method: 'POST',
+        headers: providerHeaders(target.up, req),
+        body: JSON.stringify(dialect.upstreamBody(request, target.name)),
+        signal: abort.signal,
+      });
+    } catch (e) {
+      clearTimeout(headersTimer);
+      req.raw.off('close', onClose);
+      const timedOut = abort.signal.reason instanceof UpstreamIdle;
+      o.log.warn({ err: e, upstream: target.up.name }, 'upstream request failed');
+      return fail(
+        timedOut ? 504 : 502,
+        timedOut
+          ? `upstream ${target.up.name} did not answer within ${target.up.timeoutSeconds} s`
+          : `upstream ${target.up.name} unreachable: ${(e as Error).message}`,
+      );
+    }
+    clearTimeout(headersTimer);
+
+    try {
+      if (!res.ok) {
+        // The provider's own error, in its own format: pass it on as is.
+        const text = await res.text();
+        return reply
+          .code(res.status)
+          .header('content-type', res.headers.get('content-type') ?? 'application/json')
+          .send(text);
+      }
+      const streaming =
+        summary.stream && (res.headers.get('content-type') ?? '').includes('text/event-stream');
+      if (!streaming) {
+        const json = (await res.json()) as unknown;
+        const { body: out, tokens } = await dialect.rewrite(json, judge);
+        recordUsage(tokens);
+        return reply.code(res.status).send(out);
+      }
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
+      const rewriter = dialect.streamRewriter(judge, request);
+      try {
+        await pumpSse(
+          res.body!,
+          async (e) => {
+            for (const ev of await rewriter.onEvent(e)) raw.write(formatSse(ev));
+          },
+          timeoutMs,
+        );
+      } catch (e) {
+        const why =
+          e instanceof UpstreamIdle
+            ? `upstream ${target.up.name} stalled: ${e.message}`
+            : `upstream ${target.up.name} dropped the stream: ${(e as Error).message}`;
+        o.log.warn({ upstream: target.up.name, error: why }, 'stream failed');
+        if (!raw.destroyed) raw.write(formatSse(errorEvent(api, why)));
+      } finally {
+        recordUsage(rewriter.tokens());
+        raw.end();
+      }
+      return reply;
+    } finally {
+      req.raw.off('close', onClose);
+    }
+  }
+
+  const bodyLimit = o.config.bodyLimit;
+  const route = (api: Api, url: string, dialect: Dialect, path: string) =>
+    app.post(url, { bodyLimit }, (req, reply) => handle(api, dialect, path, req, reply));
+
+  route('openai', '/llm/openai/v1/chat/completions', openaiChat, '/chat/completions');
+  route('openai', '/llm/openai/v1/responses', openaiResponses, '/responses');
+  route('openai', '/llm/openai/v1/embeddings', openaiEmbeddings, '/embeddings');
+  route('anthropic', '/llm/anthropic/v1/messages', anthropicMessages, '/v1/messages');
+
+  // The models the caller may use, from every OpenAI-API upstream, named <upstream>/<model>.
+  app.get('/llm/openai/v1/models', async (req, reply) => {
+    let identity: Identity;
+    try {
+      identity = identify(req);
+    } catch (e) {
+      return reply.code(401).send(errorBody('openai', 401, (e as Error).message));
+    }
+    const data: Record<string, unknown>[] = [];
+    for (const up of upstreams.values()) {
+      if (up.api !== 'openai') continue;
+      let listed: { id: string; [k: string]: unknown }[];
+      try {
+        const res = await fetch(`${up.baseUrl.replace(/\/$/, '')}/models`, {
+          headers: providerHeaders(up, req),
+          signal: AbortSignal.timeout(up.timeoutSeconds * 1000),
+        });
+        listed = ((await res.json()) as { data?: typeof listed }).data ?? [];
+      } catch (e) {
+        o.log.warn({ err: e, upstream: up.name }, 'listing models failed');
+        continue;
+      }
+      for (const m of listed) {
+        const id = `${up.name}/${m.id}`;
+        const d = await o.decisions.decide({
+          ...identity,
+          pep: 'llm',
+          action: 'callModel',
+          resource: { type: 'Model', id, attrs: { provider: up.name } },
+        });
+        if (d.decision !== 'deny') data.push({ ...m, id });
+      }
+    }
+    return { object: 'list', data };
+  });
+}
