@@ -10,6 +10,8 @@ import { pino } from 'pino';
 import { AUDIT_DB } from '../audit/log.js';
 import type { AuditRecord } from '../audit/record.js';
 import { SqliteAuditStore } from '../audit/sqlite-store.js';
+import { whatIf } from '../audit/replay.js';
+import { loadPolicyDir } from '../policy/load.js';
 import { configSchema } from '../config/config.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
@@ -161,7 +163,8 @@ describe('approvals', () => {
   });
 
   it('a denial sticks: the retried request is denied, naming who said no', async () => {
-    const s = await start(await tempDir('cordon-approvals-'));
+    const data = await tempDir('cordon-approvals-');
+    const s = await start(data);
     const c = client(s.url);
     const { approval } = await c.decide(wire());
     const no = await c.answer(approval!.id, 'deny', { approver: 'carol', note: 'not today' });
@@ -175,6 +178,19 @@ describe('approvals', () => {
       409,
       'an answered request cannot be answered again',
     );
+    // What-if over this log with the same policies changes nothing: approvers' answers and
+    // the store's own refusals re-evaluate to what was recorded.
+    await s.close();
+    const store = new SqliteAuditStore(join(data, AUDIT_DB), { readonly: true });
+    try {
+      const loaded = await loadPolicyDir(EXAMPLE_POLICIES);
+      assert.ok(loaded.ok);
+      const report = await whatIf(store, loaded.set);
+      assert.equal(report.total, 3);
+      assert.equal(report.changed, 0, JSON.stringify([...report.transitions.keys()]));
+    } finally {
+      store.close();
+    }
   });
 
   it('refuses an expired request and an expired approval', async () => {

@@ -9,6 +9,9 @@ import type { CordonFacts, Obligation, Outcome, PolicyError, ResourceRef } from 
 
 export interface AuditRecord {
   v: 1;
+  /** Absent for decisions; "usage" for what a model call used (parent: its decision). */
+  kind?: 'usage';
+  usage?: { tokens: number };
   /** Position in the log (the Merkle leaf index). */
   seq: number;
   id: string;
@@ -100,6 +103,10 @@ export function buildRecord(
   }
   if (r.documents) rec.documents = r.documents;
   if (d.errors) rec.errors = d.errors;
+  if (trace.usage) {
+    rec.kind = 'usage';
+    rec.usage = trace.usage;
+  }
   if (d.approval) {
     rec.approval = { id: d.approval.id, status: d.approval.status };
     if (d.approval.status === 'used' && trace.approval)

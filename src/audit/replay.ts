@@ -12,6 +12,8 @@ import type { SqliteAuditStore } from './sqlite-store.js';
 export interface Reevaluation {
   record: AuditRecord;
   decision: Outcome;
+  /** What the policies gave when it was recorded (the approval store may have overruled it). */
+  policiesGave: Outcome;
   policies: string[];
   reproduces: boolean;
   /** Why the recorded request could not be rebuilt exactly (input not recorded, masked values). */
@@ -32,19 +34,41 @@ export function recordedRequest(rec: AuditRecord): { request: ActionRequest; cav
   return caveats.length ? { request, caveat: caveats.join('; ') } : { request };
 }
 
+/** Outcomes the approval store decides, and what the policies alone give for them. */
+const STORE_OUTCOMES: Record<string, Outcome> = {
+  'cordon/approval-denied': 'require_approval',
+  'cordon/approval-used': 'allow',
+};
+
 const policyIds = (ids: { policy: string }[]) => ids.map((r) => r.policy).sort();
 
 export async function reevaluate(rec: AuditRecord, set: CompiledPolicySet): Promise<Reevaluation> {
   const engine = new Engine({ policies: { current: () => set } });
-  const { request, caveat } = recordedRequest(rec);
-  const d = await engine.decide(request, { ...rec.facts, time: new Date(rec.time) });
+  const recorded = recordedRequest(rec);
+  const { request } = recorded;
+  let caveat = recorded.caveat;
+  const { user } = request;
+  // A user with no agent acted in person (an approver answering an approval request).
+  const d =
+    request.agent === undefined && user !== undefined
+      ? (await engine.traceHuman({ ...request, user })).decision
+      : await engine.decide(request, { ...rec.facts, time: new Date(rec.time) });
   const policies = policyIds(d.reasons);
-  const reproduces =
+  let reproduces =
     d.decision === rec.decision &&
     JSON.stringify(policies) === JSON.stringify(policyIds(rec.reasons));
-  return caveat
-    ? { record: rec, decision: d.decision, policies, reproduces, caveat }
-    : { record: rec, decision: d.decision, policies, reproduces };
+  // The approval store, not the policies, turned these around: a person said no, or the
+  // grant was already used. The policies reproduce if they still ask for (or honour) approval.
+  const byStore = rec.reasons.find((r) => STORE_OUTCOMES[r.policy] !== undefined);
+  const policiesGave = byStore ? STORE_OUTCOMES[byStore.policy]! : rec.decision;
+  if (!reproduces && byStore && d.decision === policiesGave) {
+    reproduces = true;
+    caveat = [caveat, `the outcome came from the approval store (${byStore.policy})`]
+      .filter(Boolean)
+      .join('; ');
+  }
+  const out = { record: rec, decision: d.decision, policiesGave, policies, reproduces };
+  return caveat ? { ...out, caveat } : out;
 }
 
 /** Compiles each stored policy version once. */
@@ -76,6 +100,7 @@ export async function replaySession(
   const failures: string[] = [];
   for (const row of store.query({ session })) {
     const rec = JSON.parse(row.record) as AuditRecord;
+    if (rec.kind === 'usage') continue; // what a call used, not a decision
     const set = sets.get(rec.policyVersion);
     if (typeof set === 'string') {
       failures.push(`${rec.id}: ${set}`);
@@ -101,11 +126,12 @@ export async function whatIf(
   const report: WhatIfReport = { total: 0, changed: 0, transitions: new Map() };
   for (const row of store.query(since ? { since } : {})) {
     const rec = JSON.parse(row.record) as AuditRecord;
+    if (rec.kind === 'usage') continue;
     const r = await reevaluate(rec, candidate);
     report.total++;
-    if (r.decision === rec.decision) continue;
+    if (r.decision === r.policiesGave) continue;
     report.changed++;
-    const key = `${rec.decision} → ${r.decision}`;
+    const key = `${r.policiesGave} → ${r.decision}`;
     const t = report.transitions.get(key) ?? { count: 0, examples: [] };
     t.count++;
     if (t.examples.length < 5) t.examples.push(r);

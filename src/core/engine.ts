@@ -47,6 +47,8 @@ export interface DecisionTrace {
   approval?: ApprovalGrant;
   /** What an approval of this exact request is bound to. */
   approvalBinding?: string;
+  /** Set on a usage record (not a decision): what the provider reported for the decision's call. */
+  usage?: { tokens: number };
 }
 
 export interface EngineOptions {

@@ -5,6 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { pino } from 'pino';
+import { AUDIT_DB } from '../audit/log.js';
+import type { AuditRecord } from '../audit/record.js';
+import { SqliteAuditStore } from '../audit/sqlite-store.js';
 import { configSchema } from '../config/config.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
@@ -88,6 +91,32 @@ describe('LLM gateway, OpenAI API, with the official openai client', () => {
     const seen = provider.seen.at(-1)!;
     assert.equal(seen.headers.authorization, `Bearer ${UPSTREAM_KEY}`);
     assert.equal(seen.body.model, 'gpt-4.1-mini', 'the upstream gets its own model name');
+
+    // The decision and, once the call finished, what it used are both in the decision log.
+    const store = new SqliteAuditStore(join(data, AUDIT_DB), { readonly: true });
+    try {
+      let usage: AuditRecord | undefined;
+      for (let i = 0; i < 100 && !usage; i++) {
+        usage = store
+          .tail(50)
+          .map((row) => JSON.parse(row.record) as AuditRecord)
+          .find((rec) => rec.kind === 'usage');
+        if (!usage) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(usage?.usage, { tokens: 18 });
+      const decision = JSON.parse(store.byDecisionId(usage!.parent!)!.record) as AuditRecord;
+      assert.equal(decision.action, 'callModel');
+      assert.deepEqual(decision.resource, {
+        type: 'Model',
+        id: 'local/gpt-4.1-mini',
+        attrs: { provider: 'local' },
+      });
+      assert.equal(decision.decision, 'allow');
+      assert.equal(decision.agent, 'ledger-bot');
+      assert.equal(decision.user, 'alice');
+    } finally {
+      store.close();
+    }
   });
 
   it('refuses a model policy does not allow, as the SDK error for 403', async () => {

@@ -139,7 +139,7 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
       ...(typeof session === 'string' && session ? { session } : {}),
     };
     const modelId = `${target.up.name}/${target.name}`;
-    const { decision, agent, user } = await o.decisions.decideResolved({
+    const { decision, agent, user, trace } = await o.decisions.decideResolved({
       ...common,
       action: 'callModel',
       resource: { type: 'Model', id: modelId, attrs: { provider: target.up.name } },
@@ -162,7 +162,7 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
         (k): k is string => !!k,
       );
       o.usage.record(ks, tokens ?? 0, new Date());
-      o.log.info({ decisionId: decision.decisionId, model: modelId, tokens }, 'model usage');
+      void o.decisions.recordUsage(trace, tokens ?? 0);
     };
 
     const timeoutMs = target.up.timeoutSeconds * 1000;

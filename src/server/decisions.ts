@@ -3,6 +3,7 @@
 // content. If the audit log cannot take the record, the answer is deny.
 
 import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
 import type { AuditLog } from '../audit/log.js';
 import type { DecisionTrace, Engine, PinnedFacts } from '../core/engine.js';
 import { sessionKey, type SessionStore } from '../core/stages/session.js';
@@ -45,12 +46,40 @@ export class DecisionService {
   }
 
   /** The decision, with the agent and user as resolved (from the token when there was one). */
-  async decideResolved(
-    request: ActionRequest,
-  ): Promise<{ decision: Decision; agent?: string | undefined; user?: string | undefined }> {
+  async decideResolved(request: ActionRequest): Promise<{
+    decision: Decision;
+    agent?: string | undefined;
+    user?: string | undefined;
+    trace: DecisionTrace;
+  }> {
     const started = process.hrtime.bigint();
     const trace = await this.engine.trace(request);
-    return { decision: await this.finish(trace, started), agent: trace.agent, user: trace.user };
+    const decision = await this.finish(trace, started);
+    return { decision, agent: trace.agent, user: trace.user, trace };
+  }
+
+  /**
+   * Records what a model call used, after it finished, as its own record in the log (kind
+   * "usage", parent: the decision). Not a decision: a failure is logged, nothing is refused.
+   */
+  async recordUsage(trace: DecisionTrace, tokens: number): Promise<void> {
+    if (!this.audit) return;
+    const { input: _input, content: _content, ...request } = trace.request;
+    const { approval: _approval, ...decision } = trace.decision;
+    try {
+      await this.audit.append({
+        ...trace,
+        time: new Date(),
+        request: { ...request, parent: trace.decision.decisionId },
+        decision: { ...decision, decisionId: uuidv7() },
+        usage: { tokens },
+      });
+    } catch (e) {
+      this.log.error(
+        { err: e, decisionId: trace.decision.decisionId, tokens },
+        'usage record failed',
+      );
+    }
   }
 
   /** A user acting in person, with no agent (an approver answering an approval request). */
