@@ -223,16 +223,20 @@ describe('approvals', () => {
     assert.equal(results.filter((r) => r.decision === 'allow').length, 1);
   });
 
-  it('survives a restart: pending requests and approvals are in the data directory', async () => {
+  it('survives a restart: pending requests and given approvals are in the data directory', async () => {
     const data = await tempDir('cordon-approvals-');
     const before = await start(data);
-    const { approval } = await client(before.url).decide(wire());
+    const c0 = client(before.url);
+    const given = (await c0.decide(wire({ n: 1 }))).approval!.id;
+    const pending = (await c0.decide(wire({ n: 2 }))).approval!.id;
+    assert.equal((await c0.answer(given, 'approve', { approver: 'alice' })).status, 200);
     await before.close();
     const after = await start(data);
     const c = client(after.url);
-    assert.equal((await c.get(approval!.id)).status, 'pending');
-    assert.equal((await c.answer(approval!.id, 'approve', { approver: 'alice' })).status, 200);
-    assert.equal((await c.decide(wire())).decision, 'allow');
+    assert.equal((await c.decide(wire({ n: 1 }))).decision, 'allow', 'the approval given before');
+    assert.equal((await c.get(pending)).status, 'pending');
+    assert.equal((await c.answer(pending, 'approve', { approver: 'alice' })).status, 200);
+    assert.equal((await c.decide(wire({ n: 2 }))).decision, 'allow');
   });
 
   it('notifies a webhook, signed, when a request opens and when it is answered', async () => {

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
 import type { DecisionTrace } from '../core/engine.js';
-import type { ApprovalGrant } from '../core/stages/approval.js';
+import { approvalBinding, type ApprovalGrant } from '../core/stages/approval.js';
 import type { Approval, ApprovalStatus, ApprovalStore } from './approval.js';
 
 export type ApprovalEvent = 'approval.requested' | 'approval.approved' | 'approval.denied';
@@ -54,9 +54,12 @@ export class ApprovalService {
    */
   async openFor(trace: DecisionTrace): Promise<Approval> {
     const now = this.clock();
-    const binding = trace.approvalBinding;
-    if (!binding || !trace.agent)
-      throw new Error('the decision has no approval binding (no agent was resolved)');
+    if (!trace.agent) throw new Error('an approval needs the agent that asked (none was resolved)');
+    const binding = approvalBinding({
+      agent: trace.agent,
+      user: trace.user,
+      request: trace.request,
+    });
     const last = await this.o.store.latestFor(binding, now);
     if (last?.status === 'pending') return last;
     const deniedUntil = Date.parse(last?.decidedAt ?? '') + this.o.pendingSeconds * 1000;

@@ -43,6 +43,8 @@ function toApproval(r: Row, now: number): Approval {
 export class SqliteApprovalStore implements ApprovalStore {
   private readonly db: Database.Database;
   private readonly stmts;
+  /** Approved grants with uses left: a hint to skip lookups, recounted when one is missed. */
+  private usableGrants: number;
 
   constructor(dataDir: string) {
     this.db = openStore(dataDir, 'approvals.db', {
@@ -84,12 +86,19 @@ export class SqliteApprovalStore implements ApprovalStore {
            grant_expires_at = ?, uses_left = ?
          WHERE id = ? AND status = 'pending' AND expires_at > ?`,
       ),
+      usable: d
+        .prepare(
+          `SELECT count(*) FROM approvals
+           WHERE status = 'approved' AND uses_left > 0 AND grant_expires_at > ?`,
+        )
+        .pluck(),
       consume: d.prepare(
         `UPDATE approvals SET uses_left = uses_left - 1,
            status = CASE WHEN uses_left = 1 THEN 'used' ELSE status END
          WHERE id = ? AND status = 'approved' AND uses_left > 0 AND grant_expires_at > ?`,
       ),
     };
+    this.usableGrants = this.stmts.usable.get(Date.now()) as number;
   }
 
   async create(a: NewApproval): Promise<void> {
@@ -123,9 +132,15 @@ export class SqliteApprovalStore implements ApprovalStore {
     return r && toApproval(r, now.getTime());
   }
 
+  mayHaveGrants(): boolean {
+    return this.usableGrants > 0;
+  }
+
   async findGrant(binding: string, now: Date): Promise<ApprovalGrant | undefined> {
     const r = this.stmts.grant.get(binding, now.getTime()) as
       { id: string; approver: string; decided_at: number } | undefined;
+    // A miss may mean grants expired unused: recount, so lookups stop once none is left.
+    if (!r) this.usableGrants = this.stmts.usable.get(now.getTime()) as number;
     return r && { id: r.id, by: r.approver, at: iso(r.decided_at) };
   }
 
@@ -141,11 +156,14 @@ export class SqliteApprovalStore implements ApprovalStore {
       id,
       s.at.getTime(),
     );
+    if (info.changes === 1 && approved) this.usableGrants++;
     return info.changes === 1;
   }
 
   async consume(id: string, now: Date): Promise<boolean> {
-    return this.stmts.consume.run(id, now.getTime()).changes === 1;
+    const used = this.stmts.consume.run(id, now.getTime()).changes === 1;
+    if (used && (this.stmts.get.get(id) as Row).status === 'used') this.usableGrants--;
+    return used;
   }
 
   close(): void {

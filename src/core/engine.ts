@@ -45,8 +45,6 @@ export interface DecisionTrace {
   destructive: boolean;
   /** The human approval the decision used, if any (claimed by the decision service). */
   approval?: ApprovalGrant;
-  /** What an approval of this exact request is bound to. */
-  approvalBinding?: string;
   /** Set on a usage record (not a decision): what the provider reported for the decision's call. */
   usage?: { tokens: number };
 }
@@ -134,7 +132,6 @@ export class Engine {
       labels: state.resource ? resourceLabels(state.resource.attrs) : [],
       destructive: state.resource?.attrs.destructive === true,
       ...(state.approvalGrant ? { approval: state.approvalGrant } : {}),
-      ...(state.approvalBinding ? { approvalBinding: state.approvalBinding } : {}),
     });
     try {
       for (const stage of stages) {

@@ -24,8 +24,6 @@ export interface DecisionState {
   /** Extra context keys a stage wants Cedar to see (beyond the Cordon facts). */
   context: Record<string, unknown>;
   obligations: Obligation[];
-  /** What an approval of this exact request would be bound to (set by the approval stage). */
-  approvalBinding?: string;
   /** The human approval this request may use; claimed only if the decision allows. */
   approvalGrant?: ApprovalGrant;
   /** Set by a stage that refuses the request; the decision is then deny with this reason. */

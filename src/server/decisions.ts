@@ -107,7 +107,7 @@ export class DecisionService {
           `approval ${trace.approval.id} was used up or expired before this request could use it`,
         );
       }
-      if (d.decision === 'require_approval' && trace.approvalBinding) {
+      if (d.decision === 'require_approval' && trace.agent) {
         const a = await this.approvals.openFor(trace);
         if (a.status === 'denied') {
           return refuse(

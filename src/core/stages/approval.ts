@@ -19,6 +19,8 @@ export interface ApprovalGrant {
 
 /** Where the approval stage finds grants (the approval store). */
 export interface ApprovalGrants {
+  /** False when no approval is usable at all: most decisions then skip the lookup. */
+  mayHaveGrants(): boolean;
   findGrant(binding: string, now: Date): Promise<ApprovalGrant | undefined>;
 }
 
@@ -47,13 +49,12 @@ export function approvalStage(grants: ApprovalGrants): Stage {
   return {
     name: 'approval',
     async run(s: DecisionState) {
-      if (!s.agent) return;
+      if (!s.agent || !grants.mayHaveGrants()) return;
       const binding = approvalBinding({
         agent: s.agent.uid.id,
         user: s.user?.uid.id,
         request: s.request,
       });
-      s.approvalBinding = binding;
       const grant = await grants.findGrant(binding, s.now);
       if (!grant) return;
       s.approvalGrant = grant;
