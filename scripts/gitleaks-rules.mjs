@@ -3,6 +3,7 @@
 // secrets detector uses (id, regex, secretGroup, entropy, keywords, content allowlists) and the
 // attribution. Usage: node scripts/gitleaks-rules.mjs path/to/gitleaks.toml <commit>
 import { readFileSync, writeFileSync } from 'node:fs';
+import { URL } from 'node:url';
 import { parse } from 'smol-toml';
 
 const [file, commit] = process.argv.slice(2);
