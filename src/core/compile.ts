@@ -1,6 +1,7 @@
 // Policy sources (texts) → a CompiledPolicySet, or every problem located as file:line:col.
 // Pure: the caller reads the files; this only talks to the Cedar engine.
 
+import { redactAnnotationErrors } from '../inspect/obligations.js';
 import { createHash } from 'node:crypto';
 import { cedar } from './cedar.js';
 import { EntityStore, EntityStoreError, parseEntities, type CedarEntity } from './entities.js';
@@ -152,6 +153,9 @@ function compileFile(
       } else {
         outcome = annotations.outcome as PolicyOutcome;
       }
+    }
+    for (const message of redactAnnotationErrors(annotations)) {
+      errors.push(located(f.file, f.text, at, `policy "${id}": ${message}`));
     }
     policies.set(id, {
       id,

@@ -4,6 +4,7 @@
 import type { SlicedEntity } from './entities.js';
 import type { VerifiedDelegation } from './stages/identity.js';
 import type { LabelOrigin } from './stages/session.js';
+import type { ContentFinding } from './stages/content.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import type { ActionRequest, CordonFacts, Obligation, Reason } from './types.js';
 
@@ -23,6 +24,8 @@ export interface DecisionState {
   /** Extra context keys a stage wants Cedar to see (beyond the Cordon facts). */
   context: Record<string, unknown>;
   obligations: Obligation[];
+  /** What the content stage found in the request's `content` (spans for redaction). */
+  findings?: ContentFinding[];
   /** Set by a stage that refuses the request; the decision is then deny with this reason. */
   denial?: Reason;
 }
