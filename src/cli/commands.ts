@@ -15,6 +15,7 @@ import { startServer } from '../server/start.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
+import { registerScanCommand } from './scan-command.js';
 
 export class UserError extends Error {}
 
@@ -178,5 +179,6 @@ export function buildCli(exit: Exit): Command {
   registerAuditCommands(program, policy, exit);
   registerIdentityCommands(program, exit);
   registerMcpCommands(program, exit);
+  registerScanCommand(program, exit);
   return program;
 }
