@@ -3,40 +3,59 @@
 // and base64 payloads that decode to any of these. Each technique has a weight; the text's
 // score combines them (1 - Π(1 - wᵢ)), so several weak signals add up.
 
-import { LinearRegex } from '../regex.js';
+import { KeywordSet } from '../keywords.js';
+import { BoundedRegex } from '../regex.js';
 import type { Detector, Finding } from '../types.js';
 
 interface Pattern {
   type: string;
   weight: number;
-  /** Lower-case words at least one of which every match contains. */
-  triggers: string[];
-  regex: LinearRegex;
+  /** Groups of lower-case words: every match contains a word of each group. */
+  triggers: string[][];
+  triggerIds: number[][];
+  regex: BoundedRegex;
 }
 
-const p = (type: string, weight: number, triggers: string[], source: string): Pattern => ({
+const p = (
+  type: string,
+  weight: number,
+  triggers: string[] | string[][],
+  source: string,
+): Pattern => ({
   type,
   weight,
-  triggers,
-  regex: new LinearRegex(source, true),
+  triggers: (Array.isArray(triggers[0]) ? triggers : [triggers]) as string[][],
+  triggerIds: [],
+  regex: new BoundedRegex(source, true),
 });
 
-const W = String.raw`[\s,.:;'"*_-]+`; // separators between words of a phrase
-const PREVIOUS = String.raw`(?:all\s+|any\s+|the\s+|your\s+|of\s+|my\s+|these\s+|those\s+)*(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer|safety|existing)`;
+const W = String.raw`[\s,.:;'"*_-]{1,5}`; // separators between words of a phrase
+const PREVIOUS = String.raw`(?:(?:all|any|the|your|of|my|these|those)\s{1,3}){0,4}(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer|safety|existing)`;
 const INSTRUCTIONS = String.raw`(?:instructions?|prompts?|rules|directions|directives|guidelines|guardrails|messages|context|commands|constraints|restrictions|policies|programming)`;
 
 const PATTERNS: Pattern[] = [
   p(
     'instruction-override',
     0.9,
-    ['ignore', 'disregard', 'forget', 'override', 'bypass', 'skip', 'drop', 'abandon', 'discard'],
+    [
+      ['ignore', 'disregard', 'forget', 'override', 'bypass', 'skip', 'drop', 'abandon', 'discard'],
+      ['instruction', 'prompt', 'rule', 'direction', 'directive', 'guideline', 'guardrail'].concat([
+        'message',
+        'context',
+        'command',
+        'constraint',
+        'restriction',
+        'polic',
+        'programming',
+      ]),
+    ],
     String.raw`\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|discard)${W}${PREVIOUS}${W}${INSTRUCTIONS}\b`,
   ),
   p(
     'instruction-override',
     0.7,
     ['instruction', 'from now on', 'your new'],
-    String.raw`\b(?:new|updated|real|actual|revised)\s+(?:system\s+)?instructions?\s*:|\bfrom\s+now\s+on,?\s+you\s+(?:will|must|are|shall|should)\b|\byour\s+new\s+(?:task|goal|objective|instructions?)\s+(?:is|are)\b`,
+    String.raw`\b(?:new|updated|real|actual|revised)\s{1,3}(?:system\s{1,3})?instructions?\s{0,3}:|\bfrom\s{1,3}now\s{1,3}on,?\s{1,3}you\s{1,3}(?:will|must|are|shall|should)\b|\byour\s{1,3}new\s{1,3}(?:task|goal|objective|instructions?)\s{1,3}(?:is|are)\b`,
   ),
   p(
     'jailbreak-roleplay',
@@ -50,13 +69,16 @@ const PATTERNS: Pattern[] = [
       'unfiltered mode',
       'restrictions mode',
     ],
-    String.raw`\b(?:do\s+anything\s+now|DAN\s+mode|developer\s+mode\s+(?:enabled|on|output)|jailbreak(?:ed|\s+mode)?|god\s+mode|unfiltered\s+mode|no\s+restrictions\s+mode)\b`,
+    String.raw`\b(?:do\s{1,3}anything\s{1,3}now|DAN\s{1,3}mode|developer\s{1,3}mode\s{1,3}(?:enabled|on|output)|jailbreak(?:ed|\s{1,3}mode)?|god\s{1,3}mode|unfiltered\s{1,3}mode|no\s{1,3}restrictions\s{1,3}mode)\b`,
   ),
   p(
     'jailbreak-roleplay',
     0.75,
-    ['you are now', 'pretend', 'act as', 'role', 'behave as'],
-    String.raw`\b(?:you\s+are\s+now|pretend\s+(?:that\s+)?you\s+are|pretend\s+to\s+be|act\s+as|roleplay\s+as|role-play\s+as|behave\s+as)\b[^.\n]{0,80}\b(?:unrestricted|unfiltered|uncensored|no\s+(?:rules|restrictions|limits|filters|guidelines|ethics)|without\s+(?:any\s+)?(?:rules|restrictions|limits|filters|guidelines|ethics|morals)|evil|DAN)\b`,
+    [
+      ['you are now', 'pretend', 'act as', 'role', 'behave as'],
+      ['unrestricted', 'unfiltered', 'uncensored', 'no ', 'without', 'evil', 'dan'],
+    ],
+    String.raw`\b(?:you\s{1,3}are\s{1,3}now|pretend\s{1,3}(?:that\s{1,3})?you\s{1,3}are|pretend\s{1,3}to\s{1,3}be|act\s{1,3}as|roleplay\s{1,3}as|role-play\s{1,3}as|behave\s{1,3}as)\b[^.\n]{0,80}\b(?:unrestricted|unfiltered|uncensored|no\s{1,3}(?:rules|restrictions|limits|filters|guidelines|ethics)|without\s{1,3}(?:any\s{1,3})?(?:rules|restrictions|limits|filters|guidelines|ethics|morals)|evil|DAN)\b`,
   ),
   p(
     'prompt-exfiltration',
@@ -68,58 +90,84 @@ const PATTERNS: Pattern[] = [
       'system instructions',
       'system message',
     ],
-    String.raw`\b(?:reveal|print|show|repeat|output|display|leak|tell\s+me|give\s+me|what\s+(?:is|are))\s+(?:me\s+)?(?:your|the)\s+(?:full\s+|entire\s+|original\s+|hidden\s+|secret\s+)?(?:system\s+prompt|initial\s+prompt|hidden\s+instructions|system\s+instructions|system\s+message)\b`,
+    String.raw`\b(?:reveal|print|show|repeat|output|display|leak|tell\s{1,3}me|give\s{1,3}me|what\s{1,3}(?:is|are))\s{1,3}(?:me\s{1,3})?(?:your|the)\s{1,3}(?:full\s{1,3}|entire\s{1,3}|original\s{1,3}|hidden\s{1,3}|secret\s{1,3})?(?:system\s{1,3}prompt|initial\s{1,3}prompt|hidden\s{1,3}instructions|system\s{1,3}instructions|system\s{1,3}message)\b`,
   ),
   p(
     'addressed-to-model',
     0.75,
     [
-      'note',
-      'message',
-      'instruction',
-      'attention',
-      'important',
-      'dear',
-      'hey',
-      'hello',
-      'if you are',
+      [
+        'note',
+        'message',
+        'instruction',
+        'attention',
+        'important',
+        'dear',
+        'hey',
+        'hello',
+        'if you',
+      ],
+      ['ai', 'assistant', 'model', 'llm', 'agent', 'chatbot', 'chatgpt', 'claude'],
     ],
-    String.raw`\b(?:note|message|instructions?|attention|important)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:ai|assistant|model|llm|agent|chatbot|language\s+model|ai\s+agent|ai\s+assistant)s?\b|\b(?:dear|hey|hello)\s+(?:ai|assistant|model|llm|agent|chatgpt|claude)\b|\bif\s+you\s+are\s+an?\s+(?:ai|llm|language\s+model|assistant|agent)\b`,
+    String.raw`\b(?:note|message|instructions?|attention|important)\s{1,3}(?:to|for)\s{1,3}(?:the\s{1,3}|any\s{1,3}|all\s{1,3})?(?:ai|assistant|model|llm|agent|chatbot|language\s{1,3}model|ai\s{1,3}agent|ai\s{1,3}assistant)s?\b|\b(?:dear|hey|hello)\s{1,3}(?:ai|assistant|model|llm|agent|chatgpt|claude)\b|\bif\s{1,3}you\s{1,3}are\s{1,3}an?\s{1,3}(?:ai|llm|language\s{1,3}model|assistant|agent)\b`,
   ),
   p(
     'addressed-to-model',
     0.7,
     ['<|', '[inst]', '[/inst]', '<<sys>>', 'system', 'instruction', 'assistant'],
-    String.raw`<\|im_start\|>|<\|im_end\|>|<\|system\|>|\[INST\]|\[/INST\]|<<SYS>>|</?system>|(?:^|\n)\s*#{2,}\s*(?:system|instructions?)\b|(?:^|\n)\s*(?:system|assistant)\s*:\s`,
+    String.raw`<\|im_start\|>|<\|im_end\|>|<\|system\|>|\[INST\]|\[/INST\]|<<SYS>>|</?system>|(?:^|\n)\s{0,3}#{2,6}\s{0,3}(?:system|instructions?)\b|(?:^|\n)\s{0,3}(?:system|assistant)\s{0,3}:\s`,
   ),
   p(
     'tool-hijack',
     0.6,
     [
-      'call',
-      'invoke',
-      'run',
-      'use',
-      'execute',
-      'send',
-      'forward',
-      'email',
-      'post',
-      'upload',
-      'exfiltrate',
+      [
+        'call',
+        'invoke',
+        'run',
+        'use',
+        'execute',
+        'send',
+        'forward',
+        'email',
+        'post',
+        'upload',
+      ].concat(['exfiltrate']),
+      [
+        'tool',
+        'function',
+        'command',
+        'secret',
+        'credential',
+        'api key',
+        'token',
+        'password',
+      ].concat([
+        'conversation',
+        'chat history',
+        'private key',
+        'environment variable',
+        'env variable',
+      ]),
     ],
-    String.raw`\b(?:you\s+must|you\s+should|immediately|now)\s+(?:call|invoke|run|use|execute)\s+(?:the\s+)?(?:tool|function|command)\b|\b(?:send|forward|email|post|upload|exfiltrate)\s+(?:all\s+|the\s+|your\s+|any\s+)*(?:secrets?|credentials?|api\s+keys?|tokens?|passwords?|conversation|chat\s+history|private\s+keys?|env(?:ironment)?\s+variables)\s+to\b`,
+    String.raw`\b(?:you\s{1,3}must|you\s{1,3}should|immediately|now)\s{1,3}(?:call|invoke|run|use|execute)\s{1,3}(?:the\s{1,3})?(?:tool|function|command)\b|\b(?:send|forward|email|post|upload|exfiltrate)\s{1,3}(?:(?:all|the|your|any|of)\s{1,3}){0,4}(?:secrets?|credentials?|api\s{1,3}keys?|tokens?|passwords?|conversation|chat\s{1,3}history|private\s{1,3}keys?|env(?:ironment)?\s{1,3}variables)\s{1,3}to\b`,
   ),
 ];
 
+/** Every trigger word, found in one pass. */
+const TRIGGER_WORDS = [...new Set(PATTERNS.flatMap((x) => x.triggers.flat()))];
+const TRIGGERS = new KeywordSet(TRIGGER_WORDS);
+for (const pat of PATTERNS)
+  pat.triggerIds = pat.triggers.map((g) => g.map((w) => TRIGGER_WORDS.indexOf(w)));
+
 /** Unicode tag characters (U+E0000–E007F): invisible ASCII smuggled past a human reader. */
-const TAGS = /[\u{E0000}-\u{E007F}]+/gu;
+const TAGS = /[\u{E0000}-\u{E007F}]{1,1024}/gu;
 /** Bidirectional overrides and isolates: text that displays differently from what it says. */
-const BIDI = /[\u202A-\u202E\u2066-\u2069]+/g;
+const BIDI = /[\u202A-\u202E\u2066-\u2069]{1,1024}/g;
 /** Zero-width characters, used to split trigger words. */
-const ZERO_WIDTH = /[\u200B-\u200D\u2060\u180E]+/g;
+const ZERO_WIDTH = /[\u200B-\u200D\u2060\u180E]{1,1024}/g;
 /** A base64 run long enough to carry a sentence. */
-const BASE64 = new LinearRegex(String.raw`[A-Za-z0-9+/]{24,}={0,2}`);
+const BASE64 = new BoundedRegex(String.raw`(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{24,4096}={0,2}`);
 
 function decodeBase64(s: string): string | undefined {
   const text = Buffer.from(s, 'base64').toString('utf8');
@@ -148,10 +196,10 @@ export class InjectionHeuristics implements Detector {
     const visible = text.replace(ZERO_WIDTH, '');
     const offsets = visible.length === text.length ? undefined : originalOffsets(text);
     const at = (i: number) => (offsets ? offsets[i]! : i);
-    const lower = visible.toLowerCase();
+    const present = TRIGGERS.present(visible.toLowerCase());
     for (const pat of PATTERNS) {
-      // A pattern runs only when one of its trigger words occurs (gitleaks' keyword idea).
-      if (!pat.triggers.some((t) => lower.includes(t))) continue;
+      // A pattern runs only when its trigger words occur (gitleaks' keyword idea).
+      if (!pat.triggerIds.every((group) => group.some((t) => present[t]))) continue;
       for (const m of pat.regex.matches(visible)) add(pat.type, at(m.start), at(m.end), pat.weight);
     }
     for (const m of text.matchAll(TAGS))
@@ -165,7 +213,10 @@ export class InjectionHeuristics implements Detector {
     }
     if (decode) {
       for (const m of BASE64.matches(text)) {
-        const decoded = decodeBase64(text.slice(m.start, m.end));
+        const run = text.slice(m.start, m.end);
+        // Encoded sentences mix cases; hex digests and identifiers do not.
+        if (!/[a-z]/.test(run) || !/[A-Z]/.test(run)) continue;
+        const decoded = decodeBase64(run);
         if (!decoded) continue;
         const inner = this.scan(decoded, false);
         if (inner.length > 0)

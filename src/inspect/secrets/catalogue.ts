@@ -2,7 +2,8 @@
 // source commit and licence), compiled for linear-time matching. A rule runs only when one of
 // its keywords occurs in the text; patterns are compiled on first use.
 
-import { LinearRegex } from '../regex.js';
+import { KeywordSet } from '../keywords.js';
+import { LinearRegex, mayMatchWhitespace } from '../regex.js';
 import data from './gitleaks-rules.json' with { type: 'json' };
 
 export interface RuleAllowlist {
@@ -36,11 +37,41 @@ export interface CompiledAllowlist {
   stopwords: string[];
 }
 
+/**
+ * gitleaks' semi-generic rules share one shape: up to 50 characters, a keyword, up to 20
+ * characters, quotes, an assignment operator, quotes, the secret, a terminator. A match of
+ * such a rule sits next to an occurrence of its keyword, so it is matched in a small window
+ * around each occurrence followed by an operator instead of across the whole text.
+ */
+const TEMPLATE_HEAD = String.raw`(?i)[\w.-]{0,50}?(?:`;
+const TEMPLATE_OP = String.raw`(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`;
+
+/** The terminator gitleaks puts after a secret: a quote, space, semicolon, "\\n" or the end. */
+const TERMINATOR = String.raw`(?:[\x60'"\s;]|\\[nr]|$)`;
+
+export function isTemplateRule(regex: string): boolean {
+  const at = regex.indexOf(TEMPLATE_OP);
+  return regex.startsWith(TEMPLATE_HEAD) && at > 0 && !regex.slice(at).includes(')|');
+}
+
 export class CompiledRule {
   private compiled: LinearRegex | undefined;
   private lists: CompiledAllowlist[] | undefined;
+  readonly template: boolean;
+  /** Indices of its keywords in the catalogue's keyword set. */
+  keywordIds: number[] = [];
 
-  constructor(readonly data: RuleData) {}
+  /**
+   * A match cannot contain whitespace (but for gitleaks' one-character terminator), so it lies
+   * within the whitespace-delimited token around its keyword: matched in those tokens only.
+   */
+  readonly tokenBound: boolean;
+
+  constructor(readonly data: RuleData) {
+    this.template = isTemplateRule(data.regex);
+    const body = data.regex.split(TERMINATOR).join('');
+    this.tokenBound = !this.template && !mayMatchWhitespace(body) && !/(?<!\\)\^/.test(body);
+  }
 
   get regex(): LinearRegex {
     return (this.compiled ??= new LinearRegex(this.data.regex));
@@ -61,24 +92,34 @@ function compileAllowlist(a: RuleAllowlist): CompiledAllowlist {
   };
 }
 
+export interface Candidates {
+  rules: CompiledRule[];
+  /** Where each keyword occurs: keyword index → starts (lower-cased text offsets). */
+  positions: Map<number, number[]>;
+}
+
 export class Catalogue {
   readonly rules: CompiledRule[];
-  /** Rules by keyword (lower case): the pre-filter. */
-  readonly byKeyword = new Map<string, CompiledRule[]>();
+  /** Every rule keyword (lower case), found in one pass: the pre-filter. */
+  readonly keywords: KeywordSet;
+  private readonly byKeyword: CompiledRule[][];
   /** Rules without keywords run on every text. */
   readonly always: CompiledRule[] = [];
   readonly global: CompiledAllowlist;
 
   constructor(readonly data: CatalogueData) {
     this.rules = data.rules.map((r) => new CompiledRule(r));
+    const ids = new Map<string, number>();
     for (const r of this.rules) {
       if (r.data.keywords.length === 0) this.always.push(r);
       for (const k of r.data.keywords) {
-        const list = this.byKeyword.get(k) ?? [];
-        list.push(r);
-        this.byKeyword.set(k, list);
+        if (!ids.has(k)) ids.set(k, ids.size);
+        r.keywordIds.push(ids.get(k)!);
       }
     }
+    this.keywords = new KeywordSet([...ids.keys()]);
+    this.byKeyword = [...ids.keys()].map(() => []);
+    for (const r of this.rules) for (const id of r.keywordIds) this.byKeyword[id]!.push(r);
     this.global = compileAllowlist({
       condition: 'OR',
       regexTarget: 'secret',
@@ -87,13 +128,17 @@ export class Catalogue {
     });
   }
 
-  /** The rules whose keywords occur in the (lower-cased) text. */
-  candidates(lower: string): CompiledRule[] {
-    const out = new Set<CompiledRule>(this.always);
-    for (const [k, rules] of this.byKeyword) {
-      if (lower.includes(k)) for (const r of rules) out.add(r);
+  /** The rules whose keywords occur in the (lower-cased) text, and where the keywords are. */
+  candidates(lower: string): Candidates {
+    const positions = new Map<number, number[]>();
+    for (const [id, start] of this.keywords.occurrences(lower)) {
+      const list = positions.get(id);
+      if (list) list.push(start);
+      else positions.set(id, [start]);
     }
-    return [...out];
+    const out = new Set<CompiledRule>(this.always);
+    for (const id of positions.keys()) for (const r of this.byKeyword[id]!) out.add(r);
+    return { rules: [...out], positions };
   }
 }
 

@@ -3,7 +3,12 @@
 
 import { shannonEntropy } from '../entropy.js';
 import type { Detector, Finding } from '../types.js';
-import { gitleaksCatalogue, type Catalogue, type CompiledAllowlist } from './catalogue.js';
+import {
+  gitleaksCatalogue,
+  type Catalogue,
+  type CompiledAllowlist,
+  type CompiledRule,
+} from './catalogue.js';
 
 function lineAround(text: string, start: number, end: number): string {
   const a = text.lastIndexOf('\n', start - 1) + 1;
@@ -31,17 +36,128 @@ function allowed(
   return byRegex || byStopword;
 }
 
+/** An occurrence of a keyword: [start, length], in text order. */
+export type KeywordHit = [number, number];
+
+/** Characters between a keyword and its assignment operator in a semi-generic rule. */
+const BEFORE_OP = /[\w.\- \t\r\n\f\v'"]/;
+const OPERATOR = /[=>:|,?]/;
+const AFTER_OP = /[=>:|,?`'"\s]/;
+
+/**
+ * The windows of a semi-generic rule: around each occurrence of one of its keywords that an
+ * assignment operator follows, from 64 characters before it to 2 past the value after the
+ * operator (the regex's terminator). Overlapping windows are merged.
+ */
+export function templateWindows(text: string, hits: KeywordHit[]): [number, number][] {
+  const windows: [number, number][] = [];
+  for (const [p, length] of hits) {
+    let i = p + length;
+    const limit = Math.min(text.length, i + 48);
+    while (i < limit && BEFORE_OP.test(text[i]!)) i++;
+    if (i >= text.length || !OPERATOR.test(text[i]!)) continue;
+    let j = i + 1;
+    for (let k = 0; k < 10 && j < text.length && AFTER_OP.test(text[j]!); k++) j++;
+    while (j < text.length && !/\s/.test(text[j]!)) j++;
+    const w: [number, number] = [Math.max(0, p - 64), Math.min(text.length, j + 2)];
+    const last = windows[windows.length - 1];
+    if (last && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
+    else windows.push(w);
+  }
+  return windows;
+}
+
+/**
+ * The windows of a token-bound rule: the whitespace-delimited token around each occurrence of
+ * one of its keywords, and the terminator character after it.
+ */
+export function tokenWindows(text: string, hits: KeywordHit[]): [number, number][] {
+  const windows: [number, number][] = [];
+  for (const [p, length] of hits) {
+    let a = p;
+    while (a > 0 && !/\s/.test(text[a - 1]!)) a--;
+    let b = p + length;
+    while (b < text.length && !/\s/.test(text[b]!)) b++;
+    const w: [number, number] = [a, Math.min(text.length, b + 2)];
+    const last = windows[windows.length - 1];
+    if (last && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
+    else windows.push(w);
+  }
+  return windows;
+}
+
+export interface SecretsOptions {
+  /** Match semi-generic rules across the whole text instead of in windows (for tests). */
+  fullScan?: boolean;
+}
+
 export class SecretsDetector implements Detector {
   readonly name = 'secrets' as const;
 
-  constructor(private readonly catalogue: Catalogue = gitleaksCatalogue()) {}
+  constructor(
+    private readonly catalogue: Catalogue = gitleaksCatalogue(),
+    private readonly opts: SecretsOptions = {},
+  ) {}
+
+  private *matches(
+    rule: CompiledRule,
+    text: string,
+    lower: string,
+    positions: Map<number, number[]>,
+  ) {
+    // Offsets of the lower-cased text are the text's own unless lower-casing changed lengths.
+    const windowed = !this.opts.fullScan && lower.length === text.length;
+    if (!windowed || !(rule.template || rule.tokenBound)) {
+      yield* rule.regex.matches(text);
+      return;
+    }
+    const hits: KeywordHit[] = [];
+    for (const id of rule.keywordIds) {
+      const length = this.catalogue.keywords.keywords[id]!.length;
+      for (const p of positions.get(id) ?? []) hits.push([p, length]);
+    }
+    hits.sort((a, b) => a[0] - b[0]);
+    if (rule.template) {
+      yield* this.inWindows(rule, text, templateWindows(text, hits));
+      return;
+    }
+    // Token-bound: only when the quick test says the text may match; should the tokens around
+    // the keywords hold no match after all, the whole text is searched (exact either way).
+    if (!rule.regex.mayMatch(text)) return;
+    let found = false;
+    for (const m of this.inWindows(rule, text, tokenWindows(text, hits))) {
+      found = true;
+      yield m;
+    }
+    if (!found) yield* rule.regex.matchesUngated(text);
+  }
+
+  private *inWindows(rule: CompiledRule, text: string, windows: [number, number][]) {
+    const seen = new Set<string>();
+    for (const [ws, we] of windows) {
+      for (const m of rule.regex.matches(text.slice(ws, we))) {
+        const key = `${m.start + ws}:${m.end + ws}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        yield {
+          start: m.start + ws,
+          end: m.end + ws,
+          group: (i: number) => {
+            const g = m.group(i);
+            return g ? ([g[0] + ws, g[1] + ws] as [number, number]) : undefined;
+          },
+        };
+      }
+    }
+  }
 
   detect(text: string): Finding[] {
     const out: Finding[] = [];
     const lower = text.toLowerCase();
-    for (const rule of this.catalogue.candidates(lower)) {
+    const { rules, positions } = this.catalogue.candidates(lower);
+    for (const rule of rules) {
       const { data } = rule;
-      for (const m of rule.regex.matches(text)) {
+      for (const m of this.matches(rule, text, lower, positions)) {
         // The secret is the rule's secret group, else its first group that matched, else all.
         let span = data.secretGroup ? m.group(data.secretGroup) : undefined;
         for (let i = 1; !span && i <= rule.regex.groups; i++) {
