@@ -53,7 +53,36 @@ describe('secrets detector (gitleaks catalogue)', () => {
       '-----BEGIN PRIVATE KEY-----' + 'A'.repeat(n),
       'ey' + 'a'.repeat(n) + '.ey',
       'password' + '\t'.repeat(n) + 'x',
+      // Many keyword hits in one long token: windows must not rescan the token per hit.
+      's.'.repeat(n / 2),
+      'key='.repeat(n / 4),
+      'akia'.repeat(n / 4),
+      ('token: ' + 'x'.repeat(30) + ' ').repeat(n / 38),
     ];
     for (const text of inputs) assert.ok(Array.isArray(d.detect(text)));
+  });
+});
+
+describe('secrets detector: windows around keywords match what whole-text matching does', () => {
+  const windowed = new SecretsDetector();
+  const full = new SecretsDetector(undefined, { fullScan: true });
+  const same = (text: string) =>
+    assert.deepEqual(windowed.detect(text), full.detect(text), JSON.stringify(text.slice(0, 120)));
+
+  it('on the corpus, the bench texts and every rule keyword in assignments', async () => {
+    const { CORPUS } = await import('../fixtures/corpus.js');
+    const { mixedTexts } = await import('../fixtures/mixed.js');
+    for (const sample of CORPUS) same(sample.text);
+    for (const text of mixedTexts(40)) same(text);
+    const { randomOf, seeded } = await import('../fixtures/samples.js');
+    const r = seeded(99);
+    const alnum = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+    for (const rule of gitleaksCatalogue().rules) {
+      for (const k of rule.data.keywords) {
+        const v = randomOf(r, alnum, 12) + randomOf(r, '0123456789', 8) + randomOf(r, alnum, 20);
+        same(`${k}_token = "${v}"\n${k.toUpperCase()}_KEY: ${v.toLowerCase()};`);
+        same(`{"${k}": "${v}", "x": 1} ${k}${v} (${k}=${v})`);
+      }
+    }
   });
 });

@@ -36,6 +36,40 @@ function allowed(
   return byRegex || byStopword;
 }
 
+/**
+ * Where whitespace-delimited tokens start and end, computed once per text: windows of many
+ * keyword hits in one long token would otherwise rescan it for each (quadratic).
+ */
+export class Tokens {
+  private starts: Int32Array | undefined;
+  private ends: Int32Array | undefined;
+
+  constructor(private readonly text: string) {}
+
+  private build(): void {
+    const n = this.text.length;
+    const starts = new Int32Array(n + 1);
+    const ends = new Int32Array(n + 1);
+    for (let i = 0; i <= n; i++)
+      starts[i] = i > 0 && !/\s/.test(this.text[i - 1]!) ? starts[i - 1]! : i;
+    for (let i = n; i >= 0; i--) ends[i] = i < n && !/\s/.test(this.text[i]!) ? ends[i + 1]! : i;
+    this.starts = starts;
+    this.ends = ends;
+  }
+
+  /** The start of the token that position i is in (i itself after whitespace). */
+  start(i: number): number {
+    if (!this.starts) this.build();
+    return this.starts![i]!;
+  }
+
+  /** The first whitespace at or after i (the text's length if none). */
+  end(i: number): number {
+    if (!this.ends) this.build();
+    return this.ends![Math.min(i, this.text.length)]!;
+  }
+}
+
 /** An occurrence of a keyword: [start, length], in text order. */
 export type KeywordHit = [number, number];
 
@@ -49,7 +83,11 @@ const AFTER_OP = /[=>:|,?`'"\s]/;
  * assignment operator follows, from 64 characters before it to 2 past the value after the
  * operator (the regex's terminator). Overlapping windows are merged.
  */
-export function templateWindows(text: string, hits: KeywordHit[]): [number, number][] {
+export function templateWindows(
+  text: string,
+  hits: KeywordHit[],
+  tokens: Tokens = new Tokens(text),
+): [number, number][] {
   const windows: [number, number][] = [];
   for (const [p, length] of hits) {
     let i = p + length;
@@ -58,7 +96,7 @@ export function templateWindows(text: string, hits: KeywordHit[]): [number, numb
     if (i >= text.length || !OPERATOR.test(text[i]!)) continue;
     let j = i + 1;
     for (let k = 0; k < 10 && j < text.length && AFTER_OP.test(text[j]!); k++) j++;
-    while (j < text.length && !/\s/.test(text[j]!)) j++;
+    j = tokens.end(j);
     const w: [number, number] = [Math.max(0, p - 64), Math.min(text.length, j + 2)];
     const last = windows[windows.length - 1];
     if (last && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
@@ -71,13 +109,16 @@ export function templateWindows(text: string, hits: KeywordHit[]): [number, numb
  * The windows of a token-bound rule: the whitespace-delimited token around each occurrence of
  * one of its keywords, and the terminator character after it.
  */
-export function tokenWindows(text: string, hits: KeywordHit[]): [number, number][] {
+export function tokenWindows(
+  text: string,
+  hits: KeywordHit[],
+  tokens: Tokens = new Tokens(text),
+): [number, number][] {
   const windows: [number, number][] = [];
   for (const [p, length] of hits) {
-    let a = p;
-    while (a > 0 && !/\s/.test(text[a - 1]!)) a--;
+    const a = tokens.start(p);
     let b = p + length;
-    while (b < text.length && !/\s/.test(text[b]!)) b++;
+    b = tokens.end(b);
     const w: [number, number] = [a, Math.min(text.length, b + 2)];
     const last = windows[windows.length - 1];
     if (last && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
@@ -104,6 +145,7 @@ export class SecretsDetector implements Detector {
     text: string,
     lower: string,
     positions: Map<number, number[]>,
+    tokens: Tokens,
   ) {
     // Offsets of the lower-cased text are the text's own unless lower-casing changed lengths.
     const windowed = !this.opts.fullScan && lower.length === text.length;
@@ -118,14 +160,14 @@ export class SecretsDetector implements Detector {
     }
     hits.sort((a, b) => a[0] - b[0]);
     if (rule.template) {
-      yield* this.inWindows(rule, text, templateWindows(text, hits));
+      yield* this.inWindows(rule, text, templateWindows(text, hits, tokens));
       return;
     }
     // Token-bound: only when the quick test says the text may match; should the tokens around
     // the keywords hold no match after all, the whole text is searched (exact either way).
     if (!rule.regex.mayMatch(text)) return;
     let found = false;
-    for (const m of this.inWindows(rule, text, tokenWindows(text, hits))) {
+    for (const m of this.inWindows(rule, text, tokenWindows(text, hits, tokens))) {
       found = true;
       yield m;
     }
@@ -155,9 +197,10 @@ export class SecretsDetector implements Detector {
     const out: Finding[] = [];
     const lower = text.toLowerCase();
     const { rules, positions } = this.catalogue.candidates(lower);
+    const tokens = new Tokens(text);
     for (const rule of rules) {
       const { data } = rule;
-      for (const m of this.matches(rule, text, lower, positions)) {
+      for (const m of this.matches(rule, text, lower, positions, tokens)) {
         // The secret is the rule's secret group, else its first group that matched, else all.
         let span = data.secretGroup ? m.group(data.secretGroup) : undefined;
         for (let i = 1; !span && i <= rule.regex.groups; i++) {
