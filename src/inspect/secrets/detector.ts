@@ -36,6 +36,9 @@ function allowed(
   return byRegex || byStopword;
 }
 
+/** RE2's \s: ASCII space, tab, newline, form feed, carriage return (not Unicode spaces). */
+const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 12 || c === 13;
+
 /**
  * Where whitespace-delimited tokens start and end, computed once per text: windows of many
  * keyword hits in one long token would otherwise rescan it for each (quadratic).
@@ -50,9 +53,10 @@ export class Tokens {
     const n = this.text.length;
     const starts = new Int32Array(n + 1);
     const ends = new Int32Array(n + 1);
+    const t = this.text;
     for (let i = 0; i <= n; i++)
-      starts[i] = i > 0 && !/\s/.test(this.text[i - 1]!) ? starts[i - 1]! : i;
-    for (let i = n; i >= 0; i--) ends[i] = i < n && !/\s/.test(this.text[i]!) ? ends[i + 1]! : i;
+      starts[i] = i > 0 && !isSpace(t.charCodeAt(i - 1)) ? starts[i - 1]! : i;
+    for (let i = n; i >= 0; i--) ends[i] = i < n && !isSpace(t.charCodeAt(i)) ? ends[i + 1]! : i;
     this.starts = starts;
     this.ends = ends;
   }
@@ -73,10 +77,16 @@ export class Tokens {
 /** An occurrence of a keyword: [start, length], in text order. */
 export type KeywordHit = [number, number];
 
-/** Characters between a keyword and its assignment operator in a semi-generic rule. */
-const BEFORE_OP = /[\w.\- \t\r\n\f\v'"]/;
-const OPERATOR = /[=>:|,?]/;
-const AFTER_OP = /[=>:|,?`'"\s]/;
+const isWord = (c: number) =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const isQuote = (c: number) => c === 34 || c === 39;
+/** Between a keyword and its assignment operator: [ \t\w.-], word characters, [\s'"]. */
+const beforeOp = (c: number) => isWord(c) || c === 46 || c === 45 || isSpace(c) || isQuote(c);
+/** The first character of gitleaks' operators: = > : | , ? */
+const isOperator = (c: number) =>
+  c === 61 || c === 62 || c === 58 || c === 124 || c === 44 || c === 63;
+/** Operator characters, quotes, backquote and space before the value. */
+const afterOp = (c: number) => isOperator(c) || isQuote(c) || c === 96 || isSpace(c);
 
 /**
  * The windows of a semi-generic rule: around each occurrence of one of its keywords that an
@@ -92,10 +102,10 @@ export function templateWindows(
   for (const [p, length] of hits) {
     let i = p + length;
     const limit = Math.min(text.length, i + 48);
-    while (i < limit && BEFORE_OP.test(text[i]!)) i++;
-    if (i >= text.length || !OPERATOR.test(text[i]!)) continue;
+    while (i < limit && beforeOp(text.charCodeAt(i))) i++;
+    if (i >= text.length || !isOperator(text.charCodeAt(i))) continue;
     let j = i + 1;
-    for (let k = 0; k < 10 && j < text.length && AFTER_OP.test(text[j]!); k++) j++;
+    for (let k = 0; k < 10 && j < text.length && afterOp(text.charCodeAt(j)); k++) j++;
     j = tokens.end(j);
     const w: [number, number] = [Math.max(0, p - 64), Math.min(text.length, j + 2)];
     const last = windows[windows.length - 1];
