@@ -93,10 +93,7 @@ describe('POST /v1/decide with content', () => {
     assert.equal(json.decision, 'deny');
     // Both the agent and the user it acts for are refused by it.
     assert.deepEqual(
-      (json.reasons as { policy: string; principal: string }[]).map((r) => [
-        r.policy,
-        r.principal,
-      ]),
+      (json.reasons as { policy: string; principal: string }[]).map((r) => [r.policy, r.principal]),
       [
         ['tool-results-injection-blocked', 'agent'],
         ['tool-results-injection-blocked', 'user'],
