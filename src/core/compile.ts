@@ -1,8 +1,8 @@
 // Policy sources (texts) → a CompiledPolicySet, or every problem located as file:line:col.
 // Pure: the caller reads the files; this only talks to the Cedar engine.
 
-import { redactAnnotationErrors } from '../inspect/obligations.js';
 import { createHash } from 'node:crypto';
+import { redactAnnotationErrors } from '../inspect/obligations.js';
 import { cedar } from './cedar.js';
 import { EntityStore, EntityStoreError, parseEntities, type CedarEntity } from './entities.js';
 import {
@@ -156,6 +156,16 @@ function compileFile(
     }
     for (const message of redactAnnotationErrors(annotations)) {
       errors.push(located(f.file, f.text, at, `policy "${id}": ${message}`));
+    }
+    if (annotations.redact !== undefined && j.json.effect === 'forbid') {
+      warnings.push(
+        located(
+          f.file,
+          f.text,
+          at,
+          `@redact on forbid policy "${id}" has no effect; it applies to permit policies`,
+        ),
+      );
     }
     policies.set(id, {
       id,

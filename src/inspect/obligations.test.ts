@@ -103,5 +103,10 @@ describe('content in decisions', () => {
     );
     assert.equal(r.ok, false);
     assert.match(r.ok ? '' : r.errors[0]!.message, /@redact target "passwords"/);
+    const onForbid = compilePolicySet(
+      sources({ 'p.cedar': '@id("y") @redact("pii") forbid(principal, action, resource);' }),
+    );
+    assert.ok(onForbid.ok);
+    assert.match(onForbid.warnings[0]?.message ?? '', /@redact on forbid policy "y" has no effect/);
   });
 });

@@ -82,35 +82,38 @@ export function completeRedactions(obligations: Obligation[], findings: Finding[
   });
 }
 
-/** Applies every redaction obligation of a decision to a text (what a PEP does). */
+/** Operators from weakest to strongest: several obligations on one text use the strongest. */
+const STRENGTH: RedactOperator[] = ['mask', 'hash', 'replace', 'drop'];
+
+/** A decision's redact obligations together: every target and span, the strongest operator. */
+export function redactionPlan(obligations: Obligation[]): {
+  targets: string[];
+  spans: Span[];
+  operator: RedactOperator;
+} {
+  const redacts = obligations.filter((o): o is RedactObligation => o.type === 'redact');
+  let operator: RedactOperator = 'mask';
+  for (const o of redacts)
+    if (STRENGTH.indexOf(o.operator) > STRENGTH.indexOf(operator)) operator = o.operator;
+  return {
+    targets: [...new Set(redacts.flatMap((o) => o.targets))],
+    spans: mergeSpans(redacts.flatMap((o) => o.spans ?? [])),
+    operator: redacts.length > 0 ? operator : 'replace',
+  };
+}
+
+/** Applies every redaction obligation of a decision to a text (what an in-process PEP does). */
 export function applyRedactions(
   text: string,
   obligations: Obligation[],
   findings: Finding[],
   salt?: string,
 ): string {
-  let out = text;
-  // All obligations apply to the same original spans: redact once with the strongest operator
-  // per span (drop > hash > mask > replace would change lengths, so apply on the original).
-  const chosen: { f: Finding; op: RedactOperator }[] = [];
-  for (const o of obligations) {
-    if (o.type !== 'redact') continue;
-    const r = o as RedactObligation;
-    for (const f of selectFindings(findings, r.targets)) chosen.push({ f, op: r.operator });
-  }
-  if (chosen.length === 0) return out;
-  const ops = new Set(chosen.map((c) => c.op));
-  const op: RedactOperator = ops.has('drop')
-    ? 'drop'
-    : ops.has('replace')
-      ? 'replace'
-      : ops.has('hash')
-        ? 'hash'
-        : 'mask';
-  out = redactText(
-    text,
-    chosen.map((c) => c.f),
-    { operator: op, ...(salt !== undefined ? { salt } : {}) },
-  );
-  return out;
+  const plan = redactionPlan(obligations);
+  const chosen = selectFindings(findings, plan.targets);
+  if (chosen.length === 0) return text;
+  return redactText(text, chosen, {
+    operator: plan.operator,
+    ...(salt !== undefined ? { salt } : {}),
+  });
 }

@@ -7,10 +7,10 @@
 
 import { randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { ActionRequest, Decision, Obligation } from '../core/types.js';
+import type { ActionRequest, Decision } from '../core/types.js';
 import { parseJsonText, redactFields } from '../inspect/fields.js';
-import type { RedactObligation } from '../inspect/obligations.js';
-import { redactText, type RedactOperator, type Span } from '../inspect/redact.js';
+import { redactionPlan } from '../inspect/obligations.js';
+import { redactText } from '../inspect/redact.js';
 import type { DecisionService } from '../server/decisions.js';
 import type { ContentHook, ToolCallContext } from './gateway.js';
 
@@ -111,17 +111,6 @@ function textSlots(result: CallToolResult): TextSlot[] {
     walk(result.structuredContent, (x) => (result.structuredContent = x as never));
   }
   return slots;
-}
-
-const STRENGTH: RedactOperator[] = ['mask', 'hash', 'replace', 'drop'];
-
-/** Every redact obligation's spans, and the strongest operator among them. */
-function redactionPlan(obligations: Obligation[]): { spans: Span[]; operator: RedactOperator } {
-  const redacts = obligations.filter((o): o is RedactObligation => o.type === 'redact');
-  let operator: RedactOperator = 'mask';
-  for (const o of redacts)
-    if (STRENGTH.indexOf(o.operator) > STRENGTH.indexOf(operator)) operator = o.operator;
-  return { spans: redacts.flatMap((o) => o.spans ?? []), operator };
 }
 
 async function contentLevel(
