@@ -50,6 +50,14 @@ export const configSchema = z.strictObject({
       audience: z.string().min(1).default('cordon'),
     })
     .default({ audience: 'cordon' }),
+  inspection: z
+    .strictObject({
+      /** The optional model tier for prompt injection: a local model directory, never fetched. */
+      injectionModel: z
+        .strictObject({ path: z.string().min(1), positiveLabel: z.string().min(1).optional() })
+        .optional(),
+    })
+    .default({}),
   risk: z
     .strictObject({
       thresholds: z.strictObject({ medium: z.number(), high: z.number(), critical: z.number() }),

@@ -7,10 +7,12 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { makeSecrets } from '../inspect/fixtures/samples.js';
-import { exampleEngine } from '../testing/fixtures.js';
+import { configSchema } from '../config/config.js';
+import { EXAMPLE_POLICIES, exampleEngine, tempDir } from '../testing/fixtures.js';
 import { buildApp } from './app.js';
 import { DecisionService } from './decisions.js';
 import { Metrics } from './metrics.js';
+import { openPdp } from './pdp.js';
 
 let app: FastifyInstance;
 let base: string;
@@ -108,5 +110,20 @@ describe('POST /v1/decide with content', () => {
     });
     assert.equal(status, 400);
     assert.match(String(json.error), /context\.content/);
+  });
+});
+
+describe('the injection model tier in cordon.yaml', () => {
+  it('refuses to start with a model path it cannot load (it never downloads one)', async () => {
+    const config = configSchema.parse({
+      policies: EXAMPLE_POLICIES,
+      data: await tempDir(),
+      watch: false,
+      inspection: { injectionModel: { path: '/models/prompt-injection' } },
+    });
+    await assert.rejects(
+      openPdp(config, pino({ level: 'silent' })),
+      /inspection\.injectionModel: .*@huggingface\/transformers/,
+    );
   });
 });

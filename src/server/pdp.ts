@@ -4,7 +4,9 @@
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/log.js';
-import type { CordonConfig } from '../config/config.js';
+import { ConfigError, type CordonConfig } from '../config/config.js';
+import { InjectionModel } from '../inspect/injection/model.js';
+import { defaultDetectors, Inspector } from '../inspect/inspector.js';
 import { Engine } from '../core/engine.js';
 import { RevocationStore } from '../identity/revocations.js';
 import { loadTokenKeys, type TokenKey } from '../identity/token-keys.js';
@@ -24,6 +26,21 @@ export interface Pdp {
   metrics: Metrics;
   decisions: DecisionService;
   close(): Promise<void>;
+}
+
+/** The default detectors, plus the injection model tier when the configuration names one. */
+async function configuredInspector(config: CordonConfig): Promise<Inspector | undefined> {
+  const model = config.inspection.injectionModel;
+  if (!model) return undefined;
+  try {
+    const tier = await InjectionModel.load({
+      modelPath: model.path,
+      ...(model.positiveLabel ? { positiveLabel: model.positiveLabel } : {}),
+    });
+    return new Inspector([...defaultDetectors(), tier]);
+  } catch (e) {
+    throw new ConfigError(`inspection.injectionModel: ${(e as Error).message}`);
+  }
 }
 
 export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
@@ -54,11 +71,13 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     revocations = new RevocationStore(config.data);
     const tokens = new TokenService(keys, revocations, config.tokens.audience);
     sessions = new SqliteSessionStore(config.data, config.sessions.windowSeconds * 1000);
+    const inspector = await configuredInspector(config);
     const engine = new Engine({
       policies,
       riskTiers: config.risk,
       tokens,
       stages: [sessionStage(sessions)],
+      ...(inspector ? { inspector } : {}),
     });
     const decisions = new DecisionService(engine, metrics, log, audit, sessions);
     const opened = revocations;
