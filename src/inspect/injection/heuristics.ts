@@ -167,7 +167,26 @@ const BIDI = /[\u202A-\u202E\u2066-\u2069]{1,1024}/g;
 /** Zero-width characters, used to split trigger words. */
 const ZERO_WIDTH = /[\u200B-\u200D\u2060\u180E]{1,1024}/g;
 /** A base64 run long enough to carry a sentence. */
-const BASE64 = new BoundedRegex(String.raw`(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{24,4096}={0,2}`);
+const BASE64_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
+  BASE64_CHAR[c.charCodeAt(0)] = 1;
+
+/** Runs of 24–4096 base64 characters (and their "=" padding): long enough to carry a sentence. */
+function* base64Runs(text: string): Generator<[number, number]> {
+  let i = 0;
+  while (i < text.length) {
+    if (!BASE64_CHAR[text.charCodeAt(i)]) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < text.length && i - start < 4096 && BASE64_CHAR[text.charCodeAt(i)]) i++;
+    let end = i;
+    while (end < text.length && end - i < 2 && text[end] === '=') end++;
+    if (i - start >= 24) yield [start, end];
+    i = end;
+  }
+}
 
 function decodeBase64(s: string): string | undefined {
   const text = Buffer.from(s, 'base64').toString('utf8');
@@ -212,15 +231,15 @@ export class InjectionHeuristics implements Detector {
         add('invisible-unicode', m.index, m.index + m[0].length, 0.4);
     }
     if (decode) {
-      for (const m of BASE64.matches(text)) {
-        const run = text.slice(m.start, m.end);
+      for (const [start, end] of base64Runs(text)) {
+        const run = text.slice(start, end);
         // Encoded sentences mix cases; hex digests and identifiers do not.
         if (!/[a-z]/.test(run) || !/[A-Z]/.test(run)) continue;
         const decoded = decodeBase64(run);
         if (!decoded) continue;
         const inner = this.scan(decoded, false);
         if (inner.length > 0)
-          add('encoded-instructions', m.start, m.end, Math.max(...inner.map((f) => f.score)));
+          add('encoded-instructions', start, end, Math.max(...inner.map((f) => f.score)));
       }
     }
     return out.sort((a, b) => a.start - b.start);

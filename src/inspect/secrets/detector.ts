@@ -40,37 +40,41 @@ function allowed(
 const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 12 || c === 13;
 
 /**
- * Where whitespace-delimited tokens start and end, computed once per text: windows of many
- * keyword hits in one long token would otherwise rescan it for each (quadratic).
+ * Where whitespace-delimited tokens start and end. The token last looked up is remembered, so
+ * many keyword hits in one long token (queried in text order) scan it once, not once per hit.
  */
 export class Tokens {
-  private starts: Int32Array | undefined;
-  private ends: Int32Array | undefined;
+  /** The last token found: [a, b), b being the first whitespace after it. */
+  private a = 0;
+  private b = -1;
 
   constructor(private readonly text: string) {}
 
-  private build(): void {
-    const n = this.text.length;
-    const starts = new Int32Array(n + 1);
-    const ends = new Int32Array(n + 1);
+  private token(i: number): void {
+    if (i >= this.a && i <= this.b) return;
     const t = this.text;
-    for (let i = 0; i <= n; i++)
-      starts[i] = i > 0 && !isSpace(t.charCodeAt(i - 1)) ? starts[i - 1]! : i;
-    for (let i = n; i >= 0; i--) ends[i] = i < n && !isSpace(t.charCodeAt(i)) ? ends[i + 1]! : i;
-    this.starts = starts;
-    this.ends = ends;
+    let a = i;
+    while (a > 0 && !isSpace(t.charCodeAt(a - 1))) a--;
+    let b = i;
+    while (b < t.length && !isSpace(t.charCodeAt(b))) b++;
+    this.a = a;
+    this.b = b;
   }
 
   /** The start of the token that position i is in (i itself after whitespace). */
   start(i: number): number {
-    if (!this.starts) this.build();
-    return this.starts![i]!;
+    if (i < this.text.length && isSpace(this.text.charCodeAt(i)))
+      return i > 0 && !isSpace(this.text.charCodeAt(i - 1)) ? (this.token(i - 1), this.a) : i;
+    this.token(i);
+    return this.a;
   }
 
   /** The first whitespace at or after i (the text's length if none). */
   end(i: number): number {
-    if (!this.ends) this.build();
-    return this.ends![Math.min(i, this.text.length)]!;
+    if (i >= this.text.length) return this.text.length;
+    if (isSpace(this.text.charCodeAt(i))) return i;
+    this.token(i);
+    return this.b;
   }
 }
 
