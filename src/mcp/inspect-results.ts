@@ -16,6 +16,9 @@ import type { ContentHook, ToolCallContext } from './gateway.js';
 
 export const RESULT_ACTION = 'readToolResult';
 
+/** The default key of salted-hash redaction: equal values hash equal within one process. */
+const PROCESS_SALT = randomUUID();
+
 function blocked(c: ToolCallContext, why: string, d?: Decision): CallToolResult {
   return {
     isError: true,
@@ -151,7 +154,7 @@ async function contentLevel(
 }
 
 export interface ResultInspectionOptions {
-  /** The key of salted-hash redaction (default: random per process). */
+  /** The key of salted-hash redaction (default: random, one per process). */
   salt?: string;
 }
 
@@ -159,7 +162,7 @@ export function inspectToolResults(
   decisions: DecisionService,
   o: ResultInspectionOptions = {},
 ): ContentHook {
-  const salt = o.salt ?? randomUUID();
+  const salt = o.salt ?? PROCESS_SALT;
   return async (c) => {
     try {
       return await contentLevel(c, decisions, await fieldLevel(c, decisions, c.result), salt);
