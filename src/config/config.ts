@@ -90,6 +90,14 @@ export const configSchema = z.strictObject({
     })
     .default({ pendingSeconds: 900, grantSeconds: 300, maxUses: 10, approvers: 'trusted' }),
   llm: llmConfigSchema,
+  inspection: z
+    .strictObject({
+      /** The optional model tier for prompt injection: a local model directory, never fetched. */
+      injectionModel: z
+        .strictObject({ path: z.string().min(1), positiveLabel: z.string().min(1).optional() })
+        .optional(),
+    })
+    .default({}),
   risk: z
     .strictObject({
       thresholds: z.strictObject({ medium: z.number(), high: z.number(), critical: z.number() }),

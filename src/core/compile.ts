@@ -2,6 +2,7 @@
 // Pure: the caller reads the files; this only talks to the Cedar engine.
 
 import { createHash } from 'node:crypto';
+import { redactAnnotationErrors } from '../inspect/obligations.js';
 import { cedar } from './cedar.js';
 import { EntityStore, EntityStoreError, parseEntities, type CedarEntity } from './entities.js';
 import {
@@ -152,6 +153,19 @@ function compileFile(
       } else {
         outcome = annotations.outcome as PolicyOutcome;
       }
+    }
+    for (const message of redactAnnotationErrors(annotations)) {
+      errors.push(located(f.file, f.text, at, `policy "${id}": ${message}`));
+    }
+    if (annotations.redact !== undefined && j.json.effect === 'forbid') {
+      warnings.push(
+        located(
+          f.file,
+          f.text,
+          at,
+          `@redact on forbid policy "${id}" has no effect; it applies to permit policies`,
+        ),
+      );
     }
     policies.set(id, {
       id,

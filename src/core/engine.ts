@@ -11,6 +11,9 @@ import type { CompiledPolicySet } from './policy-set.js';
 import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
 import type { ApprovalGrant } from './stages/approval.js';
 import { directUserStage, identityStage, type TokenVerifier } from './stages/identity.js';
+import { contentStage, type ContentInspector } from './stages/content.js';
+import { completeRedactions } from '../inspect/obligations.js';
+import { Inspector } from '../inspect/inspector.js';
 import { resourceLabels } from './stages/session.js';
 import type {
   ActionRequest,
@@ -57,7 +60,11 @@ export interface EngineOptions {
   clock?: () => Date;
   /** Verifies delegation tokens; without one, requests with a token are denied. */
   tokens?: TokenVerifier;
+  /** Inspects request `content` (default: Cordon's detectors, built on first use). */
+  inspector?: ContentInspector;
 }
+
+let defaultInspector: Inspector | undefined;
 
 const SEVERITY: Record<Outcome, number> = { allow: 0, require_approval: 1, deny: 2 };
 
@@ -78,7 +85,8 @@ export class Engine {
   private readonly clock: () => Date;
 
   constructor(private readonly opts: EngineOptions) {
-    this.stages = [identityStage(opts.tokens), ...(opts.stages ?? [])];
+    const inspector = () => (opts.inspector ??= defaultInspector ??= new Inspector());
+    this.stages = [identityStage(opts.tokens), contentStage(inspector), ...(opts.stages ?? [])];
     this.tiers = opts.riskTiers ?? DEFAULT_RISK_TIERS;
     this.clock = opts.clock ?? (() => new Date());
   }
@@ -157,7 +165,10 @@ export class Engine {
       }
       if (pinned) pin(state.facts, pinned);
       state.facts.risk.level = riskLevel(state.facts.risk.score, this.tiers);
-      return traced({ ...this.evaluateAll(state, state.agent), ...base });
+      const decided = this.evaluateAll(state, state.agent);
+      if (state.findings && request.content !== undefined)
+        decided.obligations = completeRedactions(decided.obligations, state.findings);
+      return traced({ ...decided, ...base });
     } catch (e) {
       return traced({
         decision: 'deny',

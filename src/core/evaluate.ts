@@ -2,6 +2,7 @@
 // it, which errored, and what the outcome is once `@outcome` annotations and approvals apply.
 
 import { cedar } from './cedar.js';
+import { redactObligation } from '../inspect/obligations.js';
 import type { SlicedEntity } from './entities.js';
 import type { CompiledPolicySet, PolicyMeta, Subset } from './policy-set.js';
 import type { Obligation, Outcome, PolicyError, PrincipalRole, Reason } from './types.js';
@@ -127,7 +128,11 @@ export function evaluate(input: EvalInput): Verdict {
 
   const determining = r.determining.map((id) => set.policies.get(id));
   const reasons = r.determining.map((id, i) => reasonOf(determining[i], id, role));
-  if (r.allowed) return { outcome: 'allow', reasons, obligations: [], errors };
+  if (r.allowed) {
+    // A determining permit may grant access on condition of redaction (`@redact`).
+    const redactions = determining.flatMap((p) => (p ? (redactObligation(p) ?? []) : []));
+    return { outcome: 'allow', reasons, obligations: redactions, errors };
+  }
   if (reasons.length === 0) {
     const who = role === 'agent' ? 'agent' : 'on-behalf-of user';
     return {

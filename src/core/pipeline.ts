@@ -5,6 +5,7 @@ import type { SlicedEntity } from './entities.js';
 import type { ApprovalGrant } from './stages/approval.js';
 import type { VerifiedDelegation } from './stages/identity.js';
 import type { LabelOrigin } from './stages/session.js';
+import type { ContentFinding } from './stages/content.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import type { ActionRequest, CordonFacts, Obligation, Reason } from './types.js';
 
@@ -26,6 +27,8 @@ export interface DecisionState {
   obligations: Obligation[];
   /** The human approval this request may use; claimed only if the decision allows. */
   approvalGrant?: ApprovalGrant;
+  /** What the content stage found in the request's `content` (spans for redaction). */
+  findings?: ContentFinding[];
   /** Set by a stage that refuses the request; the decision is then deny with this reason. */
   denial?: Reason;
 }

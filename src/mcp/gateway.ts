@@ -24,6 +24,7 @@ import type { ActionRequest, Decision, ResourceRef } from '../core/types.js';
 import { answerApproval } from '../approval/answer.js';
 import { ApprovalError } from '../approval/service.js';
 import type { DecisionService } from '../server/decisions.js';
+import { inspectToolResults } from './inspect-results.js';
 import { NameTable } from './naming.js';
 import { normalizePathArguments, PathArgumentError } from './paths.js';
 import { Upstream, type DownstreamLink, type UpstreamSpec } from './upstream.js';
@@ -38,11 +39,16 @@ export interface GatewayIdentity {
 export interface ToolCallContext {
   server: string;
   tool: string;
+  /** The invokeTool request that was allowed. */
+  request: ActionRequest;
   decision: Decision;
   result: CallToolResult;
 }
 
-/** Sees every tool result before the agent does (content inspection and redaction plug in here). */
+/**
+ * Sees every tool result before the agent does. The default inspects and redacts it by policy
+ * (inspect-results.ts); a hook given in the options replaces that.
+ */
 export type ContentHook = (c: ToolCallContext) => CallToolResult | Promise<CallToolResult>;
 
 export interface GatewayOptions {
@@ -384,9 +390,8 @@ export class GatewaySession {
         progress?.release();
       }
       await Promise.all(progressSent);
-      return this.opts.contentHook
-        ? this.opts.contentHook({ server: named.server, tool: named.name, decision: d, result })
-        : result;
+      const hook = (this.opts.contentHook ??= inspectToolResults(decisions));
+      return hook({ server: named.server, tool: named.name, request, decision: d, result });
     });
 
     s.setRequestHandler(ListPromptsRequestSchema, async () => {

@@ -4,7 +4,9 @@
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/log.js';
-import type { CordonConfig } from '../config/config.js';
+import { ConfigError, type CordonConfig } from '../config/config.js';
+import { InjectionModel } from '../inspect/injection/model.js';
+import { defaultDetectors, Inspector } from '../inspect/inspector.js';
 import { Engine } from '../core/engine.js';
 import { RevocationStore } from '../identity/revocations.js';
 import { loadTokenKeys, type TokenKey } from '../identity/token-keys.js';
@@ -32,6 +34,21 @@ export interface Pdp {
   approvals: ApprovalService;
   usage: SqliteUsageStore;
   close(): Promise<void>;
+}
+
+/** The default detectors, plus the injection model tier when the configuration names one. */
+async function configuredInspector(config: CordonConfig): Promise<Inspector | undefined> {
+  const model = config.inspection.injectionModel;
+  if (!model) return undefined;
+  try {
+    const tier = await InjectionModel.load({
+      modelPath: model.path,
+      ...(model.positiveLabel ? { positiveLabel: model.positiveLabel } : {}),
+    });
+    return new Inspector([...defaultDetectors(), tier]);
+  } catch (e) {
+    throw new ConfigError(`inspection.injectionModel: ${(e as Error).message}`);
+  }
 }
 
 export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
@@ -75,11 +92,13 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       maxUses,
       ...(webhook ? { notify: webhookNotifier(webhook, log) } : {}),
     });
+    const inspector = await configuredInspector(config);
     const engine = new Engine({
       policies,
       riskTiers: config.risk,
       tokens,
       stages: [approvalStage(approvalStore), sessionStage(sessions), usageStage(usage)],
+      ...(inspector ? { inspector } : {}),
     });
     const decisions = new DecisionService(engine, metrics, log, audit, sessions, approvals);
     const opened = revocations;

@@ -1,0 +1,173 @@
+// The MCP gateway's default content hook: every tool result is inspected before the agent sees
+// it. Field-level first: each classified field (a `Field` entity named like the JSON key) of a
+// JSON result is decided as `readData` for the session's agent and user, and redacted when
+// refused. Then, when some policy names `readToolResult`, the result's text is decided with
+// its content findings in context.content: a refusal replaces the result, an allow applies
+// the decision's redaction obligations. Any failure withholds the result (fail closed).
+
+import { randomUUID } from 'node:crypto';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { ActionRequest, Decision } from '../core/types.js';
+import { parseJsonText, redactFields } from '../inspect/fields.js';
+import { redactionPlan } from '../inspect/obligations.js';
+import { redactText } from '../inspect/redact.js';
+import type { DecisionService } from '../server/decisions.js';
+import type { ContentHook, ToolCallContext } from './gateway.js';
+
+export const RESULT_ACTION = 'readToolResult';
+
+/** The default key of salted-hash redaction: equal values hash equal within one process. */
+const PROCESS_SALT = randomUUID();
+
+function blocked(c: ToolCallContext, why: string, d?: Decision): CallToolResult {
+  return {
+    isError: true,
+    content: [
+      { type: 'text', text: `Cordon withheld the result of ${c.server}/${c.tool}: ${why}` },
+    ],
+    ...(d
+      ? {
+          _meta: {
+            'cordon/decision': { id: d.decisionId, decision: d.decision, reasons: d.reasons },
+          },
+        }
+      : {}),
+  };
+}
+
+/** The identity and session of the call, for the decisions made about its result. */
+function about(c: ToolCallContext, action: string, resource: ActionRequest['resource']) {
+  const { agent, user, token, session, input } = c.request;
+  return {
+    ...(agent ? { agent } : {}),
+    ...(user ? { user } : {}),
+    ...(token ? { token } : {}),
+    ...(session ? { session } : {}),
+    ...(action === RESULT_ACTION && input !== undefined ? { input } : {}),
+    action,
+    resource,
+    pep: 'mcp',
+    parent: c.decision.decisionId,
+  } satisfies ActionRequest;
+}
+
+async function fieldLevel(
+  c: ToolCallContext,
+  decisions: DecisionService,
+  result: CallToolResult,
+): Promise<CallToolResult> {
+  const store = decisions.engine.policies.store;
+  if (store.ofType('Field').length === 0) return result;
+  const policed = (k: string) => store.get('Field', k) !== undefined;
+  const mayRead = async (field: string) =>
+    (await decisions.decide(about(c, 'readData', { type: 'Field', id: field }))).decision ===
+    'allow';
+  const content = await Promise.all(
+    result.content.map(async (part) => {
+      if (part.type !== 'text') return part;
+      const json = parseJsonText(part.text);
+      if (!json) return part;
+      const r = await redactFields(json, policed, mayRead);
+      if (r.redacted.length === 0) return part;
+      return { ...part, text: JSON.stringify(r.value, null, part.text.includes('\n') ? 2 : 0) };
+    }),
+  );
+  const out: CallToolResult = { ...result, content };
+  if (result.structuredContent) {
+    const r = await redactFields(result.structuredContent, policed, mayRead);
+    out.structuredContent = r.value as Record<string, unknown>;
+  }
+  return out;
+}
+
+/** The texts of a result Cordon inspects, and how to put redacted versions back. */
+interface TextSlot {
+  text: string;
+  set(redacted: string): void;
+}
+
+function textSlots(result: CallToolResult): TextSlot[] {
+  const slots: TextSlot[] = [];
+  result.content.forEach((part, i) => {
+    if (part.type === 'text')
+      slots.push({
+        text: part.text,
+        set: (t) => (result.content[i] = { ...part, text: t }),
+      });
+    else if (part.type === 'resource' && 'text' in part.resource) {
+      const res = part.resource;
+      slots.push({
+        text: res.text,
+        set: (t) => (result.content[i] = { ...part, resource: { ...res, text: t } }),
+      });
+    }
+  });
+  const walk = (v: unknown, put: (x: unknown) => void) => {
+    if (typeof v === 'string') slots.push({ text: v, set: put });
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, (y) => (v[i] = y)));
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v))
+        walk(x, (y) => ((v as Record<string, unknown>)[k] = y));
+  };
+  if (result.structuredContent) {
+    result.structuredContent = structuredClone(result.structuredContent);
+    walk(result.structuredContent, (x) => (result.structuredContent = x as never));
+  }
+  return slots;
+}
+
+async function contentLevel(
+  c: ToolCallContext,
+  decisions: DecisionService,
+  input: CallToolResult,
+  salt: string,
+): Promise<CallToolResult> {
+  if (!decisions.engine.policies.namesAction(RESULT_ACTION)) return input;
+  const result: CallToolResult = { ...input, content: [...input.content] };
+  const slots = textSlots(result);
+  const sep = '\n';
+  const text = slots.map((s) => s.text).join(sep);
+  const d = await decisions.decide({
+    ...about(c, RESULT_ACTION, c.request.resource),
+    content: text,
+  });
+  if (d.decision !== 'allow') {
+    const why = [...new Set(d.reasons.map((r) => r.policy))].join(', ');
+    return blocked(
+      c,
+      `${d.decision === 'require_approval' ? 'it needs an approval' : 'denied'} (decision ${d.decisionId}): ${why}`,
+      d,
+    );
+  }
+  const plan = redactionPlan(d.obligations);
+  if (plan.spans.length === 0) return input;
+  let at = 0;
+  for (const slot of slots) {
+    const end = at + slot.text.length;
+    const local = plan.spans
+      .filter((s) => s.start < end && s.end > at)
+      .map((s) => ({ ...s, start: Math.max(s.start, at) - at, end: Math.min(s.end, end) - at }));
+    if (local.length > 0) slot.set(redactText(slot.text, local, { operator: plan.operator, salt }));
+    at = end + sep.length;
+  }
+  return result;
+}
+
+export interface ResultInspectionOptions {
+  /** The key of salted-hash redaction (default: random, one per process). */
+  salt?: string;
+}
+
+export function inspectToolResults(
+  decisions: DecisionService,
+  o: ResultInspectionOptions = {},
+): ContentHook {
+  const salt = o.salt ?? PROCESS_SALT;
+  return async (c) => {
+    try {
+      return await contentLevel(c, decisions, await fieldLevel(c, decisions, c.result), salt);
+    } catch (e) {
+      return blocked(c, `it could not be inspected (${(e as Error).message})`);
+    }
+  };
+}
