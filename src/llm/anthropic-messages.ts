@@ -3,7 +3,8 @@
 // by a text block carrying the refusal, at the same index.
 
 import type { Dialect, StreamRewriter, ToolJudge } from './dialect.js';
-import { parseArgs, refusalText, textOf } from './dialect.js';
+import { parseArgs, redactContent, refusalText, textOf } from './dialect.js';
+import type { TextRail, TextStream } from './rail.js';
 import type { SseEvent } from './sse.js';
 
 interface Block {
@@ -43,8 +44,13 @@ class MessagesStream implements StreamRewriter {
   private outputTokens: number | undefined;
   private allowedToolUse = 0;
   private deniedToolUse = 0;
+  /** Each text block through its own redactor. */
+  private readonly texts = new Map<number, TextStream>();
 
-  constructor(private readonly judge: ToolJudge) {}
+  constructor(
+    private readonly judge: ToolJudge,
+    private readonly rail: TextRail,
+  ) {}
 
   tokens() {
     return this.outputTokens === undefined ? undefined : this.inputTokens + this.outputTokens;
@@ -55,7 +61,7 @@ class MessagesStream implements StreamRewriter {
       type?: string;
       index?: number;
       content_block?: Block;
-      delta?: { partial_json?: string; stop_reason?: string };
+      delta?: { type?: string; partial_json?: string; stop_reason?: string; text?: string };
       message?: Message;
       usage?: { output_tokens?: number };
     };
@@ -78,8 +84,17 @@ class MessagesStream implements StreamRewriter {
           });
           return [];
         }
+        if (data.content_block?.type === 'text' && data.index !== undefined)
+          this.texts.set(data.index, this.rail.stream());
         return [e];
       case 'content_block_delta': {
+        const text = data.index === undefined ? undefined : this.texts.get(data.index);
+        if (text && data.delta?.type === 'text_delta' && typeof data.delta.text === 'string') {
+          const out = text.push(data.delta.text);
+          if (!out) return [];
+          data.delta.text = out;
+          return [{ event: e.event, data: JSON.stringify(data) }];
+        }
         const h = data.index === undefined ? undefined : this.held.get(data.index);
         if (!h) return [e];
         h.events.push(e);
@@ -87,6 +102,18 @@ class MessagesStream implements StreamRewriter {
         return [];
       }
       case 'content_block_stop': {
+        const text = data.index === undefined ? undefined : this.texts.get(data.index);
+        if (text) {
+          this.texts.delete(data.index!);
+          const rest = text.end();
+          if (!rest) return [e];
+          const delta = {
+            type: 'content_block_delta',
+            index: data.index,
+            delta: { type: 'text_delta', text: rest },
+          };
+          return [{ event: 'content_block_delta', data: JSON.stringify(delta) }, e];
+        }
         const h = data.index === undefined ? undefined : this.held.get(data.index);
         if (!h) return [e];
         this.held.delete(data.index!);
@@ -138,14 +165,28 @@ class MessagesStream implements StreamRewriter {
 export const anthropicMessages: Dialect = {
   summarize,
   upstreamBody: (body, model) => ({ ...body, model }),
-  async rewrite(raw, judge) {
+  redactRequest(body, rail) {
+    if (rail.idle) return body;
+    const out: Record<string, unknown> = { ...body };
+    if (body.system !== undefined) out.system = redactContent(body.system, rail);
+    if (Array.isArray(body.messages))
+      out.messages = (body.messages as Record<string, unknown>[]).map((m) =>
+        m && typeof m === 'object' ? { ...m, content: redactContent(m.content, rail) } : m,
+      );
+    return out;
+  },
+  async rewrite(raw, judge, rail) {
     const body = raw as Message;
     let allowed = 0;
     let denied = 0;
     const content: Block[] = [];
     for (const block of body.content ?? []) {
       if (block.type !== 'tool_use') {
-        content.push(block);
+        content.push(
+          block.type === 'text' && typeof block.text === 'string'
+            ? { ...block, text: rail.redact(block.text) }
+            : block,
+        );
         continue;
       }
       const d = await judge(block.name ?? '', block.input ?? {});
@@ -162,5 +203,5 @@ export const anthropicMessages: Dialect = {
       body.stop_reason = 'end_turn';
     return body.usage ? { body, tokens: sum(body.usage) } : { body };
   },
-  streamRewriter: (judge) => new MessagesStream(judge),
+  streamRewriter: (judge, _request, rail) => new MessagesStream(judge, rail),
 };

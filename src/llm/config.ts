@@ -26,6 +26,11 @@ export const llmConfigSchema = z
         z.strictObject({ agent: z.string().min(1), user: z.string().min(1).optional() }),
       )
       .default({}),
+    /**
+     * Redacted in both directions whatever the policies say (they can add targets with
+     * `@redact`): detector names or detector:type, e.g. ["secrets", "pii:email"]. [] for none.
+     */
+    redact: z.array(z.string().regex(/^(secrets|pii|injection)(:[\w.-]+)?$/)).default(['secrets']),
     /** The window context.usage counts requests and tokens over. */
     budgetWindowSeconds: z.number().int().positive().default(3600),
     /** Largest request body, bytes (prompts with long contexts are big). */
@@ -35,7 +40,13 @@ export const llmConfigSchema = z
       .positive()
       .default(32 * 1024 * 1024),
   })
-  .default({ upstreams: [], keys: {}, budgetWindowSeconds: 3600, bodyLimit: 32 * 1024 * 1024 });
+  .default({
+    upstreams: [],
+    keys: {},
+    redact: ['secrets'],
+    budgetWindowSeconds: 3600,
+    bodyLimit: 32 * 1024 * 1024,
+  });
 
 export type LlmConfig = z.infer<typeof llmConfigSchema>;
 export type LlmUpstream = LlmConfig['upstreams'][number];

@@ -2,6 +2,7 @@
 // tells the gateway, and how the gateway rewrites it. Each dialect is pure: the route does I/O.
 
 import type { Decision } from '../core/types.js';
+import type { TextRail } from './rail.js';
 import type { SseEvent } from './sse.js';
 
 /** Decides one model-proposed tool call (invokeTool on Tool::"<name>" with its arguments). */
@@ -33,8 +34,29 @@ export interface Dialect {
   summarize(body: Record<string, unknown>): RequestSummary;
   /** The body sent upstream: the provider's model name, usage reporting asked for. */
   upstreamBody(body: Record<string, unknown>, model: string): Record<string, unknown>;
-  rewrite(body: unknown, judge: ToolJudge): Promise<Rewritten>;
-  streamRewriter(judge: ToolJudge, request: Record<string, unknown>): StreamRewriter;
+  /** The input rail: every message text the model would read, redacted. */
+  redactRequest(body: Record<string, unknown>, rail: TextRail): Record<string, unknown>;
+  /** The output rail on a whole answer: tool calls decided, texts redacted. */
+  rewrite(body: unknown, judge: ToolJudge, rail: TextRail): Promise<Rewritten>;
+  streamRewriter(
+    judge: ToolJudge,
+    request: Record<string, unknown>,
+    rail: TextRail,
+  ): StreamRewriter;
+}
+
+/** A message content value (a string, or parts with text) with each text redacted. */
+export function redactContent(content: unknown, rail: TextRail): unknown {
+  if (typeof content === 'string') return rail.redact(content);
+  if (!Array.isArray(content)) return content;
+  return (content as Record<string, unknown>[]).map((p) => {
+    if (!p || typeof p !== 'object') return p;
+    const out = { ...p };
+    if (typeof p.text === 'string') out.text = rail.redact(p.text);
+    if (p.content !== undefined) out.content = redactContent(p.content, rail); // tool results
+    if (typeof p.output === 'string') out.output = rail.redact(p.output);
+    return out;
+  });
 }
 
 export const refusalText = (name: string, d: Decision): string =>

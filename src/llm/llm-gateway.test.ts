@@ -11,7 +11,8 @@ import { SqliteAuditStore } from '../audit/sqlite-store.js';
 import { configSchema } from '../config/config.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
-import { startFakeProvider, type FakeProvider } from '../testing/llm-upstream.js';
+import { LEAKED_KEY, startFakeProvider, type FakeProvider } from '../testing/llm-upstream.js';
+import { makeSecrets } from '../inspect/fixtures/samples.js';
 import { issueToken } from '../testing/mcp.js';
 
 const KEY = 'gw-key-ledger-bot-for-alice';
@@ -363,6 +364,101 @@ describe('LLM gateway, Anthropic API, with the official @anthropic-ai/sdk client
       messages: [{ role: 'user', content: 'will [drop]' }],
     });
     await assert.rejects(stream.finalMessage(), /dropped the stream/);
+  });
+});
+
+describe('LLM gateway content rails', () => {
+  const leaked = (text: string) => text.includes(LEAKED_KEY);
+
+  it('redacts a secret in the prompt before the provider sees it', async () => {
+    const key = makeSecrets(7).aws;
+    await openai.chat.completions.create({
+      model: 'local/gpt-4.1-mini',
+      messages: [
+        { role: 'system', content: 'you are a helpful agent' },
+        { role: 'user', content: `deploy with AWS_ACCESS_KEY_ID=${key} please` },
+      ],
+    });
+    const sent = JSON.stringify(provider.seen.at(-1)!.body);
+    assert.ok(!sent.includes(key), 'the key never left the gateway');
+    assert.match(sent, /\[REDACTED:AWS-ACCESS-TOKEN\]/);
+    await anthropic.messages.create({
+      model: 'claude/claude-sonnet-4-5',
+      max_tokens: 10,
+      system: `ops key ${key}`,
+      messages: [{ role: 'user', content: [{ type: 'text', text: `and again ${key}` }] }],
+    });
+    assert.ok(!JSON.stringify(provider.seen.at(-1)!.body).includes(key));
+  });
+
+  it('lets policy refuse a prompt that carries a credential, from the findings in context.content', async () => {
+    const policies = await tempDir('cordon-llm-policies-');
+    await cp(EXAMPLE_POLICIES, policies, { recursive: true });
+    await writeFile(
+      join(policies, 'no-secrets.cedar'),
+      `@id("no-secrets-to-models")
+forbid (principal, action == Action::"callModel", resource)
+when { context.content.secrets.contains("aws-access-token") };\n`,
+    );
+    const gw = await startGateway(policies, await tempDir('cordon-llm-secrets-'));
+    try {
+      const client = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/llm/openai/v1`, maxRetries: 0 });
+      const before = provider.seen.length;
+      await assert.rejects(
+        client.chat.completions.create({
+          model: 'local/gpt-4.1-mini',
+          messages: [{ role: 'user', content: `use ${makeSecrets(9).aws}` }],
+        }),
+        (e: unknown) =>
+          e instanceof OpenAI.PermissionDeniedError && /no-secrets-to-models/.test(e.message),
+      );
+      assert.equal(provider.seen.length, before, 'nothing reached the provider');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('redacts a secret in the answer, also when a stream splits it across events', async () => {
+    const ask = [{ role: 'user' as const, content: '[leak]' }];
+    const plain = await openai.chat.completions.create({
+      model: 'local/gpt-4.1-mini',
+      messages: ask,
+    });
+    assert.equal(
+      plain.choices[0]!.message.content,
+      'the key is [REDACTED:AWS-ACCESS-TOKEN] keep it safe',
+    );
+
+    const stream = await openai.chat.completions.create({
+      model: 'local/gpt-4.1-mini',
+      messages: ask,
+      stream: true,
+    });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    assert.ok(!leaked(text), text);
+    assert.equal(text, 'the key is [REDACTED:AWS-ACCESS-TOKEN] keep it safe');
+
+    const claude = await anthropic.messages
+      .stream({ model: 'claude/claude-sonnet-4-5', max_tokens: 50, messages: ask })
+      .finalMessage();
+    const claudeText = claude.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+    assert.equal(claudeText, 'the key is [REDACTED:AWS-ACCESS-TOKEN] keep it safe');
+
+    const responses = await openai.responses.create({
+      model: 'local/gpt-4.1-mini',
+      input: '[leak]',
+      stream: true,
+    });
+    let deltas = '';
+    let final = '';
+    for await (const e of responses) {
+      if (e.type === 'response.output_text.delta') deltas += e.delta;
+      if (e.type === 'response.completed')
+        final = e.response.output_text ?? JSON.stringify(e.response.output);
+    }
+    assert.equal(deltas, 'the key is [REDACTED:AWS-ACCESS-TOKEN] keep it safe');
+    assert.ok(!leaked(final), final);
   });
 });
 

@@ -3,7 +3,8 @@
 // agent reads as assistant text.
 
 import type { Dialect, StreamRewriter, ToolJudge } from './dialect.js';
-import { parseArgs, refusalText, textOf } from './dialect.js';
+import { parseArgs, redactContent, refusalText, textOf } from './dialect.js';
+import type { TextRail, TextStream } from './rail.js';
 import type { SseEvent } from './sse.js';
 
 interface ToolCall {
@@ -60,12 +61,21 @@ async function judgeCalls(
 class ChatStream implements StreamRewriter {
   /** Tool calls being streamed, per choice, by their index in the stream. */
   private readonly held = new Map<number, Map<number, ToolCall>>();
+  /** The text of each choice, through its own redactor. */
+  private readonly texts = new Map<number, TextStream>();
   private usage: number | undefined;
 
   constructor(
     private readonly judge: ToolJudge,
     private readonly clientWantsUsage: boolean,
+    private readonly rail: TextRail,
   ) {}
+
+  private text(choice: number): TextStream {
+    let t = this.texts.get(choice);
+    if (!t) this.texts.set(choice, (t = this.rail.stream()));
+    return t;
+  }
 
   tokens() {
     return this.usage;
@@ -100,6 +110,12 @@ class ChatStream implements StreamRewriter {
         const { tool_calls: _held, ...rest } = delta;
         choice.delta = rest;
       }
+      if (typeof choice.delta?.content === 'string' && choice.delta.content !== '') {
+        // Released as far as no later delta can complete a secret; the rest is held.
+        const out = this.text(choice.index).push(choice.delta.content);
+        if (out) choice.delta.content = out;
+        else delete choice.delta.content;
+      }
       if (choice.finish_reason) {
         out.push(...(await this.release(chunk, choice)));
         kept.push(choice);
@@ -122,15 +138,26 @@ class ChatStream implements StreamRewriter {
     return out;
   }
 
-  /** Decides the choice's held tool calls; allowed ones are written whole, re-indexed. */
+  /** The choice's held text, then its held tool calls: decided, written whole, re-indexed. */
   private async release(chunk: Completion, choice: Choice): Promise<SseEvent[]> {
+    const events: SseEvent[] = [];
+    const rest = this.texts.get(choice.index)?.end();
+    this.texts.delete(choice.index);
+    if (rest) {
+      events.push({
+        data: JSON.stringify({
+          ...chunk,
+          usage: undefined,
+          choices: [{ index: choice.index, delta: { content: rest }, finish_reason: null }],
+        }),
+      });
+    }
     const calls = this.held.get(choice.index);
-    if (!calls || calls.size === 0) return [];
+    if (!calls || calls.size === 0) return events;
     this.held.delete(choice.index);
     const ordered = [...calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
     const { allowed, refusals } = await judgeCalls(ordered, this.judge);
     const base = { ...chunk, usage: undefined };
-    const events: SseEvent[] = [];
     allowed.forEach((c, i) => {
       events.push({
         data: JSON.stringify({
@@ -174,9 +201,18 @@ export const openaiChat: Dialect = {
       out.stream_options = { ...(body.stream_options as object), include_usage: true };
     return out;
   },
-  async rewrite(raw, judge) {
+  redactRequest(body, rail) {
+    if (rail.idle || !Array.isArray(body.messages)) return body;
+    const messages = (body.messages as Record<string, unknown>[]).map((m) =>
+      m && typeof m === 'object' ? { ...m, content: redactContent(m.content, rail) } : m,
+    );
+    return { ...body, messages };
+  },
+  async rewrite(raw, judge, rail) {
     const body = raw as Completion;
     for (const choice of body.choices ?? []) {
+      if (typeof choice.message?.content === 'string')
+        choice.message.content = rail.redact(choice.message.content);
       const calls = choice.message?.tool_calls;
       if (!calls?.length) continue;
       const { allowed, refusals } = await judgeCalls(calls, judge);
@@ -193,8 +229,8 @@ export const openaiChat: Dialect = {
     const tokens = body.usage?.total_tokens;
     return tokens === undefined ? { body } : { body, tokens };
   },
-  streamRewriter(judge, request) {
+  streamRewriter(judge, request, rail) {
     const opts = request.stream_options as { include_usage?: boolean } | undefined;
-    return new ChatStream(judge, opts?.include_usage === true);
+    return new ChatStream(judge, opts?.include_usage === true, rail);
   },
 };

@@ -3,7 +3,8 @@
 // came or replaced by an assistant message item carrying the refusal.
 
 import type { Dialect, StreamRewriter, ToolJudge } from './dialect.js';
-import { parseArgs, refusalText, textOf } from './dialect.js';
+import { parseArgs, redactContent, refusalText, textOf } from './dialect.js';
+import type { TextRail, TextStream } from './rail.js';
 import type { SseEvent } from './sse.js';
 
 interface Item {
@@ -36,13 +37,24 @@ function inputText(input: unknown): string {
     .join('\n');
 }
 
+/** An output item with its text redacted (assistant messages). */
+function redactItem(item: Item, rail: TextRail): Item {
+  if (item.type !== 'message' || !Array.isArray(item.content)) return item;
+  return { ...item, content: redactContent(item.content, rail) };
+}
+
 class ResponsesStream implements StreamRewriter {
   private readonly held = new Map<string, SseEvent[]>();
+  /** The text of each output item, through its own redactor. */
+  private readonly texts = new Map<string, TextStream>();
   /** Denied function calls by item id: their refusal, to patch the final response object. */
   private readonly refused = new Map<string, Item>();
   private usage: number | undefined;
 
-  constructor(private readonly judge: ToolJudge) {}
+  constructor(
+    private readonly judge: ToolJudge,
+    private readonly rail: TextRail,
+  ) {}
 
   tokens() {
     return this.usage;
@@ -55,6 +67,8 @@ class ResponsesStream implements StreamRewriter {
       item_id?: string;
       output_index?: number;
       response?: Response;
+      delta?: string;
+      text?: string;
     };
     try {
       data = JSON.parse(e.data) as typeof data;
@@ -62,7 +76,24 @@ class ResponsesStream implements StreamRewriter {
       return [e];
     }
     const itemId = data.item?.id ?? data.item_id;
+    const rewrite = () => [{ event: e.event, data: JSON.stringify(data) }];
     switch (data.type) {
+      case 'response.output_text.delta': {
+        if (!itemId || typeof data.delta !== 'string') return [e];
+        let t = this.texts.get(itemId);
+        if (!t) this.texts.set(itemId, (t = this.rail.stream()));
+        data.delta = t.push(data.delta);
+        return data.delta ? rewrite() : [];
+      }
+      case 'response.output_text.done': {
+        const rest = itemId ? this.texts.get(itemId)?.end() : undefined;
+        if (itemId) this.texts.delete(itemId);
+        if (typeof data.text === 'string') data.text = this.rail.redact(data.text);
+        const done = rewrite();
+        if (!rest) return done;
+        const tail = { ...data, type: 'response.output_text.delta', delta: rest, text: undefined };
+        return [{ event: 'response.output_text.delta', data: JSON.stringify(tail) }, ...done];
+      }
       case 'response.output_item.added':
         if (data.item?.type === 'function_call' && itemId) {
           this.held.set(itemId, [e]);
@@ -77,6 +108,10 @@ class ResponsesStream implements StreamRewriter {
         }
         return [e];
       case 'response.output_item.done': {
+        if (data.item?.type === 'message') {
+          data.item = redactItem(data.item, this.rail);
+          return rewrite();
+        }
         if (data.item?.type !== 'function_call' || !itemId || !this.held.has(itemId)) return [e];
         const held = this.held.get(itemId)!;
         this.held.delete(itemId);
@@ -99,8 +134,10 @@ class ResponsesStream implements StreamRewriter {
       case 'response.failed': {
         const r = data.response;
         if (r?.usage?.total_tokens !== undefined) this.usage = r.usage.total_tokens;
-        if (!r?.output || this.refused.size === 0) return [e];
-        r.output = r.output.map((i) => (i.id && this.refused.get(i.id)) || i);
+        if (!r?.output) return [e];
+        r.output = r.output.map(
+          (i) => (i.id && this.refused.get(i.id)) || redactItem(i, this.rail),
+        );
         return [{ event: e.event, data: JSON.stringify(data) }];
       }
       default:
@@ -135,13 +172,29 @@ export const openaiResponses: Dialect = {
     };
   },
   upstreamBody: (body, model) => ({ ...body, model }),
-  async rewrite(raw, judge) {
+  redactRequest(body, rail) {
+    if (rail.idle) return body;
+    const out: Record<string, unknown> = { ...body };
+    if (typeof body.instructions === 'string') out.instructions = rail.redact(body.instructions);
+    if (typeof body.input === 'string') out.input = rail.redact(body.input);
+    else if (Array.isArray(body.input))
+      out.input = (body.input as Record<string, unknown>[]).map((i) => {
+        if (!i || typeof i !== 'object') return i;
+        const o = { ...i };
+        if (i.content !== undefined) o.content = redactContent(i.content, rail);
+        if (typeof i.output === 'string') o.output = rail.redact(i.output);
+        return o;
+      });
+    return out;
+  },
+  async rewrite(raw, judge, rail) {
     const body = raw as Response;
-    if (body.output) body.output = await judgeOutput(body.output, judge);
+    if (body.output)
+      body.output = (await judgeOutput(body.output, judge)).map((i) => redactItem(i, rail));
     const tokens = body.usage?.total_tokens;
     return tokens === undefined ? { body } : { body, tokens };
   },
-  streamRewriter: (judge) => new ResponsesStream(judge),
+  streamRewriter: (judge, _request, rail) => new ResponsesStream(judge, rail),
 };
 
 export const openaiEmbeddings: Dialect = {
@@ -156,6 +209,14 @@ export const openaiEmbeddings: Dialect = {
     return { model: String(body.model ?? ''), stream: false, text, tools: [] };
   },
   upstreamBody: (body, model) => ({ ...body, model }),
+  redactRequest(body, rail) {
+    if (rail.idle) return body;
+    const input = body.input;
+    if (typeof input === 'string') return { ...body, input: rail.redact(input) };
+    if (Array.isArray(input))
+      return { ...body, input: input.map((x) => (typeof x === 'string' ? rail.redact(x) : x)) };
+    return body;
+  },
   async rewrite(raw) {
     const tokens = (raw as { usage?: { total_tokens?: number } }).usage?.total_tokens;
     return tokens === undefined ? { body: raw } : { body: raw, tokens };

@@ -14,6 +14,7 @@ import type { LlmConfig, LlmUpstream } from './config.js';
 import type { Dialect, ToolJudge } from './dialect.js';
 import { errorBody, errorEvent, type Api } from './errors.js';
 import { openaiChat } from './openai-chat.js';
+import { textRail } from './rail.js';
 import { openaiEmbeddings, openaiResponses } from './openai-responses.js';
 import { formatSse, pumpSse, UpstreamIdle } from './sse.js';
 import type { SqliteUsageStore } from './usage-store.js';
@@ -149,6 +150,8 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
     if (decision.decision !== 'allow')
       return fail(403, explain(`callModel on Model::"${modelId}"`, decision));
 
+    // The rails: what the model reads and what the agent gets back are redacted alike.
+    const rail = textRail(o.config.redact, decision.obligations);
     const judge: ToolJudge = (name, args) =>
       o.decisions.decide({
         ...common,
@@ -175,7 +178,9 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
       res = await fetch(`${target.up.baseUrl.replace(/\/$/, '')}${path}`, {
         method: 'POST',
         headers: providerHeaders(target.up, req),
-        body: JSON.stringify(dialect.upstreamBody(request, target.name)),
+        body: JSON.stringify(
+          dialect.upstreamBody(dialect.redactRequest(request, rail), target.name),
+        ),
         signal: abort.signal,
       });
     } catch (e) {
@@ -205,7 +210,7 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
         summary.stream && (res.headers.get('content-type') ?? '').includes('text/event-stream');
       if (!streaming) {
         const json = (await res.json()) as unknown;
-        const { body: out, tokens } = await dialect.rewrite(json, judge);
+        const { body: out, tokens } = await dialect.rewrite(json, judge, rail);
         recordUsage(tokens);
         return reply.code(res.status).send(out);
       }
@@ -216,7 +221,7 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
         'cache-control': 'no-cache',
         connection: 'keep-alive',
       });
-      const rewriter = dialect.streamRewriter(judge, request);
+      const rewriter = dialect.streamRewriter(judge, request, rail);
       try {
         await pumpSse(
           res.body!,

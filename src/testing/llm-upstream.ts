@@ -1,9 +1,11 @@
 // A local model provider for tests and benches, speaking the real OpenAI (chat completions,
 // responses, embeddings, models) and Anthropic (messages) wire formats, streamed or not. The
 // last user message scripts it: `[tool:NAME:{"json":"args"}]` proposes a tool call, `[drop]`
-// cuts a stream midway, `[stall]` goes silent; anything else is echoed back.
+// cuts a stream midway, `[stall]` goes silent, `[leak]` answers with an AWS access key (split
+// across stream events); anything else is echoed back.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { makeSecrets } from '../inspect/fixtures/samples.js';
 
 export interface SeenRequest {
   path: string;
@@ -19,6 +21,8 @@ export interface FakeProvider {
 
 interface Script {
   text: string;
+  /** The answer's text. */
+  reply: string;
   tools: { name: string; args: string }[];
   drop: boolean;
   stall: boolean;
@@ -43,7 +47,8 @@ function scriptOf(body: Record<string, unknown>): Script {
     name: m[1]!,
     args: m[2]!,
   }));
-  return { text, tools, drop: text.includes('[drop]'), stall: text.includes('[stall]') };
+  const reply = text.includes('[leak]') ? `the key is ${LEAKED_KEY} keep it safe` : `echo: ${text}`;
+  return { text, reply, tools, drop: text.includes('[drop]'), stall: text.includes('[stall]') };
 }
 
 const pieces = (s: string) => {
@@ -52,6 +57,9 @@ const pieces = (s: string) => {
 };
 
 const TOKENS = { input: 11, output: 7 };
+
+/** What `[leak]` answers with: a well-formed AWS access key id (not a documentation example). */
+export const LEAKED_KEY = makeSecrets().aws;
 
 /** Cuts the connection once what was written has gone out: a stream dropped midway. */
 const dropSoon = (res: ServerResponse) => setTimeout(() => res.socket?.destroy(), 30);
@@ -66,7 +74,7 @@ function sse(res: ServerResponse) {
 
 function openaiChat(body: Record<string, unknown>, s: Script, res: ServerResponse): void {
   const base = { id: 'chatcmpl-fake', created: 1_700_000_000, model: String(body.model) };
-  const reply = `echo: ${s.text}`;
+  const reply = s.reply;
   const usage = {
     prompt_tokens: TOKENS.input,
     completion_tokens: TOKENS.output,
@@ -158,7 +166,7 @@ function openaiResponses(body: Record<string, unknown>, s: Script, res: ServerRe
           type: 'message',
           role: 'assistant',
           status: 'completed',
-          content: [{ type: 'output_text', text: `echo: ${s.text}`, annotations: [] }],
+          content: [{ type: 'output_text', text: s.reply, annotations: [] }],
         },
       ];
   const response = {
@@ -198,11 +206,18 @@ function openaiResponses(body: Record<string, unknown>, s: Script, res: ServerRe
         arguments: (item as { arguments: string }).arguments,
       });
     } else {
-      ev('response.output_text.delta', {
+      for (const part of pieces(s.reply))
+        ev('response.output_text.delta', {
+          item_id: item.id,
+          output_index: i,
+          content_index: 0,
+          delta: part,
+        });
+      ev('response.output_text.done', {
         item_id: item.id,
         output_index: i,
         content_index: 0,
-        delta: `echo: ${s.text}`,
+        text: s.reply,
       });
     }
     ev('response.output_item.done', { output_index: i, item });
@@ -212,7 +227,7 @@ function openaiResponses(body: Record<string, unknown>, s: Script, res: ServerRe
 }
 
 function anthropicMessages(body: Record<string, unknown>, s: Script, res: ServerResponse): void {
-  const reply = `echo: ${s.text}`;
+  const reply = s.reply;
   const content = s.tools.length
     ? s.tools.map((t, i) => ({
         type: 'tool_use',
