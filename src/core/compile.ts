@@ -9,6 +9,7 @@ import {
   POLICY_OUTCOMES,
   type PolicyMeta,
   type PolicyOutcome,
+  type PolicySetOptions,
 } from './policy-set.js';
 import { schemaInfo, type SchemaInfo, type SchemaJson } from './schema-info.js';
 import { contextKeysRead } from './scope.js';
@@ -229,7 +230,10 @@ function compileEntities(
   return entities;
 }
 
-export function compilePolicySet(src: PolicySources): CompileResult {
+export function compilePolicySet(
+  src: PolicySources,
+  options: PolicySetOptions = {},
+): CompileResult {
   const errors: LocatedError[] = [];
   const warnings: LocatedError[] = [];
   const schema = src.schema ? compileSchema(src.schema, errors, warnings) : undefined;
@@ -257,7 +261,7 @@ export function compilePolicySet(src: PolicySources): CompileResult {
   }
   return {
     ok: true,
-    set: new CompiledPolicySet(policyVersion(src), policies, store, schema, src),
+    set: new CompiledPolicySet(policyVersion(src), policies, store, schema, src, options),
     warnings,
   };
 }

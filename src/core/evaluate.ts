@@ -2,6 +2,7 @@
 // it, which errored, and what the outcome is once `@outcome` annotations and approvals apply.
 
 import { cedar } from './cedar.js';
+import { authorizeCompiled, Unsupported } from './compiled/index.js';
 import type { SlicedEntity } from './entities.js';
 import type { CompiledPolicySet, PolicyMeta, Subset } from './policy-set.js';
 import type { Obligation, Outcome, PolicyError, PrincipalRole, Reason } from './types.js';
@@ -49,6 +50,36 @@ function slice(input: EvalInput): SlicedEntity[] {
   return out;
 }
 
+/**
+ * One authorization of the subset (or of its approval-waived variant): the compiled evaluator
+ * when the subset compiled, else cedar-wasm. The compiled evaluator hands anything it does not
+ * model exactly (and, failing closed, any internal error) to cedar-wasm, never answering itself.
+ */
+function authorize(
+  input: EvalInput,
+  waived: boolean,
+  entities: SlicedEntity[],
+): CedarResult | string {
+  const { set, subset } = input;
+  const compiled = waived ? subset.compiledApproved : subset.compiled;
+  if (compiled) {
+    try {
+      return authorizeCompiled(compiled, {
+        principal: input.principal.uid,
+        action: input.action.uid,
+        resource: input.resource.uid,
+        context: input.context,
+        entities,
+      });
+    } catch (e) {
+      set.runtimeFallbacks++;
+      if (!(e instanceof Unsupported)) set.lastInternalError = (e as Error).message;
+    }
+  }
+  set.ensurePreparsed(subset);
+  return callCedar(input, waived ? subset.approvedId! : subset.id, entities);
+}
+
 function callCedar(
   input: EvalInput,
   setId: string,
@@ -94,9 +125,7 @@ export function cordonReason(
 export function evaluate(input: EvalInput): Verdict {
   const { set, role } = input;
   const entities = slice(input);
-  const setId =
-    input.approved && input.subset.approvedId ? input.subset.approvedId : input.subset.id;
-  const r = callCedar(input, setId, entities);
+  const r = authorize(input, input.approved && input.subset.approvedId !== undefined, entities);
   if (typeof r === 'string') {
     return {
       outcome: 'deny',
@@ -146,7 +175,7 @@ export function evaluate(input: EvalInput): Verdict {
   const onlyApprovalGates = determining.every((p) => p?.outcome === 'require_approval');
   if (onlyApprovalGates && !input.approved && input.subset.approvedId) {
     // An approval may only waive the gate: the request must be permitted once it is waived.
-    const once = callCedar(input, input.subset.approvedId, entities);
+    const once = authorize(input, true, entities);
     const passes =
       typeof once !== 'string' &&
       once.allowed &&

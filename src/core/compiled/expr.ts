@@ -133,7 +133,7 @@ function likeRegex(pattern: PatternElem[]): RegExp {
   let src = '';
   for (const p of pattern) {
     if (p === 'Wildcard') src += '.*';
-    else src += p.Literal.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+    else src += p.Literal.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
   }
   // `s`: `*` matches newlines too; `u`: by code point, as Cedar matches characters.
   return new RegExp(`^${src}$`, 'su');

@@ -27,8 +27,9 @@ export function compiledPolicy(meta: PolicyMeta): PolicyCompilation {
   try {
     out = { ok: true, policy: compilePolicy(meta.id, meta.json) };
   } catch (e) {
-    if (!(e instanceof NotCompilable)) throw e;
-    out = { ok: false, reason: e.message };
+    // A compiler bug must not break loading: the policy goes to cedar-wasm instead.
+    const why = e instanceof NotCompilable ? e.message : `internal error: ${(e as Error).message}`;
+    out = { ok: false, reason: why };
   }
   cache.set(meta, out);
   return out;
