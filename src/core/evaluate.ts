@@ -35,18 +35,27 @@ interface CedarResult {
 
 function slice(input: EvalInput): SlicedEntity[] {
   const out: SlicedEntity[] = [input.principal];
-  const seen = new Set([`${input.principal.uid.type}\0${input.principal.uid.id}`]);
+  // The slice is a handful of entities: a scan dedups them without building key strings.
   const add = (e: SlicedEntity) => {
-    const k = `${e.uid.type}\0${e.uid.id}`;
-    if (!seen.has(k)) {
-      seen.add(k);
-      out.push(e);
-    }
+    for (const x of out) if (x.uid.id === e.uid.id && x.uid.type === e.uid.type) return;
+    out.push(e);
   };
   add(input.resource);
   // Only an action in a group needs its entity; plain actions need nothing from the store.
   if (input.action.parents.length > 0) add(input.action);
-  for (const r of input.set.store.referencedBy(out)) add(r);
+  const refs = input.set.store.referencedBy(out);
+  if (refs.length <= 32) {
+    for (const r of refs) add(r);
+    return out;
+  }
+  const seen = new Set(out.map((e) => `${e.uid.type}\0${e.uid.id}`));
+  for (const r of refs) {
+    const k = `${r.uid.type}\0${r.uid.id}`;
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(r);
+    }
+  }
   return out;
 }
 
@@ -64,13 +73,17 @@ function authorize(
   const compiled = waived ? subset.compiledApproved : subset.compiled;
   if (compiled) {
     try {
-      return authorizeCompiled(compiled, {
-        principal: input.principal.uid,
-        action: input.action.uid,
-        resource: input.resource.uid,
-        context: input.context,
-        entities,
-      });
+      return authorizeCompiled(
+        compiled,
+        {
+          principal: input.principal.uid,
+          action: input.action.uid,
+          resource: input.resource.uid,
+          context: input.context,
+          entities,
+        },
+        true,
+      );
     } catch (e) {
       set.runtimeFallbacks++;
       if (!(e instanceof Unsupported)) set.lastInternalError = (e as Error).message;

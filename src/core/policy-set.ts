@@ -64,6 +64,8 @@ export interface EngineFallback {
 
 /** Preparsed subsets kept per policy set; the least recently used is freed beyond this. */
 const MAX_SUBSETS = 1024;
+/** Remembered selections per policy set; the map starts over beyond this. */
+const MAX_SELECTIONS = 16384;
 const UNLISTED = '\u0000unlisted';
 let generation = 0;
 
@@ -80,6 +82,8 @@ export class CompiledPolicySet {
   readonly generation = ++generation;
   private readonly byAction = new Map<string, PolicyMeta[]>();
   private readonly subsets = new Map<string, Subset>();
+  /** (action, principal, resource) of listed entities → the key of their subset. */
+  private readonly selections = new Map<string, string>();
   private readonly knownActions: Set<string>;
   private nextId = 0;
   private disposed = false;
@@ -155,14 +159,28 @@ export class CompiledPolicySet {
   /** The preparsed subset for one evaluation. Must be used before the caller yields. */
   subsetFor(action: string, principal: SlicedEntity, resource: SlicedEntity): Subset {
     if (this.disposed) throw new Error('policy set was replaced and disposed');
-    const candidates = this.policiesFor(action);
-    const selected: PolicyMeta[] = [];
-    let key = this.isKnownAction(action) ? action : UNLISTED;
-    for (let i = 0; i < candidates.length; i++) {
-      const p = candidates[i]!;
-      if (scopeMatches(p.json.principal, principal) && scopeMatches(p.json.resource, resource)) {
-        selected.push(p);
-        key += `,${i}`;
+    // Scope matching reads only uids and ancestor closures: for listed entities (whose closure
+    // is the store's) the selection is remembered, so a decision need not rescan the action's policies.
+    const memoKey =
+      this.listedClosure(principal) && this.listedClosure(resource)
+        ? `${action}\0${principal.uid.type}\0${principal.uid.id}\0${resource.uid.type}\0${resource.uid.id}`
+        : undefined;
+    let key = memoKey === undefined ? undefined : this.selections.get(memoKey);
+    let selected: PolicyMeta[] | undefined;
+    if (key === undefined) {
+      const candidates = this.policiesFor(action);
+      selected = [];
+      key = this.isKnownAction(action) ? action : UNLISTED;
+      for (let i = 0; i < candidates.length; i++) {
+        const p = candidates[i]!;
+        if (scopeMatches(p.json.principal, principal) && scopeMatches(p.json.resource, resource)) {
+          selected.push(p);
+          key += `,${i}`;
+        }
+      }
+      if (memoKey !== undefined) {
+        if (this.selections.size >= MAX_SELECTIONS) this.selections.clear();
+        this.selections.set(memoKey, key);
       }
     }
     const hit = this.subsets.get(key);
@@ -171,7 +189,14 @@ export class CompiledPolicySet {
       this.subsets.set(key, hit);
       return hit;
     }
-    const subset = this.buildSubset(selected);
+    if (!selected) {
+      // Remembered selection whose subset the LRU has since dropped: select again.
+      const candidates = this.policiesFor(action);
+      selected = candidates.filter(
+        (p) => scopeMatches(p.json.principal, principal) && scopeMatches(p.json.resource, resource),
+      );
+    }
+    const subset = this.buildSubset(selected, action);
     this.subsets.set(key, subset);
     if (this.subsets.size > MAX_SUBSETS) {
       const [oldestKey, oldest] = this.subsets.entries().next().value as [string, Subset];
@@ -181,13 +206,34 @@ export class CompiledPolicySet {
     return subset;
   }
 
-  private buildSubset(selected: PolicyMeta[]): Subset {
+  /** A policy's action scope against the action as evaluations see it (the store's closure). */
+  private actionScopeMatches(c: PolicyJson['action'], action: string): boolean {
+    const entity = this.store.get('Action', action) ?? {
+      uid: { type: 'Action', id: action },
+      parents: [],
+    };
+    if (c.op === 'in' && 'entities' in c)
+      return c.entities.some((t) => scopeMatches({ op: 'in', entity: t } as never, entity));
+    return scopeMatches(c as PolicyJson['principal'], entity);
+  }
+
+  /** Whether the entity's ancestors are the store's own closure for it (it is listed, unchanged). */
+  private listedClosure(e: SlicedEntity): boolean {
+    return this.store.get(e.uid.type, e.uid.id)?.parents === e.parents;
+  }
+
+  private buildSubset(selected: PolicyMeta[], action: string): Subset {
     const id = `cordon-g${this.generation}-${this.nextId++}`;
     const waived = selected.filter(
       (p) => p.effect === 'forbid' && p.outcome === 'require_approval',
     );
     const approvedId = waived.length > 0 ? `${id}-approved` : undefined;
-    const compiled = this.engine === 'compiled' ? compileSubset(selected) : undefined;
+    // Principal and resource scopes matched when the subset was selected (its key is that
+    // selection); the action scope is settled here, so compiled policies test conditions only.
+    const compiled =
+      this.engine === 'compiled'
+        ? compileSubset(selected.filter((p) => this.actionScopeMatches(p.json.action, action)))
+        : undefined;
     const compiledApproved =
       compiled && waived.length > 0
         ? compiled.filter((c) => !waived.some((w) => w.id === c.id))

@@ -90,6 +90,8 @@ function makeEnv(req: CompiledRequest): Env {
 export function authorizeCompiled(
   policies: readonly CompiledPolicy[],
   req: CompiledRequest,
+  /** The caller selected policies whose scopes match this request: test conditions only. */
+  scopesMatched = false,
 ): CompiledAnswer {
   const env = makeEnv(req);
   const forbids: string[] = [];
@@ -98,7 +100,7 @@ export function authorizeCompiled(
   for (const p of policies) {
     let ok: boolean;
     try {
-      ok = p.test(env);
+      ok = scopesMatched ? p.conditions(env) : p.test(env);
     } catch (e) {
       if (e instanceof EvalError) {
         errors.push({ policy: p.id, message: e.message });

@@ -11,6 +11,8 @@ export interface CompiledPolicy {
   effect: 'permit' | 'forbid';
   /** True when satisfied; throws EvalError when Cedar would report the policy as erroring. */
   test: (env: Env) => boolean;
+  /** The conditions alone, for a caller that already knows the scope matches. */
+  conditions: (env: Env) => boolean;
 }
 
 type Var = 'principal' | 'action' | 'resource';
@@ -68,19 +70,23 @@ function asBool(v: Value): boolean {
 
 /** The policy as a test, or NotCompilable saying what the compiler does not accept. */
 export function compilePolicy(id: string, json: PolicyJson): CompiledPolicy {
-  const scopes = (['principal', 'action', 'resource'] as const)
-    .map((v) => compileScope(v, json[v] as Record<string, unknown>))
-    .filter((t): t is ScopeTest => t !== undefined);
-  const conds: { unless: boolean; body: Compiled }[] = json.conditions.map((c) => ({
-    unless: c.kind === 'unless',
-    body: compileExpr(c.body),
-  }));
+  const scopes: ScopeTest[] = [];
+  for (const v of ['principal', 'action', 'resource'] as const) {
+    const t = compileScope(v, json[v] as Record<string, unknown>);
+    if (t) scopes.push(t);
+  }
+  const conds: { unless: boolean; body: Compiled }[] = [];
+  for (const c of json.conditions)
+    conds.push({ unless: c.kind === 'unless', body: compileExpr(c.body) });
   if (json.effect !== 'permit' && json.effect !== 'forbid')
     throw new NotCompilable(`effect ${String(json.effect)}`);
-  const test = (env: Env): boolean => {
-    for (const s of scopes) if (!s(env)) return false;
+  const conditions = (env: Env): boolean => {
     for (const c of conds) if (asBool(c.body(env)) === c.unless) return false;
     return true;
   };
-  return { id, effect: json.effect, test };
+  const test = (env: Env): boolean => {
+    for (const s of scopes) if (!s(env)) return false;
+    return conditions(env);
+  };
+  return { id, effect: json.effect, test, conditions };
 }

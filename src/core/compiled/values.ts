@@ -162,9 +162,16 @@ export function fromJson(v: unknown): Value {
 const NAME = /^[_a-zA-Z][_a-zA-Z0-9]*(::[_a-zA-Z][_a-zA-Z0-9]*)*$/;
 const RESERVED = new Set(['true', 'false', 'if', 'then', 'else', 'in', 'is', 'like', 'has']);
 
+const PLAIN_NAMES = new Set<string>();
+
 /** An entity type name cedar-wasm surely accepts; anything else is its call to make. */
 export function plainTypeName(t: unknown): boolean {
-  return typeof t === 'string' && NAME.test(t) && !t.split('::').some((p) => RESERVED.has(p));
+  if (typeof t !== 'string') return false;
+  if (PLAIN_NAMES.has(t)) return true;
+  const ok = NAME.test(t) && !t.split('::').some((p) => RESERVED.has(p));
+  // Type names are few; remember the good ones (bounded, in case a caller invents many).
+  if (ok && PLAIN_NAMES.size < 10_000) PLAIN_NAMES.add(t);
+  return ok;
 }
 
 const isPlainObject = (o: object): boolean => {
