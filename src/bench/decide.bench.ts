@@ -3,7 +3,7 @@
 // across policy and entity counts; memory for a large entity store; HTTP against a bare server.
 // Prints markdown tables; docs/perf.md keeps the latest numbers.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { writeFile } from 'node:fs/promises';
@@ -172,13 +172,47 @@ async function measureEngine(n: number, entityCount: number, engine: EngineKind)
   const decide = await timeAsync(iterations, () => decider.decide(REQUEST));
   const step = timeSync(iterations, cedarStep);
   if (set.runtimeFallbacks > 0) throw new Error('the compiled bench fell back to cedar-wasm');
-  return { decide, step };
+  // The official engine alone on the whole set, preparsed, with the same request and slice.
+  let raw: { p50: number; p99: number } | undefined;
+  if (engine === 'wasm') {
+    const rawId = `raw-${n}-${entityCount}`;
+    cedar.preparsePolicySet(rawId, { staticPolicies: policies(n) });
+    const slice = [principal, resource];
+    const call = () =>
+      cedar.statefulIsAuthorized({
+        principal: principal.uid,
+        action: action.uid,
+        resource: resource.uid,
+        context,
+        entities: slice as never,
+        preparsedPolicySetId: rawId,
+      });
+    const a = call();
+    if (a.type !== 'success' || a.response.decision !== 'allow')
+      throw new Error('raw cedar-wasm should allow the bench request');
+    raw = timeSync(quick ? 300 : n >= 1000 ? 2000 : 10000, call);
+  }
+  return { decide, step, raw };
+}
+
+/** One measurement in a fresh process: no JIT state or garbage carried over between rows. */
+function measureInChild(n: number, entityCount: number, engine: EngineKind) {
+  const self = fileURLToPath(import.meta.url);
+  const args = ['--expose-gc', self, '--one', String(n), String(entityCount), engine];
+  if (quick) args.push('--quick');
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0)
+    throw new Error(`bench child ${n}/${entityCount}/${engine} failed (${r.status})`);
+  return JSON.parse(r.stdout) as Awaited<ReturnType<typeof measureEngine>>;
 }
 
 async function inProcess() {
   const rows: string[] = [
-    '| policies | entities | `decide` compiled p50 | p99 | `decide` wasm p50 | p99 | Cedar step compiled p50 | p99 | Cedar step wasm p50 | p99 | speed-up, Cedar step (p50) |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| policies | entities | `decide` compiled p50 | p99 | `decide` wasm p50 | p99 | Cedar step compiled p50 | p99 | Cedar step wasm (subset) p50 | p99 | raw cedar-wasm, whole set, p50 | p99 | speed-up vs wasm subset / vs raw (p50) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const cases: [number, number][] = quick
     ? [
@@ -197,10 +231,10 @@ async function inProcess() {
         [10000, 100000],
       ];
   for (const [n, e] of cases) {
-    const c = await measureEngine(n, e, 'compiled');
-    const w = await measureEngine(n, e, 'wasm');
+    const c = measureInChild(n, e, 'compiled');
+    const w = measureInChild(n, e, 'wasm');
     rows.push(
-      `| ${n.toLocaleString('en-US')} | ${e.toLocaleString('en-US')} | ${us(c.decide.p50)} | ${us(c.decide.p99)} | ${us(w.decide.p50)} | ${us(w.decide.p99)} | ${us(c.step.p50)} | ${us(c.step.p99)} | ${us(w.step.p50)} | ${us(w.step.p99)} | ${(w.step.p50 / c.step.p50).toFixed(0)}× |`,
+      `| ${n.toLocaleString('en-US')} | ${e.toLocaleString('en-US')} | ${us(c.decide.p50)} | ${us(c.decide.p99)} | ${us(w.decide.p50)} | ${us(w.decide.p99)} | ${us(c.step.p50)} | ${us(c.step.p99)} | ${us(w.step.p50)} | ${us(w.step.p99)} | ${us(w.raw!.p50)} | ${us(w.raw!.p99)} | ${(w.step.p50 / c.step.p50).toFixed(0)}× / ${(w.raw!.p50 / c.step.p50).toFixed(0)}× |`,
     );
   }
   return rows.join('\n');
@@ -311,6 +345,15 @@ async function http() {
     row('Cordon `POST /v1/decide`, 1,000 policies, engine wasm', wasmRun),
     row('bare node:http, JSON in, fixed answer (peer)', bareRun),
   ].join('\n');
+}
+
+const one = process.argv.indexOf('--one');
+if (one >= 0) {
+  const [n, e, engine] = process.argv.slice(one + 1);
+  process.stdout.write(
+    JSON.stringify(await measureEngine(Number(n), Number(e), engine as EngineKind)),
+  );
+  process.exit(0);
 }
 
 console.log(
