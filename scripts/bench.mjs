@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 const args = process.argv.slice(2);
 let failed = false;
 for (const bench of ['decide', 'audit', 'mcp', 'inspect', 'llm']) {
-  const r = spawnSync(process.execPath, [`dist/bench/${bench}.bench.js`, ...args], {
+  const r = spawnSync(process.execPath, ['--expose-gc', `dist/bench/${bench}.bench.js`, ...args], {
     stdio: 'inherit',
   });
   if (r.status !== 0) failed = true;

@@ -1,17 +1,21 @@
-// npm run bench: decision latency in-process and over HTTP, each against a peer measured in
-// the same run (raw cedar-wasm with the whole policy set; a bare HTTP server with no policy).
-// Prints a markdown table; docs/perf.md keeps the latest numbers.
+// npm run bench: decision latency in-process and over HTTP, the compiled Cedar engine against
+// cedar-wasm (statefulIsAuthorized on the same preparsed subsets, same requests, same slices),
+// across policy and entity counts; memory for a large entity store; HTTP against a bare server.
+// Prints markdown tables; docs/perf.md keeps the latest numbers.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { cedar } from '../core/cedar.js';
+import type { EngineKind } from '../core/compiled/index.js';
 import { Engine } from '../core/engine.js';
 import { compilePolicySet } from '../core/compile.js';
+import { evaluate } from '../core/evaluate.js';
 import { tempDir, writeTree } from '../testing/fixtures.js';
 import { waitForHttp } from '../testing/net.js';
 
@@ -60,6 +64,27 @@ const ENTITIES = [
   { uid: { type: 'Group', id: 'g0' }, attrs: {}, parents: [] },
   { uid: { type: 'Tool', id: 't' }, attrs: { sensitive: false }, parents: [] },
 ];
+
+/** The bench entities plus filler up to n: agents in groups, tools in tool sets, with attributes. */
+function entities(n: number): unknown[] {
+  const out: unknown[] = [...ENTITIES];
+  for (let i = 0; out.length < n; i++) {
+    if (i % 2 === 0) {
+      out.push({
+        uid: { type: 'Agent', id: `agent-${i}` },
+        attrs: { level: i % 7, owner: `user-${i % 97}` },
+        parents: [{ type: 'Group', id: `g${i % 10}` }],
+      });
+    } else {
+      out.push({
+        uid: { type: 'Tool', id: `tool-${i}` },
+        attrs: { sensitive: i % 3 === 0, path: `/srv/${i}` },
+        parents: [],
+      });
+    }
+  }
+  return out;
+}
 const REQUEST = {
   agent: 'bench',
   action: 'a1',
@@ -84,57 +109,172 @@ async function timeAsync(iterations: number, fn: () => Promise<unknown>) {
   return percentiles(samples);
 }
 
-const us = (v: number) => `${v.toFixed(0)} µs`;
+function timeSync(iterations: number, fn: () => unknown) {
+  for (let i = 0; i < Math.min(500, iterations); i++) fn();
+  const samples: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const t = process.hrtime.bigint();
+    fn();
+    samples.push(Number(process.hrtime.bigint() - t) / 1000);
+  }
+  return percentiles(samples);
+}
 
-async function measure(n: number, shape: 'spread' | 'concentrated', user?: string) {
-  const text = policies(n, shape);
-  const r = compilePolicySet({
-    policies: [{ file: 'bench.cedar', text }],
-    entities: { file: 'entities.json', text: JSON.stringify(ENTITIES) },
-  });
+const us = (v: number) => (v < 10 ? `${v.toFixed(1)} µs` : `${v.toFixed(0)} µs`);
+
+function compileSet(n: number, entityCount: number, engine: EngineKind, text = policies(n)) {
+  // Node 20's V8 aborts (a deoptimizer bug, with inlining, in loading thousands of policies
+  // through cedar-wasm) on sets this large; loading without inlining avoids it. Decisions are
+  // measured with inlining back on.
+  if (n > 2000) v8.setFlagsFromString('--no-turbo-inlining');
+  const r = compilePolicySet(
+    {
+      policies: [{ file: 'bench.cedar', text }],
+      entities: { file: 'entities.json', text: JSON.stringify(entities(entityCount)) },
+    },
+    { engine },
+  );
+  v8.setFlagsFromString('--turbo-inlining');
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  const engine = new Engine({ policies: { current: () => r.set } });
-  const request = user ? { ...REQUEST, user } : REQUEST;
-  const check = await engine.decide(request);
+  return r.set;
+}
+
+/** One engine's latency: the whole `decide`, and the Cedar step alone (subset + evaluation). */
+async function measureEngine(n: number, entityCount: number, engine: EngineKind) {
+  const set = compileSet(n, entityCount, engine);
+  const decider = new Engine({ policies: { current: () => set } });
+  const check = await decider.decide(REQUEST);
   if (check.decision !== 'allow')
     throw new Error(`bench request should be allowed: ${JSON.stringify(check)}`);
-
-  const rawId = `raw-${n}-${shape}`;
-  cedar.preparsePolicySet(rawId, { staticPolicies: text });
-  const raw = () =>
-    cedar.statefulIsAuthorized({
-      principal: { type: 'Agent', id: 'bench' },
-      action: { type: 'Action', id: 'a1' },
-      resource: { type: 'Tool', id: 't' },
-      context: { n: 5 },
-      entities: ENTITIES as never,
-      preparsedPolicySetId: rawId,
+  const principal = set.store.get('Agent', 'bench')!;
+  const action = set.store.get('Action', 'a1') ?? {
+    uid: { type: 'Action', id: 'a1' },
+    attrs: {},
+    parents: [],
+  };
+  const resource = set.store.get('Tool', 't')!;
+  const context = { n: 5 };
+  const cedarStep = () => {
+    const subset = set.subsetFor('a1', principal, resource);
+    return evaluate({
+      set,
+      subset,
+      role: 'agent',
+      principal,
+      action,
+      resource,
+      context,
+      approved: false,
     });
-  const iterations = quick ? 300 : n >= 1000 ? 3000 : 10000;
-  const c = await timeAsync(iterations, () => engine.decide(request));
-  const w = await timeAsync(iterations, async () => raw());
-  return { c, w };
+  };
+  if (cedarStep().outcome !== 'allow') throw new Error('bench Cedar step should allow');
+  const iterations = quick ? 300 : engine === 'wasm' && n >= 1000 ? 3000 : 20000;
+  const decide = await timeAsync(iterations, () => decider.decide(REQUEST));
+  const step = timeSync(iterations, cedarStep);
+  if (set.runtimeFallbacks > 0) throw new Error('the compiled bench fell back to cedar-wasm');
+  // The official engine alone on the whole set, preparsed, with the same request and slice.
+  let raw: { p50: number; p99: number } | undefined;
+  if (engine === 'wasm') {
+    const rawId = `raw-${n}-${entityCount}`;
+    cedar.preparsePolicySet(rawId, { staticPolicies: policies(n) });
+    const slice = [principal, resource];
+    const call = () =>
+      cedar.statefulIsAuthorized({
+        principal: principal.uid,
+        action: action.uid,
+        resource: resource.uid,
+        context,
+        entities: slice as never,
+        preparsedPolicySetId: rawId,
+      });
+    const a = call();
+    if (a.type !== 'success' || a.response.decision !== 'allow')
+      throw new Error('raw cedar-wasm should allow the bench request');
+    raw = timeSync(quick ? 300 : n >= 1000 ? 2000 : 10000, call);
+  }
+  return { decide, step, raw };
+}
+
+/** One measurement in a fresh process: no JIT state or garbage carried over between rows. */
+function measureInChild(n: number, entityCount: number, engine: EngineKind) {
+  const self = fileURLToPath(import.meta.url);
+  const args = ['--expose-gc', self, '--one', String(n), String(entityCount), engine];
+  if (quick) args.push('--quick');
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0)
+    throw new Error(`bench child ${n}/${entityCount}/${engine} failed (${r.status})`);
+  return JSON.parse(r.stdout) as Awaited<ReturnType<typeof measureEngine>>;
 }
 
 async function inProcess() {
   const rows: string[] = [
-    '| policies (over 20 actions) | Cordon `decide` p50 | p99 | raw `statefulIsAuthorized`, whole set, p50 | p99 | speed-up (p50) |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| policies | entities | `decide` compiled p50 | p99 | `decide` wasm p50 | p99 | Cedar step compiled p50 | p99 | Cedar step wasm (subset) p50 | p99 | raw cedar-wasm, whole set, p50 | p99 | speed-up vs wasm subset / vs raw (p50) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  const cases: [string, number, 'spread' | 'concentrated', string?][] = [
-    ['10', 10, 'spread'],
-    ['100', 100, 'spread'],
-    ['1,000', 1000, 'spread'],
-    ['1,000, agent and on-behalf-of user', 1000, 'spread', 'alice'],
-    ['1,000, worst case: all 50 of the action concern the agent', 1000, 'concentrated'],
-  ];
-  for (const [label, n, shape, user] of cases) {
-    const { c, w } = await measure(n, shape, user);
+  const cases: [number, number][] = quick
+    ? [
+        [10, 1000],
+        [100, 1000],
+        [1000, 1000],
+        [1000, 10],
+      ]
+    : [
+        [10, 1000],
+        [100, 1000],
+        [1000, 1000],
+        [10000, 1000],
+        [1000, 10],
+        [1000, 100000],
+        [10000, 100000],
+      ];
+  for (const [n, e] of cases) {
+    const c = measureInChild(n, e, 'compiled');
+    const w = measureInChild(n, e, 'wasm');
     rows.push(
-      `| ${label} | ${us(c.p50)} | ${us(c.p99)} | ${us(w.p50)} | ${us(w.p99)} | ${(w.p50 / c.p50).toFixed(1)}× |`,
+      `| ${n.toLocaleString('en-US')} | ${e.toLocaleString('en-US')} | ${us(c.decide.p50)} | ${us(c.decide.p99)} | ${us(w.decide.p50)} | ${us(w.decide.p99)} | ${us(c.step.p50)} | ${us(c.step.p99)} | ${us(w.step.p50)} | ${us(w.step.p99)} | ${us(w.raw!.p50)} | ${us(w.raw!.p99)} | ${(w.step.p50 / c.step.p50).toFixed(0)}× / ${(w.raw!.p50 / c.step.p50).toFixed(0)}× |`,
     );
   }
   return rows.join('\n');
+}
+
+/** Worst case for the scope index: every policy of the action concerns the agent. */
+async function concentrated() {
+  const rows = [
+    '| 1,000 policies, all 50 of the action concern the agent | compiled p50 | p99 | wasm p50 | p99 |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  const text = policies(1000, 'concentrated');
+  const out: string[] = [];
+  for (const engine of ['compiled', 'wasm'] as const) {
+    const set = compileSet(1000, 1000, engine, text);
+    const decider = new Engine({ policies: { current: () => set } });
+    const t = await timeAsync(quick ? 300 : 5000, () => decider.decide(REQUEST));
+    out.push(us(t.p50), us(t.p99));
+  }
+  rows.push(`| \`decide\` | ${out.join(' | ')} |`);
+  return rows.join('\n');
+}
+
+/** heapUsed / RSS growth from loading a store of 100,000 entities (and compiling 1,000 policies). */
+function memory() {
+  const count = quick ? 10000 : 100000;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = process.memoryUsage();
+  const set = compileSet(1000, count, 'compiled');
+  gc?.();
+  const after = process.memoryUsage();
+  const mb = (v: number) => `${(v / 2 ** 20).toFixed(0)} MiB`;
+  const row = `| ${count.toLocaleString('en-US')} entities, 1,000 policies | ${mb(after.heapUsed - before.heapUsed)} | ${mb(after.rss - before.rss)} | ${set.store.size.toLocaleString('en-US')} |`;
+  return [
+    '| loaded | heapUsed delta | RSS delta | entities in the store |',
+    '|---|---:|---:|---:|',
+    row,
+    gc ? '' : '\n(run with --expose-gc for settled numbers)',
+  ].join('\n');
 }
 
 async function load(url: string, body: string) {
@@ -149,7 +289,8 @@ async function load(url: string, body: string) {
   return r;
 }
 
-async function http() {
+/** `cordon serve` with this engine under load (audit off, no session), then stopped. */
+async function serveAndLoad(engine: EngineKind, port: number) {
   const dir = await tempDir('cordon-bench-');
   await writeTree(dir, {
     'policies/bench.cedar': policies(1000),
@@ -157,46 +298,62 @@ async function http() {
   });
   await writeFile(
     join(dir, 'cordon.yaml'),
-    `policies: ${join(dir, 'policies')}\ndata: ${join(dir, 'data')}\nport: 0\nwatch: false\nlog: { level: warn }\naudit: { enabled: false }\n`,
+    `policies: ${join(dir, 'policies')}\ndata: ${join(dir, 'data')}\nport: 0\nwatch: false\nlog: { level: warn }\naudit: { enabled: false }\nengine: ${engine}\n`,
   );
   const bin = fileURLToPath(new URL('../cli/main.js', import.meta.url));
   // The server is one Node process (one core); the load generator runs here, on the other core.
   const child = spawn(
     process.execPath,
-    [bin, 'serve', '--config', join(dir, 'cordon.yaml'), '--port', '7391'],
+    [bin, 'serve', '--config', join(dir, 'cordon.yaml'), '--port', String(port)],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   try {
-    const url = 'http://127.0.0.1:7391';
+    const url = `http://127.0.0.1:${port}`;
     await waitForHttp(`${url}/healthz`);
-    const cordonRun = await load(`${url}/v1/decide`, JSON.stringify(REQUEST));
-
-    // Peer: a bare node:http server that parses the same JSON and answers a fixed decision.
-    const bare = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        JSON.parse(Buffer.concat(chunks).toString());
-        res.setHeader('content-type', 'application/json');
-        res.end('{"decision":"allow"}');
-      });
-    });
-    bare.listen(7392, '127.0.0.1');
-    await once(bare, 'listening');
-    const bareRun = await load('http://127.0.0.1:7392/', JSON.stringify(REQUEST));
-    bare.close();
-
-    const row = (name: string, r: autocannon.Result) =>
-      `| ${name} | ${Math.round(r.requests.average).toLocaleString('en-US')} | ${r.latency.p50} ms | ${r.latency.p99} ms | ${r.errors + r.non2xx} |`;
-    return [
-      '| server (1 process, 16 connections) | requests/s | p50 | p99 | errors |',
-      '|---|---:|---:|---:|---:|',
-      row('Cordon `POST /v1/decide`, 1,000 policies', cordonRun),
-      row('bare node:http, JSON in, fixed answer (peer)', bareRun),
-    ].join('\n');
+    return await load(`${url}/v1/decide`, JSON.stringify(REQUEST));
   } finally {
     child.kill('SIGTERM');
+    await once(child, 'exit');
   }
+}
+
+async function http() {
+  const compiledRun = await serveAndLoad('compiled', 7391);
+  const wasmRun = await serveAndLoad('wasm', 7393);
+
+  // Peer: a bare node:http server that parses the same JSON and answers a fixed decision.
+  const bare = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      JSON.parse(Buffer.concat(chunks).toString());
+      res.setHeader('content-type', 'application/json');
+      res.end('{"decision":"allow"}');
+    });
+  });
+  bare.listen(7392, '127.0.0.1');
+  await once(bare, 'listening');
+  const bareRun = await load('http://127.0.0.1:7392/', JSON.stringify(REQUEST));
+  bare.close();
+
+  const row = (name: string, r: autocannon.Result) =>
+    `| ${name} | ${Math.round(r.requests.average).toLocaleString('en-US')} | ${r.latency.p50} ms | ${r.latency.p99} ms | ${r.errors + r.non2xx} |`;
+  return [
+    '| server (1 process, 16 connections) | requests/s | p50 | p99 | errors |',
+    '|---|---:|---:|---:|---:|',
+    row('Cordon `POST /v1/decide`, 1,000 policies, engine compiled', compiledRun),
+    row('Cordon `POST /v1/decide`, 1,000 policies, engine wasm', wasmRun),
+    row('bare node:http, JSON in, fixed answer (peer)', bareRun),
+  ].join('\n');
+}
+
+const one = process.argv.indexOf('--one');
+if (one >= 0) {
+  const [n, e, engine] = process.argv.slice(one + 1);
+  process.stdout.write(
+    JSON.stringify(await measureEngine(Number(n), Number(e), engine as EngineKind)),
+  );
+  process.exit(0);
 }
 
 console.log(
@@ -204,5 +361,9 @@ console.log(
 );
 console.log('## In-process decision latency (policies spread over 20 actions)\n');
 console.log(await inProcess());
+console.log('\n### Worst case for scope indexing\n');
+console.log(await concentrated());
+console.log('\n## Memory\n');
+console.log(memory());
 console.log('\n## HTTP decisions\n');
 console.log(await http());

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { configSchema, loadConfig } from '../config/config.js';
+import type { EngineKind } from '../core/compiled/index.js';
 import { Engine } from '../core/engine.js';
 import { parseActionRequest } from '../core/request.js';
 import { formatLocated } from '../core/source-location.js';
@@ -14,6 +15,7 @@ import { readTestFiles, runCase } from '../policy/test-runner.js';
 import { startServer } from '../server/start.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
+import { engineOption } from './engine-option.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
 import { registerScanCommand } from './scan-command.js';
@@ -24,8 +26,8 @@ type Exit = (code: number) => void;
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
-async function compileOrReport(dir: string) {
-  const r = await loadPolicyDir(dir);
+async function compileOrReport(dir: string, engine?: EngineKind) {
+  const r = await loadPolicyDir(dir, engine ? { engine } : {});
   for (const w of r.warnings) err(`${formatLocated(w)} (warning)`);
   if (!r.ok) {
     for (const e of r.errors) err(formatLocated(e));
@@ -54,6 +56,12 @@ export function buildCli(exit: Exit): Command {
     .addOption(new Option('--port <n>', 'listen port (default 7070)').argParser((v) => Number(v)))
     .option('--host <addr>', 'listen address (default 127.0.0.1)')
     .option('--data <dir>', 'data directory for embedded storage (default ./.cordon)')
+    .addOption(
+      new Option(
+        '--engine <engine>',
+        'Cedar evaluator (default compiled, or cordon.yaml engine)',
+      ).choices(['compiled', 'wasm']),
+    )
     .action(
       async (o: {
         config?: string;
@@ -61,6 +69,7 @@ export function buildCli(exit: Exit): Command {
         port?: number;
         host?: string;
         data?: string;
+        engine?: EngineKind;
       }) => {
         const config = await loadConfig(o.config);
         const merged = configSchema.parse({
@@ -69,6 +78,7 @@ export function buildCli(exit: Exit): Command {
           ...(o.port !== undefined ? { port: o.port } : {}),
           ...(o.host ? { host: o.host } : {}),
           ...(o.data ? { data: o.data } : {}),
+          ...(o.engine ? { engine: o.engine } : {}),
         });
         const server = await startServer(merged);
         const stop = async () => {
@@ -98,9 +108,19 @@ export function buildCli(exit: Exit): Command {
     .command('validate')
     .description('parse and schema-validate a policy directory')
     .argument('<dir>')
-    .action(async (dir: string) => {
-      const set = await compileOrReport(dir);
+    .addOption(engineOption())
+    .action(async (dir: string, o: { engine: EngineKind }) => {
+      const set = await compileOrReport(dir, o.engine);
       if (!set) return exit(1);
+      if (set.engine === 'compiled') {
+        for (const f of set.fallbacks)
+          out(
+            `policy "${f.policy}" is evaluated by cedar-wasm: the compiled engine does not accept ${f.reason}`,
+          );
+        out(`engine compiled: ${set.size - set.fallbacks.length} of ${set.size} policies compiled`);
+      } else {
+        out('engine wasm: every policy is evaluated by cedar-wasm');
+      }
       const typed = set.schema
         ? 'type-checked against schema.cedarschema (strict)'
         : 'parsed only: no schema.cedarschema, so not type-checked';
@@ -162,7 +182,8 @@ export function buildCli(exit: Exit): Command {
     .description('make one decision; the request JSON comes from --request or stdin')
     .requiredOption('--policies <dir>', 'policy directory')
     .option('--request <file>', 'request JSON (default: stdin)')
-    .action(async (o: { policies: string; request?: string }) => {
+    .addOption(engineOption())
+    .action(async (o: { policies: string; request?: string; engine: EngineKind }) => {
       const text = o.request ? await readFile(o.request, 'utf8') : await readStdin();
       let body: unknown;
       try {
@@ -171,7 +192,7 @@ export function buildCli(exit: Exit): Command {
         throw new UserError(`request is not JSON: ${(e as Error).message}`);
       }
       const request = parseActionRequest(body);
-      const set = await compileOrReport(o.policies);
+      const set = await compileOrReport(o.policies, o.engine);
       if (!set) return exit(1);
       const engine = new Engine({ policies: { current: () => set } });
       out(JSON.stringify(await engine.decide({ pep: 'cli', ...request }), null, 2));

@@ -14,6 +14,8 @@ import type { UpstreamSpec } from '../mcp/upstream.js';
 import { openPdp } from '../server/pdp.js';
 import { serveApi, type RunningApi } from '../server/start.js';
 import { parseDurationSeconds } from './durations.js';
+import { engineOption } from './engine-option.js';
+import type { EngineKind } from '../core/compiled/index.js';
 
 export class McpCliError extends Error {}
 
@@ -21,6 +23,7 @@ type Exit = (code: number) => void;
 
 interface ServeOptions {
   policies: string;
+  engine: EngineKind;
   data: string;
   agent?: string;
   user?: string;
@@ -110,6 +113,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     .option('--url <url>', 'one Streamable HTTP upstream')
     .option('--listen <where>', 'stdio, or http://HOST:PORT', 'stdio')
     .option('--log-level <level>', 'log level (logs go to stderr)', 'info')
+    .addOption(engineOption())
     .option('--jwt-issuer <iss>', 'http: also accept JWTs from this issuer')
     .option('--jwt-audience <aud>', 'http: the audience those JWTs must carry')
     .option('--jwt-jwks <url>', "http: the issuer's JWKS URL")
@@ -139,6 +143,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
       const config = configSchema.parse({
         policies: o.policies,
         data: o.data,
+        engine: o.engine,
         log: { level: o.logLevel },
         audit: { sync: o.auditSync },
       });
@@ -246,11 +251,12 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     .requiredOption('--agent <id>', 'the agent the client is')
     .option('--user <id>', 'the user behind it')
     .option('--data <dir>', 'data directory; each server logs to DIR/mcp-<name>', './.cordon')
+    .addOption(engineOption())
     .argument('[file]')
     .action(
       async (
         file: string | undefined,
-        o: { policies: string; agent: string; user?: string; data: string },
+        o: { policies: string; agent: string; user?: string; data: string; engine: string },
       ) => {
         const text = file ? await readFile(file, 'utf8') : await readStdin();
         process.stdout.write(

@@ -20,6 +20,8 @@ export const configSchema = z.strictObject({
     .positive()
     .default(1024 * 1024),
   watch: z.boolean().default(true),
+  /** compiled: Cordon's compiled Cedar evaluator (cedar-wasm for what it does not accept); wasm: cedar-wasm only. */
+  engine: z.enum(['compiled', 'wasm']).default('compiled'),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -3,6 +3,8 @@ export * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 export type {
   AuthorizationAnswer,
   DetailedError,
+  Expr,
+  PatternElem,
   PolicyJson,
   EntityUidJson,
 } from '@cedar-policy/cedar-wasm/nodejs';

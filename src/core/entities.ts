@@ -87,6 +87,8 @@ interface Indexed {
 
 export class EntityStore {
   private readonly byKey = new Map<string, Indexed>();
+  /** type → id → entity: every decision looks entities up, and this builds no key string. */
+  private readonly byType = new Map<string, Map<string, Indexed>>();
   /** How many entities entities.json listed (the store also holds the schema's actions). */
   readonly listed: number;
 
@@ -121,7 +123,11 @@ export class EntityStore {
       if (e.tags) sliced.tags = e.tags;
       const refs: EntityRef[] = [];
       referencedEntities(e.attrs, refs);
-      this.byKey.set(k, { sliced, refs });
+      const indexed = { sliced, refs };
+      this.byKey.set(k, indexed);
+      let ids = this.byType.get(e.uid.type);
+      if (!ids) this.byType.set(e.uid.type, (ids = new Map()));
+      ids.set(e.uid.id, indexed);
     }
   }
 
@@ -130,7 +136,7 @@ export class EntityStore {
   }
 
   get(type: string, id: string): SlicedEntity | undefined {
-    return this.byKey.get(entityKey(type, id))?.sliced;
+    return this.byType.get(type)?.get(id)?.sliced;
   }
 
   /** Every listed entity of a type. */
@@ -142,7 +148,7 @@ export class EntityStore {
   }
 
   has(type: string, id: string): boolean {
-    return this.byKey.has(entityKey(type, id));
+    return this.byType.get(type)?.has(id) ?? false;
   }
 
   /** Transitive ancestors of a listed entity, or of an unlisted one with the given parents. */
@@ -175,9 +181,13 @@ export class EntityStore {
   /** The listed entities that the given entities' attributes point to. */
   referencedBy(entities: SlicedEntity[]): SlicedEntity[] {
     const out: SlicedEntity[] = [];
-    const have = new Set(entities.map((e) => entityKey(e.uid.type, e.uid.id)));
+    let have: Set<string> | undefined;
     for (const e of entities) {
-      const refs = this.byKey.get(entityKey(e.uid.type, e.uid.id))?.refs;
+      const listed = this.byType.get(e.uid.type)?.get(e.uid.id);
+      // A listed entity with no references (the common case) costs one lookup.
+      if (listed?.sliced === e && listed.refs.length === 0) continue;
+      have ??= new Set(entities.map((x) => entityKey(x.uid.type, x.uid.id)));
+      const refs = listed?.refs;
       if (!refs) {
         const found: EntityRef[] = [];
         referencedEntities(e.attrs, found);

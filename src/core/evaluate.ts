@@ -3,6 +3,7 @@
 
 import { cedar } from './cedar.js';
 import { redactObligation } from '../inspect/obligations.js';
+import { authorizeCompiled, Unsupported } from './compiled/index.js';
 import type { SlicedEntity } from './entities.js';
 import type { CompiledPolicySet, PolicyMeta, Subset } from './policy-set.js';
 import type { Obligation, Outcome, PolicyError, PrincipalRole, Reason } from './types.js';
@@ -35,19 +36,62 @@ interface CedarResult {
 
 function slice(input: EvalInput): SlicedEntity[] {
   const out: SlicedEntity[] = [input.principal];
-  const seen = new Set([`${input.principal.uid.type}\0${input.principal.uid.id}`]);
+  // The slice is a handful of entities: a scan dedups them without building key strings.
   const add = (e: SlicedEntity) => {
-    const k = `${e.uid.type}\0${e.uid.id}`;
-    if (!seen.has(k)) {
-      seen.add(k);
-      out.push(e);
-    }
+    for (const x of out) if (x.uid.id === e.uid.id && x.uid.type === e.uid.type) return;
+    out.push(e);
   };
   add(input.resource);
   // Only an action in a group needs its entity; plain actions need nothing from the store.
   if (input.action.parents.length > 0) add(input.action);
-  for (const r of input.set.store.referencedBy(out)) add(r);
+  const refs = input.set.store.referencedBy(out);
+  if (refs.length <= 32) {
+    for (const r of refs) add(r);
+    return out;
+  }
+  const seen = new Set(out.map((e) => `${e.uid.type}\0${e.uid.id}`));
+  for (const r of refs) {
+    const k = `${r.uid.type}\0${r.uid.id}`;
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(r);
+    }
+  }
   return out;
+}
+
+/**
+ * One authorization of the subset (or of its approval-waived variant): the compiled evaluator
+ * when the subset compiled, else cedar-wasm. The compiled evaluator hands anything it does not
+ * model exactly (and, failing closed, any internal error) to cedar-wasm, never answering itself.
+ */
+function authorize(
+  input: EvalInput,
+  waived: boolean,
+  entities: SlicedEntity[],
+): CedarResult | string {
+  const { set, subset } = input;
+  const compiled = waived ? subset.compiledApproved : subset.compiled;
+  if (compiled) {
+    try {
+      return authorizeCompiled(
+        compiled,
+        {
+          principal: input.principal.uid,
+          action: input.action.uid,
+          resource: input.resource.uid,
+          context: input.context,
+          entities,
+        },
+        true,
+      );
+    } catch (e) {
+      set.runtimeFallbacks++;
+      if (!(e instanceof Unsupported)) set.lastInternalError = (e as Error).message;
+    }
+  }
+  set.ensurePreparsed(subset);
+  return callCedar(input, waived ? subset.approvedId! : subset.id, entities);
 }
 
 function callCedar(
@@ -95,9 +139,7 @@ export function cordonReason(
 export function evaluate(input: EvalInput): Verdict {
   const { set, role } = input;
   const entities = slice(input);
-  const setId =
-    input.approved && input.subset.approvedId ? input.subset.approvedId : input.subset.id;
-  const r = callCedar(input, setId, entities);
+  const r = authorize(input, input.approved && input.subset.approvedId !== undefined, entities);
   if (typeof r === 'string') {
     return {
       outcome: 'deny',
@@ -151,7 +193,7 @@ export function evaluate(input: EvalInput): Verdict {
   const onlyApprovalGates = determining.every((p) => p?.outcome === 'require_approval');
   if (onlyApprovalGates && !input.approved && input.subset.approvedId) {
     // An approval may only waive the gate: the request must be permitted once it is waived.
-    const once = callCedar(input, input.subset.approvedId, entities);
+    const once = authorize(input, true, entities);
     const passes =
       typeof once !== 'string' &&
       once.allowed &&

@@ -4,6 +4,12 @@
 
 import { cedar } from './cedar.js';
 import type { PolicyJson } from './cedar.js';
+import {
+  compiledPolicy,
+  compileSubset,
+  type CompiledPolicy,
+  type EngineKind,
+} from './compiled/index.js';
 import type { PolicySources } from './compile.js';
 import type { EntityStore, SlicedEntity } from './entities.js';
 import type { SchemaInfo } from './schema-info.js';
@@ -36,10 +42,30 @@ export interface Subset {
   approvedId: string | undefined;
   /** Context keys any of its policies reads: the rest need not cross into Cedar. */
   contextKeys: Set<string> | 'all';
+  /** The compiled policies (engine `compiled`), undefined when cedar-wasm evaluates it. */
+  compiled: CompiledPolicy[] | undefined;
+  /** The compiled policies once an approval waives its gates (with `approvedId`). */
+  compiledApproved: CompiledPolicy[] | undefined;
+  /** Whether `id`/`approvedId` are in cedar-wasm's cache (compiled subsets preparse on first need). */
+  preparsed: boolean;
+  policies: PolicyMeta[];
+}
+
+export interface PolicySetOptions {
+  /** `compiled` (default): Cordon's compiled evaluator, cedar-wasm for what it does not accept. */
+  engine?: EngineKind;
+}
+
+/** A policy the compiled evaluator leaves to cedar-wasm, and why. */
+export interface EngineFallback {
+  policy: string;
+  reason: string;
 }
 
 /** Preparsed subsets kept per policy set; the least recently used is freed beyond this. */
 const MAX_SUBSETS = 1024;
+/** Remembered selections per policy set; the map starts over beyond this. */
+const MAX_SELECTIONS = 16384;
 const UNLISTED = '\u0000unlisted';
 let generation = 0;
 
@@ -56,9 +82,18 @@ export class CompiledPolicySet {
   readonly generation = ++generation;
   private readonly byAction = new Map<string, PolicyMeta[]>();
   private readonly subsets = new Map<string, Subset>();
+  /** (action, principal, resource) of listed entities → the key of their subset. */
+  private readonly selections = new Map<string, string>();
   private readonly knownActions: Set<string>;
   private nextId = 0;
   private disposed = false;
+  readonly engine: EngineKind;
+  /** Policies the compiled evaluator does not accept (any subset holding one uses cedar-wasm). */
+  readonly fallbacks: EngineFallback[] = [];
+  /** Evaluations the compiled engine handed to cedar-wasm at run time (request data it does not model). */
+  runtimeFallbacks = 0;
+  /** The last internal error of the compiled evaluator (its evaluation went to cedar-wasm). */
+  lastInternalError: string | undefined;
 
   constructor(
     readonly version: string,
@@ -67,7 +102,16 @@ export class CompiledPolicySet {
     readonly schema: SchemaInfo | undefined,
     /** The texts it was compiled from, so the version can be stored and re-evaluated later. */
     readonly sources: PolicySources,
+    options: PolicySetOptions = {},
   ) {
+    this.engine = options.engine ?? 'compiled';
+    if (this.engine === 'compiled') {
+      // Compiled once at load, so `cordon policy validate` and the logs can say what falls back.
+      for (const p of policies.values()) {
+        const c = compiledPolicy(p);
+        if (!c.ok) this.fallbacks.push({ policy: p.id, reason: c.reason });
+      }
+    }
     this.knownActions = new Set(schema?.actions ?? []);
     for (const p of policies.values()) {
       const acts = actionsIn(p.json);
@@ -115,14 +159,28 @@ export class CompiledPolicySet {
   /** The preparsed subset for one evaluation. Must be used before the caller yields. */
   subsetFor(action: string, principal: SlicedEntity, resource: SlicedEntity): Subset {
     if (this.disposed) throw new Error('policy set was replaced and disposed');
-    const candidates = this.policiesFor(action);
-    const selected: PolicyMeta[] = [];
-    let key = this.isKnownAction(action) ? action : UNLISTED;
-    for (let i = 0; i < candidates.length; i++) {
-      const p = candidates[i]!;
-      if (scopeMatches(p.json.principal, principal) && scopeMatches(p.json.resource, resource)) {
-        selected.push(p);
-        key += `,${i}`;
+    // Scope matching reads only uids and ancestor closures: for listed entities (whose closure
+    // is the store's) the selection is remembered, so a decision need not rescan the action's policies.
+    const memoKey =
+      this.listedClosure(principal) && this.listedClosure(resource)
+        ? `${action}\0${principal.uid.type}\0${principal.uid.id}\0${resource.uid.type}\0${resource.uid.id}`
+        : undefined;
+    let key = memoKey === undefined ? undefined : this.selections.get(memoKey);
+    let selected: PolicyMeta[] | undefined;
+    if (key === undefined) {
+      const candidates = this.policiesFor(action);
+      selected = [];
+      key = this.isKnownAction(action) ? action : UNLISTED;
+      for (let i = 0; i < candidates.length; i++) {
+        const p = candidates[i]!;
+        if (scopeMatches(p.json.principal, principal) && scopeMatches(p.json.resource, resource)) {
+          selected.push(p);
+          key += `,${i}`;
+        }
+      }
+      if (memoKey !== undefined) {
+        if (this.selections.size >= MAX_SELECTIONS) this.selections.clear();
+        this.selections.set(memoKey, key);
       }
     }
     const hit = this.subsets.get(key);
@@ -131,7 +189,14 @@ export class CompiledPolicySet {
       this.subsets.set(key, hit);
       return hit;
     }
-    const subset = this.preparseSubset(selected);
+    if (!selected) {
+      // Remembered selection whose subset the LRU has since dropped: select again.
+      const candidates = this.policiesFor(action);
+      selected = candidates.filter(
+        (p) => scopeMatches(p.json.principal, principal) && scopeMatches(p.json.resource, resource),
+      );
+    }
+    const subset = this.buildSubset(selected, action);
     this.subsets.set(key, subset);
     if (this.subsets.size > MAX_SUBSETS) {
       const [oldestKey, oldest] = this.subsets.entries().next().value as [string, Subset];
@@ -141,20 +206,38 @@ export class CompiledPolicySet {
     return subset;
   }
 
-  private preparseSubset(selected: PolicyMeta[]): Subset {
+  /** A policy's action scope against the action as evaluations see it (the store's closure). */
+  private actionScopeMatches(c: PolicyJson['action'], action: string): boolean {
+    const entity = this.store.get('Action', action) ?? {
+      uid: { type: 'Action', id: action },
+      parents: [],
+    };
+    if (c.op === 'in' && 'entities' in c)
+      return c.entities.some((t) => scopeMatches({ op: 'in', entity: t } as never, entity));
+    return scopeMatches(c as PolicyJson['principal'], entity);
+  }
+
+  /** Whether the entity's ancestors are the store's own closure for it (it is listed, unchanged). */
+  private listedClosure(e: SlicedEntity): boolean {
+    return this.store.get(e.uid.type, e.uid.id)?.parents === e.parents;
+  }
+
+  private buildSubset(selected: PolicyMeta[], action: string): Subset {
     const id = `cordon-g${this.generation}-${this.nextId++}`;
-    preparse(id, selected);
     const waived = selected.filter(
       (p) => p.effect === 'forbid' && p.outcome === 'require_approval',
     );
-    let approvedId: string | undefined;
-    if (waived.length > 0) {
-      approvedId = `${id}-approved`;
-      preparse(
-        approvedId,
-        selected.filter((p) => !waived.includes(p)),
-      );
-    }
+    const approvedId = waived.length > 0 ? `${id}-approved` : undefined;
+    // Principal and resource scopes matched when the subset was selected (its key is that
+    // selection); the action scope is settled here, so compiled policies test conditions only.
+    const compiled =
+      this.engine === 'compiled'
+        ? compileSubset(selected.filter((p) => this.actionScopeMatches(p.json.action, action)))
+        : undefined;
+    const compiledApproved =
+      compiled && waived.length > 0
+        ? compiled.filter((c) => !waived.some((w) => w.id === c.id))
+        : undefined;
     let contextKeys: Set<string> | 'all' = new Set();
     for (const p of selected) {
       if (p.contextKeys === 'all') {
@@ -163,7 +246,32 @@ export class CompiledPolicySet {
       }
       for (const k of p.contextKeys) contextKeys.add(k);
     }
-    return { id, size: selected.length, approvedId, contextKeys };
+    const subset: Subset = {
+      id,
+      size: selected.length,
+      approvedId,
+      contextKeys,
+      compiled,
+      compiledApproved,
+      preparsed: false,
+      policies: selected,
+    };
+    if (!compiled) this.ensurePreparsed(subset);
+    return subset;
+  }
+
+  /** Puts the subset into cedar-wasm's cache (a compiled subset only when it needs the fallback). */
+  ensurePreparsed(subset: Subset): void {
+    if (subset.preparsed) return;
+    if (this.disposed) throw new Error('policy set was replaced and disposed');
+    preparse(subset.id, subset.policies);
+    if (subset.approvedId) {
+      const kept = subset.policies.filter(
+        (p) => !(p.effect === 'forbid' && p.outcome === 'require_approval'),
+      );
+      preparse(subset.approvedId, kept);
+    }
+    subset.preparsed = true;
   }
 
   /** Frees the preparsed sets in Cedar's cache once no request can still be using them. */
@@ -175,6 +283,8 @@ export class CompiledPolicySet {
 }
 
 function free(s: Subset): void {
+  if (!s.preparsed) return;
+  s.preparsed = false;
   preparse(s.id, []);
   if (s.approvedId) preparse(s.approvedId, []);
 }

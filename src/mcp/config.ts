@@ -73,7 +73,7 @@ const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 export function wrapMcpServers(
   text: string,
   source: string,
-  o: { policies: string; agent: string; user?: string; data: string },
+  o: { policies: string; agent: string; user?: string; data: string; engine?: string },
 ): McpServersFile {
   const { key, raw, specs } = parseMcpServers(text, source);
   const wrapped: Record<string, unknown> = {};
@@ -88,6 +88,7 @@ export function wrapMcpServers(
       '--agent',
       o.agent,
       ...(o.user ? ['--user', o.user] : []),
+      ...(o.engine ? ['--engine', o.engine] : []),
       '--data',
       resolve(o.data, `mcp-${spec.name}`),
       '--name',

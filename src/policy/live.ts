@@ -3,7 +3,7 @@
 
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'chokidar';
-import type { CompiledPolicySet } from '../core/policy-set.js';
+import type { CompiledPolicySet, PolicySetOptions } from '../core/policy-set.js';
 import type { PolicyProvider } from '../core/engine.js';
 import { formatLocated, type LocatedError } from '../core/source-location.js';
 import { loadPolicyDir, PolicyDirError } from './load.js';
@@ -32,14 +32,15 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
   private constructor(
     readonly dir: string,
     initial: CompiledPolicySet,
+    private readonly options: PolicySetOptions,
   ) {
     super();
     this.set = initial;
   }
 
   /** Loads the directory; a set that does not compile is an error here (nothing to fall back on). */
-  static async open(dir: string): Promise<LivePolicySet> {
-    return new LivePolicySet(dir, await compileOrThrow(dir));
+  static async open(dir: string, options: PolicySetOptions = {}): Promise<LivePolicySet> {
+    return new LivePolicySet(dir, await compileOrThrow(dir, options), options);
   }
 
   current(): CompiledPolicySet {
@@ -69,7 +70,7 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
     this.reloading = this.reloading.then(async () => {
       let next: CompiledPolicySet;
       try {
-        next = await compileOrThrow(this.dir);
+        next = await compileOrThrow(this.dir, this.options);
       } catch (e) {
         this.lastError =
           e instanceof PolicyLoadError
@@ -101,10 +102,10 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
   }
 }
 
-async function compileOrThrow(dir: string): Promise<CompiledPolicySet> {
+async function compileOrThrow(dir: string, options: PolicySetOptions): Promise<CompiledPolicySet> {
   let result;
   try {
-    result = await loadPolicyDir(dir);
+    result = await loadPolicyDir(dir, options);
   } catch (e) {
     if (e instanceof PolicyDirError) throw new PolicyLoadError([{ file: dir, message: e.message }]);
     throw e;

@@ -3,6 +3,7 @@
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import type { PolicySetOptions } from '../core/policy-set.js';
 import {
   compilePolicySet,
   type CompileResult,
@@ -63,6 +64,9 @@ export async function readPolicySources(dir: string): Promise<PolicySources> {
   return src;
 }
 
-export async function loadPolicyDir(dir: string): Promise<CompileResult> {
-  return compilePolicySet(await readPolicySources(dir));
+export async function loadPolicyDir(
+  dir: string,
+  options: PolicySetOptions = {},
+): Promise<CompileResult> {
+  return compilePolicySet(await readPolicySources(dir), options);
 }

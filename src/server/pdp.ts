@@ -8,6 +8,7 @@ import { ConfigError, type CordonConfig } from '../config/config.js';
 import { InjectionModel } from '../inspect/injection/model.js';
 import { defaultDetectors, Inspector } from '../inspect/inspector.js';
 import { Engine } from '../core/engine.js';
+import type { CompiledPolicySet } from '../core/policy-set.js';
 import { RevocationStore } from '../identity/revocations.js';
 import { loadTokenKeys, type TokenKey } from '../identity/token-keys.js';
 import { TokenService } from '../identity/tokens.js';
@@ -53,7 +54,8 @@ async function configuredInspector(config: CordonConfig): Promise<Inspector | un
 
 export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   await mkdir(config.data, { recursive: true });
-  const policies = await LivePolicySet.open(config.policies);
+  const policies = await LivePolicySet.open(config.policies, { engine: config.engine });
+  logEngine(log, policies.current());
   const metrics = new Metrics();
   let audit: AuditLog | undefined;
   let revocations: RevocationStore | undefined;
@@ -133,4 +135,21 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     usage?.close();
     throw e;
   }
+}
+
+/** Says which evaluator decides, and which policies the compiled one leaves to cedar-wasm and why. */
+export function logEngine(log: Logger, set: CompiledPolicySet): void {
+  if (set.engine === 'wasm') {
+    log.info({ engine: 'wasm' }, 'Cedar engine: cedar-wasm');
+    return;
+  }
+  for (const f of set.fallbacks)
+    log.warn(
+      { engine: 'compiled', policy: f.policy, reason: f.reason },
+      'policy evaluated by cedar-wasm: the compiled engine does not accept it',
+    );
+  log.info(
+    { engine: 'compiled', policies: set.size, fallback: set.fallbacks.length },
+    'Cedar engine: compiled',
+  );
 }
