@@ -16,6 +16,7 @@ import { registerApprovalCommands } from './approval-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
+import { registerKernelCommands } from './kernel-commands.js';
 
 export class UserError extends Error {}
 
@@ -180,5 +181,6 @@ export function buildCli(exit: Exit): Command {
   registerIdentityCommands(program, exit);
   registerMcpCommands(program, exit);
   registerApprovalCommands(program, exit);
+  registerKernelCommands(program, exit);
   return program;
 }
