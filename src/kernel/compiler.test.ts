@@ -55,7 +55,10 @@ describe('kernel compiler: the seed (data-analyst) policy', () => {
       ['api.anthropic.com', 'api.openai.com', 'lynx-gateway.internal'],
     );
     const text = formatReport(p, enf);
-    assert.match(text, /analyst-egress-allowlist \(forbid, analyst\.cedar\): kernel \+ egress proxy/);
+    assert.match(
+      text,
+      /analyst-egress-allowlist \(forbid, analyst\.cedar\): kernel \+ egress proxy/,
+    );
     assert.match(text, /no-exfiltration-after-sensitive-read .*: gateway/);
   });
 
@@ -75,7 +78,8 @@ describe('kernel compiler: conditions', () => {
   });
 
   it('a forbid inside an allowed tree is an over-approximation the gateway enforces', () => {
-    const p = plan(`permit(principal, action == Action::"readFile", resource) when { resource.path like "/data/*" };
+    const p =
+      plan(`permit(principal, action == Action::"readFile", resource) when { resource.path like "/data/*" };
       forbid(principal, action == Action::"readFile", resource) when { resource.path like "/data/secret/*" };`);
     assert.equal(files(p.readFile.allowed), '/data/*');
     assert.equal(p.readFile.precision, 'over');
@@ -83,7 +87,8 @@ describe('kernel compiler: conditions', () => {
   });
 
   it('a forbid covering a whole allowed tree removes it exactly', () => {
-    const p = plan(`permit(principal, action == Action::"readFile", resource) when { resource.path like "/a/*" || resource.path like "/b/*" };
+    const p =
+      plan(`permit(principal, action == Action::"readFile", resource) when { resource.path like "/a/*" || resource.path like "/b/*" };
       forbid(principal, action == Action::"readFile", resource) when { resource.path like "/b/*" };`);
     assert.equal(files(p.readFile.allowed), '/a/*');
     assert.equal(p.readFile.precision, 'exact');
@@ -99,7 +104,8 @@ describe('kernel compiler: conditions', () => {
   });
 
   it('a forbid that reads context stays at the gateway', () => {
-    const p = plan(`permit(principal, action == Action::"readFile", resource) when { resource.path like "/data/*" };
+    const p =
+      plan(`permit(principal, action == Action::"readFile", resource) when { resource.path like "/data/*" };
       forbid(principal, action, resource) when { context.content.injection > 80 };`);
     assert.equal(files(p.readFile.allowed), '/data/*');
     assert.equal(p.readFile.precision, 'over');
@@ -115,12 +121,16 @@ describe('kernel compiler: conditions', () => {
   });
 
   it('exec by path; addresses, ranges and sets for connectNetwork', () => {
-    const p = plan(`permit(principal, action == Action::"exec", resource) when { resource.path == "/usr/bin/git" };
+    const p =
+      plan(`permit(principal, action == Action::"exec", resource) when { resource.path == "/usr/bin/git" };
       permit(principal, action == Action::"connectNetwork", resource)
         when { resource in DestinationSet::"db" || (resource.host == "127.0.0.1" && resource.port == 8080)
                || ip(resource.host).isInRange(ip("192.168.0.0/16")) };`);
     assert.equal(files(p.exec.allowed), '/usr/bin/git');
-    assert.equal(dests(p.connectNetwork.allowed), '10.1.2.3:5432, 127.0.0.1:8080, 192.168.0.0/16:*');
+    assert.equal(
+      dests(p.connectNetwork.allowed),
+      '10.1.2.3:5432, 127.0.0.1:8080, 192.168.0.0/16:*',
+    );
     const enf = enforcementOf(p);
     assert.deepEqual(enf.net.ip, [
       { cidr: '10.1.2.3/32', port: 5432 },
@@ -132,7 +142,9 @@ describe('kernel compiler: conditions', () => {
   });
 
   it('an unconstrained permit leaves the mechanism off', () => {
-    const p = plan(`permit(principal, action in [Action::"readFile", Action::"writeFile", Action::"exec", Action::"connectNetwork"], resource);`);
+    const p = plan(
+      `permit(principal, action in [Action::"readFile", Action::"writeFile", Action::"exec", Action::"connectNetwork"], resource);`,
+    );
     const enf = enforcementOf(p);
     assert.equal(enf.fsRestricted, false);
     assert.equal(enf.net.restricted, false);
