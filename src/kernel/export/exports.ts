@@ -155,7 +155,9 @@ export function toKubeArmor(plan: KernelPlan, enf: Enforcement): Exported {
       if (seen.has(k)) continue;
       seen.add(k);
       const readOnly = !writable.has(k);
-      if (r.item.kind === 'exact') matchPaths.push({ path: r.item.s, readOnly });
+      if (r.item.kind === 'exact' && r.item.s.endsWith('/'))
+        matchDirectories.push({ dir: r.item.s, recursive: false, readOnly });
+      else if (r.item.kind === 'exact') matchPaths.push({ path: r.item.s, readOnly });
       else if (r.item.s.endsWith('/'))
         matchDirectories.push({ dir: r.item.s, recursive: true, readOnly });
       else matchPatterns.push({ pattern: `${r.item.s}*`, readOnly });
