@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
 let failed = false;
-for (const bench of ['decide', 'audit', 'mcp']) {
+for (const bench of ['decide', 'audit', 'mcp', 'kernel']) {
   const r = spawnSync(process.execPath, [`dist/bench/${bench}.bench.js`, ...args], {
     stdio: 'inherit',
   });
