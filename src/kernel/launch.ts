@@ -102,6 +102,25 @@ export async function interpreterOf(file: string): Promise<string | undefined> {
   }
 }
 
+/** The interpreter of a file and, for `#!`, its first argument. */
+async function shebangOrInterp(file: string): Promise<[string, string | undefined] | undefined> {
+  const fh = await open(file, 'r');
+  let head: string;
+  try {
+    const buf = Buffer.alloc(256);
+    const { bytesRead } = await fh.read(buf, 0, 256, 0);
+    head = buf.subarray(0, bytesRead).toString('latin1');
+  } finally {
+    await fh.close();
+  }
+  if (head.startsWith('#!')) {
+    const [interp, arg] = head.slice(2).split('\n')[0]!.trim().split(/\s+/);
+    return interp ? [interp, arg] : undefined;
+  }
+  const interp = await interpreterOf(file);
+  return interp ? [interp, undefined] : undefined;
+}
+
 /** Existing paths a Cedar path item covers: a prefix `"/a/b-"` matches `/a/b-*` entries. */
 export async function expandItem(item: { kind: 'prefix' | 'exact'; s: string }): Promise<string[]> {
   if (item.kind === 'exact' || item.s === '/') return (await exists(item.s)) ? [item.s] : [];
@@ -171,11 +190,23 @@ export async function buildLaunch(enf: Enforcement, o: LaunchOptions): Promise<L
         if (await exists(p)) runtime.push({ mode: 'rw', path: p, why: 'the null device' });
       const real = await realpath(command[0]!);
       runtime.push({ mode: 'x', path: real, why: 'the command' });
-      const interp = await interpreterOf(real).catch(() => undefined);
-      if (interp) {
-        runtime.push({ mode: 'x', path: interp, why: 'its interpreter' });
-        const second = await interpreterOf(await realpath(interp)).catch(() => undefined);
-        if (second) runtime.push({ mode: 'x', path: second, why: "the interpreter's loader" });
+      // Follow the chain: ELF loader, `#!` interpreter, `#!/usr/bin/env NAME` (a few hops).
+      let current = real;
+      for (let hop = 0; hop < 4; hop++) {
+        const line = await shebangOrInterp(current).catch(() => undefined);
+        if (!line) break;
+        const [interp, arg] = line;
+        runtime.push({
+          mode: 'x',
+          path: interp,
+          why: hop === 0 ? 'its interpreter' : 'the interpreter chain',
+        });
+        let next = await realpath(interp);
+        if (basename(interp) === 'env' && arg && !arg.startsWith('-')) {
+          next = await realpath(await resolveCommand(arg));
+          runtime.push({ mode: 'x', path: next, why: `${arg}, run by env` });
+        }
+        current = next;
       }
       for (const a of runtime) options.push('--allow', `${a.mode}:${a.path}`);
     }
