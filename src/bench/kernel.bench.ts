@@ -4,7 +4,7 @@
 // cgroup eBPF programs loaded and attached).
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmdirSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,19 +23,39 @@ const STARTS = quick ? 20 : 100;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const f1 = (n: number) => n.toFixed(2);
 
-function measure(prefix: string[], bin: string, args: string[]): number {
-  const xs: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const out = execFileSync(
-      prefix[0] ?? bin,
-      [...prefix.slice(1), ...(prefix.length ? ['--', bin] : []), ...args],
-      {
-        encoding: 'utf8',
-      },
-    );
-    xs.push(Number(out.trim()) / 1000);
+let groups = 0;
+
+/** One run; `@GROUP` in the prefix becomes a fresh cgroup (as each `cordon run` gets). */
+function once(prefix: string[], bin: string, args: string[]): number {
+  const mount = findCgroup2Mount();
+  const group =
+    prefix.includes('@GROUP') && mount
+      ? join(mount, 'cordon', `bench-${process.pid}-${groups++}`)
+      : undefined;
+  if (group) mkdirSync(group, { recursive: true });
+  try {
+    const p = prefix.map((a) => (a === '@GROUP' ? group! : a));
+    const argv = p.length ? [...p, '--', bin, ...args] : [bin, ...args];
+    return Number(execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }).trim()) / 1000;
+  } finally {
+    try {
+      if (group) rmdirSync(group);
+    } catch {
+      // a straggler keeps it busy: left in place
+    }
   }
-  return median(xs);
+}
+
+/** Medians without and with enforcement, the two runs interleaved so drift hits both alike. */
+function pair(prefix: string[], bin: string, args: string[]): [number, number] {
+  const none: number[] = [];
+  const enforced: number[] = [];
+  once([], bin, args); // warm-up
+  for (let i = 0; i < RUNS; i++) {
+    none.push(once([], bin, args));
+    enforced.push(once(prefix, bin, args));
+  }
+  return [median(none), median(enforced)];
 }
 
 function startup(argv: string[]): number {
@@ -102,15 +122,13 @@ async function main() {
   ];
 
   // open(): Landlock checks the path walk against the rules.
-  const openNone = measure([], bin, ['open', file, String(N_OPEN)]);
-  const openLl = measure(landlock, bin, ['open', file, String(N_OPEN)]);
+  const [openNone, openLl] = pair(landlock, bin, ['open', file, String(N_OPEN)]);
   rows.push(
     `| open()+close(), 5 levels below the rule (µs) | ${f1(openNone)} | ${f1(openLl)} | ${f1(openLl - openNone)} |`,
   );
 
   // connect(): Landlock TCP port rules; with root, the cgroup eBPF allowlist too.
-  const tcpNone = measure([], bin, ['tcp', String(port), String(N_TCP)]);
-  const tcpLl = measure(landlock, bin, ['tcp', String(port), String(N_TCP)]);
+  const [tcpNone, tcpLl] = pair(landlock, bin, ['tcp', String(port), String(N_TCP)]);
   rows.push(
     `| TCP connect()+close() to loopback, Landlock port rule (µs) | ${f1(tcpNone)} | ${f1(tcpLl)} | ${f1(tcpLl - tcpNone)} |`,
   );
@@ -119,8 +137,8 @@ async function main() {
     process.getuid?.() === 0 && mount && spawnSync('test', ['-r', BPF_OBJECT]).status === 0;
   let startBpf: number | undefined;
   if (ebpf) {
-    const group = await createAgentGroup(mount, `bench-${process.pid}`);
-    try {
+    const group = '@GROUP';
+    {
       const withBpf = [
         ...landlock,
         '--cgroup',
@@ -130,8 +148,7 @@ async function main() {
         '--net',
         `4,127.0.0.1,32,${port}`,
       ];
-      const udpNone = measure([], bin, ['udp', String(port), String(N_UDP)]);
-      const udpBpf = measure(
+      const [udpNone, udpBpf] = pair(
         [
           LAUNCHER,
           '--no-fs',
@@ -148,13 +165,22 @@ async function main() {
       rows.push(
         `| UDP connect()+close(), eBPF connect4 allowlist (µs) | ${f1(udpNone)} | ${f1(udpBpf)} | ${f1(udpBpf - udpNone)} |`,
       );
-      const tcpBoth = measure(withBpf, bin, ['tcp', String(port), String(N_TCP)]);
+      const [tcpNone2, tcpBoth] = pair(withBpf, bin, ['tcp', String(port), String(N_TCP)]);
       rows.push(
-        `| TCP connect()+close(), Landlock + eBPF (µs) | ${f1(tcpNone)} | ${f1(tcpBoth)} | ${f1(tcpBoth - tcpNone)} |`,
+        `| TCP connect()+close(), Landlock + eBPF (µs) | ${f1(tcpNone2)} | ${f1(tcpBoth)} | ${f1(tcpBoth - tcpNone2)} |`,
       );
-      startBpf = startup([...withBpf, '--', '/bin/true']);
-    } finally {
-      await removeAgentGroup(group);
+      // Each launch gets its own group (as cordon run does): at most 64 programs attach to one.
+      const xs: number[] = [];
+      for (let i = 0; i < STARTS; i++) {
+        const g = await createAgentGroup(mount, `start-${process.pid}-${i}`);
+        const argv = [...withBpf.map((a) => (a === group ? g : a)), '--', '/bin/true'];
+        const t0 = performance.now();
+        const r = spawnSync(argv[0]!, argv.slice(1));
+        xs.push((performance.now() - t0) * 1000);
+        await removeAgentGroup(g);
+        if (r.status !== 0) throw new Error(`launcher: ${r.stderr}`);
+      }
+      startBpf = median(xs);
     }
   } else {
     rows.push('| eBPF rows | skipped: needs root, cgroup v2 and the built BPF object | | |');

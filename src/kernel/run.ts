@@ -112,7 +112,9 @@ export async function prepareRun(o: RunOptions): Promise<Prepared> {
       const mount = findCgroup2Mount();
       const obj = o.bpfObject ?? BPF_OBJECT;
       if (process.getuid?.() !== 0)
-        refuse('IP egress (cgroup eBPF) needs root: addresses are not restricted, only TCP ports');
+        refuse(
+          'IP egress (cgroup eBPF) needs root: addresses and UDP are not restricted, only TCP ports',
+        );
       else if (!mount)
         refuse('IP egress (cgroup eBPF) needs a cgroup v2 hierarchy: none is mounted');
       else if (!(await readable(obj)))
