@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -324,6 +325,7 @@ describe('sandbox: the seed data-analyst policy', () => {
   it('enforces what its compile report says', async (t) => {
     if (skipUnless(t, LANDLOCK)) return;
     const ws = `/workspace/analyst-cordon-test-${process.pid}`;
+    const hadWorkspace = existsSync('/workspace');
     try {
       await mkdir(ws, { recursive: true });
     } catch (e) {
@@ -371,6 +373,7 @@ describe('sandbox: the seed data-analyst policy', () => {
       });
     } finally {
       await rm(ws, { recursive: true, force: true });
+      if (!hadWorkspace) await rm('/workspace', { recursive: true, force: true });
     }
   });
 });
