@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
 let failed = false;
-for (const bench of ['decide', 'audit', 'mcp', 'inspect', 'llm']) {
+for (const bench of ['decide', 'audit', 'mcp', 'inspect', 'llm', 'kernel']) {
   const r = spawnSync(process.execPath, ['--expose-gc', `dist/bench/${bench}.bench.js`, ...args], {
     stdio: 'inherit',
   });

@@ -25,7 +25,7 @@ export function toOcsf(rec: AuditRecord, product: { version: string; logName: st
     class_uid: API_ACTIVITY,
     class_name: 'API Activity',
     activity_id: ACTIVITY_OTHER,
-    activity_name: rec.kind === 'usage' ? `${rec.action} usage` : rec.action,
+    activity_name: rec.kind ? `${rec.action} ${rec.kind}` : rec.action,
     type_uid: API_ACTIVITY * 100 + ACTIVITY_OTHER,
     time: Date.parse(rec.time),
     severity_id: allowed ? 1 : 3,

@@ -9,8 +9,9 @@ import type { CordonFacts, Obligation, Outcome, PolicyError, ResourceRef } from 
 
 export interface AuditRecord {
   v: 1;
-  /** Absent for decisions; "usage" for what a model call used (parent: its decision). */
-  kind?: 'usage';
+  /** Absent for decisions. "usage": what a model call used (parent: its decision); "launch": an
+   * agent started under compiled kernel rules. Events are recorded, never re-evaluated. */
+  kind?: 'usage' | 'launch';
   usage?: { tokens: number };
   /** Position in the log (the Merkle leaf index). */
   seq: number;
@@ -103,10 +104,8 @@ export function buildRecord(
   }
   if (r.documents) rec.documents = r.documents;
   if (d.errors) rec.errors = d.errors;
-  if (trace.usage) {
-    rec.kind = 'usage';
-    rec.usage = trace.usage;
-  }
+  if (trace.kind) rec.kind = trace.kind;
+  if (trace.usage) rec.usage = trace.usage;
   if (d.approval) {
     rec.approval = { id: d.approval.id, status: d.approval.status };
     if (d.approval.status === 'used' && trace.approval)

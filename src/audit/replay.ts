@@ -100,7 +100,7 @@ export async function replaySession(
   const failures: string[] = [];
   for (const row of store.query({ session })) {
     const rec = JSON.parse(row.record) as AuditRecord;
-    if (rec.kind === 'usage') continue; // what a call used, not a decision
+    if (rec.kind) continue; // an event (usage, launch), not a decision
     const set = sets.get(rec.policyVersion);
     if (typeof set === 'string') {
       failures.push(`${rec.id}: ${set}`);
@@ -126,7 +126,7 @@ export async function whatIf(
   const report: WhatIfReport = { total: 0, changed: 0, transitions: new Map() };
   for (const row of store.query(since ? { since } : {})) {
     const rec = JSON.parse(row.record) as AuditRecord;
-    if (rec.kind === 'usage') continue;
+    if (rec.kind) continue;
     const r = await reevaluate(rec, candidate);
     report.total++;
     if (r.decision === r.policiesGave) continue;

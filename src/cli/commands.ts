@@ -19,6 +19,7 @@ import { engineOption } from './engine-option.js';
 import { registerIdentityCommands } from './identity-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
 import { registerScanCommand } from './scan-command.js';
+import { registerKernelCommands } from './kernel-commands.js';
 
 export class UserError extends Error {}
 
@@ -203,5 +204,6 @@ export function buildCli(exit: Exit): Command {
   registerMcpCommands(program, exit);
   registerApprovalCommands(program, exit);
   registerScanCommand(program, exit);
+  registerKernelCommands(program, exit);
   return program;
 }

@@ -13,6 +13,7 @@ import { IdentityCliError } from './identity-commands.js';
 import { BearerError } from '../mcp/bearer.js';
 import { McpCliError, McpConfigError } from './mcp-commands.js';
 import { buildCli, UserError } from './commands.js';
+import { KernelCliError } from './kernel-commands.js';
 
 // Output piped into `head` and the like: stop quietly when the reader goes away.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -38,6 +39,7 @@ const userErrors = [
   McpCliError,
   McpConfigError,
   BearerError,
+  KernelCliError,
 ];
 
 buildCli(exit)

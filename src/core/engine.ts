@@ -48,7 +48,12 @@ export interface DecisionTrace {
   destructive: boolean;
   /** The human approval the decision used, if any (claimed by the decision service). */
   approval?: ApprovalGrant;
-  /** Set on a usage record (not a decision): what the provider reported for the decision's call. */
+  /**
+   * Set on records that are events, not decisions: "usage" (what a model call used; see
+   * `usage`) and "launch" (an agent started under compiled kernel rules). Replay skips them.
+   */
+  kind?: 'usage' | 'launch';
+  /** What the provider reported for the decision's model call (kind "usage"). */
   usage?: { tokens: number };
 }
 

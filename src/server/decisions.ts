@@ -72,6 +72,7 @@ export class DecisionService {
         time: new Date(),
         request: { ...request, parent: trace.decision.decisionId },
         decision: { ...decision, decisionId: uuidv7() },
+        kind: 'usage',
         usage: { tokens },
       });
     } catch (e) {

@@ -1,0 +1,52 @@
+// Builds Cordon's native parts (part of `npm run build`, so `npm ci` builds them too):
+//   native/build/cordon-launch    the sandbox launcher (C, against the kernel headers)
+//   native/build/egress.bpf.o     the cgroup egress programs (BPF C, needs clang + libbpf-dev)
+// A missing compiler is not a build failure: the kernel features then report, at run time,
+// what is missing, and `cordon run` refuses to launch (or says what is not enforced).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+
+const out = 'native/build';
+mkdirSync(out, { recursive: true });
+
+const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const run = (cmd, args) => {
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  return r.status === 0;
+};
+const warn = (s) => process.stderr.write(`build-native: ${s}\n`);
+
+const cc = process.env.CC ?? (have('cc') ? 'cc' : have('gcc') ? 'gcc' : undefined);
+const withBpf = existsSync('/usr/include/bpf/libbpf.h');
+if (!cc) {
+  warn('no C compiler (cc/gcc): cordon-launch not built; `cordon run` will refuse to start');
+} else {
+  const flags = ['-O2', '-Wall', '-Wextra', '-o', `${out}/cordon-launch`, 'native/cordon-launch.c'];
+  const ok = withBpf ? run(cc, ['-DCORDON_WITH_BPF', ...flags, '-lbpf']) : run(cc, flags);
+  if (!ok) {
+    rmSync(`${out}/cordon-launch`, { force: true });
+    process.exit(1);
+  }
+  if (!withBpf) warn('libbpf-dev not installed: cordon-launch built without cgroup eBPF egress');
+}
+
+if (!have('clang') || !withBpf) {
+  warn('clang or libbpf-dev missing: egress.bpf.o not built; IP egress enforcement unavailable');
+} else {
+  const arch = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
+  const ok = run('clang', [
+    '-O2',
+    '-g',
+    '-target',
+    'bpf',
+    `-I/usr/include/${arch}-linux-gnu`,
+    '-c',
+    'native/egress.bpf.c',
+    '-o',
+    `${out}/egress.bpf.o`,
+  ]);
+  if (!ok) {
+    rmSync(`${out}/egress.bpf.o`, { force: true });
+    process.exit(1);
+  }
+}

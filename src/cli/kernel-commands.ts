@@ -1,0 +1,150 @@
+// `cordon compile` and `cordon run`: the kernel layer (docs/kernel.md).
+
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { pino } from 'pino';
+import YAML from 'yaml';
+import { configSchema } from '../config/config.js';
+import { formatLocated } from '../core/source-location.js';
+import { loadPolicyDir } from '../policy/load.js';
+import { openPdp } from '../server/pdp.js';
+import { compileKernelPlan, KernelCompileError } from '../kernel/compiler.js';
+import { enforcementOf } from '../kernel/enforcement.js';
+import { toCilium, toKubeArmor, toTetragon } from '../kernel/export/exports.js';
+import { buildLaunch } from '../kernel/launch.js';
+import { formatReport } from '../kernel/report.js';
+import { KernelRunError, runSandboxed } from '../kernel/run.js';
+
+type Exit = (code: number) => void;
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const err = (s: string) => process.stderr.write(`${s}\n`);
+
+export class KernelCliError extends Error {}
+
+async function loadSet(dir: string) {
+  const r = await loadPolicyDir(dir);
+  if (!r.ok) {
+    for (const e of r.errors) err(formatLocated(e));
+    throw new KernelCliError(`${dir}: the policies do not compile`);
+  }
+  return r.set;
+}
+
+const TARGETS = ['report', 'landlock', 'tetragon', 'kubearmor', 'cilium'] as const;
+
+export function registerKernelCommands(program: Command, exit: Exit): void {
+  program
+    .command('compile')
+    .description(
+      "compile an agent's policies to kernel rules: a report of what the kernel enforces and what stays at the gateway, or cluster exports",
+    )
+    .requiredOption('--agent <id>', 'the agent (Agent::"<id>" in entities.json)')
+    .requiredOption('--policies <dir>', 'policy directory')
+    .addOption(
+      new Option('--target <target>', 'what to print').choices([...TARGETS]).default('report'),
+    )
+    .option('--json', 'print JSON instead of text (YAML for the cluster exports)')
+    .action(
+      async (o: {
+        agent: string;
+        policies: string;
+        target: (typeof TARGETS)[number];
+        json?: boolean;
+      }) => {
+        const set = await loadSet(o.policies);
+        try {
+          const plan = compileKernelPlan(set, o.agent);
+          const enf = enforcementOf(plan);
+          if (o.target === 'report') {
+            out(
+              o.json
+                ? JSON.stringify({ plan, enforcement: enf }, null, 2)
+                : formatReport(plan, enf),
+            );
+          } else if (o.target === 'landlock') {
+            const spec = await buildLaunch(enf, {
+              command: ['/bin/true'],
+              bestEffort: false,
+              runtime: false,
+            });
+            const view = {
+              paths: spec.paths,
+              options: spec.options,
+              notes: [...spec.notes, ...enf.net.notes],
+            };
+            if (o.json) out(JSON.stringify(view, null, 2));
+            else {
+              for (const p of spec.paths)
+                out(
+                  `${p.mode}  ${p.pattern}  →  ${p.matched.length ? p.matched.join(', ') : '(nothing exists)'}`,
+                );
+              out(`cordon-launch ${spec.options.join(' ')} -- COMMAND`);
+              for (const n of view.notes) out(`- ${n}`);
+            }
+          } else {
+            const x = { tetragon: toTetragon, kubearmor: toKubeArmor, cilium: toCilium }[o.target](
+              plan,
+              enf,
+            );
+            if (o.json) out(JSON.stringify(x.resource, null, 2));
+            else {
+              for (const n of x.notes) out(`# ${n}`);
+              out(YAML.stringify(x.resource, { aliasDuplicateObjects: false }).trimEnd());
+            }
+          }
+        } catch (e) {
+          if (e instanceof KernelCompileError) throw new KernelCliError(e.message);
+          throw e;
+        }
+        exit(0);
+      },
+    );
+
+  program
+    .command('run')
+    .description(
+      'run a command as an agent, sandboxed by its compiled policies (Landlock, cgroup eBPF, egress proxy)',
+    )
+    .requiredOption('--agent <id>', 'the agent (Agent::"<id>" in entities.json)')
+    .requiredOption('--policies <dir>', 'policy directory')
+    .option('--data <dir>', 'data directory (audit log)', './.cordon')
+    .option(
+      '--best-effort',
+      'run even when the machine refuses a mechanism, printing what is not enforced',
+    )
+    .option('--verbose', 'print the compile report and what the launcher applies')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .action(
+      async (
+        command: string[],
+        o: {
+          agent: string;
+          policies: string;
+          data: string;
+          bestEffort?: boolean;
+          verbose?: boolean;
+        },
+      ) => {
+        const set = await loadSet(o.policies);
+        const config = configSchema.parse({ policies: o.policies, data: o.data, watch: false });
+        const pdp = await openPdp(config, pino({ level: 'warn' }, pino.destination(2)));
+        try {
+          const r = await runSandboxed({
+            agent: o.agent,
+            set,
+            pdp,
+            command,
+            bestEffort: !!o.bestEffort,
+            ...(o.verbose ? { verbose: true } : {}),
+          });
+          exit(r.code);
+        } catch (e) {
+          if (e instanceof KernelRunError || e instanceof KernelCompileError)
+            throw new KernelCliError(e.message);
+          throw e;
+        } finally {
+          await pdp.close();
+        }
+      },
+    );
+}

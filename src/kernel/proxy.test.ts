@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { connect, createServer, type Server } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { findCgroup2Mount } from './cgroup.js';
+import { parseAuthority, startEgressProxy } from './proxy.js';
+
+const servers: Server[] = [];
+after(() => servers.forEach((s) => s.close()));
+
+async function upstream(): Promise<number> {
+  const s = createServer((c) => {
+    c.on('error', () => {});
+    c.end('hello');
+  });
+  servers.push(s);
+  return new Promise((r) =>
+    s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)),
+  );
+}
+
+/** Sends one CONNECT through the proxy; returns the status line and what followed. */
+function tunnel(proxyPort: number, dest: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(proxyPort, '127.0.0.1', () =>
+      s.write(`CONNECT ${dest} HTTP/1.1\r\nHost: ${dest}\r\n\r\n`),
+    );
+    let buf = '';
+    s.on('data', (d) => (buf += d));
+    s.on('close', () =>
+      resolve(`${buf.split('\r\n')[0]} ${buf.includes('hello') ? 'hello' : ''}`.trim()),
+    );
+    s.on('error', () => resolve('error'));
+    setTimeout(() => s.end(), 300);
+  });
+}
+
+describe('egress proxy', () => {
+  it('tunnels what the decision allows and refuses the rest; a failing decision refuses', async () => {
+    const port = await upstream();
+    const asked: string[] = [];
+    const proxy = await startEgressProxy(async (host, p) => {
+      asked.push(`${host}:${p}`);
+      if (host === 'boom.example') throw new Error('store down');
+      return { allow: host === '127.0.0.1' && p === port, decisionId: 'd1' };
+    });
+    try {
+      assert.equal(
+        await tunnel(proxy.port, `127.0.0.1:${port}`),
+        'HTTP/1.1 200 Connection Established hello',
+      );
+      assert.equal(await tunnel(proxy.port, `evil.example:443`), 'HTTP/1.1 403 Forbidden');
+      assert.equal(await tunnel(proxy.port, `boom.example:443`), 'HTTP/1.1 403 Forbidden');
+      assert.equal(await tunnel(proxy.port, `no-port-here`), 'HTTP/1.1 400 Bad Request');
+      assert.deepEqual(asked, [`127.0.0.1:${port}`, 'evil.example:443', 'boom.example:443']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('parses host:port and [v6]:port, and nothing else', () => {
+    assert.deepEqual(parseAuthority('API.example.com:443'), { host: 'api.example.com', port: 443 });
+    assert.deepEqual(parseAuthority('[::1]:8080'), { host: '::1', port: 8080 });
+    for (const bad of ['example.com', 'a:0', 'a:70000', 'a b:1', '::1:80', 'http://a:1'])
+      assert.equal(parseAuthority(bad), undefined, bad);
+  });
+});
+
+describe('cgroup v2 mount', () => {
+  it('is found beside v1 controllers (hybrid) in mountinfo', () => {
+    const info = [
+      '30 22 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755',
+      '31 30 0:27 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu',
+      '40 30 0:35 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw',
+    ].join('\n');
+    assert.equal(findCgroup2Mount(info), '/sys/fs/cgroup/unified');
+    assert.equal(
+      findCgroup2Mount('31 30 0:27 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu'),
+      undefined,
+    );
+  });
+});

@@ -1,0 +1,263 @@
+// `cordon run`: compile the agent's policies, check which mechanisms this machine gives, start
+// the egress proxy, record the launch, and run the command under the native launcher.
+// A mechanism the plan needs and the machine refuses stops the launch, unless best effort
+// was asked for; then every such gap is printed.
+
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Pdp } from '../server/pdp.js';
+import type { CompiledPolicySet } from '../core/policy-set.js';
+import type { DecisionTrace } from '../core/engine.js';
+import { compileKernelPlan, type KernelPlan } from './compiler.js';
+import { enforcementOf, type Enforcement } from './enforcement.js';
+import { buildLaunch, type LaunchSpec } from './launch.js';
+import { formatReport } from './report.js';
+import { createAgentGroup, findCgroup2Mount, removeAgentGroup } from './cgroup.js';
+import { destId, startEgressProxy, type EgressProxy } from './proxy.js';
+import { initialFacts } from '../core/pipeline.js';
+
+export const LAUNCHER = fileURLToPath(new URL('../../native/build/cordon-launch', import.meta.url));
+export const BPF_OBJECT = fileURLToPath(
+  new URL('../../native/build/egress.bpf.o', import.meta.url),
+);
+
+export class KernelRunError extends Error {}
+
+export interface RunOptions {
+  agent: string;
+  set: CompiledPolicySet;
+  /** The decision point for proxy decisions and the launch record. */
+  pdp: Pdp;
+  command: string[];
+  bestEffort: boolean;
+  env?: NodeJS.ProcessEnv;
+  stdio?: 'inherit' | 'pipe';
+  /** Where messages for the user go (stderr). */
+  say?: (s: string) => void;
+  launcher?: string;
+  bpfObject?: string;
+  /** Print the compile report, the launch notes and what the launcher applies. */
+  verbose?: boolean;
+}
+
+export interface Prepared {
+  plan: KernelPlan;
+  enforcement: Enforcement;
+  launch: LaunchSpec;
+  /** Mechanisms the plan needs that are not enforced (best effort), each with why. */
+  unenforced: string[];
+  proxy?: EgressProxy;
+  cgroupDir?: string;
+  env: NodeJS.ProcessEnv;
+  launcher: string;
+}
+
+const executable = (p: string) =>
+  access(p, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+const readable = (p: string) =>
+  access(p, constants.R_OK).then(
+    () => true,
+    () => false,
+  );
+
+/** Sets up everything before the launch; the caller must `release` it. */
+export async function prepareRun(o: RunOptions): Promise<Prepared> {
+  const plan = compileKernelPlan(o.set, o.agent);
+  const enforcement = enforcementOf(plan);
+  const unenforced: string[] = [];
+  const refuse = (what: string) => {
+    if (!o.bestEffort)
+      throw new KernelRunError(`${what}. Refusing to launch (use --best-effort to run anyway)`);
+    unenforced.push(what);
+  };
+  const launcher = o.launcher ?? LAUNCHER;
+  if (!(await executable(launcher)))
+    throw new KernelRunError(
+      `the sandbox launcher ${launcher} is not built (needs a C compiler at npm install time)`,
+    );
+
+  let proxy: EgressProxy | undefined;
+  let cgroupDir: string | undefined;
+  let bpfObject: string | undefined;
+  const env: NodeJS.ProcessEnv = { ...(o.env ?? process.env) };
+  try {
+    const net = enforcement.net;
+    if (net.restricted && net.names.length > 0) {
+      const decisions = o.pdp.decisions;
+      proxy = await startEgressProxy(async (host, port) => {
+        const d = await decisions.decide({
+          agent: o.agent,
+          action: 'connectNetwork',
+          resource: { type: 'NetworkDestination', id: destId(host, port) },
+          pep: 'egress',
+        });
+        return {
+          allow: d.decision === 'allow',
+          decisionId: d.decisionId,
+          reason: d.reasons.map((r) => r.policy).join(', '),
+        };
+      });
+      const url = `http://127.0.0.1:${proxy.port}`;
+      for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY'])
+        env[k] = url;
+      delete env.NO_PROXY;
+      delete env.no_proxy;
+    }
+    if (net.restricted) {
+      const mount = findCgroup2Mount();
+      const obj = o.bpfObject ?? BPF_OBJECT;
+      if (process.getuid?.() !== 0)
+        refuse(
+          'IP egress (cgroup eBPF) needs root: addresses and UDP are not restricted, only TCP ports',
+        );
+      else if (!mount)
+        refuse('IP egress (cgroup eBPF) needs a cgroup v2 hierarchy: none is mounted');
+      else if (!(await readable(obj)))
+        refuse(`IP egress (cgroup eBPF): ${obj} is not built (needs clang and libbpf-dev)`);
+      else {
+        cgroupDir = await createAgentGroup(
+          mount,
+          `${o.agent.replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`,
+        );
+        bpfObject = obj;
+      }
+    }
+    const launch = await buildLaunch(enforcement, {
+      command: o.command,
+      bestEffort: o.bestEffort,
+      ...(proxy ? { proxyPort: proxy.port } : {}),
+      ...(cgroupDir ? { cgroupDir } : {}),
+      ...(bpfObject ? { bpfObject } : {}),
+    });
+    if (net.restricted && !net.portsRestrictable && !cgroupDir)
+      refuse('TCP ports cannot be restricted by Landlock for this plan and eBPF is unavailable');
+    return {
+      plan,
+      enforcement,
+      launch,
+      unenforced,
+      ...(proxy ? { proxy } : {}),
+      ...(cgroupDir ? { cgroupDir } : {}),
+      env,
+      launcher,
+    };
+  } catch (e) {
+    await proxy?.close();
+    if (cgroupDir) await removeAgentGroup(cgroupDir);
+    throw e;
+  }
+}
+
+export async function releaseRun(p: Prepared): Promise<string[]> {
+  const left: string[] = [];
+  await p.proxy?.close();
+  if (p.cgroupDir && !(await removeAgentGroup(p.cgroupDir)))
+    left.push(`the cgroup ${p.cgroupDir} still has processes and was left in place`);
+  return left;
+}
+
+/** The launch as one audit record: what was compiled, what is enforced, what is not. */
+export async function recordLaunch(pdp: Pdp, o: RunOptions, p: Prepared): Promise<string> {
+  const id = randomUUID();
+  if (!pdp.audit) return id;
+  const set = o.set;
+  const trace: DecisionTrace = {
+    decision: {
+      decision: 'allow',
+      reasons: [
+        {
+          policy: 'cordon/kernel-launch',
+          effect: 'permit',
+          annotations: {},
+          message: 'agent launched under compiled kernel rules',
+        },
+      ],
+      obligations: [],
+      risk: { score: 0, level: 'low' },
+      policyVersion: set.version,
+      decisionId: id,
+    },
+    request: {
+      agent: o.agent,
+      action: 'exec',
+      resource: { type: 'FilePath', id: p.launch.command[0]! },
+      pep: 'kernel',
+      context: {
+        kernel: {
+          command: p.launch.command,
+          landlock: p.launch.options,
+          unenforced: p.unenforced,
+          policies: p.plan.policies.map((x) => ({ id: x.id, layer: x.layer })),
+          precision: p.enforcement.precision,
+        },
+      },
+    },
+    facts: { ...initialFacts(undefined), delegation: { depth: 1, chain: [o.agent], user: '' } },
+    kind: 'launch',
+    time: new Date(),
+    set,
+    agent: o.agent,
+    labels: [],
+    destructive: false,
+  };
+  await pdp.audit.append(trace);
+  return id;
+}
+
+export interface RunResult {
+  code: number;
+  prepared: Prepared;
+}
+
+/** Runs the command sandboxed and waits for it; the exit code is the command's. */
+export async function runSandboxed(o: RunOptions): Promise<RunResult> {
+  const say = o.say ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const prepared = await prepareRun(o);
+  try {
+    for (const u of prepared.unenforced) say(`cordon run: NOT ENFORCED: ${u}`);
+    if (o.verbose) {
+      say(formatReport(prepared.plan, prepared.enforcement));
+      for (const n of prepared.launch.notes) say(`cordon run: ${n}`);
+      for (const a of prepared.launch.runtime)
+        say(`cordon run: launcher allowance ${a.mode} ${a.path} (${a.why})`);
+      prepared.launch.options.unshift('--report');
+    }
+    await recordLaunch(o.pdp, o, prepared);
+    const child = spawn(
+      prepared.launcher,
+      [...prepared.launch.options, '--', ...prepared.launch.command],
+      {
+        stdio: o.stdio ?? 'inherit',
+        env: prepared.env,
+      },
+    );
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const onInt = forward('SIGINT');
+    const onTerm = forward('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const code = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (c, s) =>
+        resolve(
+          c ??
+            128 +
+              (s
+                ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[s] ?? 1)
+                : 1),
+        ),
+      );
+    });
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    return { code, prepared };
+  } finally {
+    for (const l of await releaseRun(prepared)) say(`cordon run: ${l}`);
+  }
+}

@@ -1,0 +1,410 @@
+// The sandbox on the real kernel: Landlock for files, exec and TCP ports, the cgroup eBPF
+// allowlist for addresses, and the egress proxy for host names. Each test tries the escape
+// and shows it refused, and shows the allowed path works. Where this machine refuses a
+// mechanism, the test is skipped with the reason.
+
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { pino } from 'pino';
+import { configSchema } from '../config/config.js';
+import { openPdp, type Pdp } from '../server/pdp.js';
+import { loadPolicyDir } from '../policy/load.js';
+import { agent, entities, EXAMPLE_POLICIES, tempDir, writeTree } from '../testing/fixtures.js';
+import { findCgroup2Mount } from './cgroup.js';
+import {
+  BPF_OBJECT,
+  KernelRunError,
+  LAUNCHER,
+  prepareRun,
+  recordLaunch,
+  releaseRun,
+} from './run.js';
+import { buildLaunch } from './launch.js';
+import { enforcementOf } from './enforcement.js';
+import { compileKernelPlan, describeSet } from './compiler.js';
+import { pathDomain } from './sets.js';
+
+/** Why Landlock cannot be tested here, or undefined when it can. */
+function landlockRefusal(): string | undefined {
+  const r = spawnSync(LAUNCHER, ['--allow', 'rx:/', '--', '/bin/true'], { encoding: 'utf8' });
+  if (r.error) return `the launcher did not run: ${r.error.message}`;
+  return r.status === 0 ? undefined : `Landlock refused: ${r.stderr.trim()}`;
+}
+
+function ebpfRefusal(): string | undefined {
+  if (process.getuid?.() !== 0) return 'cgroup eBPF needs root';
+  if (!findCgroup2Mount()) return 'no cgroup v2 hierarchy is mounted';
+  const probe = spawnSync('sh', ['-c', `test -r ${BPF_OBJECT}`]);
+  if (probe.status !== 0) return `${BPF_OBJECT} is not built (clang and libbpf-dev)`;
+  return undefined;
+}
+
+const LANDLOCK = landlockRefusal();
+const EBPF = ebpfRefusal();
+const skipUnless = (t: TestContext, why: string | undefined) => {
+  if (why) t.skip(why);
+  return !!why;
+};
+
+/** Node code the sandboxed child runs: helpers, then `main` printing one JSON line. */
+const PRELUDE = `
+const fs = require('fs'), net = require('net'), dgram = require('dgram'), cp = require('child_process');
+const read = (p) => { try { fs.readFileSync(p); return 'ok'; } catch (e) { return e.code; } };
+const write = (p) => { try { fs.writeFileSync(p, 'x'); return 'ok'; } catch (e) { return e.code; } };
+const exec = (f, a = []) => { try { return cp.execFileSync(f, a, { stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim() || 'ok'; } catch (e) { return e.code ?? ('exit ' + e.status); } };
+const connect = (host, port) => new Promise((r) => { const s = net.connect(port, host); s.on('connect', () => { s.destroy(); r('ok'); }); s.on('error', (e) => r(e.code)); });
+const udp = (host, port) => new Promise((r) => { const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4'); s.send('x', port, host, (e) => { s.close(); r(e ? e.code : 'ok'); }); });
+const viaProxy = (dest) => new Promise((r) => { const u = new URL(process.env.HTTPS_PROXY); const s = net.connect(Number(u.port), u.hostname, () => s.write('CONNECT ' + dest + ' HTTP/1.1\\r\\nHost: ' + dest + '\\r\\n\\r\\n')); let buf = ''; s.on('data', (d) => { buf += d; if (buf.includes('\\r\\n\\r\\n')) { const status = buf.split(' ')[1]; if (status !== '200') { s.destroy(); r(status); } else if (buf.includes('hello')) { s.destroy(); r('200 hello'); } } }); s.on('error', (e) => r(e.code)); });
+`;
+
+interface Sandbox {
+  policies: string;
+  agent: string;
+}
+
+let pdp: Pdp;
+let dataDir: string;
+/** Audit records written during the last run(). */
+let lastRecords: Record<string, unknown>[] = [];
+const servers: Server[] = [];
+
+async function listen(host = '127.0.0.1'): Promise<number> {
+  const s = createServer((c) => {
+    c.on('error', () => {});
+    c.end('hello');
+  });
+  servers.push(s);
+  return new Promise((resolve) =>
+    s.listen(0, host, () => resolve((s.address() as { port: number }).port)),
+  );
+}
+
+async function policyDir(cedar: string, extra: unknown[] = []): Promise<string> {
+  const dir = await tempDir('cordon-kernel-');
+  await writeTree(dir, {
+    'p.cedar': cedar,
+    'entities.json': entities([agent('bot', [], { risk_level: 'low' }), ...extra]),
+  });
+  return dir;
+}
+
+/** Runs `main` (an async function body) in the sandbox; returns what it printed as JSON. */
+async function run(
+  box: Sandbox,
+  main: string,
+  opts: { bestEffort?: boolean; bpfObject?: string } = {},
+): Promise<Record<string, unknown>> {
+  const r = await loadPolicyDir(box.policies);
+  assert.ok(r.ok, 'policies compile');
+  // The decision point for the proxy runs on the same policies, as in `cordon run`.
+  await pdp.close();
+  pdp = await openPdp(
+    configSchema.parse({ policies: box.policies, data: dataDir, watch: false }),
+    pino({ level: 'silent' }),
+  );
+  const before = pdp.audit!.size;
+  const runOptions = {
+    agent: box.agent,
+    set: r.set,
+    pdp,
+    command: [
+      'node',
+      '-e',
+      `${PRELUDE}(async () => { console.log(JSON.stringify(await (async () => { ${main} })())); })()`,
+    ],
+    bestEffort: opts.bestEffort ?? false,
+    ...(opts.bpfObject ? { bpfObject: opts.bpfObject } : {}),
+  };
+  const prepared = await prepareRun(runOptions);
+  try {
+    await recordLaunch(pdp, runOptions, prepared);
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        prepared.launcher,
+        [...prepared.launch.options, '--', ...prepared.launch.command],
+        { env: prepared.env },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    return JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
+  } finally {
+    await releaseRun(prepared);
+    await new Promise((r) => setTimeout(r, 20)); // the audit log commits in the next tick
+    lastRecords = pdp
+      .audit!.store.tail(pdp.audit!.size - before)
+      .map((x) => JSON.parse(x.record) as Record<string, unknown>);
+  }
+}
+
+before(async () => {
+  dataDir = await tempDir('cordon-kernel-data-');
+  const config = configSchema.parse({ policies: EXAMPLE_POLICIES, data: dataDir, watch: false });
+  pdp = await openPdp(config, pino({ level: 'silent' }));
+});
+
+after(async () => {
+  for (const s of servers) s.close();
+  await pdp.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('sandbox: files (Landlock)', () => {
+  it('reads and writes only where the policy allows; .. and symlinks do not escape', async (t) => {
+    if (skipUnless(t, LANDLOCK)) return;
+    const root = await tempDir('cordon-fs-');
+    const ws = join(root, 'ws');
+    await mkdir(ws);
+    await writeFile(join(ws, 'in.txt'), 'in');
+    await writeFile(join(root, 'secret.txt'), 'secret');
+    await symlink(join(root, 'secret.txt'), join(ws, 'link-to-secret'));
+    const box = {
+      agent: 'bot',
+      policies: await policyDir(
+        `permit(principal, action in [Action::"readFile", Action::"writeFile"], resource) when { resource.path like "${ws}/*" };`,
+      ),
+    };
+    const got = await run(
+      box,
+      `return {
+        inside: read('${ws}/in.txt'),
+        outside: read('${root}/secret.txt'),
+        dotdot: read('${ws}/../secret.txt'),
+        symlink: read('${ws}/link-to-secret'),
+        etc: read('/etc/hostname'),
+        create: write('${ws}/new.txt'),
+        writeOutside: write('${root}/planted.txt'),
+        symlinkWrite: write('${ws}/link-to-secret'),
+      };`,
+    );
+    assert.deepEqual(got, {
+      inside: 'ok',
+      outside: 'EACCES',
+      dotdot: 'EACCES',
+      symlink: 'EACCES',
+      etc: 'EACCES',
+      create: 'ok',
+      writeOutside: 'EACCES',
+      symlinkWrite: 'EACCES',
+    });
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('exec only of allowed binaries, and children inherit every restriction', async (t) => {
+    if (skipUnless(t, LANDLOCK)) return;
+    const root = await tempDir('cordon-exec-');
+    await writeFile(join(root, 'secret.txt'), 'secret');
+    const box = {
+      agent: 'bot',
+      policies: await policyDir(
+        `permit(principal, action == Action::"exec", resource) when { resource.path == "${process.execPath}" };`,
+      ),
+    };
+    const child = `${PRELUDE} console.log(JSON.stringify({ read: read('${root}/secret.txt'), sh: exec('/bin/sh', ['-c', 'true']) }))`;
+    const got = await run(
+      box,
+      `return {
+        sh: exec('/bin/sh', ['-c', 'echo escaped']),
+        cat: exec('/bin/cat', ['/etc/hostname']),
+        child: JSON.parse(exec(process.execPath, ['-e', ${JSON.stringify(child)}])),
+      };`,
+    );
+    assert.deepEqual(got, {
+      sh: 'EACCES',
+      cat: 'EACCES',
+      child: { read: 'EACCES', sh: 'EACCES' },
+    });
+    await rm(root, { recursive: true, force: true });
+  });
+});
+
+describe('sandbox: network', () => {
+  it('TCP connect only to the allowed address and port (Landlock ports + eBPF addresses)', async (t) => {
+    if (skipUnless(t, LANDLOCK)) return;
+    const allowed = await listen();
+    const other = await listen();
+    const box = {
+      agent: 'bot',
+      policies: await policyDir(
+        `permit(principal, action == Action::"connectNetwork", resource) when { resource.host == "127.0.0.1" && resource.port == ${allowed} };`,
+      ),
+    };
+    const got = await run(
+      box,
+      `return {
+        allowed: await connect('127.0.0.1', ${allowed}),
+        otherPort: await connect('127.0.0.1', ${other}),
+        mapped: await connect('::ffff:127.0.0.1', ${other}),
+      };`,
+      { bestEffort: !!EBPF },
+    );
+    assert.equal(got.allowed, 'ok');
+    // Landlock refuses the port with EACCES before the eBPF program would say EPERM.
+    assert.equal(got.otherPort, 'EACCES');
+    assert.equal(got.mapped, 'EACCES');
+  });
+
+  it('eBPF refuses other addresses on an allowed port, IPv4-mapped IPv6 and UDP', async (t) => {
+    if (skipUnless(t, LANDLOCK ?? EBPF)) return;
+    const port = await listen('0.0.0.0');
+    const box = {
+      agent: 'bot',
+      // Any port on 127.0.0.1: Landlock cannot restrict ports here, so eBPF alone decides.
+      policies: await policyDir(
+        `permit(principal, action == Action::"connectNetwork", resource) when { ip(resource.host).isInRange(ip("127.0.0.1/32")) };`,
+      ),
+    };
+    const got = await run(
+      box,
+      `return {
+        allowed: await connect('127.0.0.1', ${port}),
+        otherAddress: await connect('127.0.0.2', ${port}),
+        mapped: await connect('::ffff:127.0.0.2', ${port}),
+        v6: await connect('::1', ${port}),
+        udpAllowed: await udp('127.0.0.1', 9),
+        udpOther: await udp('127.0.0.3', 53),
+      };`,
+    );
+    assert.deepEqual(got, {
+      allowed: 'ok',
+      otherAddress: 'EPERM',
+      mapped: 'EPERM',
+      v6: 'EPERM',
+      udpAllowed: 'ok',
+      udpOther: 'EPERM',
+    });
+  });
+
+  it('host names go through the egress proxy, which decides each one (audited); the kernel refuses the bypass', async (t) => {
+    if (skipUnless(t, LANDLOCK)) return;
+    const allowed = await listen();
+    const other = await listen();
+    const box = {
+      agent: 'bot',
+      policies: await policyDir(
+        `permit(principal, action == Action::"connectNetwork", resource) when { resource.host == "localhost" && resource.port == ${allowed} };`,
+      ),
+    };
+    const got = await run(
+      box,
+      `return {
+        viaProxy: await viaProxy('localhost:${allowed}'),
+        refusedName: await viaProxy('localhost:${other}'),
+        refusedHost: await viaProxy('example.com:443'),
+        bypass: await connect('127.0.0.1', ${allowed}),
+      };`,
+      { bestEffort: !!EBPF },
+    );
+    assert.deepEqual(got, {
+      viaProxy: '200 hello',
+      refusedName: '403',
+      refusedHost: '403',
+      bypass: 'EACCES',
+    });
+    // The launch record and three proxy decisions.
+    const recs = lastRecords as { pep: string; decision: string; resource: { id: string } }[];
+    const egress = recs.filter((r) => r.pep === 'egress');
+    assert.deepEqual(
+      egress.map((r) => [r.resource.id, r.decision]).sort(),
+      [
+        ['example.com:443', 'deny'],
+        [`localhost:${allowed}`, 'allow'],
+        [`localhost:${other}`, 'deny'],
+      ].sort(),
+    );
+    assert.equal(recs.filter((r) => r.pep === 'kernel').length, 1);
+  });
+});
+
+describe('sandbox: the seed data-analyst policy', () => {
+  it('enforces what its compile report says', async (t) => {
+    if (skipUnless(t, LANDLOCK)) return;
+    const ws = `/workspace/analyst-cordon-test-${process.pid}`;
+    const hadWorkspace = existsSync('/workspace');
+    try {
+      await mkdir(ws, { recursive: true });
+    } catch (e) {
+      t.skip(`cannot create ${ws}: ${(e as Error).message}`);
+      return;
+    }
+    try {
+      await writeFile(join(ws, 'q3.csv'), 'a,b');
+      const r = await loadPolicyDir(EXAMPLE_POLICIES);
+      assert.ok(r.ok);
+      const plan = compileKernelPlan(r.set, 'analyst-bot');
+      assert.equal(
+        describeSet(plan.readFile.allowed, pathDomain.key),
+        '/var/run/secrets/analyst-key, /workspace/analyst-*',
+      );
+      const launch = await buildLaunch(enforcementOf(plan), {
+        command: ['node'],
+        bestEffort: false,
+      });
+      assert.ok(
+        launch.paths.find((p) => p.pattern === '/workspace/analyst-*')?.matched.includes(ws),
+      );
+      const port = await listen();
+      const got = await run(
+        { agent: 'analyst-bot', policies: EXAMPLE_POLICIES },
+        `return {
+          workspace: read('${ws}/q3.csv'),
+          writeWorkspace: write('${ws}/out.csv'),
+          shadow: read('/etc/shadow'),
+          otherWorkspace: read('/workspace'),
+          exec: exec('/bin/sh', ['-c', 'true']),
+          direct: await connect('127.0.0.1', ${port}),
+          paste: await viaProxy('paste.example.com:443'),
+        };`,
+        { bestEffort: !!EBPF },
+      );
+      assert.deepEqual(got, {
+        workspace: 'ok',
+        writeWorkspace: 'ok',
+        shadow: 'EACCES',
+        otherWorkspace: 'EACCES',
+        exec: 'EACCES',
+        direct: 'EACCES',
+        paste: '403',
+      });
+    } finally {
+      await rm(ws, { recursive: true, force: true });
+      if (!hadWorkspace) await rm('/workspace', { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sandbox: refusals', () => {
+  it('a mechanism the machine refuses stops the launch, unless best effort, which names it', async (t) => {
+    if (skipUnless(t, LANDLOCK)) return;
+    const policies = await policyDir(
+      `permit(principal, action == Action::"connectNetwork", resource) when { resource.host == "10.0.0.1" };`,
+    );
+    const r = await loadPolicyDir(policies);
+    assert.ok(r.ok);
+    const base = {
+      agent: 'bot',
+      set: r.set,
+      pdp,
+      command: ['/bin/true'],
+      bpfObject: '/nonexistent/egress.bpf.o',
+    };
+    await assert.rejects(
+      prepareRun({ ...base, bestEffort: false }),
+      (e: Error) => e instanceof KernelRunError && /Refusing to launch/.test(e.message),
+    );
+    const p = await prepareRun({ ...base, bestEffort: true });
+    try {
+      // The address is allowed on every port, so without eBPF nothing restricts it.
+      assert.equal(p.unenforced.length, 2);
+      assert.match(p.unenforced[0]!, /IP egress/);
+      assert.match(p.unenforced[1]!, /TCP ports cannot be restricted/);
+    } finally {
+      await releaseRun(p);
+    }
+  });
+});
