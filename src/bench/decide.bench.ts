@@ -8,7 +8,6 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { cedar } from '../core/cedar.js';
@@ -123,10 +122,6 @@ function timeSync(iterations: number, fn: () => unknown) {
 const us = (v: number) => (v < 10 ? `${v.toFixed(1)} µs` : `${v.toFixed(0)} µs`);
 
 function compileSet(n: number, entityCount: number, engine: EngineKind, text = policies(n)) {
-  // Node 20's V8 aborts (a deoptimizer bug, with inlining, in loading thousands of policies
-  // through cedar-wasm) on sets this large; loading without inlining avoids it. Decisions are
-  // measured with inlining back on.
-  if (n > 2000) v8.setFlagsFromString('--no-turbo-inlining');
   const r = compilePolicySet(
     {
       policies: [{ file: 'bench.cedar', text }],
@@ -134,7 +129,6 @@ function compileSet(n: number, entityCount: number, engine: EngineKind, text = p
     },
     { engine },
   );
-  v8.setFlagsFromString('--turbo-inlining');
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return r.set;
 }

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compilePolicySet, policyVersion } from './compile.js';
-import { compileOk, sources } from '../testing/fixtures.js';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compileOk, sources, tempDir } from '../testing/fixtures.js';
+import { CORDON_CLI } from '../testing/mcp.js';
 import { formatLocated } from './source-location.js';
 
 const errorsOf = (files: Record<string, string>) => {
@@ -127,5 +131,23 @@ describe('compilePolicySet', () => {
       1,
       'an action no policy names gets only the unconstrained ones',
     );
+  });
+});
+
+describe('large policy sets', () => {
+  it('loads 8,000 policies without the process aborting (a V8 deoptimizer bug on Node 20)', async () => {
+    const dir = await tempDir('cordon-large-');
+    const text = Array.from(
+      { length: 8000 },
+      (_, i) =>
+        `@id("p${i}")\npermit (principal == Agent::"a${i % 50}", action == Action::"invokeTool", resource == Tool::"t${i}")\nwhen { context.delegation.depth <= ${(i % 5) + 1} };\n`,
+    ).join('\n');
+    await writeFile(join(dir, 'large.cedar'), text);
+    // In a child: the bug aborts the whole process, which a test in this process could not report.
+    const r = spawnSync(process.execPath, [CORDON_CLI, 'policy', 'validate', dir], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr.slice(0, 500));
+    assert.match(r.stdout, /valid: 8000 policies/);
   });
 });

@@ -1,6 +1,7 @@
 // Policy sources (texts) → a CompiledPolicySet, or every problem located as file:line:col.
 // Pure: the caller reads the files; this only talks to the Cedar engine.
 
+import v8 from 'node:v8';
 import { createHash } from 'node:crypto';
 import { redactAnnotationErrors } from '../inspect/obligations.js';
 import { cedar } from './cedar.js';
@@ -74,6 +75,20 @@ function compileSchema(
   }
   warnings.push(...r.warnings.map((e) => locateCedarError(src.file, src.text, e)));
   return schemaInfo(r.json as SchemaJson);
+}
+
+/**
+ * Node 20's V8 aborts the process ("unreachable code" in the deoptimizer, a builtin
+ * continuation) somewhere past 6,000 policies compiled in one loop. Compiling with TurboFan
+ * inlining off avoids it; it is turned back on for everything else (decisions).
+ */
+function withoutInlining(fn: () => void): void {
+  v8.setFlagsFromString('--no-turbo-inlining');
+  try {
+    fn();
+  } finally {
+    v8.setFlagsFromString('--turbo-inlining');
+  }
 }
 
 function compileFile(
@@ -257,7 +272,9 @@ export function compilePolicySet(
   const schemaText = schema ? src.schema?.text : undefined;
 
   const policies = new Map<string, PolicyMeta>();
-  for (const f of src.policies) compileFile(f, schemaText, policies, errors, warnings);
+  withoutInlining(() => {
+    for (const f of src.policies) compileFile(f, schemaText, policies, errors, warnings);
+  });
   const entities = src.entities ? compileEntities(src.entities, schemaText, errors) : [];
 
   if (errors.length > 0 || !entities) return { ok: false, errors, warnings };
