@@ -129,8 +129,9 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     )
     .option(
       '--audit-sync <mode>',
-      'full (records survive power loss) or normal (process crashes)',
-      'full',
+      // A gateway sits in every tool call: it waits for the OS, not the disk, by default.
+      'normal (records survive a crash of the gateway, not power loss; the default) or full',
+      'normal',
     )
     .argument('[command...]', 'a stdio upstream after --')
     .action(async (command: string[], o: ServeOptions) => {

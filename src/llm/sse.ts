@@ -22,13 +22,13 @@ export class UpstreamIdle extends Error {}
  * for `idleMs`, or the read error when the upstream drops the stream.
  */
 export async function pumpSse(
-  body: ReadableStream<Uint8Array>,
+  body: AsyncIterable<Uint8Array>,
   onEvent: (e: SseEvent) => Promise<void>,
   idleMs: number,
 ): Promise<void> {
   const queue: EventSourceMessage[] = [];
   const parser = createParser({ onEvent: (e) => queue.push(e) });
-  const reader = body.getReader();
+  const chunks = body[Symbol.asyncIterator]();
   const decoder = new TextDecoder();
   try {
     for (;;) {
@@ -36,9 +36,9 @@ export async function pumpSse(
       const idle = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new UpstreamIdle(`no data for ${idleMs} ms`)), idleMs);
       });
-      let r: Awaited<ReturnType<typeof reader.read>>;
+      let r: IteratorResult<Uint8Array>;
       try {
-        r = await Promise.race([reader.read(), idle]);
+        r = await Promise.race([chunks.next(), idle]);
       } finally {
         clearTimeout(timer);
       }
@@ -50,7 +50,8 @@ export async function pumpSse(
       }
     }
   } finally {
-    reader.releaseLock();
-    await body.cancel().catch(() => {});
+    // Not awaited: a stalled upstream never settles the read in flight; the caller destroys
+    // the body.
+    void chunks.return?.()?.catch(() => undefined);
   }
 }
