@@ -1,11 +1,13 @@
 // npm run bench (part 4): the LLM gateway. A chat completion through Cordon versus straight to
 // the same local provider (its own process), at a fixed rate: added latency p50/p99, and for
 // streams the added time to first token. The gateway runs as `cordon serve` with the example
-// policies, recording every decision and usage record in its audit log.
+// policies, recording every decision and usage record in its audit log. The peer is the
+// Portkey gateway (@portkey-ai/gateway from npm, offline, pointed at the same provider).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
@@ -38,11 +40,17 @@ const chat = (stream: boolean) =>
   });
 
 /** Total time (non-streaming) or time to the first content delta (streaming). */
-async function once(url: string, auth: string, stream: boolean, model: string): Promise<number> {
+async function once(
+  url: string,
+  auth: string,
+  stream: boolean,
+  model: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
   const t = performance.now();
   const res = await fetch(`${url}/chat/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}`, ...headers },
     body: chat(stream).replace('local/gpt-4.1-mini', model),
   });
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
@@ -99,27 +107,50 @@ await writeFile(
 const gateway = spawn(process.execPath, [CORDON_CLI, 'serve', '--config', config], {
   stdio: 'ignore',
 });
+const portkeyPort = await freePort();
+const require = createRequire(import.meta.url);
+const portkey = spawn(
+  process.execPath,
+  [
+    join(dirname(require.resolve('@portkey-ai/gateway/package.json')), 'build/start-server.js'),
+    `--port=${portkeyPort}`,
+    '--headless',
+  ],
+  { stdio: 'ignore' },
+);
 try {
   await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+  await waitForHttp(`http://127.0.0.1:${portkeyPort}/`);
   const direct = `${provider.url}/v1`;
   const via = `http://127.0.0.1:${port}/llm/openai/v1`;
+  const peer = `http://127.0.0.1:${portkeyPort}/v1`;
+  const peerHeaders = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': direct };
   const rows: string[] = [
-    '| path | direct p50 / p99 (ms) | through Cordon p50 / p99 (ms) | added p50 / p99 (ms) |',
-    '| --- | --- | --- | --- |',
+    '| path | direct p50 / p99 (ms) | through Cordon p50 / p99 (ms) | Cordon added p50 / p99 (ms) | through Portkey p50 / p99 (ms) | Portkey added p50 / p99 (ms) |',
+    '| --- | --- | --- | --- | --- | --- |',
   ];
+  const pair = (xs: number[]) => `${ms(pct(xs, 0.5))} / ${ms(pct(xs, 0.99))}`;
+  const added = (xs: number[], d: number[]) =>
+    `${ms(pct(xs, 0.5) - pct(d, 0.5))} / ${ms(pct(xs, 0.99) - pct(d, 0.99))}`;
   for (const stream of [false, true]) {
     const d = await atRate(() => once(direct, 'none', stream, 'gpt-4.1-mini'));
     const g = await atRate(() => once(via, KEY, stream, 'local/gpt-4.1-mini'));
+    let p: number[] | string;
+    try {
+      p = await atRate(() => once(peer, 'none', stream, 'gpt-4.1-mini', peerHeaders));
+    } catch (e) {
+      p = `failed: ${(e as Error).message.slice(0, 80)}`;
+    }
     const what = stream ? 'streamed: time to first token' : 'chat completion, not streamed';
-    rows.push(
-      `| ${what} | ${ms(pct(d, 0.5))} / ${ms(pct(d, 0.99))} | ${ms(pct(g, 0.5))} / ${ms(pct(g, 0.99))} | ${ms(pct(g, 0.5) - pct(d, 0.5))} / ${ms(pct(g, 0.99) - pct(d, 0.99))} |`,
-    );
+    const peerCells = typeof p === 'string' ? `${p} | ` : `${pair(p)} | ${added(p, d)}`;
+    rows.push(`| ${what} | ${pair(d)} | ${pair(g)} | ${added(g, d)} | ${peerCells} |`);
   }
   console.log(
-    `\n## LLM gateway (${RATE} requests/s for ${SECONDS} s; local provider in its own process; audit sync full)\n`,
+    `\n## LLM gateway (${RATE} requests/s for ${SECONDS} s; local provider in its own process; Cordon: policy, inspection, audit sync full; Portkey: proxy only)\n`,
   );
   console.log(rows.join('\n'));
 } finally {
   gateway.kill('SIGTERM');
+  portkey.kill('SIGTERM');
   provider.child.kill('SIGTERM');
 }
