@@ -111,6 +111,8 @@ describe('approvals', () => {
     const altered = await c.decide(wire({ amount: 100_000, to: 'acct-666' }));
     assert.equal(altered.decision, 'require_approval', 'different arguments need their own yes');
     assert.notEqual(altered.approval?.id, id);
+    const otherPrompt = await c.decide({ ...wire(), content: 'a different prompt' });
+    assert.equal(otherPrompt.decision, 'require_approval', 'different content needs its own yes');
     const otherAgent = await c.decide(wire(undefined, 'analyst-bot'));
     assert.notEqual(otherAgent.decision, 'allow', 'another agent does not inherit the approval');
 
@@ -286,13 +288,17 @@ describe('approvals', () => {
       privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
       'EdDSA',
     );
-    const idpToken = (sub: string) =>
+    const idpToken = (
+      sub: string,
+      o: { audience?: string; issuer?: string; exp?: string | number } = {},
+    ) =>
       new SignJWT({})
         .setProtectedHeader({ alg: 'EdDSA' })
-        .setIssuer('https://idp.example')
-        .setAudience('cordon-approvals')
+        .setIssuer(o.issuer ?? 'https://idp.example')
+        .setAudience(o.audience ?? 'cordon-approvals')
         .setSubject(sub)
-        .setExpirationTime('5m')
+        .setIssuedAt(Math.floor(Date.now() / 1000) - 600)
+        .setExpirationTime(o.exp ?? '5m')
         .sign(signer);
     const data = await tempDir('cordon-approvals-');
     const s = await start(data, {
@@ -313,6 +319,14 @@ describe('approvals', () => {
       { authorization: `Bearer ${agentsToken}` },
     );
     assert.equal(selfApproval.status, 401);
+    for (const bad of [
+      await idpToken('carol', { audience: 'another-service' }),
+      await idpToken('carol', { issuer: 'https://evil.example' }),
+      await idpToken('carol', { exp: Math.floor(Date.now() / 1000) - 60 }),
+    ]) {
+      const r = await c.answer(id, 'approve', {}, { authorization: `Bearer ${bad}` });
+      assert.equal(r.status, 401, 'wrong audience, wrong issuer or expired: refused');
+    }
     const mismatch = await c.answer(
       id,
       'approve',

@@ -43,10 +43,6 @@ export class ApprovalService {
     this.settled.setMaxListeners(0); // one per long-poll waiter
   }
 
-  get timing(): ApprovalTiming {
-    return this.o;
-  }
-
   /**
    * The request a require_approval decision waits on: the open one for this binding, or a new
    * one. A recent denial is returned as it is: a human said no, and asking again does not

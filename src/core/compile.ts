@@ -83,6 +83,8 @@ function compileSchema(
  * inlining off avoids it; it is turned back on for everything else (decisions).
  */
 function withoutInlining(fn: () => void): void {
+  // Started with inlining off already: leave the process as the operator set it.
+  if (process.execArgv.includes('--no-turbo-inlining')) return fn();
   v8.setFlagsFromString('--no-turbo-inlining');
   try {
     fn();

@@ -243,6 +243,7 @@ export class Engine {
     const verdicts: Verdict[] = [];
     if (agent) verdicts.push(evaluateFor('agent', agent));
     if (state.user) verdicts.push(evaluateFor('user', state.user));
+    // Unreachable after `run` resolved a principal, but the combination below starts at allow.
     if (verdicts.length === 0)
       return deny([cordonReason('internal-error', undefined, 'no principal to evaluate')], risk);
 
@@ -285,6 +286,7 @@ function explainSessionTaint(r: Reason, set: CompiledPolicySet, state: DecisionS
 }
 
 function uniqueObligations(list: Obligation[]): Obligation[] {
+  if (list.length < 2) return list; // the usual case: nothing to compare
   const seen = new Set<string>();
   return list.filter((o) => {
     const key = JSON.stringify(o);

@@ -141,10 +141,7 @@ export class EntityStore {
 
   /** Every listed entity of a type. */
   ofType(type: string): EntityRef[] {
-    const out: EntityRef[] = [];
-    for (const { sliced } of this.byKey.values())
-      if (sliced.uid.type === type) out.push(sliced.uid);
-    return out;
+    return [...(this.byType.get(type)?.values() ?? [])].map((e) => e.sliced.uid);
   }
 
   has(type: string, id: string): boolean {

@@ -85,6 +85,8 @@ export class CompiledPolicySet {
   /** (action, principal, resource) of listed entities → the key of their subset. */
   private readonly selections = new Map<string, string>();
   private readonly knownActions: Set<string>;
+  /** Actions some policy's action scope names explicitly (MCP asks on every list and result). */
+  private readonly namedActions = new Set<string>();
   private nextId = 0;
   private disposed = false;
   readonly engine: EngineKind;
@@ -115,7 +117,11 @@ export class CompiledPolicySet {
     this.knownActions = new Set(schema?.actions ?? []);
     for (const p of policies.values()) {
       const acts = actionsIn(p.json);
-      if (acts !== 'all') for (const a of acts) this.knownActions.add(a);
+      if (acts === 'all') continue;
+      for (const a of acts) {
+        this.knownActions.add(a);
+        this.namedActions.add(a);
+      }
     }
   }
 
@@ -130,11 +136,7 @@ export class CompiledPolicySet {
 
   /** Whether some policy's action scope names this action explicitly (not just `action`). */
   namesAction(action: string): boolean {
-    for (const p of this.policies.values()) {
-      const acts = actionsIn(p.json);
-      if (acts !== 'all' && acts.includes(action)) return true;
-    }
-    return false;
+    return this.namedActions.has(action);
   }
 
   /** Policies whose action scope admits `action`: unconstrained ones, and those naming it or a group it is in. */

@@ -33,6 +33,12 @@ describe('redaction operators', async () => {
     assert.match(a, /\[HASH:GITHUB-PAT:[0-9a-f]{16}\]/);
   });
 
+  it('hash without a salt is keyed by the process, not unkeyed (a dictionary cannot undo it)', () => {
+    const unsalted = redactText(text, targets, { operator: 'hash' });
+    assert.equal(unsalted, redactText(text, targets, { operator: 'hash' }), 'stable in a process');
+    assert.notEqual(unsalted, redactText(text, targets, { operator: 'hash', salt: '' }));
+  });
+
   it('drop removes the values', () => {
     assert.equal(redactText(text, targets, { operator: 'drop' }), 'token  for , card .');
   });

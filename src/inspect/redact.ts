@@ -1,7 +1,13 @@
 // Redaction operators over findings: replace with "[REDACTED:TYPE]", mask, salted hash, drop.
 // Overlapping findings are merged first, so no part of a found value survives.
 
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+
+/**
+ * The hash key when none is given: random, one per process, so equal values hash equal within
+ * a process but a redacted SSN or phone number cannot be found by hashing every candidate.
+ */
+const PROCESS_SALT = randomBytes(32).toString('hex');
 import type { Finding } from './types.js';
 
 export const REDACT_OPERATORS = ['replace', 'mask', 'hash', 'drop'] as const;
@@ -46,7 +52,7 @@ export function replacement(value: string, span: Span, o: RedactOptions = {}): s
     case 'drop':
       return '';
     case 'hash': {
-      const h = createHmac('sha256', o.salt ?? '')
+      const h = createHmac('sha256', o.salt ?? PROCESS_SALT)
         .update(value)
         .digest('hex')
         .slice(0, 16);

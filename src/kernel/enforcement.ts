@@ -48,7 +48,8 @@ function pathRules(s: ItemSet<PathItem>, mode: Mode, from: string, notes: string
   if (s.items.length > 0)
     notes.push(
       `${from}: everything except ${s.items.map((i) => i.s).join(', ')} is allowed; Landlock ` +
-        'cannot hold exceptions, so it allows everything and the exceptions stay at the gateway',
+        'cannot hold exceptions, so it allows everything and the exceptions stay at the gateway ' +
+        '(a launch refuses without --best-effort)',
     );
   return [{ mode, item: { kind: 'prefix', s: '/' }, from }];
 }
@@ -86,13 +87,14 @@ function netOf(s: ItemSet<DestItem>): NetEnforcement {
   if (s.co) {
     if (s.items.length > 0)
       notes.push(
-        'connectNetwork allows everything except some destinations: the kernel does not ' +
-          'restrict egress; the egress proxy refuses those destinations to clients that use it',
+        'connectNetwork allows everything except some destinations: neither the kernel nor ' +
+          '`cordon run` can hold exceptions, so those stay at the gateway (a launch refuses ' +
+          'without --best-effort)',
       );
     return {
       restricted: false,
       ip: [],
-      names: s.co && s.items.length > 0 ? [] : [],
+      names: [],
       portsRestrictable: false,
       notes,
     };

@@ -76,6 +76,14 @@ export async function prepareRun(o: RunOptions): Promise<Prepared> {
       throw new KernelRunError(`${what}. Refusing to launch (use --best-effort to run anyway)`);
     unenforced.push(what);
   };
+  // "Everything except …": a forbid the kernel cannot hold. Launching would silently drop it.
+  for (const action of ['readFile', 'writeFile', 'exec', 'connectNetwork'] as const) {
+    const allowed = plan[action].allowed;
+    if (allowed.co && allowed.items.length > 0)
+      refuse(
+        `${action} is allowed except for ${allowed.items.length} forbidden ${action === 'connectNetwork' ? 'destination(s)' : 'path(s)'}, which the kernel cannot hold (they stay at the gateway)`,
+      );
+  }
   const launcher = o.launcher ?? LAUNCHER;
   if (!(await executable(launcher)))
     throw new KernelRunError(

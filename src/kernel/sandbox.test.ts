@@ -407,4 +407,35 @@ describe('sandbox: refusals', () => {
       await releaseRun(p);
     }
   });
+
+  it('"everything except" a forbidden destination or path is refused, not silently dropped', async (t) => {
+    if (skipUnless(t, LANDLOCK)) return;
+    const policies = await policyDir(
+      `permit(principal, action == Action::"connectNetwork", resource);
+       forbid(principal, action == Action::"connectNetwork", resource) when { resource.host == "paste.example.com" };
+       permit(principal, action == Action::"readFile", resource);
+       forbid(principal, action == Action::"readFile", resource) when { resource.path like "/etc/shadow*" };`,
+    );
+    const r = await loadPolicyDir(policies);
+    assert.ok(r.ok);
+    const base = { agent: 'bot', set: r.set, pdp, command: ['/bin/true'] };
+    await assert.rejects(
+      prepareRun({ ...base, bestEffort: false }),
+      (e: Error) =>
+        e instanceof KernelRunError && /forbidden .* kernel cannot hold.*Refusing/s.test(e.message),
+    );
+    const p = await prepareRun({ ...base, bestEffort: true });
+    try {
+      assert.ok(
+        p.unenforced.some((u) => /^connectNetwork is allowed except/.test(u)),
+        p.unenforced.join('\n'),
+      );
+      assert.ok(
+        p.unenforced.some((u) => /^readFile is allowed except/.test(u)),
+        p.unenforced.join('\n'),
+      );
+    } finally {
+      await releaseRun(p);
+    }
+  });
 });

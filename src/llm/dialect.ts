@@ -60,7 +60,7 @@ export function redactContent(content: unknown, rail: TextRail): unknown {
 }
 
 export const refusalText = (name: string, d: Decision): string =>
-  `Cordon ${d.decision === 'require_approval' ? 'requires an approval for' : 'denied'} the tool call ${name} (decision ${d.decisionId}): ${[
+  `Cordon ${d.decision === 'require_approval' ? `requires an approval (id ${d.approval?.id ?? d.decisionId}) for` : 'denied'} the tool call ${name} (decision ${d.decisionId}): ${[
     ...new Set(d.reasons.map((r) => r.policy)),
   ].join(', ')}`;
 

@@ -174,18 +174,12 @@ export const openaiResponses: Dialect = {
   upstreamBody: (body, model) => ({ ...body, model }),
   redactRequest(body, rail) {
     if (rail.idle) return body;
-    const out: Record<string, unknown> = { ...body };
-    if (typeof body.instructions === 'string') out.instructions = rail.redact(body.instructions);
-    if (typeof body.input === 'string') out.input = rail.redact(body.input);
-    else if (Array.isArray(body.input))
-      out.input = (body.input as Record<string, unknown>[]).map((i) => {
-        if (!i || typeof i !== 'object') return i;
-        const o = { ...i };
-        if (i.content !== undefined) o.content = redactContent(i.content, rail);
-        if (typeof i.output === 'string') o.output = rail.redact(i.output);
-        return o;
-      });
-    return out;
+    // Input items are parts to redactContent: their content, or a tool output string.
+    return {
+      ...body,
+      instructions: redactContent(body.instructions, rail),
+      input: redactContent(body.input, rail),
+    };
   },
   async rewrite(raw, judge, rail) {
     const body = raw as Response;

@@ -14,6 +14,7 @@ import { anthropicMessages } from './anthropic-messages.js';
 import type { LlmConfig, LlmUpstream } from './config.js';
 import type { Dialect, ToolJudge } from './dialect.js';
 import { errorBody, errorEvent, type Api } from './errors.js';
+import { SEPARATOR } from '../mcp/naming.js';
 import { openaiChat } from './openai-chat.js';
 import { textRail } from './rail.js';
 import { openaiEmbeddings, openaiResponses } from './openai-responses.js';
@@ -38,8 +39,9 @@ const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
  * `<server>__<tool>` form maps back to Tool::"<server>/<tool>"; other names are used as is.
  */
 export function toolId(name: string): string {
-  const at = name.indexOf('__');
-  return at > 0 && at < name.length - 2 ? `${name.slice(0, at)}/${name.slice(at + 2)}` : name;
+  const at = name.indexOf(SEPARATOR);
+  const rest = at + SEPARATOR.length;
+  return at > 0 && rest < name.length ? `${name.slice(0, at)}/${name.slice(rest)}` : name;
 }
 
 /** Keep-alive connections to the providers, shared by every call. */
@@ -305,7 +307,7 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
       }
       for (const m of listed) {
         const id = `${up.name}/${m.id}`;
-        const d = await o.decisions.decide({
+        const d = await o.decisions.decideVisibility({
           ...identity,
           pep: 'llm',
           action: 'callModel',

@@ -11,12 +11,42 @@ interface Entry {
   tokens: number;
 }
 
+/** One key's entries in the window, with the token sum kept as entries enter and leave. */
+class Window {
+  private start = 0;
+  tokens = 0;
+
+  constructor(private readonly entries: Entry[]) {
+    for (const e of entries) this.tokens += e.tokens;
+  }
+
+  get requests(): number {
+    return this.entries.length - this.start;
+  }
+
+  add(e: Entry): void {
+    this.entries.push(e);
+    this.tokens += e.tokens;
+  }
+
+  /** Drops what is older than `from`; compacts the array once half of it is dropped. */
+  prune(from: number): void {
+    while (this.start < this.entries.length && this.entries[this.start]!.time <= from)
+      this.tokens -= this.entries[this.start++]!.tokens;
+    if (this.start > 64 && this.start * 2 > this.entries.length) {
+      this.entries.splice(0, this.start);
+      this.start = 0;
+    }
+  }
+}
+
 export class SqliteUsageStore implements UsageTotalsSource {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
   private readonly since: Database.Statement;
   private readonly prune: Database.Statement;
-  private readonly windows = new Map<string, Entry[]>();
+  private readonly recordAll: (keys: string[], time: number, tokens: number) => void;
+  private readonly windows = new Map<string, Window>();
 
   constructor(
     dataDir: string,
@@ -33,35 +63,35 @@ export class SqliteUsageStore implements UsageTotalsSource {
       'SELECT time, tokens FROM usage WHERE key = ? AND time > ? ORDER BY time',
     );
     this.prune = this.db.prepare('DELETE FROM usage WHERE time <= ?');
+    this.recordAll = this.db.transaction((keys: string[], time: number, tokens: number) => {
+      for (const k of keys) this.insert.run(k, time, tokens);
+    });
   }
 
-  private window(key: string, now: number): Entry[] {
+  /** The key's window as of `now`: read from the database once, then kept up to date. */
+  private window(key: string, now: number): Window {
     let w = this.windows.get(key);
     if (!w) {
-      w = this.since.all(key, now - this.windowMs) as Entry[];
+      w = new Window(this.since.all(key, now - this.windowMs) as Entry[]);
       this.windows.set(key, w);
     }
-    let drop = 0;
-    while (drop < w.length && w[drop]!.time <= now - this.windowMs) drop++;
-    if (drop > 0) w.splice(0, drop);
+    w.prune(now - this.windowMs);
     return w;
   }
 
+  /** Per decision: no scan of the window, the sum is kept as entries come and go. */
   async totals(key: string, now: Date): Promise<UsageTotals> {
     const w = this.window(key, now.getTime());
-    let tokens = 0;
-    for (const e of w) tokens += e.tokens;
-    return { requests: w.length, tokens };
+    return { requests: w.requests, tokens: w.tokens };
   }
 
   /** One completed model request and the tokens the provider reported, for each key. */
   record(keys: string[], tokens: number, now: Date): void {
     const t = now.getTime();
-    const add = this.db.transaction(() => {
-      for (const k of keys) this.insert.run(k, t, tokens);
-    });
-    add();
-    for (const k of keys) this.window(k, t).push({ time: t, tokens });
+    // Windows first: one read from the database after the insert would count the call twice.
+    const windows = keys.map((k) => this.window(k, t));
+    this.recordAll(keys, t, tokens);
+    for (const w of windows) w.add({ time: t, tokens });
   }
 
   /** Drops rows no window can see any more. */

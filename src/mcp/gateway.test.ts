@@ -471,6 +471,15 @@ describe('MCP gateway: the everything server', async () => {
       upstream: [node, EVERYTHING, 'stdio'],
       extra: ['--user', 'alice', '--api', api, '--approval-wait', '20s'],
     });
+    const approvalsNow = async () =>
+      (
+        (await (await fetch(`${api}/v1/approvals`)).json()) as {
+          approvals: { id: string; status: string }[];
+        }
+      ).approvals;
+    await waitForHttp(`${api}/healthz`);
+    assert.ok((await client.listTools()).tools.some((t) => t.name === 'echo'));
+    assert.deepEqual(await approvalsNow(), [], 'listing tools opens no approval request');
     const call = client.callTool({ name: 'echo', arguments: { message: 'out of band' } });
     let pending: { id: string }[] = [];
     while (pending.length === 0) {
@@ -488,6 +497,11 @@ describe('MCP gateway: the everything server', async () => {
     });
     assert.equal(yes.status, 200);
     assert.match(text(await call), /out of band/);
+    assert.deepEqual(
+      (await approvalsNow()).map((a) => a.status),
+      ['used'],
+      'one request, used by the call',
+    );
   });
 
   it("passes the server's own requests (sampling, elicitation) through to the client", async () => {

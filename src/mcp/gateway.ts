@@ -229,7 +229,10 @@ export class GatewaySession {
 
   /** Visible in a list: the decision without input is not a deny. */
   private async visible(action: string, resource: ResourceRef): Promise<boolean> {
-    return (await this.opts.decisions.decide(this.request(action, resource))).decision !== 'deny';
+    return (
+      (await this.opts.decisions.decideVisibility(this.request(action, resource))).decision !==
+      'deny'
+    );
   }
 
   private refusal(exposed: string, d: Decision, approval: boolean): CallToolResult {

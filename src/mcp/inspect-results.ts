@@ -5,7 +5,6 @@
 // its content findings in context.content: a refusal replaces the result, an allow applies
 // the decision's redaction obligations. Any failure withholds the result (fail closed).
 
-import { randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ActionRequest, Decision } from '../core/types.js';
 import { parseJsonText, redactFields } from '../inspect/fields.js';
@@ -15,9 +14,6 @@ import type { DecisionService } from '../server/decisions.js';
 import type { ContentHook, ToolCallContext } from './gateway.js';
 
 export const RESULT_ACTION = 'readToolResult';
-
-/** The default key of salted-hash redaction: equal values hash equal within one process. */
-const PROCESS_SALT = randomUUID();
 
 function blocked(c: ToolCallContext, why: string, d?: Decision): CallToolResult {
   return {
@@ -120,7 +116,7 @@ async function contentLevel(
   c: ToolCallContext,
   decisions: DecisionService,
   input: CallToolResult,
-  salt: string,
+  salt: string | undefined,
 ): Promise<CallToolResult> {
   if (!decisions.engine.policies.namesAction(RESULT_ACTION)) return input;
   const result: CallToolResult = { ...input, content: [...input.content] };
@@ -147,7 +143,10 @@ async function contentLevel(
     const local = plan.spans
       .filter((s) => s.start < end && s.end > at)
       .map((s) => ({ ...s, start: Math.max(s.start, at) - at, end: Math.min(s.end, end) - at }));
-    if (local.length > 0) slot.set(redactText(slot.text, local, { operator: plan.operator, salt }));
+    if (local.length > 0)
+      slot.set(
+        redactText(slot.text, local, { operator: plan.operator, ...(salt ? { salt } : {}) }),
+      );
     at = end + sep.length;
   }
   return result;
@@ -162,7 +161,7 @@ export function inspectToolResults(
   decisions: DecisionService,
   o: ResultInspectionOptions = {},
 ): ContentHook {
-  const salt = o.salt ?? PROCESS_SALT;
+  const salt = o.salt;
   return async (c) => {
     try {
       return await contentLevel(c, decisions, await fieldLevel(c, decisions, c.result), salt);

@@ -45,6 +45,15 @@ export class DecisionService {
     return this.finish(await this.engine.trace(request, pinned), started);
   }
 
+  /**
+   * A visibility check (tools/list, the models list): decided and recorded like any decision,
+   * but it never opens an approval request (listing must not page a human) nor uses a grant.
+   */
+  async decideVisibility(request: ActionRequest): Promise<Decision> {
+    const started = process.hrtime.bigint();
+    return this.finish(await this.engine.trace(request), started, true);
+  }
+
   /** The decision, with the agent and user as resolved (from the token when there was one). */
   async decideResolved(request: ActionRequest): Promise<{
     decision: Decision;
@@ -130,19 +139,11 @@ export class DecisionService {
     return d;
   }
 
-  private async finish(trace: DecisionTrace, started: bigint): Promise<Decision> {
+  private async finish(trace: DecisionTrace, started: bigint, probe = false): Promise<Decision> {
     const { request } = trace;
-    let d = await this.approvalStep(trace, trace.decision);
-    trace.decision = d;
-    if (this.audit) {
-      try {
-        await this.audit.append(trace);
-      } catch (e) {
-        this.log.error({ err: e, decisionId: d.decisionId }, 'audit append failed; denying');
-        this.metrics.auditFailures.inc();
-        d = refuse(d, 'audit-unavailable', 'the decision could not be recorded, so it is denied');
-      }
-    }
+    let d = probe ? trace.decision : await this.approvalStep(trace, trace.decision);
+    // The session first, then the record: the log must hold the outcome the PEP gets. (If the
+    // record then fails, the session keeps a read that was refused: stricter, never looser.)
     try {
       await this.remember(trace, d);
     } catch (e) {
@@ -156,6 +157,16 @@ export class DecisionService {
         'session-unavailable',
         'the session history could not be updated, so the decision is denied',
       );
+    }
+    trace.decision = d;
+    if (this.audit) {
+      try {
+        await this.audit.append(trace);
+      } catch (e) {
+        this.log.error({ err: e, decisionId: d.decisionId }, 'audit append failed; denying');
+        this.metrics.auditFailures.inc();
+        d = refuse(d, 'audit-unavailable', 'the decision could not be recorded, so it is denied');
+      }
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const pep = request.pep ?? 'http';

@@ -27,12 +27,12 @@ export interface ApprovalGrants {
 export interface BindingSubject {
   agent: string;
   user?: string | undefined;
-  request: Pick<ActionRequest, 'action' | 'resource' | 'input' | 'context'>;
+  request: Pick<ActionRequest, 'action' | 'resource' | 'input' | 'context' | 'content'>;
 }
 
 /** `sha256:` over the canonical JSON (RFC 8785) of exactly what the approval covers. */
 export function approvalBinding(s: BindingSubject): string {
-  const { action, resource, input, context } = s.request;
+  const { action, resource, input, context, content } = s.request;
   const text = canonicalize({
     agent: s.agent,
     user: s.user ?? null,
@@ -40,6 +40,7 @@ export function approvalBinding(s: BindingSubject): string {
     resource,
     input: input ?? null,
     context: context ?? null,
+    content: content ?? null, // a prompt approved is not another prompt approved
   });
   if (text === undefined) throw new Error('the request has no JSON form');
   return `sha256:${createHash('sha256').update(text).digest('hex')}`;
