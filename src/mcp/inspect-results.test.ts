@@ -125,6 +125,36 @@ describe('MCP tool results: field-level data policy (four policy planes table)',
   });
 });
 
+describe('MCP tool results: every place a result carries data', () => {
+  const row = { customer_name: 'Acme Corp', employee_salary: 182000 };
+
+  it('polices fields in an embedded JSON resource, not only in text parts', async () => {
+    const client = await agentFor('cole');
+    const r = (await client.callTool({
+      name: 'echo_resource',
+      arguments: { text: JSON.stringify(row) },
+    })) as CallToolResult;
+    const res = (r.content[0] as { resource: { text: string } }).resource;
+    assert.deepEqual(JSON.parse(res.text), {
+      customer_name: 'Acme Corp',
+      employee_salary: '[REDACTED]',
+    });
+  });
+
+  it('inspects numbers in structured content: a card number stored as a number is redacted', async () => {
+    const client = await agentFor('cole');
+    const card = 4111111111111111;
+    const r = (await client.callTool({
+      name: 'echo_structured',
+      arguments: { json: JSON.stringify({ note: 'card on file', card, employee_salary: 1 }) },
+    })) as CallToolResult;
+    const data = (r.structuredContent as { data: Record<string, unknown> }).data;
+    assert.notEqual(data.card, card, 'the number did not pass through');
+    assert.match(String(data.card), /REDACTED/);
+    assert.equal(data.employee_salary, '[REDACTED]', 'field policy on structured content');
+  });
+});
+
 describe('MCP tool results: content inspection by policy', () => {
   it('redacts secrets in every result (tool-results-secrets-redacted)', async () => {
     const client = await agentFor('ada');

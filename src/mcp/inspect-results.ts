@@ -55,17 +55,39 @@ async function fieldLevel(
   const store = decisions.engine.policies.store;
   if (store.ofType('Field').length === 0) return result;
   const policed = (k: string) => store.get('Field', k) !== undefined;
-  const mayRead = async (field: string) =>
-    (await decisions.decide(about(c, 'readData', { type: 'Field', id: field }))).decision ===
-    'allow';
+  // One decision per field per result, however many parts carry it.
+  const asked = new Map<string, Promise<boolean>>();
+  const mayRead = (field: string) => {
+    let p = asked.get(field);
+    if (!p) {
+      p = decisions
+        .decide(about(c, 'readData', { type: 'Field', id: field }))
+        .then((d) => d.decision === 'allow');
+      asked.set(field, p);
+    }
+    return p;
+  };
+  /** JSON text with refused fields redacted, or undefined when nothing changed. */
+  const redactJsonText = async (text: string): Promise<string | undefined> => {
+    const json = parseJsonText(text);
+    if (!json) return undefined;
+    const r = await redactFields(json, policed, mayRead);
+    return r.redacted.length === 0
+      ? undefined
+      : JSON.stringify(r.value, null, text.includes('\n') ? 2 : 0);
+  };
+  // Text parts and embedded text resources alike: JSON is policed wherever it travels.
   const content = await Promise.all(
     result.content.map(async (part) => {
-      if (part.type !== 'text') return part;
-      const json = parseJsonText(part.text);
-      if (!json) return part;
-      const r = await redactFields(json, policed, mayRead);
-      if (r.redacted.length === 0) return part;
-      return { ...part, text: JSON.stringify(r.value, null, part.text.includes('\n') ? 2 : 0) };
+      if (part.type === 'text') {
+        const text = await redactJsonText(part.text);
+        return text === undefined ? part : { ...part, text };
+      }
+      if (part.type === 'resource' && 'text' in part.resource) {
+        const text = await redactJsonText(part.resource.text);
+        return text === undefined ? part : { ...part, resource: { ...part.resource, text } };
+      }
+      return part;
     }),
   );
   const out: CallToolResult = { ...result, content };
@@ -100,6 +122,9 @@ function textSlots(result: CallToolResult): TextSlot[] {
   });
   const walk = (v: unknown, put: (x: unknown) => void) => {
     if (typeof v === 'string') slots.push({ text: v, set: put });
+    // A card or phone number stored as a JSON number is still inspected (and becomes a string
+    // only if it is redacted).
+    else if (typeof v === 'number') slots.push({ text: String(v), set: put });
     else if (Array.isArray(v)) v.forEach((x, i) => walk(x, (y) => (v[i] = y)));
     else if (v && typeof v === 'object')
       for (const [k, x] of Object.entries(v))

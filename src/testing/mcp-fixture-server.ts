@@ -1,5 +1,6 @@
 // A small MCP server for gateway tests: a look-alike tool name (Cyrillic і in "wrіte_file"),
-// a tool that crashes the server, and an echo. Speaks stdio.
+// a tool that crashes the server, an echo (as text, as an embedded resource, as structured
+// content). Speaks stdio.
 
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -12,6 +13,35 @@ server.registerTool(
   'echo',
   { description: 'echo', inputSchema: { text: z.string() }, annotations: { readOnlyHint: true } },
   ({ text: t }) => text(t),
+);
+server.registerTool(
+  'echo_resource',
+  {
+    description: 'echo, as an embedded text resource',
+    inputSchema: { text: z.string() },
+    annotations: { readOnlyHint: true },
+  },
+  ({ text: t }) => ({
+    content: [
+      {
+        type: 'resource' as const,
+        resource: { uri: 'fixture://echo', mimeType: 'application/json', text: t },
+      },
+    ],
+  }),
+);
+server.registerTool(
+  'echo_structured',
+  {
+    description: 'echo JSON as structured content',
+    inputSchema: { json: z.string() },
+    outputSchema: { data: z.unknown() },
+    annotations: { readOnlyHint: true },
+  },
+  ({ json }) => ({
+    content: [{ type: 'text' as const, text: 'see structured content' }],
+    structuredContent: { data: JSON.parse(json) as unknown },
+  }),
 );
 server.registerTool(
   'write_file',
