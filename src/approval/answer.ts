@@ -20,7 +20,7 @@ export interface ApprovalAnswer {
 }
 
 /** The `ApprovalRequest` entity policies see as `resource`. */
-export function approvalEntityAttrs(a: Approval): Record<string, unknown> {
+function approvalEntityAttrs(a: Approval): Record<string, unknown> {
   const attrs: Record<string, unknown> = {
     agent: { __entity: { type: 'Agent', id: a.agent } },
     action: a.request.action,

@@ -125,13 +125,13 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
           verbose?: boolean;
         },
       ) => {
-        const set = await loadSet(o.policies);
         const config = configSchema.parse({ policies: o.policies, data: o.data, watch: false });
         const pdp = await openPdp(config, pino({ level: 'warn' }, pino.destination(2)));
         try {
           const r = await runSandboxed({
             agent: o.agent,
-            set,
+            // One snapshot for the kernel plan, the launch record and the proxy's decisions.
+            set: pdp.policies.current(),
             pdp,
             command,
             bestEffort: !!o.bestEffort,

@@ -55,12 +55,3 @@ export function contentFacts(findings: Finding[]): ContentFacts {
     injection: failed ? 100 : Math.round(injectionScore(findings) * 100),
   };
 }
-
-/** Facts of several texts together (a tool result with many parts). */
-export function mergeFacts(all: ContentFacts[]): ContentFacts {
-  return {
-    pii: [...new Set(all.flatMap((f) => f.pii))].sort(),
-    secrets: [...new Set(all.flatMap((f) => f.secrets))].sort(),
-    injection: Math.max(0, ...all.map((f) => f.injection)),
-  };
-}

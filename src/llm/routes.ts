@@ -14,6 +14,7 @@ import { anthropicMessages } from './anthropic-messages.js';
 import type { LlmConfig, LlmUpstream } from './config.js';
 import type { Dialect, ToolJudge } from './dialect.js';
 import { errorBody, errorEvent, type Api } from './errors.js';
+import { bearerOf } from '../mcp/bearer.js';
 import { SEPARATOR } from '../mcp/naming.js';
 import { openaiChat } from './openai-chat.js';
 import { textRail } from './rail.js';
@@ -80,7 +81,7 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
 
   /** Who calls: a gateway key (OpenAI: Bearer; Anthropic: x-api-key) or a delegation token. */
   function identify(req: FastifyRequest): Identity {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const bearer = bearerOf(req.headers.authorization);
     const key = bearer ?? (req.headers['x-api-key'] as string | undefined);
     if (!key)
       throw new GatewayError(401, 'no API key: use a Cordon gateway key or delegation token');

@@ -27,6 +27,11 @@ export interface Caller {
 
 export class BearerError extends Error {}
 
+/** The token of an `Authorization: Bearer <token>` header (RFC 6750), if there is one. */
+export function bearerOf(header: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+}
+
 export async function bearerAuthenticator(
   tokens: TokenService,
   external?: ExternalIssuer,

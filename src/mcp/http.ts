@@ -13,7 +13,7 @@ import {
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
-import type { Caller } from './bearer.js';
+import { bearerOf, type Caller } from './bearer.js';
 import type { DecisionService } from '../server/decisions.js';
 import { GatewaySession, type ContentHook } from './gateway.js';
 import type { UpstreamSpec } from './upstream.js';
@@ -124,7 +124,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/mcp')
       return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const bearer = bearerOf(req.headers.authorization);
     const challenge = { 'www-authenticate': 'Bearer realm="cordon"' };
     if (!bearer) return send(res, 401, { error: 'a bearer token is required' }, challenge);
     let caller: Caller;

@@ -6,6 +6,7 @@ import { answerApproval } from '../approval/answer.js';
 import type { ApproverAuthenticator } from '../approval/approver-auth.js';
 import { ApprovalError, type ApprovalService } from '../approval/service.js';
 import { formatIssues } from '../core/request.js';
+import { bearerOf } from '../mcp/bearer.js';
 import type { DecisionService } from './decisions.js';
 
 export interface ApprovalRoutesOptions {
@@ -31,11 +32,6 @@ const answerBody = z
     uses: z.number().int().positive().optional(),
   })
   .default({});
-
-function bearerOf(header: string | undefined): string | undefined {
-  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-  return m?.[1];
-}
 
 export function registerApprovalRoutes(app: FastifyInstance, o: ApprovalRoutesOptions): void {
   app.get('/v1/approvals', async (req, reply) => {

@@ -12,7 +12,6 @@ export type { CompiledPolicy } from './policy.js';
 
 /** Which evaluator decides: the compiled one (cedar-wasm for what it does not accept), or cedar-wasm. */
 export type EngineKind = 'compiled' | 'wasm';
-export const ENGINE_KINDS: readonly EngineKind[] = ['compiled', 'wasm'];
 
 export type PolicyCompilation =
   { ok: true; policy: CompiledPolicy } | { ok: false; reason: string };
