@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, createPublicKey } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -63,7 +64,7 @@ async function populatedLog(
     const trace = await engine.trace(REQUESTS[i % REQUESTS.length]!);
     await log.append(trace);
     ids.push(trace.decision.decisionId);
-    if ((i + 1) % every === 0) log.checkpoint();
+    if ((i + 1) % every === 0) await log.checkpoint();
   }
   return { dir, log, ids, engine };
 }
@@ -231,18 +232,61 @@ describe('audit log', () => {
       pino({ level: 'silent' }),
       log,
     );
+    // The store fails underneath the writer thread (as with a full disk): writes abort, first
+    // those of checkpoints (the timer's), then those of records.
+    const saboteur = new Database(join(dir, AUDIT_DB));
+    const sabotage = (table: string) =>
+      saboteur.exec(
+        `CREATE TRIGGER fail_${table} BEFORE INSERT ON ${table} BEGIN SELECT RAISE(ABORT, 'disk full'); END`,
+      );
+    sabotage('checkpoints');
     const d = await service.decide(REQUESTS[0]!);
     const reader = new SqliteAuditStore(join(dir, AUDIT_DB), { readonly: true });
     assert.ok(reader.byDecisionId(d.decisionId), 'the record is readable from another connection');
     reader.close();
 
-    log.store.close(); // the store fails underneath
-    const refused = await service.decide(REQUESTS[0]!);
-    assert.equal(refused.decision, 'deny');
-    assert.equal(refused.reasons[0]?.policy, 'cordon/audit-unavailable');
+    sabotage('records');
+    const refused = await Promise.all([0, 1, 2].map(() => service.decide(REQUESTS[0]!)));
+    for (const r of refused) {
+      assert.equal(r.decision, 'deny');
+      assert.equal(r.reasons[0]?.policy, 'cordon/audit-unavailable');
+    }
     await new Promise((r) => setTimeout(r, 60));
     assert.ok(errors.length > 0, 'the failing checkpoint timer reports instead of crashing');
-    await assert.rejects(log.close());
+
+    // Once the store works again, so does the log, with no gap where the refused batch was.
+    saboteur.exec('DROP TRIGGER fail_records; DROP TRIGGER fail_checkpoints');
+    saboteur.close();
+    const next = await service.decide(REQUESTS[0]!);
+    assert.equal(next.decision, 'allow');
+    assert.equal(log.store.byDecisionId(next.decisionId)?.seq, 1);
+    await log.close();
+    const report = verifyLog(
+      new SqliteAuditStore(join(dir, AUDIT_DB), { readonly: true }),
+      log.signer.key,
+      log.origin,
+    );
+    assert.ok(report.ok, JSON.stringify(report));
+  });
+
+  it('reports a record written, then durable; once an fsync fails, nothing is durable or written again', async () => {
+    const engine = await exampleEngine();
+    const healthy = await AuditLog.open(await tempDir('cordon-audit-')); // sync full
+    const ok = healthy.appendStaged(await engine.trace(REQUESTS[0]!));
+    assert.equal(await ok.written, 0);
+    assert.equal(await ok.durable, 0);
+    await healthy.close();
+
+    // The WAL cannot be synced (its name is gone before the writer first opens it): the batch
+    // is written, but never reported durable, and the log refuses everything after it.
+    const dir = await tempDir('cordon-audit-');
+    const log = await AuditLog.open(dir);
+    unlinkSync(join(dir, `${AUDIT_DB}-wal`));
+    const lost = log.appendStaged(await engine.trace(REQUESTS[1]!));
+    assert.equal(await lost.written, 0);
+    await assert.rejects(lost.durable, /fsync of the audit log failed/);
+    await assert.rejects(log.append(await engine.trace(REQUESTS[2]!)), /restart Cordon/);
+    await assert.rejects(log.close(), /restart Cordon/);
   });
 
   it("allows one writer per log: a second one is refused, a dead one's lock is taken over", async () => {
@@ -289,7 +333,7 @@ describe('audit log', () => {
     const again = await AuditLog.open(dir);
     assert.equal(again.size, 9);
     await again.append(await engine.trace(REQUESTS[1]!));
-    const note = again.checkpoint()!;
+    const note = (await again.checkpoint())!;
     assert.equal(
       parseCheckpoint(
         openCheckpoint(note, again.signer.key).ok ? note.slice(0, note.indexOf('\n\n') + 1) : '',
@@ -347,13 +391,13 @@ describe('audit log', () => {
 describe('records, proofs, replay', () => {
   it('keeps a digest of the input, not the input, unless configured; masks before hashing', async () => {
     const plain = await populatedLog(1);
-    const rec = plain.log.proof(plain.ids[0]!)!.record;
+    const rec = (await plain.log.proof(plain.ids[0]!))!.record;
     assert.match(rec.inputDigest ?? '', /^sha256:[0-9a-f]{64}$/);
     assert.equal(rec.input, undefined);
     await plain.log.close();
 
     const kept = await populatedLog(1, 5, { recordInput: true, mask: ['/input/account'] });
-    const rec2 = kept.log.proof(kept.ids[0]!)!.record;
+    const rec2 = (await kept.log.proof(kept.ids[0]!))!.record;
     assert.deepEqual(rec2.input, { account: '[masked]' });
     assert.equal(rec2.inputDigest, rec.inputDigest, 'the digest is of the original input');
     await kept.log.close();
@@ -361,7 +405,7 @@ describe('records, proofs, replay', () => {
 
   it('proves inclusion offline with the key, and rejects a doctored proof or another key', async () => {
     const { log, ids } = await populatedLog(13, 100);
-    const bundle = log.proof(ids[6]!)!;
+    const bundle = (await log.proof(ids[6]!))!;
     assert.equal(bundle.treeSize, 13, 'a checkpoint was signed for the proof');
     const key = log.signer.key;
     assert.deepEqual(checkInclusionBundle(bundle, key), { ok: true, index: 6, treeSize: 13 });

@@ -1,6 +1,7 @@
-// The audit log: decisions appended in durable batches (group commit: every record waiting when
-// a flush starts goes into one transaction), an RFC 6962 tree over them, a signed checkpoint at
-// least every second while records arrive, and inclusion proofs against the latest checkpoint.
+// The audit log: decisions appended in durable batches (group commit: every record that arrives
+// while a batch is being committed goes into the next one), an RFC 6962 tree over the committed
+// records, a signed checkpoint at least every second while records arrive, and inclusion proofs
+// against the latest checkpoint. Commits run on a worker thread (writer.ts); this thread reads.
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
@@ -19,6 +20,7 @@ import {
 } from './record.js';
 import { SqliteAuditStore, type StoredRecord } from './sqlite-store.js';
 import { startWalCheckpointer } from './wal-checkpointer.js';
+import { AuditWriter, type PolicySetRow } from './writer.js';
 
 export const AUDIT_DB = 'audit.db';
 
@@ -98,19 +100,39 @@ export interface InclusionBundle {
 
 interface Pending {
   trace: DecisionTrace;
+  written: Settle;
+  durable: Settle;
+}
+interface Settle {
   resolve: (seq: number) => void;
   reject: (e: Error) => void;
+}
+
+/** An append's two stages (see writer.ts); `durable` rejects whenever `written` does. */
+export interface StagedAppend {
+  /** The record is committed: it survives a crash of the process. Resolves with its index. */
+  written: Promise<number>;
+  /** The record survives power loss too (with sync "normal": as soon as it is written). */
+  durable: Promise<number>;
 }
 
 export class AuditLog {
   private readonly tree: MerkleTree;
   private queue: Pending[] = [];
   private flushScheduled = false;
+  /** A batch is being committed: new records wait for the next one (one batch in flight keeps
+   *  the sequence gap-free: a failed batch leaves nothing behind it to renumber). */
+  private committing = false;
+  private idleWaiters: (() => void)[] = [];
   private readonly storedVersions = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private checkpointedSize = 0;
+  private latestNote: string | undefined;
+  /** Checkpoints are signed one at a time, in tree order. */
+  private checkpointing: Promise<unknown> = Promise.resolve();
   private closed = false;
   private walCheckpointer: { stop(): Promise<void> } | undefined;
+  private writer!: AuditWriter;
 
   private constructor(
     readonly store: SqliteAuditStore,
@@ -144,14 +166,11 @@ export class AuditLog {
       if (signer.key.name !== origin)
         throw new AuditLogError(`signing key is for "${signer.key.name}", the log is "${origin}"`);
       const log = new AuditLog(store, origin, signer, opts, unlock);
-      log.walCheckpointer = startWalCheckpointer(join(dataDir, AUDIT_DB));
       log.rebuild();
+      log.writer = await AuditWriter.start(join(dataDir, AUDIT_DB), opts.sync);
+      log.walCheckpointer = startWalCheckpointer(join(dataDir, AUDIT_DB));
       log.timer = setInterval(() => {
-        try {
-          log.checkpoint();
-        } catch (e) {
-          opts.onError(e as Error);
-        }
+        log.checkpoint().catch((e: unknown) => opts.onError(e as Error));
       }, opts.checkpointIntervalMs).unref();
       return log;
     } catch (e) {
@@ -188,6 +207,7 @@ export class AuditLog {
         );
       }
       this.checkpointedSize = opened.checkpoint.size;
+      this.latestNote = last.note;
     }
   }
 
@@ -201,77 +221,124 @@ export class AuditLog {
 
   /** Resolves with the record's index once it is durably stored; rejects if it could not be. */
   append(trace: DecisionTrace): Promise<number> {
-    if (this.closed) return Promise.reject(new AuditLogError('audit log is closed'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ trace, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    return this.appendStaged(trace).durable;
   }
 
-  /** Writes what is queued. Synchronous: no record is appended while a batch is written. */
-  flush(): void {
+  /** Appends, reporting when the record is written and when it is durable. */
+  appendStaged(trace: DecisionTrace): StagedAppend {
+    const [written, writtenP] = settle();
+    const [durable, durableP] = settle();
+    if (this.closed) {
+      const e = new AuditLogError('audit log is closed');
+      written.reject(e);
+      durable.reject(e);
+    } else {
+      this.queue.push({ trace, written, durable });
+      this.scheduleFlush();
+    }
+    return { written: writtenP, durable: durableP };
+  }
+
+  private scheduleFlush(): void {
+    // setImmediate: every append of this turn of the event loop joins the batch.
+    if (!this.flushScheduled && !this.committing && this.queue.length > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => void this.flush());
+    }
+  }
+
+  /** Commits the next batch of what is queued; the batch after it starts once this one is
+   *  written (its fsync, if any, runs beside the next commit). */
+  private async flush(): Promise<void> {
     this.flushScheduled = false;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.opts.maxBatch);
-      const keyId = this.signer.key.id.toString('hex');
-      const rows: StoredRecord[] = [];
-      const newSets: { version: string; sources: DecisionTrace['set']['sources'] }[] = [];
-      try {
-        batch.forEach((p, k) => {
-          const rec = buildRecord(p.trace, this.tree.size + k, keyId, this.opts);
-          const text = canonical(rec);
-          rows.push({
-            seq: rec.seq,
-            decisionId: rec.id,
-            session: rec.session ?? null,
-            time: rec.time,
-            record: text,
-            leafHash: hashLeaf(Buffer.from(text, 'utf8')),
-          });
-          const set = p.trace.set;
-          if (
-            !this.storedVersions.has(set.version) &&
-            !newSets.some((s) => s.version === set.version)
-          ) {
-            newSets.push({ version: set.version, sources: set.sources });
-          }
-        });
-        this.store.appendBatch(rows, newSets);
-      } catch (e) {
-        const err = new AuditLogError(`audit append failed: ${(e as Error).message}`);
-        for (const p of batch) p.reject(err);
-        continue;
-      }
-      for (const s of newSets) this.storedVersions.add(s.version);
-      for (const r of rows) this.tree.append(r.leafHash);
-      batch.forEach((p, k) => p.resolve(rows[k]!.seq));
+    if (this.committing || this.queue.length === 0) return;
+    this.committing = true;
+    try {
+      await this.commitBatch(this.queue.splice(0, this.opts.maxBatch));
+    } finally {
+      this.committing = false;
+      if (this.queue.length > 0) this.scheduleFlush();
+      else for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 
-  /** Signs a checkpoint for the current tree if it grew since the last one; returns the latest note. */
-  checkpoint(): string | undefined {
-    if (this.tree.size > this.checkpointedSize) {
-      const size = this.tree.size;
-      const note = signNote(
-        checkpointText({ origin: this.origin, size, root: this.tree.root() }),
-        this.signer.key,
-        this.signer.privateKey,
+  private async commitBatch(batch: Pending[]): Promise<void> {
+    const keyId = this.signer.key.id.toString('hex');
+    const rows: StoredRecord[] = [];
+    const newSets: PolicySetRow[] = [];
+    try {
+      batch.forEach((p, k) => {
+        const rec = buildRecord(p.trace, this.tree.size + k, keyId, this.opts);
+        const text = canonical(rec);
+        rows.push({
+          seq: rec.seq,
+          decisionId: rec.id,
+          session: rec.session ?? null,
+          time: rec.time,
+          record: text,
+          leafHash: hashLeaf(Buffer.from(text, 'utf8')),
+        });
+        const set = p.trace.set;
+        if (
+          !this.storedVersions.has(set.version) &&
+          !newSets.some((s) => s.version === set.version)
+        ) {
+          newSets.push({ version: set.version, sources: set.sources });
+        }
+      });
+      const staged = this.writer.append(rows, newSets);
+      void staged.durable.then(
+        () => batch.forEach((p, k) => p.durable.resolve(rows[k]!.seq)),
+        (e: Error) => {
+          const err = new AuditLogError(`audit append failed: ${e.message}`);
+          for (const p of batch) p.durable.reject(err);
+        },
       );
-      this.store.addCheckpoint({ size, time: new Date().toISOString(), note });
-      this.checkpointedSize = size;
-      return note;
+      await staged.written;
+    } catch (e) {
+      const err = new AuditLogError(`audit append failed: ${(e as Error).message}`);
+      for (const p of batch) {
+        p.written.reject(err);
+        p.durable.reject(err);
+      }
+      return;
     }
-    return this.store.latestCheckpoint()?.note;
+    for (const s of newSets) this.storedVersions.add(s.version);
+    for (const r of rows) this.tree.append(r.leafHash);
+    batch.forEach((p, k) => p.written.resolve(rows[k]!.seq));
+  }
+
+  /** Resolves when every record appended so far has been committed or refused. */
+  private idle(): Promise<void> {
+    if (!this.committing && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Signs a checkpoint for the committed tree if it grew since the last one; returns the latest note. */
+  checkpoint(): Promise<string | undefined> {
+    const next = this.checkpointing.then(async () => {
+      if (this.tree.size > this.checkpointedSize) {
+        const size = this.tree.size;
+        const note = signNote(
+          checkpointText({ origin: this.origin, size, root: this.tree.root() }),
+          this.signer.key,
+          this.signer.privateKey,
+        );
+        await this.writer.addCheckpoint({ size, time: new Date().toISOString(), note });
+        this.checkpointedSize = size;
+        this.latestNote = note;
+      }
+      return this.latestNote;
+    });
+    this.checkpointing = next.catch(() => {});
+    return next;
   }
 
   /** Inclusion proof of a decision against the latest checkpoint (signed now if needed). */
-  proof(decisionId: string): InclusionBundle | undefined {
+  async proof(decisionId: string): Promise<InclusionBundle | undefined> {
     const row = this.store.byDecisionId(decisionId);
     if (!row) return undefined;
-    if (row.seq >= this.checkpointedSize) this.checkpoint();
+    if (row.seq >= this.checkpointedSize) await this.checkpoint();
     return inclusionBundle(this.store, this.tree, row, this.verifierKey);
   }
 
@@ -279,15 +346,30 @@ export class AuditLog {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    await this.walCheckpointer?.stop();
+    let failure: unknown;
     try {
-      this.flush();
-      this.checkpoint();
+      await this.idle();
+      await this.checkpoint();
+    } catch (e) {
+      failure = e; // still close the files: the caller learns the last checkpoint is missing
+    }
+    try {
+      await this.writer.close();
+      await this.walCheckpointer?.stop();
       this.store.close();
     } finally {
       this.unlock();
     }
+    if (failure) throw failure;
   }
+}
+
+/** A promise and its settle functions; a rejection nobody awaits is not unhandled. */
+function settle(): [Settle, Promise<number>] {
+  let s!: Settle;
+  const p = new Promise<number>((resolve, reject) => (s = { resolve, reject }));
+  p.catch(() => {});
+  return [s, p];
 }
 
 /** The proof bundle for a stored record against the latest checkpoint, using `tree` for hashes. */

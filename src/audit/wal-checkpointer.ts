@@ -10,6 +10,8 @@ import Database from 'better-sqlite3';
 export function startWalCheckpointer(file: string, intervalMs = 1000): { stop(): Promise<void> } {
   const worker = new Worker(new URL(import.meta.url), { workerData: { file, intervalMs } });
   worker.unref();
+  // A checkpoint that fails loses nothing (the WAL keeps the pages); never crash the server.
+  worker.on('error', () => {});
   return {
     async stop() {
       worker.ref(); // keep the process alive until the last checkpoint is written
@@ -48,6 +50,8 @@ if (!isMainThread && workerData && (workerData as { file?: string }).file) {
       clearInterval(timer);
       try {
         db.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        /* the WAL keeps what was not copied; the next start checkpoints it */
       } finally {
         db.close();
         parentPort?.close();

@@ -56,7 +56,7 @@ async function main() {
   const dir = await tempDir('cordon-audit-bench-');
   const log = await AuditLog.open(dir);
   const rate = await fill(log, templates, LARGE);
-  log.checkpoint();
+  await log.checkpoint();
   rows.push(
     `| durable appends/s (group commit, synchronous=FULL) | ${fmt(rate)} | ${fmt(LARGE)} records, waves of 2,000 concurrent appends |`,
   );
@@ -75,7 +75,7 @@ async function main() {
   const proofTimes: number[] = [];
   for (const id of ids) {
     const t = performance.now();
-    log.proof(id);
+    await log.proof(id);
     proofTimes.push((performance.now() - t) * 1000);
   }
   rows.push(

@@ -16,7 +16,7 @@ import { CORDON_CLI } from '../testing/mcp.js';
 
 const quick = process.argv.includes('--quick');
 const RATE = 100; // requests per second
-const SECONDS = quick ? 2 : 6;
+const ROUNDS = quick ? 2 : 8; // one-second blocks per path
 const KEY = 'gw-bench-key-ledger-bot-alice';
 
 const pct = (xs: number[], q: number) =>
@@ -71,86 +71,146 @@ async function once(
   return first;
 }
 
-/** Latencies at a fixed arrival rate (open loop). */
-async function atRate(fn: () => Promise<number>): Promise<number[]> {
-  for (let i = 0; i < 50; i++) await fn();
-  const out: number[] = [];
+/** Latencies at a fixed arrival rate (open loop) for `seconds`. */
+async function atRate(fn: () => Promise<number>, seconds: number, out: number[]): Promise<void> {
   const inflight: Promise<void>[] = [];
   const start = performance.now();
-  for (let i = 0; i < RATE * SECONDS; i++) {
+  for (let i = 0; i < RATE * seconds; i++) {
     const wait = start + (i * 1000) / RATE - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     inflight.push(fn().then((x) => void out.push(x)));
   }
   await Promise.all(inflight);
+}
+
+/**
+ * Every path at the same rate, in 1-second blocks taken in turn (direct, Cordon, …, direct, …):
+ * a VM's slow second falls on all paths alike instead of on whichever ran then, and no path
+ * shares its second with another's load.
+ */
+async function interleaved(
+  paths: Record<string, () => Promise<number>>,
+): Promise<Record<string, number[] | string>> {
+  const out: Record<string, number[] | string> = {};
+  for (const [name, fn] of Object.entries(paths)) {
+    try {
+      for (let i = 0; i < 50; i++) await fn();
+      out[name] = [];
+    } catch (e) {
+      out[name] = `failed: ${(e as Error).message.slice(0, 80)}`;
+    }
+  }
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [name, fn] of Object.entries(paths)) {
+      const xs = out[name];
+      if (Array.isArray(xs)) await atRate(fn, 1, xs);
+    }
   return out;
 }
 
-const provider = await startProvider();
-const dir = await tempDir('cordon-bench-llm-');
-const port = await freePort();
-const config = join(dir, 'cordon.yaml');
-await writeFile(
-  config,
-  stringify({
-    policies: EXAMPLE_POLICIES,
-    data: join(dir, 'data'),
-    port,
-    watch: false,
-    log: { level: 'warn' },
-    llm: {
-      upstreams: [{ name: 'local', api: 'openai', baseUrl: `${provider.url}/v1` }],
-      keys: { [KEY]: { agent: 'ledger-bot', user: 'alice' } },
-    },
-  }),
-);
-const gateway = spawn(process.execPath, [CORDON_CLI, 'serve', '--config', config], {
-  stdio: 'ignore',
-});
-const portkeyPort = await freePort();
-const require = createRequire(import.meta.url);
-const portkey = spawn(
-  process.execPath,
-  [
-    join(dirname(require.resolve('@portkey-ai/gateway/package.json')), 'build/start-server.js'),
-    `--port=${portkeyPort}`,
-    '--headless',
-  ],
-  { stdio: 'ignore' },
-);
-try {
+/** One request at a time, the paths taken in turn request by request: the gateway's own cost. */
+async function sequential(paths: Record<string, () => Promise<number>>) {
+  const out: Record<string, number[]> = Object.fromEntries(
+    Object.keys(paths).map((k) => [k, [] as number[]]),
+  );
+  for (let i = 0; i < (quick ? 300 : 1500); i++)
+    for (const [name, fn] of Object.entries(paths)) {
+      const x = await fn();
+      if (i >= 100) out[name]!.push(x);
+    }
+  return out;
+}
+
+/** A `cordon serve` in front of the provider, with its own data directory. */
+async function startCordon(providerUrl: string, sync: 'full' | 'normal') {
+  const dir = await tempDir('cordon-bench-llm-');
+  const port = await freePort();
+  const config = join(dir, 'cordon.yaml');
+  await writeFile(
+    config,
+    stringify({
+      policies: EXAMPLE_POLICIES,
+      data: join(dir, 'data'),
+      port,
+      watch: false,
+      log: { level: 'warn' },
+      audit: { sync },
+      llm: {
+        upstreams: [{ name: 'local', api: 'openai', baseUrl: `${providerUrl}/v1` }],
+        keys: { [KEY]: { agent: 'ledger-bot', user: 'alice' } },
+      },
+    }),
+  );
+  const child = spawn(process.execPath, [CORDON_CLI, 'serve', '--config', config], {
+    stdio: 'ignore',
+  });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+  return { url: `http://127.0.0.1:${port}/llm/openai/v1`, child };
+}
+
+const provider = await startProvider();
+const children: ChildProcess[] = [provider.child];
+try {
+  const full = await startCordon(provider.url, 'full');
+  const normal = await startCordon(provider.url, 'normal');
+  children.push(full.child, normal.child);
+  const portkeyPort = await freePort();
+  const require = createRequire(import.meta.url);
+  const portkey = spawn(
+    process.execPath,
+    [
+      join(dirname(require.resolve('@portkey-ai/gateway/package.json')), 'build/start-server.js'),
+      `--port=${portkeyPort}`,
+      '--headless',
+    ],
+    { stdio: 'ignore' },
+  );
+  children.push(portkey);
   await waitForHttp(`http://127.0.0.1:${portkeyPort}/`);
   const direct = `${provider.url}/v1`;
-  const via = `http://127.0.0.1:${port}/llm/openai/v1`;
   const peer = `http://127.0.0.1:${portkeyPort}/v1`;
   const peerHeaders = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': direct };
-  const rows: string[] = [
-    '| path | direct p50 / p99 (ms) | through Cordon p50 / p99 (ms) | Cordon added p50 / p99 (ms) | through Portkey p50 / p99 (ms) | Portkey added p50 / p99 (ms) |',
-    '| --- | --- | --- | --- | --- | --- |',
-  ];
+  const paths = (stream: boolean) => ({
+    direct: () => once(direct, 'none', stream, 'gpt-4.1-mini'),
+    'Cordon (audit sync full, the default)': () =>
+      once(full.url, KEY, stream, 'local/gpt-4.1-mini'),
+    'Cordon (audit sync normal)': () => once(normal.url, KEY, stream, 'local/gpt-4.1-mini'),
+    'Portkey (proxy only)': () => once(peer, 'none', stream, 'gpt-4.1-mini', peerHeaders),
+  });
   const pair = (xs: number[]) => `${ms(pct(xs, 0.5))} / ${ms(pct(xs, 0.99))}`;
   const added = (xs: number[], d: number[]) =>
     `${ms(pct(xs, 0.5) - pct(d, 0.5))} / ${ms(pct(xs, 0.99) - pct(d, 0.99))}`;
+  const rows: string[] = [
+    '| path | measure | p50 / p99 (ms) | added p50 / p99 (ms) |',
+    '| --- | --- | --- | --- |',
+  ];
+  const seqRows: string[] = [
+    '| path | measure | p50 / p99 (ms) | added p50 (ms) |',
+    '| --- | --- | --- | --- |',
+  ];
   for (const stream of [false, true]) {
-    const d = await atRate(() => once(direct, 'none', stream, 'gpt-4.1-mini'));
-    const g = await atRate(() => once(via, KEY, stream, 'local/gpt-4.1-mini'));
-    let p: number[] | string;
-    try {
-      p = await atRate(() => once(peer, 'none', stream, 'gpt-4.1-mini', peerHeaders));
-    } catch (e) {
-      p = `failed: ${(e as Error).message.slice(0, 80)}`;
-    }
-    const what = stream ? 'streamed: time to first token' : 'chat completion, not streamed';
-    const peerCells = typeof p === 'string' ? `${p} | ` : `${pair(p)} | ${added(p, d)}`;
-    rows.push(`| ${what} | ${pair(d)} | ${pair(g)} | ${added(g, d)} | ${peerCells} |`);
+    const what = stream ? 'time to first token (streamed)' : 'chat completion, not streamed';
+    const r = await interleaved(paths(stream));
+    const d = r.direct as number[];
+    for (const [name, xs] of Object.entries(r))
+      rows.push(
+        typeof xs === 'string'
+          ? `| ${name} | ${what} | ${xs} | |`
+          : `| ${name} | ${what} | ${pair(xs)} | ${name === 'direct' ? '' : added(xs, d)} |`,
+      );
+    const { 'Portkey (proxy only)': _peer, ...ours } = paths(stream);
+    const s = await sequential(ours);
+    for (const [name, xs] of Object.entries(s))
+      seqRows.push(
+        `| ${name} | ${what} | ${pair(xs)} | ${name === 'direct' ? '' : ms(pct(xs, 0.5) - pct(s.direct!, 0.5))} |`,
+      );
   }
   console.log(
-    `\n## LLM gateway (${RATE} requests/s for ${SECONDS} s; local provider in its own process; Cordon: policy, inspection, audit sync full; Portkey: proxy only)\n`,
+    `\n## LLM gateway (${RATE} requests/s per path, ${ROUNDS} one-second blocks per path taken in turn; local provider in its own process; Cordon: policy, inspection, audit log; Portkey: proxy only)\n`,
   );
   console.log(rows.join('\n'));
+  console.log('\n### One request at a time, paths in turn\n');
+  console.log(seqRows.join('\n'));
 } finally {
-  gateway.kill('SIGTERM');
-  portkey.kill('SIGTERM');
-  provider.child.kill('SIGTERM');
+  for (const c of children) c.kill('SIGTERM');
 }

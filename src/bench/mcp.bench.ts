@@ -8,39 +8,40 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { pino } from 'pino';
 import { AuditLog } from '../audit/log.js';
 import { Engine } from '../core/engine.js';
-import { GatewaySession } from '../mcp/gateway.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { freePort, waitForHttp } from '../testing/net.js';
-import { CORDON_CLI, EVERYTHING_SERVER, issueToken, startHttpGateway } from '../testing/mcp.js';
+import {
+  CORDON_CLI,
+  EVERYTHING_SERVER,
+  inProcessGateway,
+  issueToken,
+  startHttpGateway,
+} from '../testing/mcp.js';
 
 const quick = process.argv.includes('--quick');
 const CLI = CORDON_CLI;
 const EVERYTHING = EVERYTHING_SERVER;
 const node = process.execPath;
 const RATE = 200; // calls per second
-const SECONDS = quick ? 2 : 5;
+const SECONDS = quick ? 2 : 8; // one-second blocks per path
 
 const pct = (xs: number[], q: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
 
 const call = (c: Client) => c.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } });
 
-/** Latency at a fixed arrival rate (open loop), then calls/s with 8 closed-loop callers. */
-async function measure(c: Client) {
-  for (let i = 0; i < 100; i++) await call(c);
-  const lat: number[] = [];
+/** Latencies at a fixed arrival rate (open loop) for one second. */
+async function oneSecond(c: Client, lat: number[]) {
   const inflight: Promise<void>[] = [];
   const start = performance.now();
-  for (let i = 0; i < RATE * SECONDS; i++) {
-    const due = start + (i * 1000) / RATE;
-    const wait = due - performance.now();
+  for (let i = 0; i < RATE; i++) {
+    const wait = start + (i * 1000) / RATE - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     inflight.push(
       (async () => {
@@ -51,6 +52,24 @@ async function measure(c: Client) {
     );
   }
   await Promise.all(inflight);
+}
+
+/**
+ * Latency of each client at the same fixed rate, in 1-second blocks taken in turn: a slow second
+ * of the VM falls on every path alike. Then calls/s of each with 8 closed-loop callers.
+ */
+async function measure(clients: Client[]) {
+  for (const c of clients) for (let i = 0; i < 100; i++) await call(c);
+  const lat = clients.map(() => [] as number[]);
+  for (let round = 0; round < SECONDS; round++)
+    for (const [k, c] of clients.entries()) await oneSecond(c, lat[k]!);
+  const out = [];
+  for (const [k, c] of clients.entries())
+    out.push({ p50: pct(lat[k]!, 0.5), p99: pct(lat[k]!, 0.99), rate: await throughput(c) });
+  return out;
+}
+
+async function throughput(c: Client) {
   let done = 0;
   const until = performance.now() + SECONDS * 1000;
   await Promise.all(
@@ -61,7 +80,7 @@ async function measure(c: Client) {
       }
     }),
   );
-  return { p50: pct(lat, 0.5), p99: pct(lat, 0.99), rate: done / SECONDS };
+  return done / SECONDS;
 }
 
 /** A client over stdio that keeps the child's last stderr, to say why a run died. */
@@ -101,11 +120,8 @@ async function main() {
     `| transport | direct p50 / p99 | through Cordon p50 / p99 | added p50 / p99 | direct calls/s | through Cordon calls/s |`,
     '|---|---:|---:|---:|---:|---:|',
   ];
-  const row = (
-    name: string,
-    d: Awaited<ReturnType<typeof measure>>,
-    g: Awaited<ReturnType<typeof measure>>,
-  ) =>
+  type Measured = Awaited<ReturnType<typeof measure>>[number];
+  const row = (name: string, d: Measured, g: Measured) =>
     rows.push(
       `| ${name} | ${d.p50.toFixed(2)} / ${d.p99.toFixed(2)} ms | ${g.p50.toFixed(2)} / ${g.p99.toFixed(2)} ms | ${(g.p50 - d.p50).toFixed(2)} / ${(g.p99 - d.p99).toFixed(2)} ms | ${Math.round(d.rate)} | ${Math.round(g.rate)} |`,
     );
@@ -113,35 +129,38 @@ async function main() {
   // stdio: the client spawns the server, or the gateway that spawns it.
   await section('stdio', async (logs) => {
     const direct = await stdioClient(node, [EVERYTHING, 'stdio'], logs);
-    const d = await measure(direct);
-    await direct.close();
-    const data = await tempDir('cordon-mcp-bench-');
-    const via = await stdioClient(
-      node,
-      [
-        CLI,
-        'mcp',
-        'serve',
-        '--policies',
-        policies,
-        '--data',
-        data,
-        '--agent',
-        'coding-agent',
-        '--name',
-        'everything',
-        '--log-level',
-        'warn',
-        '--',
+    const gateway = async (sync: string) =>
+      stdioClient(
         node,
-        EVERYTHING,
-        'stdio',
-      ],
-      logs,
-    );
-    const g = await measure(via);
-    await via.close();
-    row('stdio', d, g);
+        [
+          CLI,
+          'mcp',
+          'serve',
+          '--policies',
+          policies,
+          '--data',
+          await tempDir('cordon-mcp-bench-'),
+          '--agent',
+          'coding-agent',
+          '--name',
+          'everything',
+          '--log-level',
+          'warn',
+          '--audit-sync',
+          sync,
+          '--',
+          node,
+          EVERYTHING,
+          'stdio',
+        ],
+        logs,
+      );
+    const normal = await gateway('normal');
+    const full = await gateway('full');
+    const [d, g, f] = await measure([direct, normal, full]);
+    for (const c of [direct, normal, full]) await c.close();
+    row('stdio (`mcp serve` default: audit sync normal)', d!, g!);
+    row('stdio, audit sync full', d!, f!);
   });
 
   // Streamable HTTP: the server on its own port; the gateway in front of it on another.
@@ -164,8 +183,6 @@ async function main() {
       await direct.connect(
         new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${upPort}/mcp`)),
       );
-      const d = await measure(direct);
-      await direct.close();
       const token = issueToken(data, 'alice', 'coding-agent', '1h');
       const via = new Client({ name: 'bench', version: '1' });
       await via.connect(
@@ -173,9 +190,10 @@ async function main() {
           requestInit: { headers: { authorization: `Bearer ${token}` } },
         }),
       );
-      const g = await measure(via);
+      const [d, g] = await measure([direct, via]);
+      await direct.close();
       await via.close();
-      row('Streamable HTTP (bearer token, user + agent evaluated)', d, g);
+      row('Streamable HTTP (bearer token, user + agent evaluated)', d!, g!);
     } finally {
       gw.stop();
       up.kill();
@@ -183,7 +201,7 @@ async function main() {
   });
 
   console.log(
-    `\n## MCP gateway (tools/call of get-sum on server-everything; ${RATE} calls/s for ${SECONDS} s, then 8 callers)\n`,
+    `\n## MCP gateway (tools/call of get-sum on server-everything; ${RATE} calls/s per path in ${SECONDS} one-second blocks per path taken in turn, then 8 callers)\n`,
   );
   console.log(rows.join('\n'));
 
@@ -218,20 +236,15 @@ async function main() {
       pino({ level: 'silent' }),
       log,
     );
-    const session = await GatewaySession.open({
+    const gw = await inProcessGateway({
       upstreams: [{ name: 'everything', command: node, args: [EVERYTHING, 'stdio'] }],
       decisions,
       identity: { agent: 'coding-agent' },
     });
-    const [a, b] = InMemoryTransport.createLinkedPair();
-    await session.server.connect(b);
-    const c = new Client({ name: 'bench', version: '1' });
-    await c.connect(a);
     inproc.push(
-      `| client → Cordon (in process, audit ${recorded ? `on, sync ${recorded}` : 'off'}) → server (stdio) | ${await sequential(c)} |`,
+      `| client → Cordon (in process, audit ${recorded ? `on, sync ${recorded}` : 'off'}) → server (stdio) | ${await sequential(gw.client)} |`,
     );
-    await c.close();
-    await session.close();
+    await gw.close();
     await log?.close();
   }
   console.log("\n### The gateway's own cost (no extra process)\n");

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { unlinkSync } from 'node:fs';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -304,6 +305,41 @@ describe('LLM gateway, OpenAI API, with the official openai client', () => {
     const models = [];
     for await (const m of openai.models.list()) models.push(m.id);
     assert.deepEqual(models, ['local/gpt-4.1-mini']);
+  });
+});
+
+describe('LLM gateway and the audit log', () => {
+  it('withholds the answer when the record of the call cannot be made durable, then refuses calls', async () => {
+    const dir = await tempDir('cordon-llm-');
+    const gw = await startGateway(EXAMPLE_POLICIES, dir);
+    try {
+      const client = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/llm/openai/v1`, maxRetries: 0 });
+      // The WAL cannot be synced: the decision's record is written, its fsync fails.
+      unlinkSync(join(dir, `${AUDIT_DB}-wal`));
+      const before = provider.seen.length;
+      await assert.rejects(
+        client.chat.completions.create({
+          model: 'local/gpt-4.1-mini',
+          messages: [{ role: 'user', content: 'hello' }],
+        }),
+        (e: unknown) =>
+          e instanceof OpenAI.APIError &&
+          e.status === 503 &&
+          /could not be made durable, so its result is withheld/.test(e.message),
+      );
+      assert.equal(provider.seen.length, before + 1, 'the call went out beside the fsync');
+      await assert.rejects(
+        client.chat.completions.create({
+          model: 'local/gpt-4.1-mini',
+          messages: [{ role: 'user', content: 'hello' }],
+        }),
+        (e: unknown) =>
+          e instanceof OpenAI.PermissionDeniedError && /audit-unavailable/.test(e.message),
+      );
+      assert.equal(provider.seen.length, before + 1, 'nothing more reached the provider');
+    } finally {
+      await gw.close().catch(() => {});
+    }
   });
 });
 

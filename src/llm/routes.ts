@@ -155,7 +155,9 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
       ...(typeof session === 'string' && session ? { session } : {}),
     };
     const modelId = `${target.up.name}/${target.name}`;
-    const { decision, agent, user, trace } = await o.decisions.decideResolved({
+    // The record of an allowed call is written before the provider is called; its fsync runs
+    // beside the call, and nothing of the answer reaches the agent before it is done.
+    const { decision, agent, user, trace, durable } = await o.decisions.decideToAct({
       ...common,
       action: 'callModel',
       resource: { type: 'Model', id: modelId, attrs: { provider: target.up.name } },
@@ -214,6 +216,12 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
     }
     const contentType = String(res.headers['content-type'] ?? '');
     try {
+      try {
+        await durable;
+      } catch (e) {
+        res.body.on('error', () => {}).destroy(); // nobody reads it: its abort is expected
+        return fail(503, (e as Error).message);
+      }
       if (res.statusCode >= 400) {
         // The provider's own error, in its own format: pass it on as is.
         const text = await res.body.text();
@@ -236,8 +244,9 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
           );
         }
         const { body: out, tokens } = await dialect.rewrite(json, judge, rail);
-        recordUsage(tokens);
-        return reply.code(res.statusCode).send(out);
+        reply.code(res.statusCode).send(out);
+        recordUsage(tokens); // after the answer is on its way: the agent does not wait for it
+        return reply;
       }
       reply.hijack();
       const raw = reply.raw;
@@ -264,8 +273,8 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
         if (!raw.destroyed) raw.write(formatSse(errorEvent(api, why)));
       } finally {
         res.body.destroy();
-        recordUsage(rewriter.tokens());
         raw.end();
+        recordUsage(rewriter.tokens());
       }
       return reply;
     } finally {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,14 +12,13 @@ import { after, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
-import { AUDIT_DB } from '../audit/log.js';
+import { AUDIT_DB, AuditLog } from '../audit/log.js';
 import { SqliteAuditStore } from '../audit/sqlite-store.js';
 import { Engine } from '../core/engine.js';
 import { loadPolicyDir } from '../policy/load.js';
@@ -27,8 +26,13 @@ import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { freePort, waitForHttp } from '../testing/net.js';
-import { CORDON_CLI, EVERYTHING_SERVER, issueToken, startHttpGateway } from '../testing/mcp.js';
-import { GatewaySession } from './gateway.js';
+import {
+  CORDON_CLI,
+  EVERYTHING_SERVER,
+  inProcessGateway,
+  issueToken,
+  startHttpGateway,
+} from '../testing/mcp.js';
 
 const require = createRequire(import.meta.url);
 const CLI = CORDON_CLI;
@@ -800,7 +804,7 @@ describe('MCP gateway content hook', () => {
       pino({ level: 'silent' }),
     );
     const seen: string[] = [];
-    const session = await GatewaySession.open({
+    const { client, close } = await inProcessGateway({
       upstreams: [{ name: 'fixture', command: node, args: [FIXTURE] }],
       decisions,
       identity: { agent: 'coding-agent' },
@@ -816,17 +820,52 @@ describe('MCP gateway content hook', () => {
         };
       },
     });
-    const [a, b] = InMemoryTransport.createLinkedPair();
-    await session.server.connect(b);
-    const client = new Client({ name: 'in-process', version: '1' });
-    await client.connect(a);
     const r = await client.callTool({
       name: 'echo',
       arguments: { text: 'key AKIAABCDEFGHIJKLMNOP here' },
     });
     assert.equal(text(r), 'key [REDACTED:aws-key] here');
     assert.deepEqual(seen, ['fixture/echo:allow']);
-    await client.close();
-    await session.close();
+    await close();
+  });
+});
+
+describe('MCP gateway and the audit log', () => {
+  it('withholds a tool result whose decision record cannot be made durable, then refuses calls', async () => {
+    const compiled = await loadPolicyDir(
+      await policies(
+        'permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource);',
+      ),
+    );
+    assert.ok(compiled.ok);
+    const dir = await tempDir('cordon-mcp-data-');
+    const log = await AuditLog.open(dir, { sync: 'full' });
+    const decisions = new DecisionService(
+      new Engine({ policies: { current: () => compiled.set } }),
+      new Metrics(),
+      pino({ level: 'silent' }),
+      log,
+    );
+    const { client, close } = await inProcessGateway({
+      upstreams: [{ name: 'fixture', command: node, args: [FIXTURE] }],
+      decisions,
+      identity: { agent: 'coding-agent' },
+    });
+    // The WAL cannot be synced: the decision's record is written, its fsync fails.
+    unlinkSync(join(dir, `${AUDIT_DB}-wal`));
+    const withheld = (await client.callTool({
+      name: 'echo',
+      arguments: { text: 'the result' },
+    })) as CallToolResult;
+    assert.equal(withheld.isError, true);
+    assert.match(text(withheld), /could not be made durable, so its result is withheld/);
+    assert.doesNotMatch(JSON.stringify(withheld), /the result/);
+    const refused = (await client.callTool({
+      name: 'echo',
+      arguments: { text: 'again' },
+    })) as CallToolResult;
+    assert.match(text(refused), /Cordon denied echo .*audit-unavailable/);
+    await close();
+    await log.close().catch(() => {});
   });
 });

@@ -349,7 +349,10 @@ export class GatewaySession {
         };
       }
       const request = this.request('invokeTool', this.toolRef(named.server, tool), input);
-      let d = await decisions.decide(request);
+      // An allow comes back once its record is written; its fsync (audit sync full) runs beside
+      // the call, and the result waits for it.
+      const acting = await decisions.decideToAct(request);
+      let d = acting.decision;
       if (d.decision === 'require_approval') d = await this.seekApproval(exposed, request, d);
       if (d.decision !== 'allow')
         return this.refusal(exposed, d, d.decision === 'require_approval');
@@ -393,6 +396,14 @@ export class GatewaySession {
         progress?.release();
       }
       await Promise.all(progressSent);
+      try {
+        await acting.durable;
+      } catch (e) {
+        return {
+          isError: true,
+          content: [{ type: 'text', text: `Cordon: ${(e as Error).message}` }],
+        };
+      }
       const hook = (this.opts.contentHook ??= inspectToolResults(decisions));
       return hook({ server: named.server, tool: named.name, request, decision: d, result });
     });

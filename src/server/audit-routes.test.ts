@@ -129,7 +129,7 @@ describe('audit over HTTP and from the CLI', () => {
       action: 'invokeTool',
       resource: { type: 'Tool', id: 'erp/wire_transfer' },
     });
-    audit.checkpoint();
+    await audit.checkpoint();
     const v = cordon('audit', 'verify', '--data', dataDir);
     assert.equal(v.status, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /^ok: \d+ records, \d+ checkpoints verified/);
@@ -177,7 +177,7 @@ describe('audit over HTTP and from the CLI', () => {
   });
 
   it('verify exits 1 and names the index when a copy of the log is altered', async () => {
-    audit.checkpoint();
+    await audit.checkpoint();
     const copy = await tempDir('cordon-audit-copy-');
     const { cp } = await import('node:fs/promises');
     const Database = (await import('better-sqlite3')).default;

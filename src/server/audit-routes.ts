@@ -14,13 +14,13 @@ const recordsQuery = z.strictObject({
 
 export function registerAuditRoutes(app: FastifyInstance, audit: AuditLog): void {
   app.get('/v1/audit/checkpoint', async (_req, reply) => {
-    const note = audit.checkpoint();
+    const note = await audit.checkpoint();
     if (!note) return reply.code(404).send({ error: 'the log is empty: no checkpoint yet' });
     return reply.type('text/plain; charset=utf-8').send(note);
   });
 
   app.get<{ Params: { decisionId: string } }>('/v1/audit/proof/:decisionId', async (req, reply) => {
-    const bundle = audit.proof(req.params.decisionId);
+    const bundle = await audit.proof(req.params.decisionId);
     if (!bundle)
       return reply.code(404).send({ error: `no decision ${req.params.decisionId} in the log` });
     return bundle;

@@ -1,6 +1,11 @@
 // The decision service every adapter calls: the engine, the audit log (a decision is returned
 // only once its record is durably stored), metrics, and a structured log line without input
 // content. If the audit log cannot take the record, the answer is deny.
+//
+// A gateway that forwards the action itself may use `decideToAct`: an allow comes back once its
+// record is written (it survives a crash of Cordon), with a promise for the fsync that makes it
+// survive power loss too. The gateway starts the action and holds the result until then, so the
+// disk wait overlaps the upstream call instead of preceding it.
 
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
@@ -54,17 +59,16 @@ export class DecisionService {
     return this.finish(await this.engine.trace(request), started, true);
   }
 
-  /** The decision, with the agent and user as resolved (from the token when there was one). */
-  async decideResolved(request: ActionRequest): Promise<{
-    decision: Decision;
-    agent?: string | undefined;
-    user?: string | undefined;
-    trace: DecisionTrace;
-  }> {
+  /**
+   * For a PEP that performs the action: the decision, with the agent and user as resolved (from
+   * the token when there was one), once its record is written. Hand the action's result to the
+   * agent only after `durable` resolves; if it rejects, the record was lost: refuse instead.
+   */
+  async decideToAct(request: ActionRequest): Promise<ActingDecision> {
     const started = process.hrtime.bigint();
     const trace = await this.engine.trace(request);
-    const decision = await this.finish(trace, started);
-    return { decision, agent: trace.agent, user: trace.user, trace };
+    const { decision, durable } = await this.settle(trace, started, false, true);
+    return { decision, agent: trace.agent, user: trace.user, trace, durable };
   }
 
   /**
@@ -140,6 +144,59 @@ export class DecisionService {
   }
 
   private async finish(trace: DecisionTrace, started: bigint, probe = false): Promise<Decision> {
+    return (await this.settle(trace, started, probe, false)).decision;
+  }
+
+  /**
+   * Records the decision. With `early`, an allow returns once its record is written and
+   * `durable` settles with the fsync; anything else returns once the record is durable.
+   */
+  private async record(
+    trace: DecisionTrace,
+    d: Decision,
+    early: boolean,
+  ): Promise<{ decision: Decision; durable: Promise<void> }> {
+    const done = { decision: d, durable: Promise.resolve() };
+    if (!this.audit) return done;
+    const failed = (e: unknown) => {
+      this.log.error({ err: e, decisionId: d.decisionId }, 'audit append failed; denying');
+      this.metrics.auditFailures.inc();
+    };
+    const staged = this.audit.appendStaged(trace);
+    try {
+      if (!(early && d.decision === 'allow')) {
+        await staged.durable;
+        return done;
+      }
+      await staged.written;
+    } catch (e) {
+      failed(e);
+      const decision = refuse(
+        d,
+        'audit-unavailable',
+        'the decision could not be recorded, so it is denied',
+      );
+      return { decision, durable: Promise.resolve() };
+    }
+    const durable = staged.durable.then(
+      () => {},
+      (e: unknown) => {
+        failed(e);
+        throw new AuditUnavailable(
+          `the record of decision ${d.decisionId} could not be made durable, so its result is withheld`,
+        );
+      },
+    );
+    durable.catch(() => {}); // the PEP awaits it; never an unhandled rejection
+    return { decision: d, durable };
+  }
+
+  private async settle(
+    trace: DecisionTrace,
+    started: bigint,
+    probe: boolean,
+    early: boolean,
+  ): Promise<{ decision: Decision; durable: Promise<void> }> {
     const { request } = trace;
     let d = probe ? trace.decision : await this.approvalStep(trace, trace.decision);
     // The session first, then the record: the log must hold the outcome the PEP gets. (If the
@@ -159,15 +216,8 @@ export class DecisionService {
       );
     }
     trace.decision = d;
-    if (this.audit) {
-      try {
-        await this.audit.append(trace);
-      } catch (e) {
-        this.log.error({ err: e, decisionId: d.decisionId }, 'audit append failed; denying');
-        this.metrics.auditFailures.inc();
-        d = refuse(d, 'audit-unavailable', 'the decision could not be recorded, so it is denied');
-      }
-    }
+    const recorded = await this.record(trace, d, early);
+    d = recorded.decision;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const pep = request.pep ?? 'http';
     this.metrics.decisions.inc({ decision: d.decision, pep });
@@ -188,8 +238,20 @@ export class DecisionService {
       },
       'decision',
     );
-    return d;
+    return recorded;
   }
+}
+
+/** The record of an allowed action could not be made durable: its result must not be used. */
+export class AuditUnavailable extends Error {}
+
+export interface ActingDecision {
+  decision: Decision;
+  agent?: string | undefined;
+  user?: string | undefined;
+  trace: DecisionTrace;
+  /** Resolves once the record survives power loss; rejects (AuditUnavailable) if it cannot. */
+  durable: Promise<void>;
 }
 
 /** Cordon's own deny: the decision stands recorded as refused, with why. */

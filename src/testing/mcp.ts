@@ -3,6 +3,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { GatewaySession, type GatewayOptions } from '../mcp/gateway.js';
 import { freePort, waitForHttp } from './net.js';
 
 const require = createRequire(import.meta.url);
@@ -58,4 +61,21 @@ export function issueToken(data: string, user: string, agent: string, ttl = '10m
     [CORDON_CLI, 'token', 'issue', '--user', user, '--agent', agent, '--ttl', ttl, '--data', data],
     { encoding: 'utf8' },
   ).stdout.trim();
+}
+
+/** A gateway session in this process, and an SDK client connected to it in memory. */
+export async function inProcessGateway(opts: GatewayOptions) {
+  const session = await GatewaySession.open(opts);
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  await session.server.connect(b);
+  const client = new Client({ name: 'in-process', version: '1' });
+  await client.connect(a);
+  return {
+    client,
+    session,
+    async close() {
+      await client.close();
+      await session.close();
+    },
+  };
 }
