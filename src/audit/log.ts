@@ -1,7 +1,7 @@
-// The audit log: decisions appended in durable batches (group commit: every record that arrives
-// while a batch is being committed goes into the next one), an RFC 6962 tree over the committed
-// records, a signed checkpoint at least every second while records arrive, and inclusion proofs
-// against the latest checkpoint. Commits run on a worker thread (writer.ts); this thread reads.
+// The audit log: decisions appended in batches (group commit: every record appended in one turn
+// of the event loop goes into one transaction), made durable by a shared fsync (wal-sync.ts), an
+// RFC 6962 tree over the committed records, a signed checkpoint at least every second while
+// records arrive, and inclusion proofs against the latest checkpoint.
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
@@ -20,7 +20,7 @@ import {
 } from './record.js';
 import { SqliteAuditStore, type StoredRecord } from './sqlite-store.js';
 import { startWalCheckpointer } from './wal-checkpointer.js';
-import { AuditWriter, type PolicySetRow } from './writer.js';
+import { WalSync } from './wal-sync.js';
 
 export const AUDIT_DB = 'audit.db';
 
@@ -108,7 +108,7 @@ interface Settle {
   reject: (e: Error) => void;
 }
 
-/** An append's two stages (see writer.ts); `durable` rejects whenever `written` does. */
+/** An append's two stages (see wal-sync.ts); `durable` rejects whenever `written` does. */
 export interface StagedAppend {
   /** The record is committed: it survives a crash of the process. Resolves with its index. */
   written: Promise<number>;
@@ -120,10 +120,6 @@ export class AuditLog {
   private readonly tree: MerkleTree;
   private queue: Pending[] = [];
   private flushScheduled = false;
-  /** A batch is being committed: new records wait for the next one (one batch in flight keeps
-   *  the sequence gap-free: a failed batch leaves nothing behind it to renumber). */
-  private committing = false;
-  private idleWaiters: (() => void)[] = [];
   private readonly storedVersions = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private checkpointedSize = 0;
@@ -132,7 +128,7 @@ export class AuditLog {
   private checkpointing: Promise<unknown> = Promise.resolve();
   private closed = false;
   private walCheckpointer: { stop(): Promise<void> } | undefined;
-  private writer!: AuditWriter;
+  private readonly walSync: WalSync;
 
   private constructor(
     readonly store: SqliteAuditStore,
@@ -142,6 +138,7 @@ export class AuditLog {
     private readonly unlock: () => void,
   ) {
     this.tree = new MerkleTree((s, e) => store.leafHashes(s, e));
+    this.walSync = new WalSync(`${store.db.name}-wal`);
   }
 
   static async open(dataDir: string, options: Partial<AuditOptions> = {}): Promise<AuditLog> {
@@ -151,7 +148,8 @@ export class AuditLog {
     const unlock = acquireWriterLock(dataDir);
     let store: SqliteAuditStore;
     try {
-      store = new SqliteAuditStore(join(dataDir, AUDIT_DB), { sync: opts.sync });
+      // NORMAL: commits do not wait for the disk; with sync full, WalSync's fsync does.
+      store = new SqliteAuditStore(join(dataDir, AUDIT_DB), { sync: 'normal' });
     } catch (e) {
       unlock();
       throw e;
@@ -167,7 +165,6 @@ export class AuditLog {
         throw new AuditLogError(`signing key is for "${signer.key.name}", the log is "${origin}"`);
       const log = new AuditLog(store, origin, signer, opts, unlock);
       log.rebuild();
-      log.writer = await AuditWriter.start(join(dataDir, AUDIT_DB), opts.sync);
       log.walCheckpointer = startWalCheckpointer(join(dataDir, AUDIT_DB));
       log.timer = setInterval(() => {
         log.checkpoint().catch((e: unknown) => opts.onError(e as Error));
@@ -241,32 +238,24 @@ export class AuditLog {
 
   private scheduleFlush(): void {
     // setImmediate: every append of this turn of the event loop joins the batch.
-    if (!this.flushScheduled && !this.committing && this.queue.length > 0) {
+    if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => void this.flush());
+      setImmediate(() => this.flush());
     }
   }
 
-  /** Commits the next batch of what is queued; the batch after it starts once this one is
-   *  written (its fsync, if any, runs beside the next commit). */
-  private async flush(): Promise<void> {
+  /** Commits what is queued (synchronous: no record is appended while a batch is written). */
+  private flush(): void {
     this.flushScheduled = false;
-    if (this.committing || this.queue.length === 0) return;
-    this.committing = true;
-    try {
-      await this.commitBatch(this.queue.splice(0, this.opts.maxBatch));
-    } finally {
-      this.committing = false;
-      if (this.queue.length > 0) this.scheduleFlush();
-      else for (const w of this.idleWaiters.splice(0)) w();
-    }
+    while (this.queue.length > 0) this.commitBatch(this.queue.splice(0, this.opts.maxBatch));
   }
 
-  private async commitBatch(batch: Pending[]): Promise<void> {
+  private commitBatch(batch: Pending[]): void {
     const keyId = this.signer.key.id.toString('hex');
     const rows: StoredRecord[] = [];
-    const newSets: PolicySetRow[] = [];
+    const newSets: { version: string; sources: DecisionTrace['set']['sources'] }[] = [];
     try {
+      this.walSync.check();
       batch.forEach((p, k) => {
         const rec = buildRecord(p.trace, this.tree.size + k, keyId, this.opts);
         const text = canonical(rec);
@@ -286,15 +275,7 @@ export class AuditLog {
           newSets.push({ version: set.version, sources: set.sources });
         }
       });
-      const staged = this.writer.append(rows, newSets);
-      void staged.durable.then(
-        () => batch.forEach((p, k) => p.durable.resolve(rows[k]!.seq)),
-        (e: Error) => {
-          const err = new AuditLogError(`audit append failed: ${e.message}`);
-          for (const p of batch) p.durable.reject(err);
-        },
-      );
-      await staged.written;
+      this.store.appendBatch(rows, newSets);
     } catch (e) {
       const err = new AuditLogError(`audit append failed: ${(e as Error).message}`);
       for (const p of batch) {
@@ -306,12 +287,14 @@ export class AuditLog {
     for (const s of newSets) this.storedVersions.add(s.version);
     for (const r of rows) this.tree.append(r.leafHash);
     batch.forEach((p, k) => p.written.resolve(rows[k]!.seq));
-  }
-
-  /** Resolves when every record appended so far has been committed or refused. */
-  private idle(): Promise<void> {
-    if (!this.committing && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    const durable = this.opts.sync === 'full' ? this.walSync.request() : Promise.resolve();
+    durable.then(
+      () => batch.forEach((p, k) => p.durable.resolve(rows[k]!.seq)),
+      (e: Error) => {
+        for (const p of batch)
+          p.durable.reject(new AuditLogError(`audit append failed: ${e.message}`));
+      },
+    );
   }
 
   /** Signs a checkpoint for the committed tree if it grew since the last one; returns the latest note. */
@@ -324,7 +307,8 @@ export class AuditLog {
           this.signer.key,
           this.signer.privateKey,
         );
-        await this.writer.addCheckpoint({ size, time: new Date().toISOString(), note });
+        // No fsync of its own: the WAL keeps commits in order, so it never outlives its records.
+        this.store.addCheckpoint({ size, time: new Date().toISOString(), note });
         this.checkpointedSize = size;
         this.latestNote = note;
       }
@@ -348,13 +332,14 @@ export class AuditLog {
     clearInterval(this.timer);
     let failure: unknown;
     try {
-      await this.idle();
+      this.flush();
       await this.checkpoint();
+      if (this.opts.sync === 'full') await this.walSync.request();
     } catch (e) {
       failure = e; // still close the files: the caller learns the last checkpoint is missing
     }
     try {
-      await this.writer.close();
+      await this.walSync.close();
       await this.walCheckpointer?.stop();
       this.store.close();
     } finally {

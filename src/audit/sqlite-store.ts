@@ -1,6 +1,7 @@
-// The embedded audit store: one SQLite file in the data directory (WAL, synchronous=FULL, so a
-// committed batch survives a crash or power loss). Records, their leaf hashes, signed
-// checkpoints, and every policy set a decision was made under, addressed by version.
+// The embedded audit store: one SQLite file in the data directory, in WAL mode (the log opens
+// it with synchronous=NORMAL and makes commits durable with its own fsync: wal-sync.ts).
+// Records, their leaf hashes, signed checkpoints, and every policy set a decision was made
+// under, addressed by version.
 
 import Database from 'better-sqlite3';
 import type { PolicySources } from '../core/compile.js';

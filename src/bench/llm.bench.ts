@@ -2,7 +2,8 @@
 // the same local provider (its own process), at a fixed rate: added latency p50/p99, and for
 // streams the added time to first token. The gateway runs as `cordon serve` with the example
 // policies, recording every decision and usage record in its audit log. The peer is the
-// Portkey gateway (@portkey-ai/gateway from npm, offline, pointed at the same provider).
+// Portkey gateway (@portkey-ai/gateway from npm, offline, pointed at the same provider); the
+// floor is a bare Node proxy with no logic (testing/bare-proxy.ts): what one more hop costs.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -23,9 +24,13 @@ const pct = (xs: number[], q: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
 const ms = (x: number) => x.toFixed(2);
 
-function startProvider(): Promise<{ url: string; child: ChildProcess }> {
-  const main = fileURLToPath(new URL('../testing/llm-upstream-main.js', import.meta.url));
-  const child = spawn(process.execPath, [main], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A helper process of ../testing that prints its URL once it listens. */
+function startHelper(
+  file: string,
+  args: string[] = [],
+): Promise<{ url: string; child: ChildProcess }> {
+  const main = fileURLToPath(new URL(`../testing/${file}`, import.meta.url));
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve({ url: d.toString().trim(), child }));
     child.once('exit', (code) => reject(new Error(`provider exited ${code}`)));
@@ -148,9 +153,11 @@ async function startCordon(providerUrl: string, sync: 'full' | 'normal') {
   return { url: `http://127.0.0.1:${port}/llm/openai/v1`, child };
 }
 
-const provider = await startProvider();
+const provider = await startHelper('llm-upstream-main.js');
 const children: ChildProcess[] = [provider.child];
 try {
+  const bare = await startHelper('bare-proxy.js', [provider.url]);
+  children.push(bare.child);
   const full = await startCordon(provider.url, 'full');
   const normal = await startCordon(provider.url, 'normal');
   children.push(full.child, normal.child);
@@ -172,6 +179,8 @@ try {
   const peerHeaders = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': direct };
   const paths = (stream: boolean) => ({
     direct: () => once(direct, 'none', stream, 'gpt-4.1-mini'),
+    'bare Node proxy (no logic: the floor)': () =>
+      once(`${bare.url}/v1`, 'none', stream, 'gpt-4.1-mini'),
     'Cordon (audit sync full, the default)': () =>
       once(full.url, KEY, stream, 'local/gpt-4.1-mini'),
     'Cordon (audit sync normal)': () => once(normal.url, KEY, stream, 'local/gpt-4.1-mini'),

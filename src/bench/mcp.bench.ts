@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -27,6 +28,8 @@ import {
 const quick = process.argv.includes('--quick');
 const CLI = CORDON_CLI;
 const EVERYTHING = EVERYTHING_SERVER;
+const STDIO_RELAY = fileURLToPath(new URL('../testing/stdio-relay.js', import.meta.url));
+const BARE_PROXY = fileURLToPath(new URL('../testing/bare-proxy.js', import.meta.url));
 const node = process.execPath;
 const RATE = 200; // calls per second
 const SECONDS = quick ? 2 : 8; // one-second blocks per path
@@ -157,10 +160,12 @@ async function main() {
       );
     const normal = await gateway('normal');
     const full = await gateway('full');
-    const [d, g, f] = await measure([direct, normal, full]);
-    for (const c of [direct, normal, full]) await c.close();
+    const relay = await stdioClient(node, [STDIO_RELAY, node, EVERYTHING, 'stdio'], logs);
+    const [d, g, f, r] = await measure([direct, normal, full, relay]);
+    for (const c of [direct, normal, full, relay]) await c.close();
     row('stdio (`mcp serve` default: audit sync normal)', d!, g!);
     row('stdio, audit sync full', d!, f!);
+    row('stdio, a bare relay process (no logic: the floor)', d!, r!);
   });
 
   // Streamable HTTP: the server on its own port; the gateway in front of it on another.
@@ -190,10 +195,22 @@ async function main() {
           requestInit: { headers: { authorization: `Bearer ${token}` } },
         }),
       );
-      const [d, g] = await measure([direct, via]);
-      await direct.close();
-      await via.close();
-      row('Streamable HTTP (bearer token, user + agent evaluated)', d!, g!);
+      const bare = spawn(node, [BARE_PROXY, `http://127.0.0.1:${upPort}`], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const bareUrl = await new Promise<string>((resolve) =>
+        bare.stdout.once('data', (b: Buffer) => resolve(b.toString().trim())),
+      );
+      const floor = new Client({ name: 'bench', version: '1' });
+      await floor.connect(new StreamableHTTPClientTransport(new URL(`${bareUrl}/mcp`)));
+      try {
+        const [d, g, r] = await measure([direct, via, floor]);
+        for (const c of [direct, via, floor]) await c.close();
+        row('Streamable HTTP (bearer token, user + agent evaluated)', d!, g!);
+        row('Streamable HTTP, a bare Node proxy (no logic: the floor)', d!, r!);
+      } finally {
+        bare.kill();
+      }
     } finally {
       gw.stop();
       up.kill();

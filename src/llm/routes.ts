@@ -259,8 +259,15 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
       try {
         await pumpSse(
           res.body,
-          async (e) => {
-            for (const ev of await rewriter.onEvent(e)) raw.write(formatSse(ev));
+          async (events) => {
+            // Corked: what one upstream chunk carried goes out in one write.
+            raw.cork();
+            try {
+              for (const e of events)
+                for (const ev of await rewriter.onEvent(e)) raw.write(formatSse(ev));
+            } finally {
+              raw.uncork();
+            }
           },
           timeoutMs,
         );

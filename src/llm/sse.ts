@@ -17,13 +17,15 @@ export function formatSse(e: SseEvent): string {
 export class UpstreamIdle extends Error {}
 
 /**
- * Feeds each event of `body` to `onEvent`, in order, awaiting each (so a held-back tool call
- * is decided before anything after it is written). Throws UpstreamIdle when no bytes arrive
- * for `idleMs`, or the read error when the upstream drops the stream.
+ * Feeds the events of `body` to `onEvents` as they arrive, in order: all the events of one
+ * chunk read from the upstream in one call (so the caller can write them in one syscall), each
+ * call awaited (so a held-back tool call is decided before anything after it is written).
+ * Throws UpstreamIdle when no bytes arrive for `idleMs`, or the read error when the upstream
+ * drops the stream.
  */
 export async function pumpSse(
   body: AsyncIterable<Uint8Array>,
-  onEvent: (e: SseEvent) => Promise<void>,
+  onEvents: (events: SseEvent[]) => Promise<void>,
   idleMs: number,
 ): Promise<void> {
   const queue: EventSourceMessage[] = [];
@@ -44,10 +46,8 @@ export async function pumpSse(
       }
       if (r.done) break;
       parser.feed(decoder.decode(r.value, { stream: true }));
-      while (queue.length > 0) {
-        const e = queue.shift()!;
-        await onEvent({ event: e.event, data: e.data });
-      }
+      if (queue.length > 0)
+        await onEvents(queue.splice(0).map((e) => ({ event: e.event, data: e.data })));
     }
   } finally {
     // Not awaited: a stalled upstream never settles the read in flight; the caller destroys
