@@ -3,7 +3,7 @@
 // always is. Masking (RFC 6901 JSON pointers) applies before the record is hashed.
 
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from '../core/canonical-json.js';
 import type { DecisionTrace } from '../core/engine.js';
 import type { CordonFacts, Obligation, Outcome, PolicyError, ResourceRef } from '../core/types.js';
 
@@ -57,7 +57,7 @@ export const digest = (value: unknown): string =>
   `sha256:${createHash('sha256').update(canonical(value)).digest('hex')}`;
 
 export function canonical(value: unknown): string {
-  const s = canonicalize(value);
+  const s = canonicalJson(value);
   if (s === undefined) throw new Error('value has no JSON form');
   return s;
 }

@@ -23,8 +23,10 @@ export class SqliteSessionStore implements SessionStore {
   ) {
     this.db = openStore(dataDir, 'sessions.db', {
       synchronous: 'NORMAL',
+      // No AUTOINCREMENT: rows are never deleted, so rowids already grow, and AUTOINCREMENT
+      // would write its sqlite_sequence page in every commit (a decision waits for this one).
       schema: `CREATE TABLE IF NOT EXISTS session_events (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, event TEXT NOT NULL);
+      seq INTEGER PRIMARY KEY, key TEXT NOT NULL, event TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS session_events_key ON session_events(key, seq);`,
     });
     this.insert = this.db.prepare('INSERT INTO session_events (key, event) VALUES (?, ?)');

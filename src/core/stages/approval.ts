@@ -4,7 +4,7 @@
 // for the request and sets `context.approval`; the decision service then claims it atomically.
 
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from '../canonical-json.js';
 import type { DecisionState, Stage } from '../pipeline.js';
 import type { ActionRequest } from '../types.js';
 
@@ -33,7 +33,7 @@ export interface BindingSubject {
 /** `sha256:` over the canonical JSON (RFC 8785) of exactly what the approval covers. */
 export function approvalBinding(s: BindingSubject): string {
   const { action, resource, input, context, content } = s.request;
-  const text = canonicalize({
+  const text = canonicalJson({
     agent: s.agent,
     user: s.user ?? null,
     action,
