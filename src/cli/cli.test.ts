@@ -143,6 +143,38 @@ describe('cordon decide and init', () => {
     );
   });
 
+  it('--engine picks the evaluator: validate says which, both decide alike, others are refused', () => {
+    const compiled = cordon(['policy', 'validate', EXAMPLE_POLICIES]);
+    assert.equal(compiled.code, 0, compiled.stderr);
+    assert.match(compiled.stdout, /engine compiled: \d+ of \d+ policies compiled/);
+    const wasm = cordon(['policy', 'validate', '--engine', 'wasm', EXAMPLE_POLICIES]);
+    assert.equal(wasm.code, 0, wasm.stderr);
+    assert.match(wasm.stdout, /engine wasm: every policy is evaluated by cedar-wasm/);
+    for (const user of ['bob', 'carol', 'alice']) {
+      const body = JSON.stringify({
+        agent: 'director-agent',
+        user,
+        action: 'invokeTool',
+        resource: { type: 'Tool', id: 'postgres/drop_table' },
+      });
+      const [a, b] = (['compiled', 'wasm'] as const).map(
+        (engine) =>
+          JSON.parse(
+            cordon(['decide', '--engine', engine, '--policies', EXAMPLE_POLICIES], body).stdout,
+          ) as { decision: string; reasons: { policy: string }[] },
+      );
+      assert.equal(a!.decision, b!.decision, user);
+      assert.deepEqual(
+        a!.reasons.map((r) => r.policy),
+        b!.reasons.map((r) => r.policy),
+        user,
+      );
+    }
+    const bad = cordon(['decide', '--engine', 'fast', '--policies', EXAMPLE_POLICIES], '{}');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /argument 'fast' is invalid\. Allowed choices are compiled, wasm/);
+  });
+
   it('rejects a malformed request with a message', () => {
     const r = cordon(['decide', '--policies', EXAMPLE_POLICIES], '{"agent": "a"}');
     assert.equal(r.code, 1);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { findCgroup2Mount } from './cgroup.js';
@@ -52,6 +53,39 @@ describe('egress proxy', () => {
       assert.equal(await tunnel(proxy.port, `boom.example:443`), 'HTTP/1.1 403 Forbidden');
       assert.equal(await tunnel(proxy.port, `no-port-here`), 'HTTP/1.1 400 Bad Request');
       assert.deepEqual(asked, [`127.0.0.1:${port}`, 'evil.example:443', 'boom.example:443']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('forwards plain HTTP in absolute form only when allowed, and refuses other forms', async () => {
+    const web = createHttpServer((req, res) => res.end(`page ${req.url}`));
+    servers.push(web as unknown as Server);
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+    const port = (web.address() as { port: number }).port;
+    const proxy = await startEgressProxy(async (host, p) => ({
+      allow: host === '127.0.0.1' && p === port,
+      decisionId: 'd2',
+    }));
+    const via = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve) => {
+        const req = httpRequest({ host: '127.0.0.1', port: proxy.port, path }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', () => resolve({ status: 0, body: 'closed' }));
+        req.end();
+      });
+    try {
+      assert.deepEqual(await via(`http://127.0.0.1:${port}/ok?x=1`), {
+        status: 200,
+        body: 'page /ok?x=1',
+      });
+      assert.equal((await via('http://evil.example/steal')).status, 403);
+      // Origin form names no destination; https:// must go through CONNECT.
+      assert.equal((await via('/relative')).status, 400);
+      assert.equal((await via(`https://127.0.0.1:${port}/`)).status, 400);
     } finally {
       await proxy.close();
     }
