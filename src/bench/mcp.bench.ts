@@ -26,6 +26,12 @@ import {
 } from '../testing/mcp.js';
 
 const quick = process.argv.includes('--quick');
+// The SDK's Streamable HTTP client leaves an abort listener per call on its transport's signal
+// and warns past 1,500 of them, thousands of lines per run; other warnings are still printed
+// (scripts/bench.mjs runs this bench with --no-warnings).
+process.on('warning', (w) => {
+  if (w.name !== 'MaxListenersExceededWarning') console.error(w);
+});
 const CLI = CORDON_CLI;
 const EVERYTHING = EVERYTHING_SERVER;
 const STDIO_RELAY = fileURLToPath(new URL('../testing/stdio-relay.js', import.meta.url));
