@@ -289,6 +289,29 @@ describe('audit log', () => {
     await assert.rejects(log.close(), /restart Cordon/);
   });
 
+  it('refuses a record that has no canonical form alone; the rest of its batch is stored', async () => {
+    const dir = await tempDir('cordon-audit-');
+    const log = await AuditLog.open(dir);
+    const engine = await exampleEngine();
+    const bad = await engine.trace({ ...REQUESTS[0]!, input: { note: 'half an emoji \ud83d' } });
+    const [a, b, c] = await Promise.allSettled([
+      log.append(await engine.trace(REQUESTS[0]!)),
+      log.append(bad),
+      log.append(await engine.trace(REQUESTS[1]!)),
+    ]);
+    assert.deepEqual(a, { status: 'fulfilled', value: 0 });
+    assert.equal(b!.status, 'rejected');
+    assert.match(String((b as PromiseRejectedResult).reason), /Lone surrogate/);
+    assert.deepEqual(c, { status: 'fulfilled', value: 1 });
+    await log.close();
+    const report = verifyLog(
+      new SqliteAuditStore(join(dir, AUDIT_DB), { readonly: true }),
+      log.signer.key,
+      log.origin,
+    );
+    assert.ok(report.ok, JSON.stringify(report));
+  });
+
   it("allows one writer per log: a second one is refused, a dead one's lock is taken over", async () => {
     const dir = await tempDir('cordon-audit-');
     const log = await AuditLog.open(dir);

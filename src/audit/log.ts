@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { DecisionTrace } from '../core/engine.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
 import { hashLeaf, MerkleTree } from './merkle.js';
@@ -138,7 +138,7 @@ export class AuditLog {
     private readonly unlock: () => void,
   ) {
     this.tree = new MerkleTree((s, e) => store.leafHashes(s, e));
-    this.walSync = new WalSync(`${store.db.name}-wal`);
+    this.walSync = new WalSync(resolve(`${store.db.name}-wal`));
   }
 
   static async open(dataDir: string, options: Partial<AuditOptions> = {}): Promise<AuditLog> {
@@ -252,12 +252,19 @@ export class AuditLog {
 
   private commitBatch(batch: Pending[]): void {
     const keyId = this.signer.key.id.toString('hex');
+    const fail = (p: Pending, e: unknown) => {
+      const err = new AuditLogError(`audit append failed: ${(e as Error).message}`);
+      p.written.reject(err);
+      p.durable.reject(err);
+    };
+    // One record that cannot be written (say, input with a lone surrogate, which has no
+    // canonical JSON) is refused alone; the rest of the batch is numbered without it.
+    const kept: Pending[] = [];
     const rows: StoredRecord[] = [];
     const newSets: { version: string; sources: DecisionTrace['set']['sources'] }[] = [];
-    try {
-      this.walSync.check();
-      batch.forEach((p, k) => {
-        const rec = buildRecord(p.trace, this.tree.size + k, keyId, this.opts);
+    for (const p of batch) {
+      try {
+        const rec = buildRecord(p.trace, this.tree.size + rows.length, keyId, this.opts);
         const text = canonical(rec);
         rows.push({
           seq: rec.seq,
@@ -267,31 +274,31 @@ export class AuditLog {
           record: text,
           leafHash: hashLeaf(Buffer.from(text, 'utf8')),
         });
-        const set = p.trace.set;
-        if (
-          !this.storedVersions.has(set.version) &&
-          !newSets.some((s) => s.version === set.version)
-        ) {
-          newSets.push({ version: set.version, sources: set.sources });
-        }
-      });
+        kept.push(p);
+      } catch (e) {
+        fail(p, e);
+        continue;
+      }
+      const set = p.trace.set;
+      if (!this.storedVersions.has(set.version) && !newSets.some((s) => s.version === set.version))
+        newSets.push({ version: set.version, sources: set.sources });
+    }
+    if (kept.length === 0) return;
+    try {
+      this.walSync.check();
       this.store.appendBatch(rows, newSets);
     } catch (e) {
-      const err = new AuditLogError(`audit append failed: ${(e as Error).message}`);
-      for (const p of batch) {
-        p.written.reject(err);
-        p.durable.reject(err);
-      }
+      for (const p of kept) fail(p, e);
       return;
     }
     for (const s of newSets) this.storedVersions.add(s.version);
     for (const r of rows) this.tree.append(r.leafHash);
-    batch.forEach((p, k) => p.written.resolve(rows[k]!.seq));
+    kept.forEach((p, k) => p.written.resolve(rows[k]!.seq));
     const durable = this.opts.sync === 'full' ? this.walSync.request() : Promise.resolve();
     durable.then(
-      () => batch.forEach((p, k) => p.durable.resolve(rows[k]!.seq)),
+      () => kept.forEach((p, k) => p.durable.resolve(rows[k]!.seq)),
       (e: Error) => {
-        for (const p of batch)
+        for (const p of kept)
           p.durable.reject(new AuditLogError(`audit append failed: ${e.message}`));
       },
     );
@@ -307,8 +314,10 @@ export class AuditLog {
           this.signer.key,
           this.signer.privateKey,
         );
-        // No fsync of its own: the WAL keeps commits in order, so it never outlives its records.
         this.store.addCheckpoint({ size, time: new Date().toISOString(), note });
+        // Handed out only once durable: a signed root that a power loss could take back would
+        // let the log later sign another root for the same size (a fork, to a witness).
+        if (this.opts.sync === 'full') await this.walSync.request();
         this.checkpointedSize = size;
         this.latestNote = note;
       }
@@ -338,12 +347,19 @@ export class AuditLog {
     } catch (e) {
       failure = e; // still close the files: the caller learns the last checkpoint is missing
     }
-    try {
-      await this.walSync.close();
-      await this.walCheckpointer?.stop();
-      this.store.close();
-    } finally {
-      this.unlock();
+    // Each step runs whatever the one before did; the first failure is reported.
+    const steps = [
+      () => this.walSync.close(),
+      () => this.walCheckpointer?.stop(),
+      () => this.store.close(),
+      () => this.unlock(),
+    ];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (e) {
+        failure ??= e;
+      }
     }
     if (failure) throw failure;
   }

@@ -9,7 +9,13 @@
 // nothing is durable again (the kernel may have dropped the pages): every later request fails
 // and the process must restart.
 
-import { closeSync, fdatasync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+const sync = (fd: number, data: boolean) =>
+  new Promise<void>((resolve, reject) =>
+    (data ? fdatasync : fsync)(fd, (e) => (e ? reject(e) : resolve())),
+  );
 
 export class WalSyncError extends Error {}
 
@@ -20,7 +26,10 @@ export class WalSync {
   private waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private broken: WalSyncError | undefined;
 
-  /** `walFile` is the database's -wal file; it lives as long as a connection is open. */
+  /**
+   * `walFile` (an absolute path) is the database's -wal file. SQLite deletes it only when the
+   * last connection closes, and the log keeps its own open, so one descriptor serves for good.
+   */
   constructor(private readonly walFile: string) {}
 
   /** Resolves once everything committed before the call is on disk. */
@@ -40,21 +49,42 @@ export class WalSync {
     while (this.waiting.length > 0) {
       const batch = this.waiting;
       this.waiting = [];
+      let fd: number;
       try {
-        this.fd ??= openSync(this.walFile, 'r');
-        const fd = this.fd;
-        await new Promise<void>((resolve, reject) =>
-          fdatasync(fd, (e) => (e ? reject(e) : resolve())),
-        );
+        fd = this.fd ?? openSync(this.walFile, 'r');
+      } catch (e) {
+        // Not an fsync failure: nothing is known lost. These records are not reported durable;
+        // the next request tries again, unless the WAL is gone.
+        const gone = (e as NodeJS.ErrnoException).code === 'ENOENT';
+        const err = new WalSyncError(`cannot open the audit log's WAL: ${(e as Error).message}`);
+        if (gone) this.fail(batch, e as Error);
+        else for (const w of batch) w.reject(err);
+        continue;
+      }
+      try {
+        if (this.fd === undefined) {
+          // The WAL may be new: its directory entry must reach the disk as well.
+          const dir = openSync(dirname(this.walFile), 'r');
+          try {
+            await sync(dir, false);
+          } finally {
+            closeSync(dir);
+          }
+          this.fd = fd;
+        }
+        await sync(fd, true);
         for (const w of batch) w.resolve();
       } catch (e) {
-        this.broken ??= new WalSyncError(
-          `fsync of the audit log failed: ${(e as Error).message}; restart Cordon`,
-        );
-        for (const w of [...batch, ...this.waiting.splice(0)]) w.reject(this.broken);
+        if (this.fd === undefined) closeSync(fd);
+        this.fail(batch, e as Error);
       }
     }
     this.running = undefined;
+  }
+
+  private fail(batch: { reject: (e: Error) => void }[], e: Error): void {
+    this.broken ??= new WalSyncError(`fsync of the audit log failed: ${e.message}; restart Cordon`);
+    for (const w of [...batch, ...this.waiting.splice(0)]) w.reject(this.broken);
   }
 
   /** Waits for the fsync in flight, if any, and closes the file. */

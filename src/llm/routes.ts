@@ -205,6 +205,11 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
       });
     } catch (e) {
       req.raw.off('close', onClose);
+      try {
+        await durable; // even a Cordon error about the call waits for its record
+      } catch (lost) {
+        return fail(503, (lost as Error).message);
+      }
       const timedOut = (e as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
       o.log.warn({ err: e, upstream: target.up.name }, 'upstream request failed');
       return fail(

@@ -1,5 +1,6 @@
 // Server-sent events both ways: read an upstream stream event by event (eventsource-parser),
-// and write events to the client as soon as each is decided. Nothing is buffered whole.
+// and write the events of each upstream chunk to the client as soon as they are decided.
+// Nothing is buffered whole.
 
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 

@@ -847,25 +847,37 @@ describe('MCP gateway and the audit log', () => {
       log,
     );
     const { client, close } = await inProcessGateway({
-      upstreams: [{ name: 'fixture', command: node, args: [FIXTURE] }],
+      upstreams: [
+        { name: 'fixture', command: node, args: [FIXTURE] },
+        { name: 'everything', command: node, args: [EVERYTHING, 'stdio'] },
+      ],
       decisions,
       identity: { agent: 'coding-agent' },
     });
-    // The WAL cannot be synced: the decision's record is written, its fsync fails.
-    unlinkSync(join(dir, `${AUDIT_DB}-wal`));
-    const withheld = (await client.callTool({
-      name: 'echo',
-      arguments: { text: 'the result' },
-    })) as CallToolResult;
-    assert.equal(withheld.isError, true);
-    assert.match(text(withheld), /could not be made durable, so its result is withheld/);
-    assert.doesNotMatch(JSON.stringify(withheld), /the result/);
-    const refused = (await client.callTool({
-      name: 'echo',
-      arguments: { text: 'again' },
-    })) as CallToolResult;
-    assert.match(text(refused), /Cordon denied echo .*audit-unavailable/);
-    await close();
-    await log.close().catch(() => {});
+    try {
+      // The WAL cannot be synced: the decision's record is written, its fsync fails.
+      unlinkSync(join(dir, `${AUDIT_DB}-wal`));
+      const progress: unknown[] = [];
+      const withheld = (await client.callTool(
+        {
+          name: 'everything__trigger-long-running-operation',
+          arguments: { duration: 1, steps: 3 },
+        },
+        undefined,
+        { onprogress: (p) => progress.push(p) },
+      )) as CallToolResult;
+      assert.equal(withheld.isError, true);
+      assert.match(text(withheld), /could not be made durable, so its result is withheld/);
+      assert.deepEqual(progress, [], 'no progress from the upstream reached the agent either');
+      const refused = (await client.callTool({
+        name: 'fixture__echo',
+        arguments: { text: 'again' },
+      })) as CallToolResult;
+      assert.match(text(refused), /Cordon denied fixture__echo .*audit-unavailable/);
+    } finally {
+      // Also when an assertion fails: the upstream processes would keep the test run alive.
+      await close();
+      await log.close().catch(() => {});
+    }
   });
 });

@@ -356,6 +356,16 @@ export class GatewaySession {
       if (d.decision === 'require_approval') d = await this.seekApproval(exposed, request, d);
       if (d.decision !== 'allow')
         return this.refusal(exposed, d, d.decision === 'require_approval');
+      // Nothing the upstream says about this call (progress, an error, the result) reaches the
+      // agent before the decision's record is durable; if it cannot be, the agent gets that.
+      const lost = acting.durable.then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      const withheld = (e: Error): CallToolResult => ({
+        isError: true,
+        content: [{ type: 'text', text: `Cordon: ${e.message}` }],
+      });
       const downstreamToken = req.params._meta?.progressToken;
       // Progress goes out before the result: a client drops progress for a finished request.
       const progressSent: Promise<void>[] = [];
@@ -364,11 +374,15 @@ export class GatewaySession {
           ? undefined
           : up.progressToken((p) =>
               progressSent.push(
-                extra
-                  .sendNotification({
-                    method: 'notifications/progress',
-                    params: { ...p, progressToken: downstreamToken },
-                  })
+                lost
+                  .then((e) =>
+                    e
+                      ? undefined
+                      : extra.sendNotification({
+                          method: 'notifications/progress',
+                          params: { ...p, progressToken: downstreamToken },
+                        }),
+                  )
                   .catch(() => {}),
               ),
             );
@@ -389,6 +403,8 @@ export class GatewaySession {
           { signal: extra.signal, ...(progress ? { timeout: LONG_CALL_TIMEOUT_MS } : {}) },
         )) as CallToolResult;
       } catch (e) {
+        const unrecorded = await lost;
+        if (unrecorded) return withheld(unrecorded);
         if (e instanceof McpError)
           throw new McpError(e.code, `MCP server "${named.server}": ${e.message}`);
         throw e;
@@ -396,14 +412,8 @@ export class GatewaySession {
         progress?.release();
       }
       await Promise.all(progressSent);
-      try {
-        await acting.durable;
-      } catch (e) {
-        return {
-          isError: true,
-          content: [{ type: 'text', text: `Cordon: ${(e as Error).message}` }],
-        };
-      }
+      const unrecorded = await lost;
+      if (unrecorded) return withheld(unrecorded);
       const hook = (this.opts.contentHook ??= inspectToolResults(decisions));
       return hook({ server: named.server, tool: named.name, request, decision: d, result });
     });
