@@ -217,6 +217,14 @@ describe('audit verify catches tampering and names the first bad index', () => {
   });
 });
 
+/** The closed log in `dir` passes `cordon audit verify`'s checks. */
+function assertVerifies(dir: string, log: AuditLog): void {
+  const store = new SqliteAuditStore(join(dir, AUDIT_DB), { readonly: true });
+  const report = verifyLog(store, log.signer.key, log.origin);
+  store.close();
+  assert.ok(report.ok, JSON.stringify(report));
+}
+
 describe('audit log', () => {
   it('stores a decision before the decision is returned, and denies when it cannot', async () => {
     const dir = await tempDir('cordon-audit-');
@@ -261,12 +269,7 @@ describe('audit log', () => {
     assert.equal(next.decision, 'allow');
     assert.equal(log.store.byDecisionId(next.decisionId)?.seq, 1);
     await log.close();
-    const report = verifyLog(
-      new SqliteAuditStore(join(dir, AUDIT_DB), { readonly: true }),
-      log.signer.key,
-      log.origin,
-    );
-    assert.ok(report.ok, JSON.stringify(report));
+    assertVerifies(dir, log);
   });
 
   it('reports a record written, then durable; once an fsync fails, nothing is durable or written again', async () => {
@@ -304,12 +307,7 @@ describe('audit log', () => {
     assert.match(String((b as PromiseRejectedResult).reason), /Lone surrogate/);
     assert.deepEqual(c, { status: 'fulfilled', value: 1 });
     await log.close();
-    const report = verifyLog(
-      new SqliteAuditStore(join(dir, AUDIT_DB), { readonly: true }),
-      log.signer.key,
-      log.origin,
-    );
-    assert.ok(report.ok, JSON.stringify(report));
+    assertVerifies(dir, log);
   });
 
   it("allows one writer per log: a second one is refused, a dead one's lock is taken over", async () => {
