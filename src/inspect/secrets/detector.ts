@@ -92,6 +92,13 @@ const isOperator = (c: number) =>
 /** Operator characters, quotes, backquote and space before the value. */
 const afterOp = (c: number) => isOperator(c) || isQuote(c) || c === 96 || isSpace(c);
 
+/** Appends [start, end), merged into the last window when they overlap (hits come in order). */
+function addWindow(windows: [number, number][], start: number, end: number): void {
+  const last = windows[windows.length - 1];
+  if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+  else windows.push([start, end]);
+}
+
 /**
  * The windows of a semi-generic rule: around each occurrence of one of its keywords that an
  * assignment operator follows, from 64 characters before it to 2 past the value after the
@@ -111,10 +118,7 @@ export function templateWindows(
     let j = i + 1;
     for (let k = 0; k < 10 && j < text.length && afterOp(text.charCodeAt(j)); k++) j++;
     j = tokens.end(j);
-    const w: [number, number] = [Math.max(0, p - 64), Math.min(text.length, j + 2)];
-    const last = windows[windows.length - 1];
-    if (last && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
-    else windows.push(w);
+    addWindow(windows, Math.max(0, p - 64), Math.min(text.length, j + 2));
   }
   return windows;
 }
@@ -133,10 +137,7 @@ export function tokenWindows(
     const a = tokens.start(p);
     let b = p + length;
     b = tokens.end(b);
-    const w: [number, number] = [a, Math.min(text.length, b + 2)];
-    const last = windows[windows.length - 1];
-    if (last && w[0] <= last[1]) last[1] = Math.max(last[1], w[1]);
-    else windows.push(w);
+    addWindow(windows, a, Math.min(text.length, b + 2));
   }
   return windows;
 }
