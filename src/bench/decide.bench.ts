@@ -252,6 +252,34 @@ async function concentrated() {
   return rows.join('\n');
 }
 
+/**
+ * The same decision back to back, and after the process slept: what a decision costs a gateway
+ * at a low request rate, where the process idles between requests and its code and data have
+ * gone cold in the caches of a shared VM.
+ */
+async function afterIdle() {
+  const set = compileSet(1000, 1000, 'compiled');
+  const decider = new Engine({ policies: { current: () => set } });
+  const n = quick ? 100 : 300;
+  const rows = ['| 1,000 policies, compiled | p50 | p99 |', '|---|---:|---:|'];
+  const warm = await timeAsync(n * 10, () => decider.decide(REQUEST));
+  rows.push(`| back to back | ${us(warm.p50)} | ${us(warm.p99)} |`);
+  for (const idleMs of [1, 8]) {
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      await new Promise((r) => setTimeout(r, idleMs));
+      const t = process.hrtime.bigint();
+      await decider.decide(REQUEST);
+      samples.push(Number(process.hrtime.bigint() - t) / 1000);
+    }
+    const p = percentiles(samples);
+    rows.push(
+      `| after ${idleMs} ms idle (${1000 / idleMs} requests/s) | ${us(p.p50)} | ${us(p.p99)} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
 /** heapUsed / RSS growth from loading a store of 100,000 entities (and compiling 1,000 policies). */
 function memory() {
   const count = quick ? 10000 : 100000;
@@ -357,6 +385,8 @@ console.log('## In-process decision latency (policies spread over 20 actions)\n'
 console.log(await inProcess());
 console.log('\n### Worst case for scope indexing\n');
 console.log(await concentrated());
+console.log('\n### After idle\n');
+console.log(await afterIdle());
 console.log('\n## Memory\n');
 console.log(memory());
 console.log('\n## HTTP decisions\n');
