@@ -292,6 +292,50 @@ describe('audit log', () => {
     await assert.rejects(log.close(), /restart Cordon/);
   });
 
+  it('reports durable only after the fsync; a failed fdatasync (EIO) breaks the log and withholds its checkpoint', async () => {
+    const engine = await exampleEngine();
+    // A disk whose data flushes wait for `release`, and then succeed or fail with EIO.
+    let failing = false;
+    let release = () => {};
+    const syncFile = (_fd: number, data: boolean) =>
+      data
+        ? new Promise<void>((resolve, reject) => {
+            release = () => (failing ? reject(new Error('EIO: i/o error')) : resolve());
+          })
+        : Promise.resolve();
+    const log = await AuditLog.open(await tempDir('cordon-audit-'), { syncFile });
+    const first = await engine.trace(REQUESTS[0]!);
+    const a = log.appendStaged(first);
+    assert.equal(await a.written, 0);
+    let durable = false;
+    void a.durable.then(() => (durable = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(durable, false, 'durable before the fsync finished');
+    release();
+    assert.equal(await a.durable, 0);
+
+    const signed = log.checkpoint();
+    await new Promise((r) => setTimeout(r, 5));
+    release();
+    const note = await signed;
+    assert.ok(note);
+
+    failing = true;
+    const b = log.appendStaged(await engine.trace(REQUESTS[1]!));
+    assert.equal(await b.written, 1);
+    await new Promise((r) => setTimeout(r, 5));
+    release();
+    await assert.rejects(b.durable, /fsync of the audit log failed: EIO/);
+    // The checkpoint over both records is stored, but its fsync cannot succeed: a proof of the
+    // first record still carries the durable checkpoint of size 1, never the new one.
+    await assert.rejects(log.checkpoint(), /restart Cordon/);
+    const proof = await log.proof(first.decision.decisionId);
+    assert.equal(proof?.treeSize, 1);
+    assert.equal(proof?.checkpoint, note);
+    await assert.rejects(log.append(await engine.trace(REQUESTS[2]!)), /restart Cordon/);
+    await assert.rejects(log.close(), /restart Cordon/);
+  });
+
   it('refuses a record that has no canonical form alone; the rest of its batch is stored', async () => {
     const dir = await tempDir('cordon-audit-');
     const log = await AuditLog.open(dir);

@@ -20,7 +20,7 @@ import {
 } from './record.js';
 import { SqliteAuditStore, type StoredRecord } from './sqlite-store.js';
 import { startWalCheckpointer } from './wal-checkpointer.js';
-import { WalSync } from './wal-sync.js';
+import { WalSync, type SyncFile } from './wal-sync.js';
 
 export const AUDIT_DB = 'audit.db';
 
@@ -33,6 +33,8 @@ export interface AuditOptions extends RecordOptions {
   sync: 'full' | 'normal';
   /** Errors of background work (the checkpoint timer); appends report theirs to the caller. */
   onError: (e: Error) => void;
+  /** How the WAL is flushed (tests inject a failing disk). */
+  syncFile?: SyncFile;
 }
 
 export const DEFAULT_AUDIT_OPTIONS: AuditOptions = {
@@ -138,7 +140,7 @@ export class AuditLog {
     private readonly unlock: () => void,
   ) {
     this.tree = new MerkleTree((s, e) => store.leafHashes(s, e));
-    this.walSync = new WalSync(resolve(`${store.db.name}-wal`));
+    this.walSync = new WalSync(resolve(`${store.db.name}-wal`), opts.syncFile);
   }
 
   static async open(dataDir: string, options: Partial<AuditOptions> = {}): Promise<AuditLog> {
@@ -148,8 +150,7 @@ export class AuditLog {
     const unlock = acquireWriterLock(dataDir);
     let store: SqliteAuditStore;
     try {
-      // NORMAL: commits do not wait for the disk; with sync full, WalSync's fsync does.
-      store = new SqliteAuditStore(join(dataDir, AUDIT_DB), { sync: 'normal' });
+      store = new SqliteAuditStore(join(dataDir, AUDIT_DB));
     } catch (e) {
       unlock();
       throw e;
@@ -331,8 +332,15 @@ export class AuditLog {
   async proof(decisionId: string): Promise<InclusionBundle | undefined> {
     const row = this.store.byDecisionId(decisionId);
     if (!row) return undefined;
+    // Only a durable checkpoint: the store may already hold one whose fsync is still running
+    // (or failed), and a root a power loss could take back must not leave the log.
+    await this.checkpointing;
     if (row.seq >= this.checkpointedSize) await this.checkpoint();
-    return inclusionBundle(this.store, this.tree, row, this.verifierKey);
+    const cp =
+      this.latestNote === undefined
+        ? undefined
+        : { size: this.checkpointedSize, note: this.latestNote };
+    return inclusionBundle(cp, this.tree, row, this.verifierKey);
   }
 
   async close(): Promise<void> {
@@ -342,8 +350,7 @@ export class AuditLog {
     let failure: unknown;
     try {
       this.flush();
-      await this.checkpoint();
-      if (this.opts.sync === 'full') await this.walSync.request();
+      await this.checkpoint(); // with sync full, its fsync covers the records flushed here
     } catch (e) {
       failure = e; // still close the files: the caller learns the last checkpoint is missing
     }
@@ -373,14 +380,13 @@ function settle(): [Settle, Promise<number>] {
   return [s, p];
 }
 
-/** The proof bundle for a stored record against the latest checkpoint, using `tree` for hashes. */
+/** The proof bundle for a stored record against checkpoint `cp`, using `tree` for hashes. */
 export function inclusionBundle(
-  store: SqliteAuditStore,
+  cp: { size: number; note: string } | undefined,
   tree: MerkleTree,
   row: StoredRecord,
   verifierKey: string,
 ): InclusionBundle {
-  const cp = store.latestCheckpoint();
   if (!cp || cp.size <= row.seq) {
     throw new AuditLogError(
       `record ${row.seq} is not covered by a signed checkpoint yet (the server signs one every second)`,

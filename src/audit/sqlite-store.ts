@@ -32,16 +32,16 @@ export class SqliteAuditStore {
   private readonly insertPolicySet: Database.Statement;
   private readonly leafRange: Database.Statement;
 
-  constructor(file: string, opts: { readonly?: boolean; sync?: 'full' | 'normal' } = {}) {
+  constructor(file: string, opts: { readonly?: boolean } = {}) {
     this.db = new Database(file, {
       readonly: opts.readonly ?? false,
       fileMustExist: opts.readonly ?? false,
     });
     if (!opts.readonly) {
       this.db.pragma('journal_mode = WAL');
-      // FULL: a commit survives power loss. NORMAL (WAL): it survives any process crash, and the
-      // commit does not wait for the disk.
-      this.db.pragma(`synchronous = ${opts.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
+      // NORMAL (WAL): a commit survives any process crash and does not wait for the disk; the
+      // log's own fsync (wal-sync.ts) makes it survive power loss.
+      this.db.pragma('synchronous = NORMAL');
       // Checkpoints run on a worker (wal-checkpointer.ts), not inside our commits.
       this.db.pragma('wal_autocheckpoint = 0');
       this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);

@@ -12,12 +12,15 @@
 import { closeSync, fdatasync, fsync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-const sync = (fd: number, data: boolean) =>
+/** Flushes a file (`data`: its contents only, fdatasync) or a directory entry (fsync). */
+export type SyncFile = (fd: number, data: boolean) => Promise<void>;
+
+const syncFile: SyncFile = (fd, data) =>
   new Promise<void>((resolve, reject) =>
     (data ? fdatasync : fsync)(fd, (e) => (e ? reject(e) : resolve())),
   );
 
-export class WalSyncError extends Error {}
+class WalSyncError extends Error {}
 
 export class WalSync {
   private fd: number | undefined;
@@ -30,7 +33,10 @@ export class WalSync {
    * `walFile` (an absolute path) is the database's -wal file. SQLite deletes it only when the
    * last connection closes, and the log keeps its own open, so one descriptor serves for good.
    */
-  constructor(private readonly walFile: string) {}
+  constructor(
+    private readonly walFile: string,
+    private readonly sync: SyncFile = syncFile,
+  ) {}
 
   /** Resolves once everything committed before the call is on disk. */
   request(): Promise<void> {
@@ -66,13 +72,13 @@ export class WalSync {
           // The WAL may be new: its directory entry must reach the disk as well.
           const dir = openSync(dirname(this.walFile), 'r');
           try {
-            await sync(dir, false);
+            await this.sync(dir, false);
           } finally {
             closeSync(dir);
           }
           this.fd = fd;
         }
-        await sync(fd, true);
+        await this.sync(fd, true);
         for (const w of batch) w.resolve();
       } catch (e) {
         if (this.fd === undefined) closeSync(fd);

@@ -109,7 +109,13 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
         const row = store.byDecisionId(id);
         if (!row) throw new AuditCliError(`no decision ${id} in the log`);
         const vkey = (await readFile(keyPaths(o.data).verifier, 'utf8')).trim();
-        out(JSON.stringify(inclusionBundle(store, treeFromStore(store), row, vkey), null, 2));
+        out(
+          JSON.stringify(
+            inclusionBundle(store.latestCheckpoint(), treeFromStore(store), row, vkey),
+            null,
+            2,
+          ),
+        );
       } finally {
         store.close();
       }

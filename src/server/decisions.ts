@@ -1,5 +1,5 @@
 // The decision service every adapter calls: the engine, the audit log (a decision is returned
-// only once its record is durably stored), metrics, and a structured log line without input
+// only once its record is stored: durably, with `audit.sync: full`), metrics, and a structured log line without input
 // content. If the audit log cannot take the record, the answer is deny.
 //
 // A gateway that forwards the action itself may use `decideToAct`: an allow comes back once its
