@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -326,6 +327,34 @@ static void apply_landlock(void)
 		    net ? "restricted" : "not restricted", nports, scoped ? "on" : "unavailable");
 }
 
+/*
+ * A root agent keeps no capability, now or after execve: with CAP_SYS_ADMIN or CAP_BPF it could
+ * detach the egress programs, with CAP_NET_RAW send packets no connect hook sees. Dropping the
+ * bounding set makes execve grant root nothing; the current sets are cleared as well.
+ */
+static void drop_capabilities(void)
+{
+	if (geteuid() != 0)
+		return; // no_new_privs already keeps file capabilities and setuid from granting any
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL) {
+		refused("cannot clear the ambient capabilities: %s", strerror(errno));
+		return;
+	}
+	for (int cap = 0; cap <= 63; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0 || errno == EINVAL)
+			continue; // dropped, or past the last capability this kernel knows
+		refused("cannot drop capability %d from the bounding set: %s", cap, strerror(errno));
+		return;
+	}
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof data);
+	if (syscall(SYS_capset, &hdr, data))
+		refused("cannot clear the capabilities: %s", strerror(errno));
+	else if (report)
+		say("capabilities: none (the agent runs as root without privileges)");
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
@@ -389,6 +418,7 @@ int main(int argc, char **argv)
 	if (cgroup_dir)
 		join_cgroup();
 	apply_landlock();
+	drop_capabilities();
 	if (unenforced && report)
 		say("%d mechanism(s) not enforced (--best-effort)", unenforced);
 

@@ -109,6 +109,10 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
     .requiredOption('--policies <dir>', 'policy directory')
     .option('--data <dir>', 'data directory (audit log)', './.cordon')
     .option(
+      '--session <id>',
+      "the agent's session: the egress proxy decides in it, so session rules apply (its history comes from the gateways using the same data directory)",
+    )
+    .option(
       '--best-effort',
       'run even when the machine refuses a mechanism, printing what is not enforced',
     )
@@ -121,6 +125,7 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
           agent: string;
           policies: string;
           data: string;
+          session?: string;
           bestEffort?: boolean;
           verbose?: boolean;
         },
@@ -134,6 +139,7 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
             set: pdp.policies.current(),
             pdp,
             command,
+            ...(o.session ? { session: o.session } : {}),
             bestEffort: !!o.bestEffort,
             ...(o.verbose ? { verbose: true } : {}),
           });

@@ -121,6 +121,12 @@ async function shebangOrInterp(file: string): Promise<[string, string | undefine
   return interp ? [interp, undefined] : undefined;
 }
 
+const isDirectory = (p: string) =>
+  stat(p).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+
 /** Existing paths a Cedar path item covers: a prefix `"/a/b-"` matches `/a/b-*` entries. */
 export async function expandItem(item: { kind: 'prefix' | 'exact'; s: string }): Promise<string[]> {
   if (item.kind === 'exact' || item.s === '/') return (await exists(item.s)) ? [item.s] : [];
@@ -165,7 +171,19 @@ export async function buildLaunch(enf: Enforcement, o: LaunchOptions): Promise<L
 
   if (enf.fsRestricted) {
     for (const r of enf.paths) {
-      const matched = await expandItem(r.item);
+      let matched = await expandItem(r.item);
+      const existed = matched.length > 0;
+      if (r.item.kind === 'exact') {
+        // Landlock grants a directory with everything beneath it: an exact path that is a
+        // directory would open its whole tree. Not granted (narrower, never wider).
+        const dir = matched[0] !== undefined && (await isDirectory(matched[0]));
+        if (dir) {
+          notes.push(
+            `${r.from} "${r.item.s}": an exact path that is a directory; Landlock can only grant it with everything beneath, so it is not granted`,
+          );
+          matched = [];
+        }
+      }
       paths.push({
         mode: r.mode,
         pattern: `${r.item.s}${r.item.kind === 'prefix' ? '*' : ''}`,
@@ -178,7 +196,7 @@ export async function buildLaunch(enf: Enforcement, o: LaunchOptions): Promise<L
             `launch; a new "${basename(r.item.s)}…" entry in ${dirname(r.item.s)} cannot be created ` +
             '(under-approximation)',
         );
-      if (matched.length === 0)
+      if (!existed)
         notes.push(
           `${r.from} "${r.item.s}${r.item.kind === 'prefix' ? '*' : ''}": nothing exists there at launch`,
         );

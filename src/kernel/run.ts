@@ -9,6 +9,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Pdp } from '../server/pdp.js';
+import type { DecisionService } from '../server/decisions.js';
 import type { CompiledPolicySet } from '../core/policy-set.js';
 import type { DecisionTrace } from '../core/engine.js';
 import { compileKernelPlan, type KernelPlan } from './compiler.js';
@@ -32,6 +33,8 @@ export interface RunOptions {
   /** The decision point for proxy decisions and the launch record. */
   pdp: Pdp;
   command: string[];
+  /** The session the agent works in: its history (labels) reaches the proxy's decisions. */
+  session?: string;
   bestEffort: boolean;
   env?: NodeJS.ProcessEnv;
   stdio?: 'inherit' | 'pipe';
@@ -66,6 +69,27 @@ const readable = (p: string) =>
     () => false,
   );
 
+/**
+ * The egress proxy's question for each destination: `connectNetwork` as the agent, in its
+ * session when it has one, so session rules (nothing leaves after a PII read) apply there too.
+ */
+export function egressDecider(decisions: DecisionService, agent: string, session?: string) {
+  return async (host: string, port: number) => {
+    const d = await decisions.decide({
+      agent,
+      ...(session ? { session } : {}),
+      action: 'connectNetwork',
+      resource: { type: 'NetworkDestination', id: destId(host, port) },
+      pep: 'egress',
+    });
+    return {
+      allow: d.decision === 'allow',
+      decisionId: d.decisionId,
+      reason: d.reasons.map((r) => r.policy).join(', '),
+    };
+  };
+}
+
 /** Sets up everything before the launch; the caller must `release` it. */
 export async function prepareRun(o: RunOptions): Promise<Prepared> {
   const plan = compileKernelPlan(o.set, o.agent);
@@ -97,20 +121,7 @@ export async function prepareRun(o: RunOptions): Promise<Prepared> {
   try {
     const net = enforcement.net;
     if (net.restricted && net.names.length > 0) {
-      const decisions = o.pdp.decisions;
-      proxy = await startEgressProxy(async (host, port) => {
-        const d = await decisions.decide({
-          agent: o.agent,
-          action: 'connectNetwork',
-          resource: { type: 'NetworkDestination', id: destId(host, port) },
-          pep: 'egress',
-        });
-        return {
-          allow: d.decision === 'allow',
-          decisionId: d.decisionId,
-          reason: d.reasons.map((r) => r.policy).join(', '),
-        };
-      });
+      proxy = await startEgressProxy(egressDecider(o.pdp.decisions, o.agent, o.session));
       const url = `http://127.0.0.1:${proxy.port}`;
       for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY'])
         env[k] = url;

@@ -195,6 +195,27 @@ describe('sandbox: files (Landlock)', () => {
     await rm(root, { recursive: true, force: true });
   });
 
+  it('an exact path that is a directory does not open the files beneath it', async (t) => {
+    if (skipUnless(t, LANDLOCK)) return;
+    const root = await tempDir('cordon-exact-');
+    const srv = join(root, 'srv');
+    await mkdir(srv);
+    await writeFile(join(srv, 'payroll.csv'), 'salaries');
+    await writeFile(join(root, 'note.txt'), 'note');
+    const box = {
+      agent: 'bot',
+      policies: await policyDir(
+        `permit(principal, action == Action::"readFile", resource) when { resource.path == "${srv}" || resource.path == "${root}/note.txt" };`,
+      ),
+    };
+    const got = await run(
+      box,
+      `return { beneath: read('${srv}/payroll.csv'), exactFile: read('${root}/note.txt') };`,
+    );
+    assert.deepEqual(got, { beneath: 'EACCES', exactFile: 'ok' });
+    await rm(root, { recursive: true, force: true });
+  });
+
   it('exec only of allowed binaries, and children inherit every restriction', async (t) => {
     if (skipUnless(t, LANDLOCK)) return;
     const root = await tempDir('cordon-exec-');
@@ -375,6 +396,27 @@ describe('sandbox: the seed data-analyst policy', () => {
       await rm(ws, { recursive: true, force: true });
       if (!hadWorkspace) await rm('/workspace', { recursive: true, force: true });
     }
+  });
+});
+
+describe('sandbox: privileges', () => {
+  it('a root agent runs with no capability left, so it cannot detach the eBPF programs or open raw sockets', (t) => {
+    if (skipUnless(t, LANDLOCK ?? (process.getuid?.() === 0 ? undefined : 'needs root'))) return;
+    const r = spawnSync(LAUNCHER, ['--allow', 'rx:/', '--', '/bin/cat', '/proc/self/status'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const caps = Object.fromEntries(
+      [...r.stdout.matchAll(/^(Cap\w+):\s+([0-9a-f]+)$/gm)].map((m) => [m[1], m[2]]),
+    );
+    const none = '0000000000000000';
+    assert.deepEqual(caps, {
+      CapInh: none,
+      CapPrm: none,
+      CapEff: none,
+      CapBnd: none,
+      CapAmb: none,
+    });
   });
 });
 

@@ -8,6 +8,7 @@ import { loadPolicyDir } from '../policy/load.js';
 import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+import { egressDecider } from '../kernel/run.js';
 import { SqliteSessionStore } from './sqlite-session-store.js';
 
 async function service(dataDir: string) {
@@ -161,6 +162,29 @@ describe('session-aware decisions', () => {
     const sixth = await decisions.decide(drop, approved);
     assert.equal(sixth.decision, 'deny');
     assert.deepEqual(sixth.obligations, [{ type: 'restrict', policy: 'destructive-burst' }]);
+    store.close();
+  });
+
+  it("reaches `cordon run`'s egress proxy: after a PII read in the session, nothing leaves for an outside host", async () => {
+    const { decisions, store } = await service(await tempDir('cordon-sessions-'));
+    const readPii = await decisions.decide({
+      agent: 'analyst-bot',
+      session: 'job-7',
+      action: 'readFile',
+      resource: {
+        type: 'FilePath',
+        id: '/workspace/analyst-1/customers.csv',
+        attrs: { path: '/workspace/analyst-1/customers.csv', labels: ['pii'] },
+      },
+    });
+    assert.equal(readPii.decision, 'allow');
+    // An approved endpoint, allowed to the agent outside the session…
+    const outside = await egressDecider(decisions, 'analyst-bot')('api.openai.com', 443);
+    assert.equal(outside.allow, true, outside.reason);
+    // …and refused in it: the proxy decides in the session the agent was started in.
+    const inSession = await egressDecider(decisions, 'analyst-bot', 'job-7')('api.openai.com', 443);
+    assert.equal(inSession.allow, false);
+    assert.match(inSession.reason, /no-exfiltration-after-sensitive-read/);
     store.close();
   });
 });
