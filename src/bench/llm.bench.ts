@@ -73,6 +73,7 @@ async function once(
     seen += dec.decode(r.value, { stream: true });
     if (!first && /"content":"[^"]/.test(seen)) first = performance.now() - t;
   }
+  if (!first) throw new Error(`a stream without content: ${seen.slice(0, 200)}`);
   return first;
 }
 

@@ -139,6 +139,11 @@ export class EntityStore {
     return this.byType.get(type)?.get(id)?.sliced;
   }
 
+  /** Whether any entity of `type` is listed (no list built: asked per tool result). */
+  hasType(type: string): boolean {
+    return (this.byType.get(type)?.size ?? 0) > 0;
+  }
+
   /** Every listed entity of a type. */
   ofType(type: string): EntityRef[] {
     return [...(this.byType.get(type)?.values() ?? [])].map((e) => e.sliced.uid);

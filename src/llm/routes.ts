@@ -48,14 +48,6 @@ export function toolId(name: string): string {
 /** Keep-alive connections to the providers, shared by every call. */
 const upstreamAgent = new Agent({ keepAliveTimeout: 30_000 });
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UpstreamIdle(`no body within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, idle]).finally(() => clearTimeout(timer));
-}
-
 class GatewayError extends Error {
   constructor(
     readonly status: number,
@@ -201,7 +193,9 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
         signal: abort.signal,
         dispatcher: upstreamAgent,
         headersTimeout: timeoutMs,
-        bodyTimeout: 0, // a stream's silence is timed by pumpSse, a plain body below
+        // A plain body (or an error's) may go silent for timeoutMs; a stream's silence is timed
+        // by pumpSse, which says so in the stream.
+        bodyTimeout: summary.stream ? 0 : timeoutMs,
       });
     } catch (e) {
       req.raw.off('close', onClose);
@@ -239,10 +233,10 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
       if (!streaming) {
         let json: unknown;
         try {
-          json = await withTimeout(res.body.json(), timeoutMs);
+          json = await res.body.json();
         } catch (e) {
           res.body.destroy();
-          const idle = e instanceof UpstreamIdle;
+          const idle = (e as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT';
           return fail(
             idle ? 504 : 502,
             `upstream ${target.up.name} ${idle ? 'stalled' : 'sent a body that is not JSON'}: ${(e as Error).message}`,

@@ -53,7 +53,7 @@ async function fieldLevel(
   result: CallToolResult,
 ): Promise<CallToolResult> {
   const store = decisions.engine.policies.store;
-  if (store.ofType('Field').length === 0) return result;
+  if (!store.hasType('Field')) return result;
   const policed = (k: string) => store.get('Field', k) !== undefined;
   // One decision per field per result, however many parts carry it.
   const asked = new Map<string, Promise<boolean>>();
