@@ -1,17 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import canonicalize from 'canonicalize';
+import fc from 'fast-check';
 import { CanonicalJsonError, canonicalJson } from './canonical-json.js';
-
-/** A deterministic pseudo-random generator (mulberry32), so a failure can be replayed. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NUMBERS = [
   0,
@@ -39,37 +30,42 @@ const STRINGS = [
   '\ud83d\ude00x',
 ];
 
-function randomValue(r: () => number, depth: number): unknown {
-  const k = Math.floor(r() * (depth > 3 ? 4 : 7));
-  if (k === 0) return NUMBERS[Math.floor(r() * NUMBERS.length)]! * (r() < 0.5 ? 1 : -r());
-  if (k === 1) return STRINGS[Math.floor(r() * STRINGS.length)]! + String(Math.floor(r() * 100));
-  if (k === 2) return r() < 0.5;
-  if (k === 3) return r() < 0.2 ? undefined : null;
-  if (k === 4) return Array.from({ length: Math.floor(r() * 5) }, () => randomValue(r, depth + 1));
-  if (k === 5) return new Date(Math.floor(r() * 4e12));
-  const o: Record<string, unknown> = {};
-  for (let i = Math.floor(r() * 6); i > 0; i--)
-    o[STRINGS[Math.floor(r() * STRINGS.length)]! + String(Math.floor(r() * 10))] = randomValue(
-      r,
-      depth + 1,
-    );
-  return o;
-}
+/** JSON-ish values, with the numbers and strings where canonical forms are easy to get wrong. */
+const { value: jsonish } = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.oneof(fc.constantFrom(...NUMBERS), fc.double({ noNaN: true, noDefaultInfinity: true })),
+    fc.oneof(fc.constantFrom(...STRINGS), fc.string({ unit: 'binary' })),
+    fc.boolean(),
+    fc.constantFrom(null, undefined),
+    fc.date({ noInvalidDate: true }),
+    fc.array(tie('value'), { maxLength: 5 }),
+    fc.dictionary(
+      fc.oneof(fc.constantFrom(...STRINGS), fc.string({ unit: 'binary' })),
+      tie('value'),
+      {
+        maxKeys: 6,
+      },
+    ),
+  ),
+}));
 
 describe('canonical JSON (RFC 8785)', () => {
   it('writes what the reference implementation writes, for 20,000 random values', () => {
-    const r = rng(8785);
-    for (let i = 0; i < 20_000; i++) {
-      const v = randomValue(r, 0);
-      assert.equal(canonicalJson(v), canonicalize(v), JSON.stringify(v));
-    }
+    fc.assert(
+      fc.property(jsonish, (v) => canonicalJson(v) === canonicalize(v)),
+      { numRuns: 20_000 },
+    );
   });
 
   it('sorts large objects too', () => {
-    const r = rng(32);
-    const big: Record<string, number> = {};
-    for (let i = 0; i < 100; i++) big[STRINGS[i % STRINGS.length]! + String(r())] = i;
-    assert.equal(canonicalJson(big), canonicalize(big));
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string({ unit: 'binary' }), fc.nat(), { minKeys: 50, maxKeys: 150 }),
+        (big) => canonicalJson(big) === canonicalize(big),
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('matches the RFC 8785 examples: key order by UTF-16 code units, ES number forms', () => {

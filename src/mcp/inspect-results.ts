@@ -77,17 +77,11 @@ async function fieldLevel(
       : JSON.stringify(r.value, null, text.includes('\n') ? 2 : 0);
   };
   // Text parts and embedded text resources alike: JSON is policed wherever it travels.
-  const content = await Promise.all(
-    result.content.map(async (part) => {
-      if (part.type === 'text') {
-        const text = await redactJsonText(part.text);
-        return text === undefined ? part : { ...part, text };
-      }
-      if (part.type === 'resource' && 'text' in part.resource) {
-        const text = await redactJsonText(part.resource.text);
-        return text === undefined ? part : { ...part, resource: { ...part.resource, text } };
-      }
-      return part;
+  const content = [...result.content];
+  await Promise.all(
+    contentTexts(content).map(async (slot) => {
+      const text = await redactJsonText(slot.text);
+      if (text !== undefined) slot.set(text);
     }),
   );
   const out: CallToolResult = { ...result, content };
@@ -104,22 +98,26 @@ interface TextSlot {
   set(redacted: string): void;
 }
 
-function textSlots(result: CallToolResult): TextSlot[] {
+/** Each text a result's content carries (text parts, embedded text resources), in `content`. */
+function contentTexts(content: CallToolResult['content']): TextSlot[] {
   const slots: TextSlot[] = [];
-  result.content.forEach((part, i) => {
+  content.forEach((part, i) => {
     if (part.type === 'text')
-      slots.push({
-        text: part.text,
-        set: (t) => (result.content[i] = { ...part, text: t }),
-      });
+      slots.push({ text: part.text, set: (t) => (content[i] = { ...part, text: t }) });
     else if (part.type === 'resource' && 'text' in part.resource) {
       const res = part.resource;
       slots.push({
         text: res.text,
-        set: (t) => (result.content[i] = { ...part, resource: { ...res, text: t } }),
+        set: (t) => (content[i] = { ...part, resource: { ...res, text: t } }),
       });
     }
   });
+  return slots;
+}
+
+/** Every text of a result, structured content included; `result` must own its content array. */
+function textSlots(result: CallToolResult): TextSlot[] {
+  const slots = contentTexts(result.content);
   const walk = (v: unknown, put: (x: unknown) => void) => {
     if (typeof v === 'string') slots.push({ text: v, set: put });
     // A card or phone number stored as a JSON number is still inspected (and becomes a string
