@@ -17,6 +17,7 @@ import { compilePolicySet } from '../core/compile.js';
 import { evaluate } from '../core/evaluate.js';
 import { tempDir, writeTree } from '../testing/fixtures.js';
 import { waitForHttp } from '../testing/net.js';
+import { percentiles } from './stats.js';
 
 const ACTIONS = 20;
 const quick = process.argv.includes('--quick');
@@ -90,12 +91,6 @@ const REQUEST = {
   resource: { type: 'Tool', id: 't' },
   context: { n: 5 },
 };
-
-function percentiles(samples: number[]) {
-  samples.sort((a, b) => a - b);
-  const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(samples.length * q))]!;
-  return { p50: at(0.5), p99: at(0.99) };
-}
 
 async function timeAsync(iterations: number, fn: () => Promise<unknown>) {
   for (let i = 0; i < Math.min(200, iterations); i++) await fn();

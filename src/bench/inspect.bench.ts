@@ -22,6 +22,7 @@ import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES } from '../testing/fixtures.js';
 import { EVERYTHING_SERVER } from '../testing/mcp.js';
+import { percentiles } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const TEXTS = quick ? 100 : 500;
@@ -54,11 +55,6 @@ async function throughput(
   }
   return (texts.length * SIZE) / 1e6 / best;
 }
-
-const pct = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * q))]!;
-};
 
 async function detectors(texts: string[]) {
   const rows = ['| detector | Cordon MB/s | peer | peer MB/s |', '|---|---:|---|---:|'];
@@ -131,8 +127,11 @@ async function mcp(texts: string[]) {
     await g.client.close();
     await g.session.close();
   }
-  const row = (label: string, xs: number[]) =>
-    `| ${label} | ${pct(xs, 0.5).toFixed(2)} ms | ${pct(xs, 0.99).toFixed(2)} ms |`;
+  const row = (label: string, xs: number[]) => {
+    const p = percentiles(xs);
+    return `| ${label} | ${p.p50.toFixed(2)} ms | ${p.p99.toFixed(2)} ms |`;
+  };
+  const [plainP, inspectedP] = [percentiles(lat.plain), percentiles(lat.inspected)];
   console.log('\n### MCP tool result inspection (4 KB mixed text, everything/echo, audit off)\n');
   console.log('| path (one call at a time, alternating) | p50 | p99 |');
   console.log('|---|---:|---:|');
@@ -141,7 +140,7 @@ async function mcp(texts: string[]) {
     row('gateway, inspection by policy (content.cedar: a readToolResult decision)', lat.inspected),
   );
   console.log(
-    `| **added by inspection** | **${(pct(lat.inspected, 0.5) - pct(lat.plain, 0.5)).toFixed(2)} ms** | ${(pct(lat.inspected, 0.99) - pct(lat.plain, 0.99)).toFixed(2)} ms |`,
+    `| **added by inspection** | **${(inspectedP.p50 - plainP.p50).toFixed(2)} ms** | ${(inspectedP.p99 - plainP.p99).toFixed(2)} ms |`,
   );
 }
 

@@ -3,8 +3,8 @@
 // the rules), and how long the launcher takes to start a program (Landlock only, and with the
 // cgroup eBPF programs loaded and attached).
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, realpathSync, rmdirSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,8 @@ import { createAgentGroup, findCgroup2Mount, removeAgentGroup } from '../kernel/
 import { BPF_OBJECT, LAUNCHER } from '../kernel/run.js';
 import { interpreterOf, RUNTIME_READ } from '../kernel/launch.js';
 import { tempDir } from '../testing/fixtures.js';
+import { startHelper } from './helpers.js';
+import { median } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const N_OPEN = quick ? 20_000 : 200_000;
@@ -20,53 +22,63 @@ const N_TCP = quick ? 2_000 : 10_000;
 const RUNS = quick ? 3 : 7;
 const STARTS = quick ? 20 : 100;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const f1 = (n: number) => n.toFixed(2);
 
+/** In a launcher command line, the place of a fresh cgroup. */
+const GROUP = '@GROUP';
+const mount = findCgroup2Mount();
 let groups = 0;
 
-/** One run; `@GROUP` in the prefix becomes a fresh cgroup (as each `cordon run` gets). */
-function once(prefix: string[], bin: string, args: string[]): number {
-  const mount = findCgroup2Mount();
-  const group =
-    prefix.includes('@GROUP') && mount
-      ? join(mount, 'cordon', `bench-${process.pid}-${groups++}`)
-      : undefined;
-  if (group) mkdirSync(group, { recursive: true });
+/**
+ * `fn` on `argv` with `@GROUP` made a fresh cgroup (as each `cordon run` gets: at most 64
+ * programs attach to one group), removed after (a group a straggler keeps busy is left).
+ */
+async function inGroup<T>(argv: string[], fn: (argv: string[]) => T): Promise<T> {
+  if (!argv.includes(GROUP) || !mount) return fn(argv);
+  const group = await createAgentGroup(mount, `bench-${process.pid}-${groups++}`);
   try {
-    const p = prefix.map((a) => (a === '@GROUP' ? group! : a));
-    const argv = p.length ? [...p, '--', bin, ...args] : [bin, ...args];
-    return Number(execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8' }).trim()) / 1000;
+    return fn(argv.map((a) => (a === GROUP ? group : a)));
   } finally {
-    try {
-      if (group) rmdirSync(group);
-    } catch {
-      // a straggler keeps it busy: left in place
-    }
+    await removeAgentGroup(group);
   }
 }
 
+/** One run of the C loop, µs per call, behind the launcher `prefix` (none if empty). */
+async function once(prefix: string[], bin: string, args: string[]): Promise<number> {
+  const argv = prefix.length ? [...prefix, '--', bin, ...args] : [bin, ...args];
+  return inGroup(
+    argv,
+    (a) => Number(execFileSync(a[0]!, a.slice(1), { encoding: 'utf8' }).trim()) / 1000,
+  );
+}
+
 /** Medians without and with enforcement, the two runs interleaved so drift hits both alike. */
-function pair(prefix: string[], bin: string, args: string[]): [number, number] {
+async function pair(prefix: string[], bin: string, args: string[]): Promise<[number, number]> {
   const none: number[] = [];
   const enforced: number[] = [];
-  once([], bin, args); // warm-up
+  await once([], bin, args); // warm-up
   for (let i = 0; i < RUNS; i++) {
-    none.push(once([], bin, args));
-    enforced.push(once(prefix, bin, args));
+    none.push(await once([], bin, args));
+    enforced.push(await once(prefix, bin, args));
   }
   return [median(none), median(enforced)];
 }
 
-function startup(argv: string[]): number {
-  const xs: number[] = [];
-  for (let i = 0; i < STARTS; i++) {
-    const t0 = performance.now();
-    const r = spawnSync(argv[0]!, argv.slice(1));
-    if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
-    xs.push((performance.now() - t0) * 1000);
-  }
-  return median(xs);
+/** Median start-up time (µs) of each command line, one start of each in turn (round-robin). */
+async function startups(argvs: string[][]): Promise<number[]> {
+  const xs = argvs.map(() => [] as number[]);
+  for (let i = 0; i < STARTS; i++)
+    for (const [k, argv] of argvs.entries())
+      xs[k]!.push(
+        await inGroup(argv, (a) => {
+          const t0 = performance.now();
+          const r = spawnSync(a[0]!, a.slice(1));
+          const us = (performance.now() - t0) * 1000;
+          if (r.status !== 0) throw new Error(`${a.join(' ')}: ${r.stderr}`);
+          return us;
+        }),
+      );
+  return xs.map(median);
 }
 
 async function main() {
@@ -79,6 +91,18 @@ async function main() {
     return;
   }
   const dir = await tempDir('cordon-kernel-bench-');
+  try {
+    await measure(dir, rows);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  console.log(
+    `\nKernel enforcement (${quick ? 'quick' : 'full'}: medians of ${RUNS} runs; ${STARTS} starts)\n`,
+  );
+  console.log(rows.join('\n'));
+}
+
+async function measure(dir: string, rows: string[]) {
   const bin = join(dir, 'syscalls');
   execFileSync('cc', [
     '-O2',
@@ -90,19 +114,6 @@ async function main() {
   await mkdir(deep, { recursive: true });
   const file = join(deep, 'data.txt');
   await writeFile(file, 'x');
-  // The server runs in its own process: the loops below block this one.
-  const server = spawn(
-    process.execPath,
-    [
-      '-e',
-      "const s = require('net').createServer((c) => { c.on('error', () => {}); c.end(); }).listen(0, '127.0.0.1', 4096, () => console.log(s.address().port));",
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const port = await new Promise<number>((resolve) =>
-    server.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
-  );
-
   const interp = await interpreterOf(bin);
   const runtime = [
     ...RUNTIME_READ.flatMap((p) => ['--allow', `r:${p}`]),
@@ -110,6 +121,13 @@ async function main() {
     '--allow',
     `x:${realpathSync('/bin/true')}`,
   ];
+
+  // The server runs in its own process: the loops below block this one.
+  const server = await startHelper([
+    '-e',
+    "const s = require('net').createServer((c) => { c.on('error', () => {}); c.end(); }).listen(0, '127.0.0.1', 4096, () => console.log(s.address().port));",
+  ]);
+  const port = Number(server.line);
   const landlock = [
     LAUNCHER,
     ...runtime,
@@ -120,88 +138,57 @@ async function main() {
     '--connect-port',
     String(port),
   ];
-
-  // open(): Landlock checks the path walk against the rules.
-  const [openNone, openLl] = pair(landlock, bin, ['open', file, String(N_OPEN)]);
-  rows.push(
-    `| open()+close(), 5 levels below the rule (µs) | ${f1(openNone)} | ${f1(openLl)} | ${f1(openLl - openNone)} |`,
-  );
-
-  // connect(): Landlock TCP port rules; with root, the cgroup eBPF allowlist too.
-  const [tcpNone, tcpLl] = pair(landlock, bin, ['tcp', String(port), String(N_TCP)]);
-  rows.push(
-    `| TCP connect()+close() to loopback, Landlock port rule (µs) | ${f1(tcpNone)} | ${f1(tcpLl)} | ${f1(tcpLl - tcpNone)} |`,
-  );
-  const mount = findCgroup2Mount();
+  // The eBPF allowlist: loaded into a fresh cgroup, loopback:port allowed.
+  const bpf = ['--cgroup', GROUP, '--bpf', BPF_OBJECT, '--net', `4,127.0.0.1,32,${port}`];
+  const withBpf = [...landlock, ...bpf];
   const ebpf =
     process.getuid?.() === 0 && mount && spawnSync('test', ['-r', BPF_OBJECT]).status === 0;
-  let startBpf: number | undefined;
-  if (ebpf) {
-    const group = '@GROUP';
-    {
-      const withBpf = [
-        ...landlock,
-        '--cgroup',
-        group,
-        '--bpf',
-        BPF_OBJECT,
-        '--net',
-        `4,127.0.0.1,32,${port}`,
-      ];
-      const [udpNone, udpBpf] = pair(
-        [
-          LAUNCHER,
-          '--no-fs',
-          '--cgroup',
-          group,
-          '--bpf',
-          BPF_OBJECT,
-          '--net',
-          `4,127.0.0.1,32,${port}`,
-        ],
-        bin,
-        ['udp', String(port), String(N_UDP)],
-      );
+  try {
+    // open(): Landlock checks the path walk against the rules.
+    const [openNone, openLl] = await pair(landlock, bin, ['open', file, String(N_OPEN)]);
+    rows.push(
+      `| open()+close(), 5 levels below the rule (µs) | ${f1(openNone)} | ${f1(openLl)} | ${f1(openLl - openNone)} |`,
+    );
+
+    // connect(): Landlock TCP port rules; with root, the cgroup eBPF allowlist too.
+    const [tcpNone, tcpLl] = await pair(landlock, bin, ['tcp', String(port), String(N_TCP)]);
+    rows.push(
+      `| TCP connect()+close() to loopback, Landlock port rule (µs) | ${f1(tcpNone)} | ${f1(tcpLl)} | ${f1(tcpLl - tcpNone)} |`,
+    );
+    if (ebpf) {
+      const [udpNone, udpBpf] = await pair([LAUNCHER, '--no-fs', ...bpf], bin, [
+        'udp',
+        String(port),
+        String(N_UDP),
+      ]);
       rows.push(
         `| UDP connect()+close(), eBPF connect4 allowlist (µs) | ${f1(udpNone)} | ${f1(udpBpf)} | ${f1(udpBpf - udpNone)} |`,
       );
-      const [tcpNone2, tcpBoth] = pair(withBpf, bin, ['tcp', String(port), String(N_TCP)]);
+      const [tcpNone2, tcpBoth] = await pair(withBpf, bin, ['tcp', String(port), String(N_TCP)]);
       rows.push(
         `| TCP connect()+close(), Landlock + eBPF (µs) | ${f1(tcpNone2)} | ${f1(tcpBoth)} | ${f1(tcpBoth - tcpNone2)} |`,
       );
-      // Each launch gets its own group (as cordon run does): at most 64 programs attach to one.
-      const xs: number[] = [];
-      for (let i = 0; i < STARTS; i++) {
-        const g = await createAgentGroup(mount, `start-${process.pid}-${i}`);
-        const argv = [...withBpf.map((a) => (a === group ? g : a)), '--', '/bin/true'];
-        const t0 = performance.now();
-        const r = spawnSync(argv[0]!, argv.slice(1));
-        xs.push((performance.now() - t0) * 1000);
-        await removeAgentGroup(g);
-        if (r.status !== 0) throw new Error(`launcher: ${r.stderr}`);
-      }
-      startBpf = median(xs);
+    } else {
+      rows.push('| eBPF rows | skipped: needs root, cgroup v2 and the built BPF object | | |');
     }
-  } else {
-    rows.push('| eBPF rows | skipped: needs root, cgroup v2 and the built BPF object | | |');
+  } finally {
+    await server.stop();
   }
-  server.kill();
 
-  const startNone = startup(['/bin/true']);
-  const startLl = startup([...landlock, '--', '/bin/true']);
+  // Start-up: /bin/true directly, through the launcher with Landlock, and with Landlock + eBPF
+  // load/attach (each launch in its own group), one start of each in turn.
+  const [startNone, startLl, startBpf] = await startups([
+    ['/bin/true'],
+    [...landlock, '--', '/bin/true'],
+    ...(ebpf ? [[...withBpf, '--', '/bin/true']] : []),
+  ]);
   rows.push(
-    `| start /bin/true, launcher with Landlock (µs) | ${f1(startNone)} | ${f1(startLl)} | ${f1(startLl - startNone)} |`,
+    `| start /bin/true, launcher with Landlock (µs) | ${f1(startNone!)} | ${f1(startLl!)} | ${f1(startLl! - startNone!)} |`,
   );
   if (startBpf !== undefined)
     rows.push(
-      `| start /bin/true, launcher with Landlock + eBPF load/attach (µs) | ${f1(startNone)} | ${f1(startBpf)} | ${f1(startBpf - startNone)} |`,
+      `| start /bin/true, launcher with Landlock + eBPF load/attach (µs) | ${f1(startNone!)} | ${f1(startBpf)} | ${f1(startBpf - startNone!)} |`,
     );
-
-  console.log(
-    `\nKernel enforcement (${quick ? 'quick' : 'full'}: medians of ${RUNS} runs; ${STARTS} starts)\n`,
-  );
-  console.log(rows.join('\n'));
-  await rm(dir, { recursive: true, force: true });
 }
 
 main().catch((e) => {

@@ -5,37 +5,22 @@
 // Portkey gateway (@portkey-ai/gateway from npm, offline, pointed at the same provider); the
 // floor is a bare Node proxy with no logic (testing/bare-proxy.ts): what one more hop costs.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
-import { freePort, waitForHttp } from '../testing/net.js';
+import { freePort } from '../testing/net.js';
 import { CORDON_CLI } from '../testing/mcp.js';
+import { startHelper, testingScript, type Helper } from './helpers.js';
+import { percentile } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const RATE = 100; // requests per second
 const ROUNDS = quick ? 2 : 8; // one-second blocks per path
 const KEY = 'gw-bench-key-ledger-bot-alice';
 
-const pct = (xs: number[], q: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
 const ms = (x: number) => x.toFixed(2);
-
-/** A helper process of ../testing that prints its URL once it listens. */
-function startHelper(
-  file: string,
-  args: string[] = [],
-): Promise<{ url: string; child: ChildProcess }> {
-  const main = fileURLToPath(new URL(`../testing/${file}`, import.meta.url));
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve({ url: d.toString().trim(), child }));
-    child.once('exit', (code) => reject(new Error(`provider exited ${code}`)));
-  });
-}
 
 const chat = (stream: boolean) =>
   JSON.stringify({
@@ -127,7 +112,10 @@ async function sequential(paths: Record<string, () => Promise<number>>) {
   return out;
 }
 
-/** A `cordon serve` in front of the provider, with its own data directory. */
+/**
+ * A `cordon serve` in front of the provider, with its own data directory; killed if it does not
+ * start.
+ */
 async function startCordon(providerUrl: string, sync: 'full' | 'normal') {
   const dir = await tempDir('cordon-bench-llm-');
   const port = await freePort();
@@ -147,49 +135,51 @@ async function startCordon(providerUrl: string, sync: 'full' | 'normal') {
       },
     }),
   );
-  const child = spawn(process.execPath, [CORDON_CLI, 'serve', '--config', config], {
-    stdio: 'ignore',
+  const helper = await startHelper([CORDON_CLI, 'serve', '--config', config], {
+    readyUrl: `http://127.0.0.1:${port}/healthz`,
+    stderr: 'ignore',
   });
-  await waitForHttp(`http://127.0.0.1:${port}/healthz`);
-  return { url: `http://127.0.0.1:${port}/llm/openai/v1`, child };
+  return { ...helper, url: `http://127.0.0.1:${port}/llm/openai/v1` };
 }
 
-const provider = await startHelper('llm-upstream-main.js');
-const children: ChildProcess[] = [provider.child];
+// Every helper started is stopped at the end, whatever fails; one that fails to start is
+// stopped by startHelper.
+const helpers: Helper[] = [];
+const started = <T extends Helper>(h: T): T => {
+  helpers.push(h);
+  return h;
+};
 try {
-  const bare = await startHelper('bare-proxy.js', [provider.url]);
-  children.push(bare.child);
-  const full = await startCordon(provider.url, 'full');
-  const normal = await startCordon(provider.url, 'normal');
-  children.push(full.child, normal.child);
+  const provider = started(await startHelper([testingScript('llm-upstream-main.js')])).line;
+  const bare = started(await startHelper([testingScript('bare-proxy.js'), provider])).line;
+  const full = started(await startCordon(provider, 'full')).url;
+  const normal = started(await startCordon(provider, 'normal')).url;
   const portkeyPort = await freePort();
   const require = createRequire(import.meta.url);
-  const portkey = spawn(
-    process.execPath,
-    [
-      join(dirname(require.resolve('@portkey-ai/gateway/package.json')), 'build/start-server.js'),
-      `--port=${portkeyPort}`,
-      '--headless',
-    ],
-    { stdio: 'ignore' },
+  started(
+    await startHelper(
+      [
+        join(dirname(require.resolve('@portkey-ai/gateway/package.json')), 'build/start-server.js'),
+        `--port=${portkeyPort}`,
+        '--headless',
+      ],
+      { readyUrl: `http://127.0.0.1:${portkeyPort}/`, stderr: 'ignore' },
+    ),
   );
-  children.push(portkey);
-  await waitForHttp(`http://127.0.0.1:${portkeyPort}/`);
-  const direct = `${provider.url}/v1`;
+  const direct = `${provider}/v1`;
   const peer = `http://127.0.0.1:${portkeyPort}/v1`;
   const peerHeaders = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': direct };
   const paths = (stream: boolean) => ({
     direct: () => once(direct, 'none', stream, 'gpt-4.1-mini'),
     'bare Node proxy (no logic: the floor)': () =>
-      once(`${bare.url}/v1`, 'none', stream, 'gpt-4.1-mini'),
-    'Cordon (audit sync full, the default)': () =>
-      once(full.url, KEY, stream, 'local/gpt-4.1-mini'),
-    'Cordon (audit sync normal)': () => once(normal.url, KEY, stream, 'local/gpt-4.1-mini'),
+      once(`${bare}/v1`, 'none', stream, 'gpt-4.1-mini'),
+    'Cordon (audit sync full, the default)': () => once(full, KEY, stream, 'local/gpt-4.1-mini'),
+    'Cordon (audit sync normal)': () => once(normal, KEY, stream, 'local/gpt-4.1-mini'),
     'Portkey (proxy only)': () => once(peer, 'none', stream, 'gpt-4.1-mini', peerHeaders),
   });
-  const pair = (xs: number[]) => `${ms(pct(xs, 0.5))} / ${ms(pct(xs, 0.99))}`;
+  const pair = (xs: number[]) => `${ms(percentile(xs, 0.5))} / ${ms(percentile(xs, 0.99))}`;
   const added = (xs: number[], d: number[]) =>
-    `${ms(pct(xs, 0.5) - pct(d, 0.5))} / ${ms(pct(xs, 0.99) - pct(d, 0.99))}`;
+    `${ms(percentile(xs, 0.5) - percentile(d, 0.5))} / ${ms(percentile(xs, 0.99) - percentile(d, 0.99))}`;
   const rows: string[] = [
     '| path | measure | p50 / p99 (ms) | added p50 / p99 (ms) |',
     '| --- | --- | --- | --- |',
@@ -212,7 +202,7 @@ try {
     const s = await sequential(ours);
     for (const [name, xs] of Object.entries(s))
       seqRows.push(
-        `| ${name} | ${what} | ${pair(xs)} | ${name === 'direct' ? '' : ms(pct(xs, 0.5) - pct(s.direct!, 0.5))} |`,
+        `| ${name} | ${what} | ${pair(xs)} | ${name === 'direct' ? '' : ms(percentile(xs, 0.5) - percentile(s.direct!, 0.5))} |`,
       );
   }
   console.log(
@@ -222,5 +212,5 @@ try {
   console.log('\n### One request at a time, paths in turn\n');
   console.log(seqRows.join('\n'));
 } finally {
-  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(helpers.map((h) => h.stop()));
 }

@@ -2,10 +2,8 @@
 // the same server, at a fixed rate, over stdio and Streamable HTTP; and calls/s with 8 callers.
 // The gateway records every decision in its audit log, as it does in production.
 
-import { spawn } from 'node:child_process';
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -16,7 +14,7 @@ import { loadPolicyDir } from '../policy/load.js';
 import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
-import { freePort, waitForHttp } from '../testing/net.js';
+import { freePort } from '../testing/net.js';
 import {
   CORDON_CLI,
   EVERYTHING_SERVER,
@@ -24,6 +22,8 @@ import {
   issueToken,
   startHttpGateway,
 } from '../testing/mcp.js';
+import { startHelper, testingScript } from './helpers.js';
+import { percentiles } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 // The SDK's Streamable HTTP client leaves an abort listener per call on its transport's signal
@@ -34,14 +34,11 @@ process.on('warning', (w) => {
 });
 const CLI = CORDON_CLI;
 const EVERYTHING = EVERYTHING_SERVER;
-const STDIO_RELAY = fileURLToPath(new URL('../testing/stdio-relay.js', import.meta.url));
-const BARE_PROXY = fileURLToPath(new URL('../testing/bare-proxy.js', import.meta.url));
+const STDIO_RELAY = testingScript('stdio-relay.js');
+const BARE_PROXY = testingScript('bare-proxy.js');
 const node = process.execPath;
 const RATE = 200; // calls per second
 const SECONDS = quick ? 2 : 8; // one-second blocks per path
-
-const pct = (xs: number[], q: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
 
 const call = (c: Client) => c.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } });
 
@@ -74,7 +71,7 @@ async function measure(clients: Client[]) {
     for (const [k, c] of clients.entries()) await oneSecond(c, lat[k]!);
   const out = [];
   for (const [k, c] of clients.entries())
-    out.push({ p50: pct(lat[k]!, 0.5), p99: pct(lat[k]!, 0.99), rate: await throughput(c) });
+    out.push({ ...percentiles(lat[k]!), rate: await throughput(c) });
   return out;
 }
 
@@ -92,7 +89,10 @@ async function throughput(c: Client) {
   return done / SECONDS;
 }
 
-/** A client over stdio that keeps the child's last stderr, to say why a run died. */
+/**
+ * A client over stdio that keeps the child's last stderr, to say why a run died; the child is
+ * stopped if the client cannot connect.
+ */
 async function stdioClient(command: string, args: string[], logs: (() => string)[]) {
   const transport = new StdioClientTransport({ command, args, stderr: 'pipe' });
   let tail = '';
@@ -101,7 +101,12 @@ async function stdioClient(command: string, args: string[], logs: (() => string)
   });
   logs.push(() => `--- stderr of ${args.slice(0, 3).join(' ')} ---\n${tail}`);
   const client = new Client({ name: 'bench', version: '1' });
-  await client.connect(transport);
+  try {
+    await client.connect(transport);
+  } catch (e) {
+    await transport.close();
+    throw e;
+  }
   return client;
 }
 
@@ -137,11 +142,17 @@ async function main() {
 
   // stdio: the client spawns the server, or the gateway that spawns it.
   await section('stdio', async (logs) => {
-    const direct = await stdioClient(node, [EVERYTHING, 'stdio'], logs);
-    const gateway = async (sync: string) =>
-      stdioClient(
-        node,
-        [
+    // Every client (and so every child it spawned) is closed, whether the section ends or fails.
+    const clients: Client[] = [];
+    const open = async (args: string[]) => {
+      const c = await stdioClient(node, args, logs);
+      clients.push(c);
+      return c;
+    };
+    try {
+      const direct = await open([EVERYTHING, 'stdio']);
+      const gateway = async (sync: string) =>
+        open([
           CLI,
           'mcp',
           'serve',
@@ -161,65 +172,64 @@ async function main() {
           node,
           EVERYTHING,
           'stdio',
-        ],
-        logs,
-      );
-    const normal = await gateway('normal');
-    const full = await gateway('full');
-    const relay = await stdioClient(node, [STDIO_RELAY, node, EVERYTHING, 'stdio'], logs);
-    const [d, g, f, r] = await measure([direct, normal, full, relay]);
-    for (const c of [direct, normal, full, relay]) await c.close();
-    row('stdio (`mcp serve` default: audit sync normal)', d!, g!);
-    row('stdio, audit sync full', d!, f!);
-    row('stdio, a bare relay process (no logic: the floor)', d!, r!);
+        ]);
+      const normal = await gateway('normal');
+      const full = await gateway('full');
+      const relay = await open([STDIO_RELAY, node, EVERYTHING, 'stdio']);
+      const [d, g, f, r] = await measure([direct, normal, full, relay]);
+      row('stdio (`mcp serve` default: audit sync normal)', d!, g!);
+      row('stdio, audit sync full', d!, f!);
+      row('stdio, a bare relay process (no logic: the floor)', d!, r!);
+    } finally {
+      for (const c of clients) await c.close().catch(() => {});
+    }
   });
 
   // Streamable HTTP: the server on its own port; the gateway in front of it on another.
   await section('Streamable HTTP', async () => {
     const upPort = await freePort();
-    const up = spawn(node, [EVERYTHING, 'streamableHttp'], {
+    const upUrl = `http://127.0.0.1:${upPort}/mcp`;
+    const up = await startHelper([EVERYTHING, 'streamableHttp'], {
       env: { ...process.env, PORT: String(upPort) },
-      stdio: 'ignore',
-    });
-    const data = await tempDir('cordon-mcp-bench-');
-    const gw = await startHttpGateway({
-      policies,
-      data,
-      name: 'everything',
-      args: ['--url', `http://127.0.0.1:${upPort}/mcp`],
+      readyUrl: upUrl,
+      stderr: 'ignore',
     });
     try {
-      await waitForHttp(`http://127.0.0.1:${upPort}/mcp`);
-      const direct = new Client({ name: 'bench', version: '1' });
-      await direct.connect(
-        new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${upPort}/mcp`)),
-      );
-      const token = issueToken(data, 'alice', 'coding-agent', '1h');
-      const via = new Client({ name: 'bench', version: '1' });
-      await via.connect(
-        new StreamableHTTPClientTransport(new URL(gw.url), {
-          requestInit: { headers: { authorization: `Bearer ${token}` } },
-        }),
-      );
-      const bare = spawn(node, [BARE_PROXY, `http://127.0.0.1:${upPort}`], {
-        stdio: ['ignore', 'pipe', 'ignore'],
+      const data = await tempDir('cordon-mcp-bench-');
+      const gw = await startHttpGateway({
+        policies,
+        data,
+        name: 'everything',
+        args: ['--url', upUrl],
       });
-      const bareUrl = await new Promise<string>((resolve) =>
-        bare.stdout.once('data', (b: Buffer) => resolve(b.toString().trim())),
-      );
-      const floor = new Client({ name: 'bench', version: '1' });
-      await floor.connect(new StreamableHTTPClientTransport(new URL(`${bareUrl}/mcp`)));
       try {
-        const [d, g, r] = await measure([direct, via, floor]);
-        for (const c of [direct, via, floor]) await c.close();
-        row('Streamable HTTP (bearer token, user + agent evaluated)', d!, g!);
-        row('Streamable HTTP, a bare Node proxy (no logic: the floor)', d!, r!);
+        const direct = new Client({ name: 'bench', version: '1' });
+        await direct.connect(new StreamableHTTPClientTransport(new URL(upUrl)));
+        const token = issueToken(data, 'alice', 'coding-agent', '1h');
+        const via = new Client({ name: 'bench', version: '1' });
+        await via.connect(
+          new StreamableHTTPClientTransport(new URL(gw.url), {
+            requestInit: { headers: { authorization: `Bearer ${token}` } },
+          }),
+        );
+        const bare = await startHelper([BARE_PROXY, `http://127.0.0.1:${upPort}`], {
+          stderr: 'ignore',
+        });
+        try {
+          const floor = new Client({ name: 'bench', version: '1' });
+          await floor.connect(new StreamableHTTPClientTransport(new URL(`${bare.line}/mcp`)));
+          const [d, g, r] = await measure([direct, via, floor]);
+          for (const c of [direct, via, floor]) await c.close();
+          row('Streamable HTTP (bearer token, user + agent evaluated)', d!, g!);
+          row('Streamable HTTP, a bare Node proxy (no logic: the floor)', d!, r!);
+        } finally {
+          await bare.stop();
+        }
       } finally {
-        bare.kill();
+        gw.stop();
       }
     } finally {
-      gw.stop();
-      up.kill();
+      await up.stop();
     }
   });
 
@@ -240,7 +250,8 @@ async function main() {
       await call(c);
       lat.push(performance.now() - t);
     }
-    return `${pct(lat, 0.5).toFixed(2)} / ${pct(lat, 0.99).toFixed(2)} ms`;
+    const p = percentiles(lat);
+    return `${p.p50.toFixed(2)} / ${p.p99.toFixed(2)} ms`;
   };
   const inproc: string[] = ['| path (one call at a time) | p50 / p99 |', '|---|---:|'];
   const direct = new Client({ name: 'bench', version: '1' });
