@@ -8,12 +8,12 @@ import { configSchema } from '../config/config.js';
 import { formatLocated } from '../core/source-location.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { openPdp } from '../server/pdp.js';
-import { compileKernelPlan, KernelCompileError } from '../kernel/compiler.js';
+import { compileKernelPlan, KERNEL_ACTIONS } from '../kernel/compiler.js';
 import { enforcementOf } from '../kernel/enforcement.js';
 import { toCilium, toKubeArmor, toTetragon } from '../kernel/export/exports.js';
 import { buildLaunch } from '../kernel/launch.js';
 import { formatReport } from '../kernel/report.js';
-import { KernelRunError, runSandboxed } from '../kernel/run.js';
+import { runSandboxed } from '../kernel/run.js';
 
 type Exit = (code: number) => void;
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -52,49 +52,49 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
         json?: boolean;
       }) => {
         const set = await loadSet(o.policies);
-        try {
-          const plan = compileKernelPlan(set, o.agent);
-          const enf = enforcementOf(plan);
-          if (o.target === 'report') {
-            out(
-              o.json
-                ? JSON.stringify({ plan, enforcement: enf }, null, 2)
-                : formatReport(plan, enf),
-            );
-          } else if (o.target === 'landlock') {
-            const spec = await buildLaunch(enf, {
-              command: ['/bin/true'],
-              bestEffort: false,
-              runtime: false,
-            });
-            const view = {
-              paths: spec.paths,
-              options: spec.options,
-              notes: [...spec.notes, ...enf.net.notes],
-            };
-            if (o.json) out(JSON.stringify(view, null, 2));
-            else {
-              for (const p of spec.paths)
-                out(
-                  `${p.mode}  ${p.pattern}  →  ${p.matched.length ? p.matched.join(', ') : '(nothing exists)'}`,
-                );
-              out(`cordon-launch ${spec.options.join(' ')} -- COMMAND`);
-              for (const n of view.notes) out(`- ${n}`);
-            }
-          } else {
-            const x = { tetragon: toTetragon, kubearmor: toKubeArmor, cilium: toCilium }[o.target](
-              plan,
-              enf,
-            );
-            if (o.json) out(JSON.stringify(x.resource, null, 2));
-            else {
-              for (const n of x.notes) out(`# ${n}`);
-              out(YAML.stringify(x.resource, { aliasDuplicateObjects: false }).trimEnd());
-            }
+        const plan = compileKernelPlan(set, o.agent);
+        const enf = enforcementOf(plan);
+        if (o.target === 'report') {
+          out(
+            o.json ? JSON.stringify({ plan, enforcement: enf }, null, 2) : formatReport(plan, enf),
+          );
+        } else if (o.target === 'landlock') {
+          const spec = await buildLaunch(enf, {
+            command: ['/bin/true'],
+            bestEffort: false,
+            runtime: false,
+          });
+          // What the kernel does not hold (forbids left to the gateway, permits not granted) is
+          // said here too: the paths alone would hide it.
+          const view = {
+            paths: spec.paths,
+            options: spec.options,
+            notes: [
+              ...KERNEL_ACTIONS.flatMap((a) => plan[a].notes.map((n) => `${a}: ${n}`)),
+              ...enf.notes,
+              ...spec.notes,
+              ...enf.net.notes,
+            ],
+          };
+          if (o.json) out(JSON.stringify(view, null, 2));
+          else {
+            for (const p of spec.paths)
+              out(
+                `${p.mode}  ${p.pattern}  →  ${p.matched.length ? p.matched.join(', ') : '(nothing exists)'}`,
+              );
+            out(`cordon-launch ${spec.options.join(' ')} -- COMMAND`);
+            for (const n of view.notes) out(`- ${n}`);
           }
-        } catch (e) {
-          if (e instanceof KernelCompileError) throw new KernelCliError(e.message);
-          throw e;
+        } else {
+          const x = { tetragon: toTetragon, kubearmor: toKubeArmor, cilium: toCilium }[o.target](
+            plan,
+            enf,
+          );
+          if (o.json) out(JSON.stringify(x.resource, null, 2));
+          else {
+            for (const n of x.notes) out(`# ${n}`);
+            out(YAML.stringify(x.resource, { aliasDuplicateObjects: false }).trimEnd());
+          }
         }
         exit(0);
       },
@@ -144,10 +144,6 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
             ...(o.verbose ? { verbose: true } : {}),
           });
           exit(r.code);
-        } catch (e) {
-          if (e instanceof KernelRunError || e instanceof KernelCompileError)
-            throw new KernelCliError(e.message);
-          throw e;
         } finally {
           await pdp.close();
         }

@@ -14,6 +14,9 @@ import { BearerError } from '../mcp/bearer.js';
 import { McpCliError, McpConfigError } from './mcp-commands.js';
 import { buildCli, UserError } from './commands.js';
 import { KernelCliError } from './kernel-commands.js';
+import { KernelCompileError } from '../kernel/compiler.js';
+import { KernelRunError } from '../kernel/run.js';
+import { LaunchError } from '../kernel/launch.js';
 
 // Output piped into `head` and the like: stop quietly when the reader goes away.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -40,6 +43,9 @@ const userErrors = [
   McpConfigError,
   BearerError,
   KernelCliError,
+  KernelCompileError,
+  KernelRunError,
+  LaunchError,
 ];
 
 buildCli(exit)

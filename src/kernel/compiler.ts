@@ -23,12 +23,8 @@ import {
   type Want,
 } from './sets.js';
 
-export const FILE_ACTIONS = ['readFile', 'writeFile', 'exec'] as const;
-export const NET_ACTIONS = ['connectNetwork'] as const;
-export type FileAction = (typeof FILE_ACTIONS)[number];
-export type NetAction = (typeof NET_ACTIONS)[number];
-export type KernelAction = FileAction | NetAction;
-export const KERNEL_ACTIONS: readonly KernelAction[] = [...FILE_ACTIONS, ...NET_ACTIONS];
+export const KERNEL_ACTIONS = ['readFile', 'writeFile', 'exec', 'connectNetwork'] as const;
+export type KernelAction = (typeof KERNEL_ACTIONS)[number];
 
 /**
  * exact: the kernel allows exactly what the policies allow (for what the kernel sees);

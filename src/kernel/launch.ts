@@ -7,7 +7,10 @@ import { constants } from 'node:fs';
 import { access, open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { Enforcement, Mode } from './enforcement.js';
-import { parseCidr } from './sets.js';
+import { ipNet } from './sets.js';
+
+/** The command cannot be launched as given (not found). */
+export class LaunchError extends Error {}
 
 export interface Allowance {
   mode: string;
@@ -42,7 +45,7 @@ export const RUNTIME_READ = [
   '/proc/meminfo',
   '/proc/stat',
 ];
-export const RUNTIME_WRITE = ['/dev/null'];
+const RUNTIME_WRITE = ['/dev/null'];
 
 const exists = async (p: string) =>
   access(p, constants.F_OK).then(
@@ -51,7 +54,7 @@ const exists = async (p: string) =>
   );
 
 /** Resolves a command name through PATH, like execvp. */
-export async function resolveCommand(cmd: string, path = process.env.PATH ?? ''): Promise<string> {
+async function resolveCommand(cmd: string, path = process.env.PATH ?? ''): Promise<string> {
   if (cmd.includes('/')) return isAbsolute(cmd) ? cmd : join(process.cwd(), cmd);
   for (const dir of path.split(':').filter(Boolean)) {
     const p = join(dir, cmd);
@@ -65,7 +68,7 @@ export async function resolveCommand(cmd: string, path = process.env.PATH ?? '')
       // next
     }
   }
-  throw new Error(`${cmd}: command not found`);
+  throw new LaunchError(`${cmd}: command not found`);
 }
 
 /** The ELF program interpreter (PT_INTERP) of a 64-bit binary, or a script's #! interpreter. */
@@ -128,7 +131,7 @@ const isDirectory = (p: string) =>
   );
 
 /** Existing paths a Cedar path item covers: a prefix `"/a/b-"` matches `/a/b-*` entries. */
-export async function expandItem(item: { kind: 'prefix' | 'exact'; s: string }): Promise<string[]> {
+async function expandItem(item: { kind: 'prefix' | 'exact'; s: string }): Promise<string[]> {
   if (item.kind === 'exact' || item.s === '/') return (await exists(item.s)) ? [item.s] : [];
   if (item.s.endsWith('/')) {
     const dir = item.s.replace(/\/+$/, '') || '/';
@@ -162,7 +165,7 @@ export interface LaunchOptions {
 
 export async function buildLaunch(enf: Enforcement, o: LaunchOptions): Promise<LaunchSpec> {
   const [cmd, ...args] = o.command;
-  if (!cmd) throw new Error('no command to run');
+  if (!cmd) throw new LaunchError('no command to run');
   const command = [await resolveCommand(cmd), ...args];
   const options: string[] = [];
   const notes: string[] = [];
@@ -246,13 +249,13 @@ export async function buildLaunch(enf: Enforcement, o: LaunchOptions): Promise<L
       if (o.bpfObject) {
         options.push('--bpf', o.bpfObject);
         for (const r of net.ip) {
-          const c = parseCidr(r.cidr);
+          const c = ipNet(r.cidr);
           if (!c) {
             notes.push(`${r.cidr}: not an IP range; skipped`);
             continue;
           }
           const addr = r.cidr.split('/')[0]!;
-          options.push('--net', `${c.family},${addr},${c.bits},${r.port ?? 0}`);
+          options.push('--net', `${c.v6 ? 6 : 4},${addr},${c.prefix},${r.port ?? 0}`);
         }
         if (o.proxyPort !== undefined) options.push('--net', `4,127.0.0.1,32,${o.proxyPort}`);
       }

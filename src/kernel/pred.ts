@@ -4,7 +4,7 @@
 // attributes, extension calls the kernel cannot evaluate) becomes an opaque atom that names
 // what it reads, so the report can say why a policy stays at the gateway. Pure.
 
-import type { PolicyJson } from '../core/cedar.js';
+import type { Expr, PatternElem, PolicyJson } from '../core/cedar.js';
 
 export type Atom =
   | { kind: 'is'; type: string }
@@ -18,8 +18,6 @@ export type Atom =
   | { kind: 'eq'; type: string; id: string }
   | { kind: 'opaque'; why: string };
 
-export type PatternElem = 'Wildcard' | { Literal: string };
-
 export type Pred =
   | { op: 'const'; value: boolean }
   | { op: 'atom'; atom: Atom }
@@ -30,77 +28,84 @@ const TRUE: Pred = { op: 'const', value: true };
 const FALSE: Pred = { op: 'const', value: false };
 const opaque = (why: string): Pred => ({ op: 'atom', atom: { kind: 'opaque', why } });
 
-type Expr = Record<string, unknown>;
+/** The operand of one of Cedar's operators: `operand(e, '&&')` is `{ left, right }` for `a && b`. */
+type Operand<K extends string> = Exclude<Extract<Expr, Record<K, unknown>>[K], Expr[]>;
+function operand<K extends string>(e: unknown, k: K): Operand<K> | undefined {
+  return e && typeof e === 'object' && k in e ? (e as Record<K, Operand<K>>)[k] : undefined;
+}
+
+/** The arguments of an extension function call (`ip(…)`, `unknown(…)`). */
+function callArgs(e: unknown, fn: string): Expr[] | undefined {
+  const args = operand(e, fn) as unknown;
+  return Array.isArray(args) ? (args as Expr[]) : undefined;
+}
 
 /** True for the partially evaluated resource: `unknown("resource")` or `Var resource`. */
 function isResource(e: unknown): boolean {
-  if (!e || typeof e !== 'object') return false;
-  const o = e as Expr;
-  if (o.Var === 'resource') return true;
-  const u = o.unknown as unknown[] | undefined;
-  return Array.isArray(u) && (u[0] as Expr | undefined)?.Value === 'resource';
+  return operand(e, 'Var') === 'resource' || literal(callArgs(e, 'unknown')?.[0]) === 'resource';
 }
 
 /** `resource.attr` → attr, otherwise undefined. */
 function resourceAttr(e: unknown): string | undefined {
-  const dot = (e as Expr | undefined)?.['.'] as { left: unknown; attr: string } | undefined;
+  const dot = operand(e, '.');
   return dot && isResource(dot.left) ? dot.attr : undefined;
 }
 
-function literal(e: unknown): unknown {
-  return e && typeof e === 'object' && 'Value' in (e as Expr) ? (e as Expr).Value : undefined;
+function literal(e: unknown): Operand<'Value'> | undefined {
+  return operand(e, 'Value');
 }
 
 function entityLiteral(e: unknown): { type: string; id: string } | undefined {
-  const v = literal(e) as { __entity?: { type: string; id: string } } | undefined;
-  return v && typeof v === 'object' && v.__entity ? v.__entity : undefined;
+  const v = literal(e);
+  return v && typeof v === 'object' && '__entity' in v
+    ? (v as { __entity: { type: string; id: string } }).__entity
+    : undefined;
 }
 
 /** What an expression the kernel cannot evaluate reads, for the report (`context.delegation.depth`). */
-export function describeReads(e: unknown): string {
+function describeReads(e: Expr): string {
   const found = new Set<string>();
   const walk = (x: unknown): void => {
     if (!x || typeof x !== 'object') return;
     if (Array.isArray(x)) return x.forEach(walk);
-    const o = x as Expr;
-    const dot = o['.'] as { left: unknown; attr: string } | undefined;
+    const dot = operand(x, '.');
     if (dot) {
       const path: string[] = [dot.attr];
-      let cur: unknown = dot.left;
-      while ((cur as Expr | undefined)?.['.']) {
-        const d = (cur as Expr)['.'] as { left: unknown; attr: string };
+      let cur: Expr = dot.left;
+      for (let d = operand(cur, '.'); d; d = operand(cur, '.')) {
         path.unshift(d.attr);
         cur = d.left;
       }
-      const root = (cur as Expr | undefined)?.Var ?? (isResource(cur) ? 'resource' : undefined);
-      if (typeof root === 'string') {
+      const root = operand(cur, 'Var') ?? (isResource(cur) ? 'resource' : undefined);
+      if (root !== undefined) {
         found.add([root, ...path].join('.'));
         return;
       }
     }
-    if (o.Var === 'context') {
+    if (operand(x, 'Var') === 'context') {
       found.add('context');
       return;
     }
-    for (const v of Object.values(o)) walk(v);
+    for (const v of Object.values(x)) walk(v);
   };
   walk(e);
   return found.size > 0 ? [...found].sort().join(', ') : 'an expression the kernel cannot evaluate';
 }
 
 /** Converts one residual expression. */
-export function toPred(e: unknown): Pred {
+function toPred(e: Expr): Pred {
   if (!e || typeof e !== 'object') return opaque('a malformed expression');
-  const o = e as Expr;
-  if ('Value' in o) {
-    return typeof o.Value === 'boolean' ? (o.Value ? TRUE : FALSE) : opaque(describeReads(e));
+  if ('Value' in e) {
+    return typeof e.Value === 'boolean' ? (e.Value ? TRUE : FALSE) : opaque(describeReads(e));
   }
-  const bin = (k: string) => o[k] as { left: unknown; right: unknown } | undefined;
-  if (bin('&&')) return { op: 'and', args: [toPred(bin('&&')!.left), toPred(bin('&&')!.right)] };
-  if (bin('||')) return { op: 'or', args: [toPred(bin('||')!.left), toPred(bin('||')!.right)] };
-  if (o['!']) return { op: 'not', arg: toPred((o['!'] as { arg: unknown }).arg) };
-  if (o.is) {
-    const is = o.is as { left: unknown; entity_type: string; in?: unknown };
+  const and = operand(e, '&&');
+  if (and) return { op: 'and', args: [toPred(and.left), toPred(and.right)] };
+  const or = operand(e, '||');
+  if (or) return { op: 'or', args: [toPred(or.left), toPred(or.right)] };
+  const not = operand(e, '!');
+  if (not) return { op: 'not', arg: toPred(not.arg) };
+  const is = operand(e, 'is');
+  if (is) {
     if (isResource(is.left) && is.in === undefined)
       return { op: 'atom', atom: { kind: 'is', type: is.entity_type } };
     if (isResource(is.left)) {
@@ -116,13 +121,13 @@ export function toPred(e: unknown): Pred {
     }
     return opaque(describeReads(e));
   }
-  if (o.like) {
-    const like = o.like as { left: unknown; pattern: PatternElem[] };
+  const like = operand(e, 'like');
+  if (like) {
     if (resourceAttr(like.left) === 'path')
       return { op: 'atom', atom: { kind: 'pathLike', pattern: like.pattern } };
     return opaque(describeReads(e));
   }
-  const eq = bin('==');
+  const eq = operand(e, '==');
   if (eq) {
     for (const [a, b] of [
       [eq.left, eq.right],
@@ -141,13 +146,13 @@ export function toPred(e: unknown): Pred {
     }
     return opaque(describeReads(e));
   }
-  const inn = bin('in');
+  const inn = operand(e, 'in');
   if (inn && isResource(inn.left)) {
     const ent = entityLiteral(inn.right);
     if (ent) return { op: 'atom', atom: { kind: 'inSet', ...ent } };
     const set = literal(inn.right);
     if (Array.isArray(set)) {
-      const ents = set.map((x) => (x as { __entity?: { type: string; id: string } }).__entity);
+      const ents = set.map((x) => entityLiteral({ Value: x }));
       if (ents.every((x) => x))
         return {
           op: 'or',
@@ -155,18 +160,15 @@ export function toPred(e: unknown): Pred {
         };
     }
   }
-  if (o.has) {
-    const has = o.has as { left: unknown; attr: string };
-    if (isResource(has.left) && has.attr === 'port')
-      return { op: 'atom', atom: { kind: 'hasPort' } };
-  }
+  const has = operand(e, 'has');
+  if (has && isResource(has.left) && has.attr === 'port')
+    return { op: 'atom', atom: { kind: 'hasPort' } };
   // ip(resource.host).isInRange(ip("10.0.0.0/8"))
-  const call = o.isInRange as unknown[] | undefined;
-  if (Array.isArray(call) && call.length === 2) {
-    const arg = (call[0] as Expr | undefined)?.ip as unknown[] | undefined;
-    const range = ((call[1] as Expr | undefined)?.ip as unknown[] | undefined)?.[0];
-    const cidr = literal(range);
-    if (Array.isArray(arg) && resourceAttr(arg[0]) === 'host' && typeof cidr === 'string')
+  const call = callArgs(e, 'isInRange');
+  if (call?.length === 2) {
+    const arg = callArgs(call[0], 'ip');
+    const cidr = literal(callArgs(call[1], 'ip')?.[0]);
+    if (arg && resourceAttr(arg[0]) === 'host' && typeof cidr === 'string')
       return { op: 'atom', atom: { kind: 'inRange', cidr } };
   }
   return opaque(describeReads(e));

@@ -3,7 +3,7 @@
 // A mechanism the plan needs and the machine refuses stops the launch, unless best effort
 // was asked for; then every such gap is printed.
 
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import type { Pdp } from '../server/pdp.js';
 import type { DecisionService } from '../server/decisions.js';
 import type { CompiledPolicySet } from '../core/policy-set.js';
 import type { DecisionTrace } from '../core/engine.js';
-import { compileKernelPlan, type KernelPlan } from './compiler.js';
+import { compileKernelPlan, KERNEL_ACTIONS, type KernelPlan } from './compiler.js';
 import { enforcementOf, type Enforcement } from './enforcement.js';
 import { buildLaunch, type LaunchSpec } from './launch.js';
 import { formatReport } from './report.js';
@@ -37,7 +37,8 @@ export interface RunOptions {
   session?: string;
   bestEffort: boolean;
   env?: NodeJS.ProcessEnv;
-  stdio?: 'inherit' | 'pipe';
+  /** The command's stdin, stdout and stderr (default: inherited); file descriptors capture them. */
+  stdio?: StdioOptions;
   /** Where messages for the user go (stderr). */
   say?: (s: string) => void;
   launcher?: string;
@@ -101,7 +102,7 @@ export async function prepareRun(o: RunOptions): Promise<Prepared> {
     unenforced.push(what);
   };
   // "Everything except …": a forbid the kernel cannot hold. Launching would silently drop it.
-  for (const action of ['readFile', 'writeFile', 'exec', 'connectNetwork'] as const) {
+  for (const action of KERNEL_ACTIONS) {
     const allowed = plan[action].allowed;
     if (allowed.co && allowed.items.length > 0)
       refuse(
@@ -182,7 +183,7 @@ export async function releaseRun(p: Prepared): Promise<string[]> {
 }
 
 /** The launch as one audit record: what was compiled, what is enforced, what is not. */
-export async function recordLaunch(pdp: Pdp, o: RunOptions, p: Prepared): Promise<string> {
+async function recordLaunch(pdp: Pdp, o: RunOptions, p: Prepared): Promise<string> {
   const id = randomUUID();
   if (!pdp.audit) return id;
   const set = o.set;

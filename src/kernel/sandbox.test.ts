@@ -4,9 +4,9 @@
 // mechanism, the test is skipped with the reason.
 
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -21,8 +21,8 @@ import {
   KernelRunError,
   LAUNCHER,
   prepareRun,
-  recordLaunch,
   releaseRun,
+  runSandboxed,
 } from './run.js';
 import { buildLaunch } from './launch.js';
 import { enforcementOf } from './enforcement.js';
@@ -108,33 +108,36 @@ async function run(
     pino({ level: 'silent' }),
   );
   const before = pdp.audit!.size;
-  const runOptions = {
-    agent: box.agent,
-    set: r.set,
-    pdp,
-    command: [
-      'node',
-      '-e',
-      `${PRELUDE}(async () => { console.log(JSON.stringify(await (async () => { ${main} })())); })()`,
-    ],
-    bestEffort: opts.bestEffort ?? false,
-    ...(opts.bpfObject ? { bpfObject: opts.bpfObject } : {}),
-  };
-  const prepared = await prepareRun(runOptions);
+  // The command's output goes to files: runSandboxed waits for the exit, then they are read.
+  const outDir = await tempDir('cordon-kernel-out-');
+  const stdout = await open(join(outDir, 'stdout'), 'w+');
+  const stderr = await open(join(outDir, 'stderr'), 'w+');
+  const said: string[] = [];
   try {
-    await recordLaunch(pdp, runOptions, prepared);
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(
-        prepared.launcher,
-        [...prepared.launch.options, '--', ...prepared.launch.command],
-        { env: prepared.env },
-        (err, stdout, stderr) =>
-          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
-      ),
-    );
+    const { code } = await runSandboxed({
+      agent: box.agent,
+      set: r.set,
+      pdp,
+      command: [
+        'node',
+        '-e',
+        `${PRELUDE}(async () => { console.log(JSON.stringify(await (async () => { ${main} })())); })()`,
+      ],
+      bestEffort: opts.bestEffort ?? false,
+      ...(opts.bpfObject ? { bpfObject: opts.bpfObject } : {}),
+      stdio: ['ignore', stdout.fd, stderr.fd],
+      say: (s) => said.push(s),
+    });
+    const out = await readFile(join(outDir, 'stdout'), 'utf8');
+    if (code !== 0)
+      throw new Error(
+        `the sandboxed command exited ${code}\n${await readFile(join(outDir, 'stderr'), 'utf8')}\n${said.join('\n')}`,
+      );
     return JSON.parse(out.trim().split('\n').pop()!) as Record<string, unknown>;
   } finally {
-    await releaseRun(prepared);
+    await stdout.close();
+    await stderr.close();
+    await rm(outDir, { recursive: true, force: true });
     await new Promise((r) => setTimeout(r, 20)); // the audit log commits in the next tick
     lastRecords = pdp
       .audit!.store.tail(pdp.audit!.size - before)

@@ -3,6 +3,9 @@
 // that the item algebra cannot represent exactly are approximated in the direction the
 // caller asks for (`lower`: a subset of the true set, `upper`: a superset) and say so. Pure.
 
+import { inRange, parseIp } from '../core/compiled/extensions.js';
+import type { IpNet } from '../core/compiled/values.js';
+
 export type Want = 'lower' | 'upper';
 
 export interface Domain<I> {
@@ -126,50 +129,22 @@ export interface DestItem {
   port?: number;
 }
 
-export function parseCidr(s: string): { family: 4 | 6; bytes: number[]; bits: number } | undefined {
-  const [addr, bitsText] = s.split('/');
-  if (!addr) return undefined;
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr);
-  if (v4) {
-    const bytes = v4.slice(1).map(Number);
-    if (bytes.some((b) => b > 255)) return undefined;
-    const bits = bitsText === undefined ? 32 : Number(bitsText);
-    return Number.isInteger(bits) && bits >= 0 && bits <= 32
-      ? { family: 4, bytes, bits }
-      : undefined;
+/** An IP address or range as Cedar's `ip()` reads it, or undefined when Cedar would refuse it. */
+export function ipNet(s: string): IpNet | undefined {
+  try {
+    return parseIp(s);
+  } catch {
+    return undefined;
   }
-  if (addr.includes(':')) {
-    const halves = addr.split('::');
-    if (halves.length > 2) return undefined;
-    const words = (h: string | undefined) => (h ? h.split(':') : []);
-    const head = words(halves[0]);
-    const tail = words(halves[1]);
-    const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
-    const all = [...head, ...Array<string>(fill).fill('0'), ...tail];
-    if (all.length !== 8 || all.some((w) => !/^[0-9a-fA-F]{1,4}$/.test(w))) return undefined;
-    const bytes = all.flatMap((w) => {
-      const n = parseInt(w, 16);
-      return [n >> 8, n & 0xff];
-    });
-    const bits = bitsText === undefined ? 128 : Number(bitsText);
-    return Number.isInteger(bits) && bits >= 0 && bits <= 128
-      ? { family: 6, bytes, bits }
-      : undefined;
-  }
-  return undefined;
 }
 
-const isIp = (host: string) => parseCidr(host) !== undefined && !host.includes('/');
+const isIp = (host: string) => !host.includes('/') && ipNet(host) !== undefined;
 
+/** outer ⊇ inner, by Cedar's `isInRange`. */
 function cidrContains(outer: string, inner: string): boolean {
-  const o = parseCidr(outer);
-  const i = parseCidr(inner);
-  if (!o || !i || o.family !== i.family || i.bits < o.bits) return false;
-  for (let bit = 0; bit < o.bits; bit++) {
-    const mask = 0x80 >> (bit % 8);
-    if ((o.bytes[bit >> 3]! & mask) !== (i.bytes[bit >> 3]! & mask)) return false;
-  }
-  return true;
+  const o = ipNet(outer);
+  const i = ipNet(inner);
+  return !!o && !!i && inRange(i, o);
 }
 
 /** The address part of a destination as a CIDR, when it is one (an IP host is a /32 or /128). */

@@ -97,7 +97,7 @@ function range(ip: IpNet): [bigint, bigint] {
   return [lo, lo + (1n << width) - 1n];
 }
 
-function inRange(a: IpNet, b: IpNet): boolean {
+export function inRange(a: IpNet, b: IpNet): boolean {
   if (a.v6 !== b.v6) return false;
   const [alo, ahi] = range(a);
   const [blo, bhi] = range(b);

@@ -10,7 +10,7 @@ import { loadPolicyDir } from '../../policy/load.js';
 import { agent, compileOk, entities, EXAMPLE_POLICIES } from '../../testing/fixtures.js';
 import { compileKernelPlan } from '../compiler.js';
 import { enforcementOf } from '../enforcement.js';
-import { parseCidr } from '../sets.js';
+import { ipNet } from '../sets.js';
 import { toCilium, toKubeArmor, toTetragon } from './exports.js';
 
 // Tests run from dist/; the fixtures stay in src/.
@@ -29,8 +29,8 @@ function validator(schema: object): ValidateFunction {
     { code: 'RegExp' },
   );
   const ajv = new Ajv({ strict: false, allErrors: true, logger: false, code: { regExp } });
-  ajv.addFormat('cidr', (s: string) => s.includes('/') && parseCidr(s) !== undefined);
-  ajv.addFormat('ip', (s: string) => !s.includes('/') && parseCidr(s) !== undefined);
+  ajv.addFormat('cidr', (s: string) => s.includes('/') && ipNet(s) !== undefined);
+  ajv.addFormat('ip', (s: string) => !s.includes('/') && ipNet(s) !== undefined);
   const int = (bits: number) => ({
     type: 'number' as const,
     validate: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** (bits - 1),
@@ -90,6 +90,32 @@ describe('exports validate against the published CRD schemas', () => {
     assert.ok(spec.kprobes.some((k) => k.call === 'security_bprm_check'));
     const { resource: r2 } = toTetragon(addressPlan().plan, addressPlan().enf);
     valid(tetragon, r2);
+  });
+
+  it('Tetragon TracingPolicy: allowed host names leave the network to the gateway, and the notes say so', async () => {
+    // The seed allows names only: tcp_connect sees addresses, names resolve at run time.
+    const seed = await seedPlan();
+    const byName = toTetragon(seed.plan, seed.enf);
+    const calls = (r: typeof byName) =>
+      (r.resource.spec as { kprobes: { call: string }[] }).kprobes.map((k) => k.call);
+    assert.ok(!calls(byName).includes('tcp_connect'));
+    const note = byName.notes.find((n) => /^connectNetwork is not enforced/.test(n));
+    assert.ok(note, byName.notes.join('\n'));
+    assert.match(note, /api\.anthropic\.com, api\.openai\.com, lynx-gateway\.internal/);
+    assert.match(note, /resolve at run time and cannot be enforced in the kernel/);
+    assert.match(note, /no tcp_connect rule is emitted/);
+    assert.match(note, /stays at the gateway/);
+    // No note may describe a network rule that is not there.
+    assert.ok(
+      !byName.notes.some((n) => /Sigkill|ports are not matched/.test(n)),
+      byName.notes.join('\n'),
+    );
+    // Addresses only: the rule is emitted, and the note is not.
+    const a = addressPlan();
+    const byAddress = toTetragon(a.plan, a.enf);
+    assert.ok(calls(byAddress).includes('tcp_connect'));
+    assert.ok(!byAddress.notes.some((n) => /not enforced/.test(n)), byAddress.notes.join('\n'));
+    assert.ok(byAddress.notes.some((n) => /Sigkill/.test(n)));
   });
 
   it('KubeArmorPolicy: allow lists for files, processes and DNS names', async () => {

@@ -8,7 +8,7 @@ import type { KernelPlan } from '../compiler.js';
 import type { Enforcement } from '../enforcement.js';
 import type { PathItem } from '../sets.js';
 
-export const AGENT_LABEL = 'cordon.dev/agent';
+const AGENT_LABEL = 'cordon.dev/agent';
 
 export interface Exported {
   resource: Record<string, unknown>;
@@ -86,28 +86,33 @@ export function toTetragon(plan: KernelPlan, enf: Enforcement): Exported {
       );
   }
   const net = enf.net;
-  if (net.restricted) {
+  if (net.restricted && net.names.length > 0) {
+    // A name resolves at run time; tcp_connect sees only an address. An address allowlist
+    // without the names' addresses would kill every allowed connection by name.
+    notes.push(
+      `connectNetwork is not enforced by this TracingPolicy: host names ` +
+        `(${[...new Set(net.names.map((n) => n.host))].join(', ')}) resolve at run time and ` +
+        'cannot be enforced in the kernel, so no tcp_connect rule is emitted and no destination ' +
+        '(addresses included) is restricted here; connectNetwork stays at the gateway and ' +
+        "Cordon's egress proxy; in the cluster, the Cilium export (toFQDNs) restricts names",
+    );
+  } else if (net.restricted) {
     const cidrs = [...new Set(net.ip.map((r) => r.cidr))].sort();
-    if (net.names.length > 0)
-      notes.push(
-        `host names (${net.names.map((n) => n.host).join(', ')}) are not visible to Tetragon: use the Cilium export for them`,
-      );
     if (net.ip.some((r) => r.port !== undefined))
       notes.push(
         'ports are not matched together with addresses: any port to an allowed address passes',
       );
-    if (net.names.length === 0)
-      kprobes.push({
-        call: 'tcp_connect',
-        syscall: false,
-        args: [{ index: 0, type: 'sock' }],
-        selectors: [
-          {
-            matchArgs: cidrs.length > 0 ? [{ index: 0, operator: 'NotDAddr', values: cidrs }] : [],
-            matchActions: [{ action: 'Sigkill' }],
-          },
-        ],
-      });
+    kprobes.push({
+      call: 'tcp_connect',
+      syscall: false,
+      args: [{ index: 0, type: 'sock' }],
+      selectors: [
+        {
+          matchArgs: cidrs.length > 0 ? [{ index: 0, operator: 'NotDAddr', values: cidrs }] : [],
+          matchActions: [{ action: 'Sigkill' }],
+        },
+      ],
+    });
     notes.push(
       'tcp_connect cannot be overridden: a connection to a refused address kills the process (Sigkill)',
     );
