@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,13 +160,15 @@ describe('cordon run', () => {
   });
 
   it('a command that is not found is a user error (exit 1, no stack)', async (t) => {
-    if (!existsSync(LAUNCHER)) {
-      t.skip(`the launcher is not built: ${LAUNCHER}`);
+    const probe = spawnSync(LAUNCHER, ['--allow', 'rx:/', '--', '/bin/true'], { encoding: 'utf8' });
+    if (probe.status !== 0) {
+      t.skip(`Landlock is not available here: ${probe.stderr || probe.error?.message}`);
       return;
     }
     const dir = await tempDir('cordon-run-notfound-');
     await writeTree(dir, {
-      'p.cedar': `permit(principal, action == Action::"readFile", resource) when { resource.path like "${dir}/*" };`,
+      'p.cedar': `permit(principal, action == Action::"readFile", resource) when { resource.path like "${dir}/*" };
+        permit(principal, action == Action::"connectNetwork", resource);`,
       'entities.json': entities([agent('bot', [], {})]),
     });
     const r = cordon([
@@ -187,7 +188,8 @@ describe('cordon run', () => {
     }
     const dir = await tempDir('cordon-run-');
     await writeTree(dir, {
-      'p.cedar': `permit(principal, action == Action::"readFile", resource) when { resource.path like "${dir}/*" };`,
+      'p.cedar': `permit(principal, action == Action::"readFile", resource) when { resource.path like "${dir}/*" };
+        permit(principal, action == Action::"connectNetwork", resource);`,
       'entities.json': entities([agent('bot', [], {})]),
     });
     const base = ['run', '--agent', 'bot', '--policies', dir, '--data', join(dir, '.data'), '--'];

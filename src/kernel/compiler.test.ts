@@ -141,6 +141,19 @@ describe('kernel compiler: conditions', () => {
     assert.equal(enf.net.portsRestrictable, false);
   });
 
+  it('a host the resolver would read as another address is neither allowed nor a name', () => {
+    // 010.0.0.1 is no address to Cedar, but getaddrinfo reads it as octal: 8.0.0.1.
+    const p = plan(`permit(principal, action == Action::"connectNetwork", resource)
+      when { resource.host == "010.0.0.1" || resource.host == "0x7f.1" || resource.host == "api.example.com" };`);
+    const enf = enforcementOf(p);
+    assert.deepEqual(
+      enf.net.names.map((n) => n.host),
+      ['api.example.com'],
+    );
+    assert.deepEqual(enf.net.ip, []);
+    assert.match(enf.net.notes.join(' '), /010\.0\.0\.1, 0x7f\.1: neither an address/);
+  });
+
   it('an unconstrained permit leaves the mechanism off', () => {
     const p = plan(
       `permit(principal, action in [Action::"readFile", Action::"writeFile", Action::"exec", Action::"connectNetwork"], resource);`,

@@ -4,7 +4,7 @@
 // which the kernel rules then make the only other way out.
 
 import type { KernelPlan, Precision } from './compiler.js';
-import { destCidr, type DestItem, type ItemSet, type PathItem } from './sets.js';
+import { addressLike, destCidr, type DestItem, type ItemSet, type PathItem } from './sets.js';
 
 export type Mode = 'r' | 'w' | 'x';
 
@@ -101,14 +101,21 @@ function netOf(s: ItemSet<DestItem>): NetEnforcement {
   }
   const ip: IpRule[] = [];
   const names: DestItem[] = [];
+  const bogus: string[] = [];
   for (const d of s.items) {
     const cidr = destCidr(d);
     if (cidr) ip.push({ cidr, ...(d.port !== undefined ? { port: d.port } : {}) });
     else if (d.host === undefined) {
       // any host on a port
       ip.push({ cidr: '0.0.0.0/0', port: d.port! }, { cidr: '::/0', port: d.port! });
-    } else names.push(d);
+    } else if (addressLike(d.host)) bogus.push(d.host);
+    else names.push(d);
   }
+  if (bogus.length > 0)
+    notes.push(
+      `${bogus.join(', ')}: neither an address Cedar's ip() reads nor a host name (the system ` +
+        'resolver would read it as another address); not allowed, and refused by the egress proxy',
+    );
   const portsRestrictable = ip.every((r) => r.port !== undefined);
   if (!portsRestrictable)
     notes.push(

@@ -94,7 +94,18 @@ describe('egress proxy', () => {
   it('parses host:port and [v6]:port, and nothing else', () => {
     assert.deepEqual(parseAuthority('API.example.com:443'), { host: 'api.example.com', port: 443 });
     assert.deepEqual(parseAuthority('[::1]:8080'), { host: '::1', port: 8080 });
-    for (const bad of ['example.com', 'a:0', 'a:70000', 'a b:1', '::1:80', 'http://a:1'])
+    // 010.0.0.1 would be decided as a name and connected to as 8.0.0.1 (octal).
+    for (const bad of [
+      'example.com',
+      'a:0',
+      'a:70000',
+      'a b:1',
+      '::1:80',
+      'http://a:1',
+      '010.0.0.1:443',
+      '0x7f.1:80',
+      '[1:2:3:4::5:6:7:8]:80',
+    ])
       assert.equal(parseAuthority(bad), undefined, bad);
   });
 });

@@ -5,7 +5,8 @@
 // proxy the agent's only way to reach them. Anything but a clear allow is refused.
 
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, isIP, type AddressInfo, type Socket } from 'node:net';
+import { addressLike } from './sets.js';
 
 export interface EgressVerdict {
   allow: boolean;
@@ -26,7 +27,10 @@ export function parseAuthority(a: string): { host: string; port: number } | unde
   if (!m) return undefined;
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return undefined;
-  return { host: (m[1] ?? m[2]!).toLowerCase(), port };
+  const host = (m[1] ?? m[2]!).toLowerCase();
+  // `010.0.0.1` would be decided as a name and connected to as 8.0.0.1: refuse such forms.
+  if (isIP(host) === 0 && addressLike(host)) return undefined;
+  return { host, port };
 }
 
 const destId = (host: string, port: number) =>

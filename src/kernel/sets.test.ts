@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { destCidr, destDomain, ipNet } from './sets.js';
+import { addressLike, destCidr, destDomain, ipNet } from './sets.js';
 
 describe('destination sets: addresses by Cedar ip semantics', () => {
   it('a range covers the addresses and narrower ranges inside it, of its own family only', () => {
@@ -40,5 +40,12 @@ describe('destination sets: addresses by Cedar ip semantics', () => {
     assert.equal(ipNet('10.0.0.0/33'), undefined);
     assert.equal(ipNet('192.168.0.0/16')?.prefix, 16);
     assert.equal(ipNet('2001:db8::/32')?.v6, true);
+  });
+
+  it("knows the resolver's address forms Cedar refuses, and leaves names alone", () => {
+    for (const a of ['010.0.0.1', '0x7f.1', '127.1', '2130706433', '1.2.3.4.', '1:2:3:4::5:6:7:8'])
+      assert.ok(addressLike(a), a);
+    for (const n of ['db.internal', '1e100.net', 'api.example.com', '123.example', 'dead.beef'])
+      assert.ok(!addressLike(n), n);
   });
 });

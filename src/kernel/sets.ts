@@ -140,6 +140,15 @@ export function ipNet(s: string): IpNet | undefined {
 
 const isIp = (host: string) => !host.includes('/') && ipNet(host) !== undefined;
 
+/**
+ * Looks like an address to the system resolver, which reads inet_aton's forms (`010.0.0.1` is
+ * octal, 8.0.0.1; `0x7f.1` is 127.0.0.1) where Cedar's `ip()` refuses them: such a string is
+ * neither an address Cedar can compare nor a name, and must never reach a connect.
+ */
+export function addressLike(host: string): boolean {
+  return host.includes(':') || /^(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+)){0,3}\.?$/i.test(host);
+}
+
 /** outer ⊇ inner, by Cedar's `isInRange`. */
 function cidrContains(outer: string, inner: string): boolean {
   const o = ipNet(outer);
