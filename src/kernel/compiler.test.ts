@@ -112,6 +112,29 @@ describe('kernel compiler: conditions', () => {
     assert.equal(p.policies.find((x) => x.effect === 'forbid')?.layer, 'gateway');
   });
 
+  it('a condition too large to analyze stays at the gateway: not granted, not refused, no crash', () => {
+    // 13 two-way choices: 8,192 cases once expanded, past what the analysis takes on.
+    const big = Array.from(
+      { length: 13 },
+      (_, i) => `(resource.path like "/a${i}/*" || resource.path like "/b${i}/*")`,
+    ).join(' && ');
+    const p =
+      plan(`permit(principal, action == Action::"readFile", resource) when { resource.path like "/data/*" };
+      permit(principal, action == Action::"readFile", resource) when { ${big} };
+      forbid(principal, action == Action::"readFile", resource) when { ${big} };`);
+    assert.equal(files(p.readFile.allowed), '/data/*');
+    // The permit is not granted (under), the forbid not applied (over).
+    assert.equal(p.readFile.precision, 'over+under');
+    const large = p.policies.filter((x) => /too large to analyze/.test(x.notes.join(' ')));
+    assert.deepEqual(
+      large.map((x) => [x.effect, x.layer]),
+      [
+        ['permit', 'gateway'],
+        ['forbid', 'gateway'],
+      ],
+    );
+  });
+
   it('an inner wildcard is approximated to nothing (the kernel cannot match it)', () => {
     const p = plan(
       `permit(principal, action == Action::"readFile", resource) when { resource.path like "/home/*/notes.txt" };`,

@@ -11,7 +11,15 @@ import type { PolicyJson } from '../core/cedar.js';
 import type { SlicedEntity } from '../core/entities.js';
 import type { CompiledPolicySet, PolicyMeta } from '../core/policy-set.js';
 import { scopeMatches } from '../core/scope.js';
-import { dnf, patternText, policyPred, type Atom, type Conjunction } from './pred.js';
+import {
+  ConditionTooLarge,
+  dnf,
+  MAX_CASES,
+  patternText,
+  policyPred,
+  type Atom,
+  type Conjunction,
+} from './pred.js';
 import {
   destDomain,
   pathDomain,
@@ -307,27 +315,38 @@ function compileAction<I>(
   let forbidLo = ops.none;
   let forbidHi = ops.none;
 
+  /** A policy the kernel cannot analyze: the gateway keeps it, and the kernel fails closed. */
+  const gatewayOnly = (p: PolicyMeta, why: string) => {
+    if (p.effect === 'forbid') {
+      forbidHi = ops.all;
+      report(p, 'gateway', `${why}: the kernel cannot apply it`);
+    } else {
+      permitHi = ops.all;
+      report(p, 'gateway', `${why}: not granted by the kernel (fail closed)`);
+    }
+  };
+
   for (const id of r.errored) {
     const p = set.policies.get(id);
-    if (!p) continue;
-    if (p.effect === 'forbid') {
-      // Cordon denies when a forbid errors; with an empty context that means it reads context.
-      forbidHi = ops.all;
-      report(
+    // Cordon denies when a forbid errors; with an empty context that means it reads context.
+    if (p)
+      gatewayOnly(
         p,
-        'gateway',
-        `reads ${contextReads(p)}, which only the gateway knows: the kernel cannot apply it`,
+        `reads ${contextReads(p)}${p.effect === 'forbid' ? ', which only the gateway knows' : ''}`,
       );
-    } else {
-      report(p, 'gateway', `reads ${contextReads(p)}: not granted by the kernel (fail closed)`);
-      permitHi = ops.all;
-    }
   }
 
   for (const [id, residual] of r.residuals) {
     const p = set.policies.get(id);
     if (!p) continue;
-    const conjs = residual === true ? [[]] : dnf(policyPred(residual));
+    let conjs: Conjunction[];
+    try {
+      conjs = residual === true ? [[]] : dnf(policyPred(residual));
+    } catch (e) {
+      if (!(e instanceof ConditionTooLarge)) throw e;
+      gatewayOnly(p, `its condition is too large to analyze (more than ${MAX_CASES} cases)`);
+      continue;
+    }
     let lo = ops.none;
     let hi = ops.none;
     const why: string[] = [];

@@ -4,7 +4,14 @@
 // which the kernel rules then make the only other way out.
 
 import type { KernelPlan, Precision } from './compiler.js';
-import { addressLike, destCidr, type DestItem, type ItemSet, type PathItem } from './sets.js';
+import {
+  addressLike,
+  destCidr,
+  ipNet,
+  type DestItem,
+  type ItemSet,
+  type PathItem,
+} from './sets.js';
 
 export type Mode = 'r' | 'w' | 'x';
 
@@ -104,7 +111,9 @@ function netOf(s: ItemSet<DestItem>): NetEnforcement {
   const bogus: string[] = [];
   for (const d of s.items) {
     const cidr = destCidr(d);
-    if (cidr) ip.push({ cidr, ...(d.port !== undefined ? { port: d.port } : {}) });
+    // Every consumer (launcher, exports) gets only ranges Cedar's ip() reads.
+    if (cidr && !ipNet(cidr)) bogus.push(cidr);
+    else if (cidr) ip.push({ cidr, ...(d.port !== undefined ? { port: d.port } : {}) });
     else if (d.host === undefined) {
       // any host on a port
       ip.push({ cidr: '0.0.0.0/0', port: d.port! }, { cidr: '::/0', port: d.port! });
@@ -113,8 +122,9 @@ function netOf(s: ItemSet<DestItem>): NetEnforcement {
   }
   if (bogus.length > 0)
     notes.push(
-      `${bogus.join(', ')}: neither an address Cedar's ip() reads nor a host name (the system ` +
-        'resolver would read it as another address); not allowed, and refused by the egress proxy',
+      `${bogus.join(', ')}: neither an address or range Cedar's ip() reads nor a host name ` +
+        '(the system resolver reads 010.0.0.1 as 8.0.0.1); not allowed, and the egress proxy ' +
+        'refuses such forms',
     );
   const portsRestrictable = ip.every((r) => r.port !== undefined);
   if (!portsRestrictable)

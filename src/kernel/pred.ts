@@ -191,6 +191,15 @@ export interface Literal {
 export type Conjunction = Literal[];
 
 /** Disjunctive normal form (constants folded). Policies are small; the blow-up is bounded. */
+/** Cases a condition may expand to before the kernel gives up on it (the gateway keeps it). */
+export const MAX_CASES = 4096;
+
+export class ConditionTooLarge extends Error {
+  constructor() {
+    super(`condition too large to analyze (more than ${MAX_CASES} cases)`);
+  }
+}
+
 export function dnf(p: Pred, negate = false): Conjunction[] {
   switch (p.op) {
     case 'const':
@@ -209,7 +218,7 @@ export function dnf(p: Pred, negate = false): Conjunction[] {
         const next: Conjunction[] = [];
         for (const a of acc) for (const b of part) next.push([...a, ...b]);
         acc = next;
-        if (acc.length > 4096) throw new Error('condition too large to analyze');
+        if (acc.length > MAX_CASES) throw new ConditionTooLarge();
       }
       return acc;
     }
