@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { agent, entities, EXAMPLE_POLICIES, tempDir, writeTree } from '../testing/fixtures.js';
 import { LAUNCHER } from '../kernel/run.js';
 
@@ -13,6 +13,37 @@ function cordon(args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/**
+ * A policy directory where agent `bot` reads only inside it, with the network unrestricted (so
+ * `cordon run` needs Landlock, not root); undefined, with the test skipped, without Landlock.
+ */
+async function runnableDir(t: TestContext): Promise<string | undefined> {
+  const probe = spawnSync(LAUNCHER, ['--allow', 'rx:/', '--', '/bin/true'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    t.skip(`Landlock is not available here: ${probe.stderr || probe.error?.message}`);
+    return undefined;
+  }
+  const dir = await tempDir('cordon-run-');
+  await writeTree(dir, {
+    'p.cedar': `permit(principal, action == Action::"readFile", resource) when { resource.path like "${dir}/*" };
+      permit(principal, action == Action::"connectNetwork", resource);`,
+    'entities.json': entities([agent('bot', [], {})]),
+  });
+  return dir;
+}
+
+/** `cordon run` for `agent` with the policies and data in `dir`, up to the command. */
+const runArgs = (dir: string, agent = 'bot') => [
+  'run',
+  '--agent',
+  agent,
+  '--policies',
+  dir,
+  '--data',
+  join(dir, '.data'),
+  '--',
+];
 
 describe('cordon compile', () => {
   it('prints the compile report for the seed policy', () => {
@@ -136,63 +167,31 @@ describe('cordon run', () => {
         forbid(principal, action == Action::"readFile", resource) when { resource.path like "/etc/shadow*" };`,
       'entities.json': entities([agent('bot', [], {})]),
     });
-    const base = ['run', '--agent', 'bot', '--policies', dir, '--data', join(dir, '.data'), '--'];
-    const refused = cordon([...base, '/bin/true']);
+    const refused = cordon([...runArgs(dir), '/bin/true']);
     assert.equal(refused.code, 1);
     assert.match(
       refused.stderr,
       /^cordon: readFile is allowed except for 1 forbidden path\(s\), which the kernel cannot hold \(they stay at the gateway\)\. Refusing to launch \(use --best-effort to run anyway\)\n$/,
     );
-    const ghost = cordon([
-      'run',
-      '--agent',
-      'ghost',
-      '--policies',
-      dir,
-      '--data',
-      join(dir, '.data'),
-      '--',
-      '/bin/true',
-    ]);
+    const ghost = cordon([...runArgs(dir, 'ghost'), '/bin/true']);
     assert.equal(ghost.code, 1);
     assert.equal(ghost.stderr, 'cordon: unknown agent "ghost": not listed in entities.json\n');
     await rm(dir, { recursive: true, force: true });
   });
 
   it('a command that is not found is a user error (exit 1, no stack)', async (t) => {
-    const probe = spawnSync(LAUNCHER, ['--allow', 'rx:/', '--', '/bin/true'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      t.skip(`Landlock is not available here: ${probe.stderr || probe.error?.message}`);
-      return;
-    }
-    const dir = await tempDir('cordon-run-notfound-');
-    await writeTree(dir, {
-      'p.cedar': `permit(principal, action == Action::"readFile", resource) when { resource.path like "${dir}/*" };
-        permit(principal, action == Action::"connectNetwork", resource);`,
-      'entities.json': entities([agent('bot', [], {})]),
-    });
-    const r = cordon([
-      ...['run', '--agent', 'bot', '--policies', dir, '--data', join(dir, '.data')],
-      ...['--', 'cordon-no-such-command'],
-    ]);
+    const dir = await runnableDir(t);
+    if (!dir) return;
+    const r = cordon([...runArgs(dir), 'cordon-no-such-command']);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'cordon: cordon-no-such-command: command not found\n');
     await rm(dir, { recursive: true, force: true });
   });
 
   it("returns the command's exit code; a denied read fails as the platform's EACCES", async (t) => {
-    const probe = spawnSync(LAUNCHER, ['--allow', 'rx:/', '--', '/bin/true'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-      t.skip(`Landlock is not available here: ${probe.stderr || probe.error?.message}`);
-      return;
-    }
-    const dir = await tempDir('cordon-run-');
-    await writeTree(dir, {
-      'p.cedar': `permit(principal, action == Action::"readFile", resource) when { resource.path like "${dir}/*" };
-        permit(principal, action == Action::"connectNetwork", resource);`,
-      'entities.json': entities([agent('bot', [], {})]),
-    });
-    const base = ['run', '--agent', 'bot', '--policies', dir, '--data', join(dir, '.data'), '--'];
+    const dir = await runnableDir(t);
+    if (!dir) return;
+    const base = runArgs(dir);
     const ok = cordon([...base, '/bin/sh', '-c', 'exit 3']);
     assert.equal(ok.code, 3, ok.stderr);
     const denied = cordon([...base, '/bin/cat', '/etc/hostname']);

@@ -46,6 +46,18 @@ after(async () => {
   await Promise.allSettled(clients.map((c) => c.close()));
 });
 
+/** In-process decisions where coding-agent may call every tool, recorded in `log` if given. */
+async function codingAgentMayCallTools(log?: AuditLog): Promise<DecisionService> {
+  const compiled = await loadPolicyDir(
+    await policies(
+      'permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource);',
+    ),
+  );
+  assert.ok(compiled.ok);
+  const engine = new Engine({ policies: { current: () => compiled.set } });
+  return new DecisionService(engine, new Metrics(), pino({ level: 'silent' }), log);
+}
+
 /** A policy directory: the shipped schema and entities, and the given policies. */
 async function policies(text: string): Promise<string> {
   const dir = await tempDir('cordon-mcp-policies-');
@@ -792,17 +804,7 @@ describe("MCP gateway over Streamable HTTP, with an organisation's own identity 
 
 describe('MCP gateway content hook', () => {
   it('sees every tool result before the agent does', async () => {
-    const compiled = await loadPolicyDir(
-      await policies(
-        'permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource);',
-      ),
-    );
-    assert.ok(compiled.ok);
-    const decisions = new DecisionService(
-      new Engine({ policies: { current: () => compiled.set } }),
-      new Metrics(),
-      pino({ level: 'silent' }),
-    );
+    const decisions = await codingAgentMayCallTools();
     const seen: string[] = [];
     const { client, close } = await inProcessGateway({
       upstreams: [{ name: 'fixture', command: node, args: [FIXTURE] }],
@@ -832,20 +834,9 @@ describe('MCP gateway content hook', () => {
 
 describe('MCP gateway and the audit log', () => {
   it('withholds a tool result whose decision record cannot be made durable, then refuses calls', async () => {
-    const compiled = await loadPolicyDir(
-      await policies(
-        'permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource);',
-      ),
-    );
-    assert.ok(compiled.ok);
     const dir = await tempDir('cordon-mcp-data-');
     const log = await AuditLog.open(dir, { sync: 'full' });
-    const decisions = new DecisionService(
-      new Engine({ policies: { current: () => compiled.set } }),
-      new Metrics(),
-      pino({ level: 'silent' }),
-      log,
-    );
+    const decisions = await codingAgentMayCallTools(log);
     const { client, close } = await inProcessGateway({
       upstreams: [
         { name: 'fixture', command: node, args: [FIXTURE] },
