@@ -16,8 +16,8 @@ const run = (cmd, args) => {
   return r.status === 0;
 };
 const warn = (s) => process.stderr.write(`build-native: ${s}\n`);
-// CI sets CORDON_REQUIRE_NATIVE=1: there a launcher that does not compile must fail the build,
-// not skip the sandbox tests.
+// CI sets CORDON_REQUIRE_NATIVE=1: there any native part not built (a missing toolchain or a
+// failed compile) fails the build, instead of skipping the sandbox tests.
 const failed = (s) => {
   warn(s);
   if (process.env.CORDON_REQUIRE_NATIVE === '1') process.exit(1);
@@ -30,7 +30,7 @@ if (process.platform !== 'linux') {
   process.exit(0);
 }
 if (!cc) {
-  warn('no C compiler (cc/gcc): cordon-launch not built; `cordon run` will refuse to start');
+  failed('no C compiler (cc/gcc): cordon-launch not built; `cordon run` will refuse to start');
 } else {
   const flags = ['-O2', '-Wall', '-Wextra', '-o', `${out}/cordon-launch`, 'native/cordon-launch.c'];
   const ok = withBpf ? run(cc, ['-DCORDON_WITH_BPF', ...flags, '-lbpf']) : run(cc, flags);
@@ -38,11 +38,11 @@ if (!cc) {
     rmSync(`${out}/cordon-launch`, { force: true });
     failed('cordon-launch did not compile (see above): `cordon run` will refuse to start');
   } else if (!withBpf)
-    warn('libbpf-dev not installed: cordon-launch built without cgroup eBPF egress');
+    failed('libbpf-dev not installed: cordon-launch built without cgroup eBPF egress');
 }
 
 if (!have('clang') || !withBpf) {
-  warn('clang or libbpf-dev missing: egress.bpf.o not built; IP egress enforcement unavailable');
+  failed('clang or libbpf-dev missing: egress.bpf.o not built; IP egress enforcement unavailable');
 } else {
   const arch = process.arch === 'arm64' ? 'aarch64' : 'x86_64';
   const ok = run('clang', [

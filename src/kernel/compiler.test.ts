@@ -177,6 +177,14 @@ describe('kernel compiler: conditions', () => {
     assert.match(enf.net.notes.join(' '), /010\.0\.0\.1, 0x7f\.1: neither an address/);
   });
 
+  it('a range Cedar cannot read grants nothing: the policy errors and stays at the gateway', () => {
+    const p = plan(`permit(principal, action == Action::"connectNetwork", resource)
+      when { ip(resource.host).isInRange(ip("10.0.0.0/08")) };`);
+    assert.equal(dests(p.connectNetwork.allowed), 'nothing');
+    assert.deepEqual(enforcementOf(p).net.ip, []);
+    assert.equal(p.policies[0]!.layer, 'gateway');
+  });
+
   it('an unconstrained permit leaves the mechanism off', () => {
     const p = plan(
       `permit(principal, action in [Action::"readFile", Action::"writeFile", Action::"exec", Action::"connectNetwork"], resource);`,

@@ -4,14 +4,7 @@
 // which the kernel rules then make the only other way out.
 
 import type { KernelPlan, Precision } from './compiler.js';
-import {
-  addressLike,
-  destCidr,
-  ipNet,
-  type DestItem,
-  type ItemSet,
-  type PathItem,
-} from './sets.js';
+import { destCidr, destinationHost, type DestItem, type ItemSet, type PathItem } from './sets.js';
 
 export type Mode = 'r' | 'w' | 'x';
 
@@ -111,13 +104,11 @@ function netOf(s: ItemSet<DestItem>): NetEnforcement {
   const bogus: string[] = [];
   for (const d of s.items) {
     const cidr = destCidr(d);
-    // Every consumer (launcher, exports) gets only ranges Cedar's ip() reads.
-    if (cidr && !ipNet(cidr)) bogus.push(cidr);
-    else if (cidr) ip.push({ cidr, ...(d.port !== undefined ? { port: d.port } : {}) });
+    if (cidr) ip.push({ cidr, ...(d.port !== undefined ? { port: d.port } : {}) });
     else if (d.host === undefined) {
       // any host on a port
       ip.push({ cidr: '0.0.0.0/0', port: d.port! }, { cidr: '::/0', port: d.port! });
-    } else if (addressLike(d.host)) bogus.push(d.host);
+    } else if (destinationHost(d.host) === undefined) bogus.push(d.host);
     else names.push(d);
   }
   if (bogus.length > 0)

@@ -190,7 +190,6 @@ export interface Literal {
 }
 export type Conjunction = Literal[];
 
-/** Disjunctive normal form (constants folded). Policies are small; the blow-up is bounded. */
 /** Cases a condition may expand to before the kernel gives up on it (the gateway keeps it). */
 export const MAX_CASES = 4096;
 
@@ -200,6 +199,7 @@ export class ConditionTooLarge extends Error {
   }
 }
 
+/** Disjunctive normal form (constants folded); past MAX_CASES, ConditionTooLarge. */
 export function dnf(p: Pred, negate = false): Conjunction[] {
   switch (p.op) {
     case 'const':

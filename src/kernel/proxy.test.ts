@@ -86,6 +86,32 @@ describe('egress proxy', () => {
       // Origin form names no destination; https:// must go through CONNECT.
       assert.equal((await via('/relative')).status, 400);
       assert.equal((await via(`https://127.0.0.1:${port}/`)).status, 400);
+      // Mapped IPv6 is decided as the IPv4 address it reaches.
+      assert.deepEqual(await via(`http://[::ffff:7f00:1]:${port}/m`), {
+        status: 200,
+        body: 'page /m',
+      });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('decides an IPv4-mapped IPv6 destination as its IPv4 address, on both paths', async () => {
+    const port = await upstream();
+    const asked: string[] = [];
+    // "Nothing in 10.0.0.0/8; loopback allowed" as a decision sees it.
+    const proxy = await startEgressProxy(async (host, p) => {
+      asked.push(`${host}:${p}`);
+      return { allow: !host.startsWith('10.') && host === '127.0.0.1', decisionId: 'd3' };
+    });
+    try {
+      assert.equal(await tunnel(proxy.port, '[::ffff:a00:1]:443'), 'HTTP/1.1 403 Forbidden');
+      assert.equal(
+        await tunnel(proxy.port, `[::ffff:7f00:1]:${port}`),
+        'HTTP/1.1 200 Connection Established hello',
+      );
+      assert.equal(await tunnel(proxy.port, '010.0.0.1:443'), 'HTTP/1.1 400 Bad Request');
+      assert.deepEqual(asked, ['10.0.0.1:443', `127.0.0.1:${port}`]);
     } finally {
       await proxy.close();
     }
@@ -94,6 +120,7 @@ describe('egress proxy', () => {
   it('parses host:port and [v6]:port, and nothing else', () => {
     assert.deepEqual(parseAuthority('API.example.com:443'), { host: 'api.example.com', port: 443 });
     assert.deepEqual(parseAuthority('[::1]:8080'), { host: '::1', port: 8080 });
+    assert.deepEqual(parseAuthority('[::ffff:a00:1]:443'), { host: '10.0.0.1', port: 443 });
     // 010.0.0.1 would be decided as a name and connected to as 8.0.0.1 (octal).
     for (const bad of [
       'example.com',

@@ -5,8 +5,8 @@
 // proxy the agent's only way to reach them. Anything but a clear allow is refused.
 
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect, isIP, type AddressInfo, type Socket } from 'node:net';
-import { addressLike } from './sets.js';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { destinationHost } from './sets.js';
 
 export interface EgressVerdict {
   allow: boolean;
@@ -27,10 +27,8 @@ export function parseAuthority(a: string): { host: string; port: number } | unde
   if (!m) return undefined;
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return undefined;
-  const host = (m[1] ?? m[2]!).toLowerCase();
-  // `010.0.0.1` would be decided as a name and connected to as 8.0.0.1: refuse such forms.
-  if (isIP(host) === 0 && addressLike(host)) return undefined;
-  return { host, port };
+  const host = destinationHost(m[1] ?? m[2]!);
+  return host === undefined ? undefined : { host, port };
 }
 
 const destId = (host: string, port: number) =>
@@ -74,7 +72,12 @@ export async function startEgressProxy(
       res.end(JSON.stringify({ error: (e as Error).message }));
       return;
     }
-    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    const host = destinationHost(url.hostname.replace(/^\[|\]$/g, ''));
+    if (host === undefined) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: `${url.hostname}: not an address Cedar reads, nor a name` }));
+      return;
+    }
     const port = Number(url.port || 80);
     const v = await verdict(decide, host, port);
     if (!v.allow) {

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addressLike, destCidr, destDomain, ipNet } from './sets.js';
+import { destCidr, destDomain, destinationHost, ipNet } from './sets.js';
 
 describe('destination sets: addresses by Cedar ip semantics', () => {
   it('a range covers the addresses and narrower ranges inside it, of its own family only', () => {
@@ -42,10 +42,24 @@ describe('destination sets: addresses by Cedar ip semantics', () => {
     assert.equal(ipNet('2001:db8::/32')?.v6, true);
   });
 
-  it("knows the resolver's address forms Cedar refuses, and leaves names alone", () => {
-    for (const a of ['010.0.0.1', '0x7f.1', '127.1', '2130706433', '1.2.3.4.', '1:2:3:4::5:6:7:8'])
-      assert.ok(addressLike(a), a);
-    for (const n of ['db.internal', '1e100.net', 'api.example.com', '123.example', 'dead.beef'])
-      assert.ok(!addressLike(n), n);
+  it('a destination is decided as the host it is connected to', () => {
+    // IPv4-mapped IPv6 is its IPv4 address: a rule on 10.0.0.0/8 must see it.
+    assert.equal(destinationHost('::FFFF:a00:1'), '10.0.0.1');
+    assert.equal(destinationHost('2001:db8::1'), '2001:db8::1');
+    assert.equal(destinationHost('10.0.0.1'), '10.0.0.1');
+    assert.equal(destinationHost('API.example.com'), 'api.example.com');
+    for (const n of ['db.internal', '1e100.net', '123.example', 'dead.beef'])
+      assert.equal(destinationHost(n), n);
+    // What getaddrinfo reads as another address than Cedar does (or Cedar cannot read at all).
+    for (const a of [
+      '010.0.0.1',
+      '0x7f.1',
+      '127.1',
+      '2130706433',
+      '1.2.3.4.',
+      '1:2:3:4::5:6:7:8',
+      '::ffff:10.0.0.1',
+    ])
+      assert.equal(destinationHost(a), undefined, a);
   });
 });

@@ -140,13 +140,28 @@ export function ipNet(s: string): IpNet | undefined {
 
 const isIp = (host: string) => !host.includes('/') && ipNet(host) !== undefined;
 
+/** What the system resolver reads as an address: inet_aton's forms (`010.0.0.1` is octal). */
+const addressLike = (host: string) =>
+  host.includes(':') || /^(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+)){0,3}\.?$/i.test(host);
+
+const MAPPED_V4 = 0xffffn; // ::ffff:a.b.c.d, the upper 96 bits
+
 /**
- * Looks like an address to the system resolver, which reads inet_aton's forms (`010.0.0.1` is
- * octal, 8.0.0.1; `0x7f.1` is 127.0.0.1) where Cedar's `ip()` refuses them: such a string is
- * neither an address Cedar can compare nor a name, and must never reach a connect.
+ * The host a destination is decided and connected as: an address in the form Cedar's `ip()`
+ * reads, an IPv4-mapped IPv6 address as its IPv4 address (so a rule on 10.0.0.0/8 covers
+ * `::ffff:a00:1`), or a name. Undefined for what the resolver reads as another address than
+ * Cedar would (`010.0.0.1` is 8.0.0.1 to getaddrinfo, `0x7f.1` is 127.0.0.1): such a host must
+ * never be decided as a name and then connected to.
  */
-export function addressLike(host: string): boolean {
-  return host.includes(':') || /^(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+)){0,3}\.?$/i.test(host);
+export function destinationHost(host: string): string | undefined {
+  const h = host.toLowerCase();
+  const ip = h.includes('/') ? undefined : ipNet(h);
+  if (!ip) return addressLike(h) ? undefined : h;
+  if (ip.v6 && ip.addr >> 32n === MAPPED_V4) {
+    const v4 = Number(ip.addr & 0xffffffffn);
+    return [24, 16, 8, 0].map((shift) => (v4 >>> shift) & 0xff).join('.');
+  }
+  return h;
 }
 
 /** outer ⊇ inner, by Cedar's `isInRange`. */
