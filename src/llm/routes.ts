@@ -181,6 +181,8 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
     const abort = new AbortController();
     const onClose = () => abort.abort(new Error('client went away'));
     req.raw.once('close', onClose);
+    // A record that cannot be made durable ends the call now, not when the provider answers.
+    durable.catch((e: unknown) => abort.abort(e));
     let res: Dispatcher.ResponseData;
     try {
       // undici's request, not fetch: about 0.2 ms less per call on the hot path.
@@ -221,9 +223,36 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
         res.body.on('error', () => {}).destroy(); // nobody reads it: its abort is expected
         return fail(503, (e as Error).message);
       }
+      /** The whole body; undefined once a stall or a broken body was refused (answer sent). */
+      const whole = async <T>(read: (b: typeof res.body) => Promise<T>): Promise<T | undefined> => {
+        // A streamed request's body has no undici timer (pumpSse times a stream's silence).
+        const stall = summary.stream
+          ? setTimeout(
+              () => res.body.destroy(new UpstreamIdle(`no answer for ${timeoutMs} ms`)),
+              timeoutMs,
+            )
+          : undefined;
+        try {
+          return await read(res.body);
+        } catch (e) {
+          res.body.destroy();
+          const idle =
+            e instanceof UpstreamIdle || (e as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT';
+          const what = idle
+            ? 'stalled'
+            : e instanceof SyntaxError
+              ? 'sent a body that is not JSON'
+              : 'dropped its answer';
+          fail(idle ? 504 : 502, `upstream ${target.up.name} ${what}: ${(e as Error).message}`);
+          return undefined;
+        } finally {
+          clearTimeout(stall);
+        }
+      };
       if (res.statusCode >= 400) {
         // The provider's own error, in its own format: pass it on as is.
-        const text = await res.body.text();
+        const text = await whole((b) => b.text());
+        if (text === undefined) return reply;
         return reply
           .code(res.statusCode)
           .header('content-type', contentType || 'application/json')
@@ -231,17 +260,8 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
       }
       const streaming = summary.stream && contentType.includes('text/event-stream');
       if (!streaming) {
-        let json: unknown;
-        try {
-          json = await res.body.json();
-        } catch (e) {
-          res.body.destroy();
-          const idle = (e as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT';
-          return fail(
-            idle ? 504 : 502,
-            `upstream ${target.up.name} ${idle ? 'stalled' : 'sent a body that is not JSON'}: ${(e as Error).message}`,
-          );
-        }
+        const json = await whole((b) => b.json());
+        if (json === undefined) return reply;
         const { body: out, tokens } = await dialect.rewrite(json, judge, rail);
         reply.code(res.statusCode).send(out);
         recordUsage(tokens); // after the answer is on its way: the agent does not wait for it

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { existsSync, unlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -834,8 +834,11 @@ describe('MCP gateway content hook', () => {
 
 describe('MCP gateway and the audit log', () => {
   it('withholds a tool result whose decision record cannot be made durable, then refuses calls', async () => {
-    const dir = await tempDir('cordon-mcp-data-');
-    const log = await AuditLog.open(dir, { sync: 'full' });
+    // A disk whose data flushes fail (EIO) once `failing` is set.
+    let failing = false;
+    const syncFile = (_fd: number, data: boolean) =>
+      failing && data ? Promise.reject(new Error('EIO: i/o error')) : Promise.resolve();
+    const log = await AuditLog.open(await tempDir('cordon-mcp-data-'), { sync: 'full', syncFile });
     const decisions = await codingAgentMayCallTools(log);
     const { client, close } = await inProcessGateway({
       upstreams: [
@@ -846,8 +849,8 @@ describe('MCP gateway and the audit log', () => {
       identity: { agent: 'coding-agent' },
     });
     try {
-      // The WAL cannot be synced: the decision's record is written, its fsync fails.
-      unlinkSync(join(dir, `${AUDIT_DB}-wal`));
+      // The decision's record is written; its fsync fails.
+      failing = true;
       const progress: unknown[] = [];
       const withheld = (await client.callTool(
         {
@@ -859,6 +862,11 @@ describe('MCP gateway and the audit log', () => {
       )) as CallToolResult;
       assert.equal(withheld.isError, true);
       assert.match(text(withheld), /could not be made durable, so its result is withheld/);
+      // The agent can still name the (allowed, recorded) decision whose result it did not get.
+      assert.equal(
+        (withheld._meta?.['cordon/decision'] as { decision?: string } | undefined)?.decision,
+        'allow',
+      );
       assert.deepEqual(progress, [], 'no progress from the upstream reached the agent either');
       const refused = (await client.callTool({
         name: 'fixture__echo',

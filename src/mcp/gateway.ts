@@ -111,6 +111,15 @@ export function toolAttributes(t: Tool): Record<string, boolean> {
   };
 }
 
+/** An allowed call whose record could not be made durable: its result does not reach the agent. */
+function withheld(e: Error, d: Decision): CallToolResult {
+  return {
+    isError: true,
+    content: [{ type: 'text', text: `Cordon: ${e.message}` }],
+    _meta: { [DECISION_META]: { id: d.decisionId, decision: d.decision, reasons: d.reasons } },
+  };
+}
+
 export class GatewaySession {
   readonly server: Server;
   private readonly prompts: NameTable;
@@ -362,10 +371,6 @@ export class GatewaySession {
         () => undefined,
         (e: Error) => e,
       );
-      const withheld = (e: Error): CallToolResult => ({
-        isError: true,
-        content: [{ type: 'text', text: `Cordon: ${e.message}` }],
-      });
       const downstreamToken = req.params._meta?.progressToken;
       // Progress goes out before the result: a client drops progress for a finished request.
       const progressSent: Promise<void>[] = [];
@@ -404,7 +409,7 @@ export class GatewaySession {
         )) as CallToolResult;
       } catch (e) {
         const unrecorded = await lost;
-        if (unrecorded) return withheld(unrecorded);
+        if (unrecorded) return withheld(unrecorded, d);
         if (e instanceof McpError)
           throw new McpError(e.code, `MCP server "${named.server}": ${e.message}`);
         throw e;
@@ -413,7 +418,7 @@ export class GatewaySession {
       }
       await Promise.all(progressSent);
       const unrecorded = await lost;
-      if (unrecorded) return withheld(unrecorded);
+      if (unrecorded) return withheld(unrecorded, d);
       const hook = (this.opts.contentHook ??= inspectToolResults(decisions));
       return hook({ server: named.server, tool: named.name, request, decision: d, result });
     });

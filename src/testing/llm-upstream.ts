@@ -1,7 +1,8 @@
 // A local model provider for tests and benches, speaking the real OpenAI (chat completions,
 // responses, embeddings, models) and Anthropic (messages) wire formats, streamed or not. The
 // last user message scripts it: `[tool:NAME:{"json":"args"}]` proposes a tool call, `[drop]`
-// cuts a stream midway, `[stall]` goes silent, `[leak]` answers with an AWS access key (split
+// cuts a stream midway, `[stall]` goes silent, `[stall-body]` sends an error's headers and half
+// its body, then goes silent, `[leak]` answers with an AWS access key (split
 // across stream events); anything else is echoed back.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -26,6 +27,7 @@ interface Script {
   tools: { name: string; args: string }[];
   drop: boolean;
   stall: boolean;
+  stallBody: boolean;
 }
 
 function lastUserText(body: Record<string, unknown>): string {
@@ -48,7 +50,14 @@ function scriptOf(body: Record<string, unknown>): Script {
     args: m[2]!,
   }));
   const reply = text.includes('[leak]') ? `the key is ${LEAKED_KEY} keep it safe` : `echo: ${text}`;
-  return { text, reply, tools, drop: text.includes('[drop]'), stall: text.includes('[stall]') };
+  return {
+    text,
+    reply,
+    tools,
+    drop: text.includes('[drop]'),
+    stall: text.includes('[stall]'),
+    stallBody: text.includes('[stall-body]'),
+  };
 }
 
 const pieces = (s: string) => {
@@ -309,6 +318,11 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       seen.push({ path, headers: req.headers, body });
       const s = scriptOf(body);
       if (s.stall && body.stream !== true) return; // never answers
+      if (s.stallBody) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.write('{"error": ');
+        return;
+      }
       if (req.method === 'GET' && path === '/v1/models') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
