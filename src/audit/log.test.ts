@@ -288,7 +288,11 @@ describe('audit log', () => {
     const lost = log.appendStaged(await engine.trace(REQUESTS[1]!));
     assert.equal(await lost.written, 0);
     await assert.rejects(lost.durable, /fsync of the audit log failed/);
-    await assert.rejects(log.append(await engine.trace(REQUESTS[2]!)), /restart Cordon/);
+    // Nothing is written after it either: not reported written, not in the tree.
+    const after = log.appendStaged(await engine.trace(REQUESTS[2]!));
+    await assert.rejects(after.written, /restart Cordon/);
+    await assert.rejects(after.durable, /restart Cordon/);
+    assert.equal(log.size, 1);
     await assert.rejects(log.close(), /restart Cordon/);
   });
 
@@ -326,13 +330,18 @@ describe('audit log', () => {
     await new Promise((r) => setTimeout(r, 5));
     release();
     await assert.rejects(b.durable, /fsync of the audit log failed: EIO/);
-    // The checkpoint over both records is stored, but its fsync cannot succeed: a proof of the
-    // first record still carries the durable checkpoint of size 1, never the new one.
+    // A broken log signs no checkpoint over both records: a proof of the first record still
+    // carries the durable checkpoint of size 1.
     await assert.rejects(log.checkpoint(), /restart Cordon/);
     const proof = await log.proof(first.decision.decisionId);
     assert.equal(proof?.treeSize, 1);
     assert.equal(proof?.checkpoint, note);
-    await assert.rejects(log.append(await engine.trace(REQUESTS[2]!)), /restart Cordon/);
+    assert.equal(log.store.latestCheckpoint()?.note, note, 'nothing signed after the failure');
+    await assert.rejects(
+      log.appendStaged(await engine.trace(REQUESTS[2]!)).written,
+      /restart Cordon/,
+    );
+    assert.equal(log.size, 2);
     await assert.rejects(log.close(), /restart Cordon/);
   });
 

@@ -124,8 +124,8 @@ export class AuditLog {
   private flushScheduled = false;
   private readonly storedVersions = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private checkpointedSize = 0;
-  private latestNote: string | undefined;
+  /** The latest checkpoint handed out: signed, stored, and durable. */
+  private checkpointed: { size: number; note: string } | undefined;
   /** Checkpoints are signed one at a time, in tree order. */
   private checkpointing: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -166,7 +166,7 @@ export class AuditLog {
         throw new AuditLogError(`signing key is for "${signer.key.name}", the log is "${origin}"`);
       const log = new AuditLog(store, origin, signer, opts, unlock);
       log.rebuild();
-      log.walCheckpointer = startWalCheckpointer(join(dataDir, AUDIT_DB));
+      log.walCheckpointer = startWalCheckpointer(join(dataDir, AUDIT_DB), opts.onError);
       log.timer = setInterval(() => {
         log.checkpoint().catch((e: unknown) => opts.onError(e as Error));
       }, opts.checkpointIntervalMs).unref();
@@ -204,8 +204,7 @@ export class AuditLog {
           `audit records do not match the checkpoint at size ${opened.checkpoint.size}; run cordon audit verify`,
         );
       }
-      this.checkpointedSize = opened.checkpoint.size;
-      this.latestNote = last.note;
+      this.checkpointed = { size: opened.checkpoint.size, note: last.note };
     }
   }
 
@@ -308,7 +307,8 @@ export class AuditLog {
   /** Signs a checkpoint for the committed tree if it grew since the last one; returns the latest note. */
   checkpoint(): Promise<string | undefined> {
     const next = this.checkpointing.then(async () => {
-      if (this.tree.size > this.checkpointedSize) {
+      this.walSync.check(); // a broken log signs nothing more
+      if (this.tree.size > (this.checkpointed?.size ?? 0)) {
         const size = this.tree.size;
         const note = signNote(
           checkpointText({ origin: this.origin, size, root: this.tree.root() }),
@@ -319,10 +319,9 @@ export class AuditLog {
         // Handed out only once durable: a signed root that a power loss could take back would
         // let the log later sign another root for the same size (a fork, to a witness).
         if (this.opts.sync === 'full') await this.walSync.request();
-        this.checkpointedSize = size;
-        this.latestNote = note;
+        this.checkpointed = { size, note };
       }
-      return this.latestNote;
+      return this.checkpointed?.note;
     });
     this.checkpointing = next.catch(() => {});
     return next;
@@ -332,15 +331,10 @@ export class AuditLog {
   async proof(decisionId: string): Promise<InclusionBundle | undefined> {
     const row = this.store.byDecisionId(decisionId);
     if (!row) return undefined;
-    // Only a durable checkpoint: the store may already hold one whose fsync is still running
-    // (or failed), and a root a power loss could take back must not leave the log.
-    await this.checkpointing;
-    if (row.seq >= this.checkpointedSize) await this.checkpoint();
-    const cp =
-      this.latestNote === undefined
-        ? undefined
-        : { size: this.checkpointedSize, note: this.latestNote };
-    return inclusionBundle(cp, this.tree, row, this.verifierKey);
+    // Only a durable checkpoint (`checkpointed`): the store may already hold one whose fsync is
+    // still running (or failed), and a root a power loss could take back must not leave the log.
+    if (row.seq >= (this.checkpointed?.size ?? 0)) await this.checkpoint();
+    return inclusionBundle(this.checkpointed, this.tree, row, this.verifierKey);
   }
 
   async close(): Promise<void> {

@@ -7,11 +7,18 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
-export function startWalCheckpointer(file: string, intervalMs = 1000): { stop(): Promise<void> } {
+export function startWalCheckpointer(
+  file: string,
+  onError: (e: Error) => void,
+  intervalMs = 1000,
+): { stop(): Promise<void> } {
   const worker = new Worker(new URL(import.meta.url), { workerData: { file, intervalMs } });
   worker.unref();
-  // A checkpoint that fails loses nothing (the WAL keeps the pages); never crash the server.
-  worker.on('error', () => {});
+  // A checkpointer that dies loses nothing (the WAL keeps the pages) and must not crash the
+  // server, but the WAL then grows without bound: say so.
+  worker.on('error', (e) =>
+    onError(new Error(`the audit WAL checkpointer stopped (the WAL will grow): ${e.message}`)),
+  );
   return {
     async stop() {
       worker.ref(); // keep the process alive until the last checkpoint is written

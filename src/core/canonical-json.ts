@@ -50,7 +50,7 @@ export function canonicalJson(value: unknown): string | undefined {
       case 'bigint':
         throw new CanonicalJsonError('BigInt is not allowed');
       default:
-        return undefined; // undefined, functions, symbols, bigint: no JSON text
+        return undefined; // undefined, functions, symbols: no JSON text
     }
     if (v === null) return 'null';
     if (open.includes(v)) throw new CanonicalJsonError('Circular reference detected');
@@ -62,7 +62,7 @@ export function canonicalJson(value: unknown): string | undefined {
       out = '[';
       for (let i = 0; i < v.length; i++) {
         const item = v[i] as unknown;
-        out += (i > 0 ? ',' : '') + (typeof item === 'symbol' ? 'null' : (write(item) ?? 'null'));
+        out += (i > 0 ? ',' : '') + (write(item) ?? 'null');
       }
       out += ']';
     } else {
@@ -72,9 +72,7 @@ export function canonicalJson(value: unknown): string | undefined {
       out = '{';
       let first = true;
       for (const k of keys) {
-        const item = o[k];
-        if (item === undefined || typeof item === 'symbol') continue;
-        const text = write(item);
+        const text = write(o[k]);
         if (text === undefined) continue;
         out += `${first ? '' : ','}${write(k)!}:${text}`;
         first = false;

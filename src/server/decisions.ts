@@ -1,6 +1,7 @@
-// The decision service every adapter calls: the engine, the audit log (a decision is returned
-// only once its record is stored: durably, with `audit.sync: full`), metrics, and a structured log line without input
-// content. If the audit log cannot take the record, the answer is deny.
+// The decision service every adapter calls: the engine, the audit log, metrics, and a
+// structured log line without input content. Every decision is returned only once its record is
+// written; `decide` also waits until it is durable (with `audit.sync: full`, past power loss).
+// If the audit log cannot take the record, the answer is deny.
 //
 // A gateway that forwards the action itself may use `decideToAct`: an allow comes back once its
 // record is written (it survives a crash of Cordon), with a promise for the fsync that makes it
