@@ -95,9 +95,9 @@ describe('cordon compile', () => {
     const lines = r.stdout.trimEnd().split('\n');
     // Each path rule with what it matched here: a prefix is expanded to the existing entries.
     assert.deepEqual(lines.slice(0, 5), [
-      `r  ${d}/missing/*  →  (nothing exists)`,
+      `r  ${d}/missing/*  →  (not granted: see the notes)`,
       `r  ${d}/notes.txt  →  ${d}/notes.txt`,
-      `r  ${d}/srv  →  (nothing exists)`,
+      `r  ${d}/srv  →  (not granted: see the notes)`,
       `r  ${d}/ws-*  →  ${d}/ws-a, ${d}/ws-b`,
       `w  ${d}/ws-a/*  →  ${d}/ws-a`,
     ]);

@@ -80,7 +80,7 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
           else {
             for (const p of spec.paths)
               out(
-                `${p.mode}  ${p.pattern}  →  ${p.matched.length ? p.matched.join(', ') : '(nothing exists)'}`,
+                `${p.mode}  ${p.pattern}  →  ${p.matched.length ? p.matched.join(', ') : '(not granted: see the notes)'}`,
               );
             out(`cordon-launch ${spec.options.join(' ')} -- COMMAND`);
             for (const n of view.notes) out(`- ${n}`);
