@@ -33,8 +33,6 @@ describe('inspector', () => {
   it('misses nothing on the labelled corpus but its documented blind spots', async () => {
     // docs/inspection.md lists these; a new miss is a regression, a fixed one may leave.
     const known = new Set([
-      'secrets: missed url-password: password in a connection URL',
-      'pii: false positive email: password in a connection URL',
       'pii: missed email: obfuscated email',
       'injection: missed instruction-override: paraphrased override',
       'injection: missed instruction-override: override in Spanish',

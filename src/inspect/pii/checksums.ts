@@ -1,5 +1,7 @@
 // Checksums that separate real identifiers from digit runs that merely look like them.
 
+import { electronicFormatIBAN, getCountrySpecifications, isValidIBAN } from 'ibantools';
+
 /** The Luhn check of payment card numbers (digits only). */
 export function luhnValid(digits: string): boolean {
   let sum = 0;
@@ -17,18 +19,27 @@ export function luhnValid(digits: string): boolean {
   return digits.length > 0 && sum % 10 === 0;
 }
 
-/** ISO 13616 IBAN check: move the first four characters to the end, letters to numbers, mod 97. */
+/** ISO 13616 IBAN check (country, length, national format, mod 97), any case, spaces or dashes. */
 export function ibanValid(iban: string): boolean {
-  const s = iban.replace(/ /g, '').toUpperCase();
-  if (!/^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$/.test(s)) return false;
-  const moved = s.slice(4) + s.slice(0, 4);
-  let rem = 0;
-  for (const ch of moved) {
-    const code = ch.charCodeAt(0);
-    const v = code >= 65 ? String(code - 55) : ch;
-    for (const d of v) rem = (rem * 10 + (d.charCodeAt(0) - 48)) % 97;
-  }
-  return rem === 1;
+  return isValidIBAN(electronicFormatIBAN(iban.toUpperCase()) ?? '');
+}
+
+const IBAN_SPECS = getCountrySpecifications();
+
+/**
+ * The length of the IBAN at the start of a candidate that may run on into following words
+ * ("DE89 3704 0044 0532 0130 00 and"): its country's IBAN length in characters, counted with
+ * the separators, or undefined when no valid IBAN starts there.
+ */
+export function ibanAt(candidate: string): number | undefined {
+  const spec = IBAN_SPECS[candidate.slice(0, 2).toUpperCase()];
+  if (!spec?.chars) return undefined;
+  let chars = 0;
+  let i = 0;
+  for (; i < candidate.length && chars < spec.chars; i++)
+    if (/[A-Za-z0-9]/.test(candidate[i]!)) chars++;
+  if (chars < spec.chars || !ibanValid(candidate.slice(0, i))) return undefined;
+  return i;
 }
 
 /** US SSN structure: area not 000, 666 or 9xx; group not 00; serial not 0000. */

@@ -58,4 +58,73 @@ describe('PII detector', () => {
     ])
       assert.ok(Array.isArray(d.detect(text)));
   });
+
+  it('finds phone numbers of other countries, validated against their numbering plans', () => {
+    const cases = [
+      'Call +44 20 7946 0958 today',
+      'Tel: +49 30 901820',
+      '+33 1 42 68 53 00, ok',
+      'dial 0044 20 7946 0958',
+      'mobile +91 98765 43210.',
+      'Tel: +81 3-1234-5678',
+      'WhatsApp +55 11 91234-5678',
+      '+44 (0)20 7946 0958',
+      '+7 (912) 345-67-89',
+      'office 020 7946 0958',
+      'ph (415) 555-0134',
+      '+61 2 9374 4000',
+      '+86 138 0013 8000',
+    ];
+    for (const text of cases) assert.deepEqual(types(text), ['phone'], text);
+    const text = 'reach me on +44 20 7946 0958 or jane@corp.example';
+    const phone = d.detect(text).find((f) => f.type === 'phone')!;
+    assert.equal(text.slice(phone.start, phone.end), '+44 20 7946 0958');
+  });
+
+  it('does not read ZIP+4 codes, part numbers, dates or versions as phones or addresses', () => {
+    for (const text of [
+      'San Francisco, CA 94107-1234',
+      'part no. 123-456-7890',
+      'SKU 4006381333931',
+      'due 2024-01-02 at 12:30',
+      '+12 34',
+      'version 10.0.19041.1',
+      'build 6.1.7601.1 installed',
+      'running v1.2.3.4',
+      'firmware 2.4.0.12 released',
+    ])
+      assert.deepEqual(types(text), [], text);
+    // An address that is named as one still is.
+    assert.deepEqual(types('client ip 10.0.0.12 connected'), ['ip_address']);
+  });
+
+  it('finds cards of every issued length: 12-digit Maestro to 19-digit Visa', () => {
+    for (const text of [
+      'maestro 5018 0000 0009',
+      'card 6759 6498 2643 8453',
+      'amex 3782 822463 10005',
+      'diners 3056 9309 0259 04',
+      'visa 4111 1111 1111 1111 110',
+      'unionpay 6212 3456 7890 1234 569',
+    ])
+      assert.deepEqual(types(text), ['credit_card'], text);
+  });
+
+  it('finds dotted and spaced SSNs, lower-case and dashed IBANs', () => {
+    assert.deepEqual(types('SSN 536.22.1234'), ['us_ssn']);
+    assert.deepEqual(types('ssn: 536 22 1234'), ['us_ssn']);
+    const text = 'send to iban de89 3704 0044 0532 0130 00 and confirm';
+    const f = d.detect(text);
+    assert.deepEqual(
+      f.map((x) => [x.type, text.slice(x.start, x.end)]),
+      [['iban', 'de89 3704 0044 0532 0130 00']],
+    );
+    assert.deepEqual(types('IBAN: DE89-3704-0044-0532-0130-00'), ['iban']);
+    assert.deepEqual(types('IBAN: DE89-3704-0044-0532-0130-01'), []);
+  });
+
+  it('does not take the credentials of a URL for an email address', () => {
+    assert.deepEqual(types('postgres://app:pa55word@db.example.com/prod'), []);
+    assert.deepEqual(types('mail app@db.example.com'), ['email']);
+  });
 });

@@ -1,10 +1,13 @@
-// PII: email, phone, payment card (Luhn), US SSN, IBAN (mod-97), IP addresses. Each recognizer
-// has a base score; a context word near the match raises it, as Presidio's recognizers do.
+// PII: email, phone (libphonenumber-js), payment card (brand prefix, length, Luhn), US SSN,
+// IBAN (ibantools: country, length, format, mod-97), IP addresses. Each recognizer has a base
+// score; a context word near the match raises it, as Presidio's recognizers do.
 
 import { isIPv4, isIPv6 } from 'node:net';
 import { BoundedRegex } from '../regex.js';
 import type { Detector, Finding } from '../types.js';
-import { ibanValid, luhnValid, ssnValid } from './checksums.js';
+import { cardBrandFits } from './cards.js';
+import { ibanAt, luhnValid, ssnValid } from './checksums.js';
+import { phoneScore } from './phone.js';
 
 interface Recognizer {
   type: string;
@@ -13,10 +16,19 @@ interface Recognizer {
   regex: BoundedRegex;
   /** Widens a match to the whole value (the regex may match only a fast-to-find part). */
   expand?: (text: string, start: number, end: number) => number | undefined;
-  /** A score for the candidate, or undefined to reject it. */
-  validate(candidate: string): number | undefined;
+  /** Narrows a match to the value's own length (a trailing word the pattern took). */
+  trim?: (candidate: string) => number | undefined;
+  /** A score for the candidate, or undefined to reject it; `context()`: a context word is near. */
+  validate(candidate: string, context: () => boolean): number | undefined;
   context: string[];
+  /** Fewest digits a value has: candidates with fewer are dropped before anything else. */
+  minDigits?: number;
+  /** Not a value when this matches the text just before it (a version keyword, say). */
+  notAfter?: RegExp;
 }
+
+const VERSION_WORD =
+  /(?:\b(?:version|ver|v|build|release|rel|rev|revision|firmware|fw|sdk|api|patch|update|kernel|driver|os|node|python|chrome|firefox)\.?\s{0,2}[:=#]?\s{0,2}|\bv)$/i;
 
 /** How far before (and after) a match a context word counts, in characters. */
 const CONTEXT_BEFORE = 48;
@@ -24,6 +36,15 @@ const CONTEXT_AFTER = 24;
 const CONTEXT_BOOST = 0.35;
 
 const digitsOf = (s: string) => s.replace(/[^0-9]/g, '');
+
+function countDigits(text: string, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
+}
 
 const IP_CONTEXT = ['ip', 'address', 'host', 'client', 'source', 'addr'];
 
@@ -38,6 +59,8 @@ const RECOGNIZERS: Recognizer[] = [
       let s = at;
       while (s > 0 && at - s < 64 && /[A-Za-z0-9._%+-]/.test(text[s - 1]!)) s--;
       while (s < at && !/[A-Za-z0-9]/.test(text[s]!)) s++;
+      // "scheme://user:password@host" is a URL's credentials, not an address.
+      if (/:\/\/[^\s/@]{0,128}:$/.test(text.slice(Math.max(0, s - 160), s))) return undefined;
       return s < at ? s : undefined;
     },
     validate: () => 0.85,
@@ -45,44 +68,46 @@ const RECOGNIZERS: Recognizer[] = [
   },
   {
     type: 'credit_card',
-    regex: new BoundedRegex(String.raw`\b[0-9](?:[ -]?[0-9]){12,18}\b`),
+    regex: new BoundedRegex(String.raw`\b[0-9](?:[ -]?[0-9]){11,18}\b`),
     validate: (c) => {
       const d = digitsOf(c);
-      if (d.length < 13 || d.length > 19 || !luhnValid(d) || /^(\d)\1+$/.test(d)) return undefined;
-      // Card ranges: Visa 4, Mastercard 5/2, Amex 3, Discover 6.
-      return /^[2-6]/.test(d) ? 0.6 : 0.3;
+      if (d.length < 12 || d.length > 19 || !luhnValid(d) || /^(\d)\1+$/.test(d)) return undefined;
+      if (!cardBrandFits(d)) return 0.2;
+      // 12- and 13-digit numbers are rarer as cards than as other numbers: written in groups,
+      // or named as a card, they count.
+      return d.length >= 14 || /[ -]/.test(c) ? 0.6 : 0.3;
     },
-    context: ['card', 'credit', 'visa', 'mastercard', 'amex', 'payment', 'cc'],
+    context: ['card', 'credit', 'debit', 'visa', 'mastercard', 'amex', 'maestro', 'payment', 'cc'],
   },
   {
     type: 'us_ssn',
-    regex: new BoundedRegex(String.raw`\b[0-9]{3}[- ]?[0-9]{2}[- ]?[0-9]{4}\b`),
+    // Dashed, dotted, spaced (one separator throughout) or bare.
+    regex: new BoundedRegex(String.raw`\b[0-9]{3}([-. ]?)[0-9]{2}\1[0-9]{4}\b`),
     validate: (c) => {
       if (!ssnValid(digitsOf(c))) return undefined;
-      // Dashed is the common written form; bare nine digits need a context word.
-      return /^[0-9]{3}-[0-9]{2}-[0-9]{4}$/.test(c) ? 0.5 : 0.15;
+      // Separated is the written form; bare nine digits need a context word.
+      return /^[0-9]{3}-[0-9]{2}-[0-9]{4}$/.test(c) ? 0.5 : /[. ]/.test(c) ? 0.45 : 0.15;
     },
-    context: ['ssn', 'social security', 'social', 'security number', 'taxpayer'],
+    context: ['ssn', 'social security', 'social', 'security number', 'taxpayer', 'ss#'],
   },
   {
     type: 'iban',
-    regex: new BoundedRegex(String.raw`\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b`),
-    validate: (c) => (ibanValid(c) ? 0.8 : undefined),
+    // Upper or lower case, in groups separated by spaces or dashes, or none.
+    regex: new BoundedRegex(String.raw`\b[A-Za-z]{2}[0-9]{2}(?:[ -]?[A-Za-z0-9]){11,30}\b`),
+    trim: ibanAt,
+    validate: () => 0.8,
     context: ['iban', 'bank', 'account', 'transfer'],
   },
   {
     type: 'phone',
+    // "+" or "00" and a country code, or a national number; groups split by space, dot, dash,
+    // slash or parentheses. libphonenumber-js decides what is a number (phone.ts).
     regex: new BoundedRegex(
-      String.raw`(?:\+[1-9][0-9]{0,2}[ .-]?)?(?:\([0-9]{2,4}\)|\b[0-9]{2,4})[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}\b`,
+      String.raw`(?:\+|\b00)?(?:\(0\)[ ]?)?\(?\b[0-9]{1,5}\)?(?:[ ]?\(0\))?(?:[ .\/-]{0,2}\(?[0-9]{1,6}\)?){1,6}\b`,
     ),
-    validate: (c) => {
-      const d = digitsOf(c);
-      if (d.length < 9 || d.length > 15) return undefined;
-      if (c.startsWith('+')) return 0.6;
-      // Separated groups look like a phone number; a bare digit run rarely is one.
-      return /[ .()-]/.test(c) ? 0.45 : 0.2;
-    },
-    context: ['phone', 'tel', 'telephone', 'mobile', 'cell', 'call', 'fax', 'whatsapp'],
+    minDigits: 7,
+    validate: (c, context) => phoneScore(c, context),
+    context: ['phone', 'tel', 'telephone', 'mobile', 'cell', 'call', 'fax', 'whatsapp', 'contact'],
   },
   {
     type: 'ip_address',
@@ -90,6 +115,8 @@ const RECOGNIZERS: Recognizer[] = [
     regex: new BoundedRegex(String.raw`\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\b`),
     validate: (c) => (isIPv4(c) ? 0.6 : undefined),
     context: IP_CONTEXT,
+    // "version 1.2.3.4", "v10.0.0.1", "build 6.1.7601.1": a version, not an address.
+    notAfter: VERSION_WORD,
   },
   {
     type: 'ip_address',
@@ -164,16 +191,29 @@ export class PiiDetector implements Detector {
     for (const r of RECOGNIZERS) {
       if (r.requires && !text.includes(r.requires)) continue;
       for (const m of r.regex.matches(text)) {
+        if (r.minDigits && countDigits(text, m.start, m.end) < r.minDigits) continue;
         if (r.expand) {
           const start = r.expand(text, m.start, m.end);
           if (start === undefined) continue;
           m.start = start;
         }
-        const candidate = text.slice(m.start, m.end);
-        let score = r.validate(candidate);
-        if (score === undefined || overlaps(m.start, m.end)) continue;
+        if (r.trim) {
+          const length = r.trim(text.slice(m.start, m.end));
+          if (length === undefined) continue;
+          m.end = m.start + length;
+        }
+        // A phone candidate's pattern may take a separator or parenthesis at its edges.
+        while (m.end > m.start && /[ ./(-]/.test(text[m.end - 1]!)) m.end--;
+        while (m.start < m.end && /[ ./)-]/.test(text[m.start]!)) m.start++;
+        if (m.end - m.start < 2 || overlaps(m.start, m.end)) continue;
         if (r.type !== 'email' && !standsAlone(text, m.start, m.end)) continue;
-        if (hasContext(lower, m.start, m.end, r)) score = Math.min(1, score + CONTEXT_BOOST);
+        if (r.notAfter?.test(text.slice(Math.max(0, m.start - 24), m.start))) continue;
+        const candidate = text.slice(m.start, m.end);
+        let near: boolean | undefined;
+        const context = () => (near ??= hasContext(lower, m.start, m.end, r));
+        let score = r.validate(candidate, context);
+        if (score === undefined) continue;
+        if (context()) score = Math.min(1, score + CONTEXT_BOOST);
         if (score < this.threshold) continue;
         taken.push([m.start, m.end]);
         out.push({ detector: 'pii', type: r.type, start: m.start, end: m.end, score });

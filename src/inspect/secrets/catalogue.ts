@@ -48,6 +48,12 @@ const TEMPLATE_OP = String.raw`(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\|
 
 /** The terminator gitleaks puts after a secret: a quote, space, semicolon, "\\n" or the end. */
 const TERMINATOR = String.raw`(?:[\x60'"\s;]|\\[nr]|$)`;
+/**
+ * The same, widened for provider rules: a token at the end of a sentence, inside parentheses,
+ * a list, a tag or a query string ("npm_… ,", "(ghp_…)", "…&token=…") is still a token. Semi-generic
+ * rules keep gitleaks' terminator (their values have no fixed shape to end them).
+ */
+const WIDE_TERMINATOR = String.raw`(?:[\x60'"\s;,.)\]}>|&<]|\\[nr]|$)`;
 
 export function isTemplateRule(regex: string): boolean {
   const at = regex.indexOf(TEMPLATE_OP);
@@ -74,7 +80,10 @@ export class CompiledRule {
   }
 
   get regex(): LinearRegex {
-    return (this.compiled ??= new LinearRegex(this.data.regex));
+    const source = this.template
+      ? this.data.regex
+      : this.data.regex.split(TERMINATOR).join(WIDE_TERMINATOR);
+    return (this.compiled ??= new LinearRegex(source));
   }
 
   get allowlists(): CompiledAllowlist[] {

@@ -1,8 +1,14 @@
 // Secrets: gitleaks' rule catalogue with its keyword pre-filter, entropy thresholds and
-// allowlists (documentation keys such as AKIA…EXAMPLE are allowlisted by the rules themselves).
+// allowlists (documentation keys such as AKIA…EXAMPLE are allowlisted by the rules themselves),
+// then what the catalogue cannot see: bare provider tokens, passwords in URLs and private keys
+// without their BEGIN line. Placeholders ("your_api_key_here", "xxxxxxxx") are not secrets.
 
 import { shannonEntropy } from '../entropy.js';
 import type { Detector, Finding } from '../types.js';
+import { bareTokens } from './bare-tokens.js';
+import { partialPrivateKeys } from './partial-keys.js';
+import { isPlaceholder } from './placeholder.js';
+import { urlCredentials } from './url-credentials.js';
 import {
   gitleaksCatalogue,
   type Catalogue,
@@ -234,6 +240,7 @@ export class SecretsDetector implements Detector {
         const line = () => lineAround(text, m.start, m.end);
         if (allowed(this.catalogue.global, secret, match, line)) continue;
         if (rule.allowlists.some((l) => allowed(l, secret, match, line))) continue;
+        if (data.id !== 'private-key' && isPlaceholder(secret)) continue;
         out.push({
           detector: 'secrets',
           type: data.id,
@@ -242,6 +249,13 @@ export class SecretsDetector implements Detector {
           score: data.id.startsWith('generic') ? 0.7 : 0.95,
         });
       }
+    }
+    // Cordon's own shapes add what the catalogue missed, never a second finding of one span.
+    for (const f of [...bareTokens(text), ...urlCredentials(text), ...partialPrivateKeys(text)]) {
+      if (out.some((g) => f.start < g.end && g.start < f.end && !g.type.startsWith('generic')))
+        continue;
+      if (f.type !== 'private-key' && isPlaceholder(text.slice(f.start, f.end))) continue;
+      out.push(f);
     }
     // A generic finding over a span a specific rule named says nothing more: drop it.
     const specific = out.filter((f) => !f.type.startsWith('generic'));
