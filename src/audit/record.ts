@@ -25,6 +25,8 @@ export interface AuditRecord {
   parent?: string;
   action: string;
   resource: ResourceRef;
+  /** Resource types whose parents the caller was trusted to state (so replay believes them too). */
+  trustedFor?: string[];
   context?: Record<string, unknown>;
   input?: unknown;
   inputDigest?: string;
@@ -103,6 +105,7 @@ export function buildRecord(
     if (opts.recordPrompt) rec.prompt = r.content;
   }
   if (r.documents) rec.documents = r.documents;
+  if (r.trustedFor?.length) rec.trustedFor = r.trustedFor;
   if (d.errors) rec.errors = d.errors;
   if (trace.kind) rec.kind = trace.kind;
   if (trace.usage) rec.usage = trace.usage;

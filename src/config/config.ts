@@ -47,6 +47,15 @@ export const configSchema = z.strictObject({
       windowSeconds: z.number().int().positive().default(600),
     })
     .default({ windowSeconds: 600 }),
+  resources: z
+    .strictObject({
+      /**
+       * resource type → enforcement points (by credential name) trusted to state its `parents`.
+       * Everyone else's parents are dropped: set membership comes from entities.json.
+       */
+      trustedPeps: z.record(z.string().min(1), z.array(z.string().min(1))).default({}),
+    })
+    .default({ trustedPeps: {} }),
   tokens: z
     .strictObject({
       /** The audience delegation tokens presented here must carry. */

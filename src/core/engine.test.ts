@@ -292,7 +292,10 @@ describe('resources and hierarchy', () => {
     });
     const e = engineFor(set);
     const d = await e.decide(
-      req({ resource: { type: 'Doc', id: 'd', parents: [{ type: 'Folder', id: 'root' }] } }),
+      req({
+        resource: { type: 'Doc', id: 'd', parents: [{ type: 'Folder', id: 'root' }] },
+        trustedFor: ['Doc'],
+      }),
     );
     assert.equal(d.decision, 'allow');
     assert.equal((await e.decide(req({ resource: { type: 'Doc', id: 'd' } }))).decision, 'deny');
@@ -353,6 +356,129 @@ describe('resources and hierarchy', () => {
       }),
     );
     assert.equal(d.decision, 'deny');
+  });
+});
+
+describe('a caller cannot describe a resource into an allowed set', () => {
+  const set = compileOk({
+    'entities.json': entities([
+      agent('bot'),
+      {
+        uid: { type: 'NetworkDestination', id: 'lynx-gateway.internal:443' },
+        attrs: { host: 'lynx-gateway.internal', port: 443 },
+        parents: [{ type: 'DestinationSet', id: 'internal' }],
+      },
+    ]),
+    'p.cedar': [
+      '@id("workspace") permit(principal, action == Action::"readFile", resource) when { resource.path like "/workspace/*" };',
+      '@id("gateway-host") permit(principal, action == Action::"connectNetwork", resource) when { resource.host == "lynx-gateway.internal" };',
+      '@id("internal-set") permit(principal, action == Action::"connectNetwork", resource in DestinationSet::"internal");',
+      '@id("safe-tools") permit(principal, action == Action::"invokeTool", resource in ToolSet::"safe");',
+      '@id("no-loopback") forbid(principal, action == Action::"connectNetwork", resource) when { resource has ip && resource.ip.isLoopback() };',
+      '@id("anywhere") permit(principal, action == Action::"sendExternal", resource);',
+    ].join('\n'),
+  });
+  const e = engineFor(set);
+  const fields = (d: { ignored?: { field: string }[] }) => d.ignored?.map((i) => i.field) ?? [];
+
+  it('a file path comes from the id, whatever path the caller claims', async () => {
+    const d = await e.decide(
+      req({
+        action: 'readFile',
+        resource: { type: 'FilePath', id: '/etc/shadow', attrs: { path: '/workspace/notes' } },
+      }),
+    );
+    assert.equal(d.decision, 'deny');
+    assert.deepEqual(fields(d), ['resource.attrs.path']);
+  });
+
+  it("a destination's host and port come from the id, whatever the caller claims", async () => {
+    const d = await e.decide(
+      req({
+        action: 'connectNetwork',
+        resource: {
+          type: 'NetworkDestination',
+          id: 'evil.example:443',
+          attrs: { host: 'lynx-gateway.internal', port: 443 },
+        },
+      }),
+    );
+    assert.equal(d.decision, 'deny');
+    assert.deepEqual(fields(d), ['resource.attrs.host']);
+  });
+
+  it("an untrusted caller's parents are dropped and reported; a trusted PEP's stand", async () => {
+    const claim = {
+      action: 'invokeTool',
+      resource: { type: 'Tool', id: 'shell', parents: [{ type: 'ToolSet', id: 'safe' }] },
+    };
+    const d = await e.decide(req(claim));
+    assert.equal(d.decision, 'deny');
+    assert.deepEqual(d.ignored, [
+      {
+        field: 'resource.parents',
+        reason:
+          'set membership comes from entities.json or from an enforcement point trusted for Tool; this caller is not',
+      },
+    ]);
+    // Trust is per type: trusted for NetworkDestination says nothing about tools.
+    const other = await e.decide(req({ ...claim, trustedFor: ['NetworkDestination'] }));
+    assert.equal(other.decision, 'deny');
+    const trusted = await e.decide(req({ ...claim, trustedFor: ['Tool'] }));
+    assert.equal(trusted.decision, 'allow');
+    assert.equal(trusted.ignored, undefined);
+  });
+
+  it('an unknown destination cannot join an allowed set; a listed one is in it', async () => {
+    const claim = (id: string) =>
+      req({
+        action: 'connectNetwork',
+        resource: {
+          type: 'NetworkDestination',
+          id,
+          parents: [{ type: 'DestinationSet', id: 'internal' }],
+        },
+      });
+    const d = await e.decide(claim('evil.example:443'));
+    assert.equal(d.decision, 'deny');
+    assert.deepEqual(fields(d), ['resource.parents']);
+    const listed = await e.decide(claim('lynx-gateway.internal:443'));
+    assert.equal(listed.decision, 'allow');
+    assert.deepEqual(fields(listed), ['resource.parents']); // the store's parents applied
+  });
+
+  it('every form the kernel connects to loopback is decided as loopback', async () => {
+    for (const id of [
+      '0.0.0.0:22',
+      '[::]:22',
+      '[::ffff:0.0.0.0]:22',
+      '[::ffff:7f00:1]:22',
+      '0:22',
+      '127.1:22',
+      '0x7f000001:22',
+    ]) {
+      const d = await e.decide(
+        req({
+          action: 'connectNetwork',
+          resource: { type: 'NetworkDestination', id },
+          trustedFor: [],
+        }),
+      );
+      assert.equal(d.decision, 'deny', id);
+      assert.deepEqual(
+        d.reasons.map((r) => r.policy),
+        ['no-loopback'],
+        id,
+      );
+    }
+  });
+
+  it('a destination that is neither an address nor a name is refused', async () => {
+    const d = await e.decide(
+      req({ action: 'sendExternal', resource: { type: 'NetworkDestination', id: '1.2.3.4.5:80' } }),
+    );
+    assert.equal(d.decision, 'deny');
+    assert.equal(d.reasons[0]?.policy, 'cordon/invalid-resource');
   });
 });
 

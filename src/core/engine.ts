@@ -6,6 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { fillDefaults } from './schema-info.js';
 import { cordonReason, evaluate, type Verdict } from './evaluate.js';
 import type { SlicedEntity } from './entities.js';
+import { destinationHost, ipNet } from './destination.js';
 import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
@@ -73,16 +74,33 @@ let defaultInspector: Inspector | undefined;
 
 const SEVERITY: Record<Outcome, number> = { allow: 0, require_approval: 1, deny: 2 };
 
-/** Resource attributes the PEP need not spell out: a file's path, a destination's host and port. */
+/**
+ * Resource attributes that follow from the id, and win over what a caller says: a file's path;
+ * a destination's host (normalized as the egress proxy connects to it: `0.0.0.0` is loopback,
+ * `::ffff:a00:1` is 10.0.0.1) and port, and `ip` when the host is an address (so policies can
+ * test ranges with `resource.ip.isInRange(ip("10.0.0.0/8"))`, which strict validation accepts).
+ * Throws for a destination host that is neither an address nor a name.
+ */
 export function derivedAttrs(type: string, id: string): Record<string, unknown> {
   if (type === 'FilePath') return { path: id };
   if (type === 'NetworkDestination') {
     const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(id);
-    if (m) return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-    return { host: id };
+    const raw = m ? m[1]!.replace(/^\[|\]$/g, '') : id;
+    const host = destinationHost(raw);
+    if (host === undefined)
+      throw new ResourceError(
+        `NetworkDestination "${id}": "${raw}" is neither an address nor a host name`,
+      );
+    const out: Record<string, unknown> = { host };
+    if (m) out.port = Number(m[2]);
+    if (ipNet(host)) out.ip = { __extn: { fn: 'ip', arg: host } };
+    return out;
   }
   return {};
 }
+
+/** The resource cannot be what the request says it is. */
+export class ResourceError extends Error {}
 
 export class Engine {
   private readonly stages: Stage[];
@@ -135,7 +153,7 @@ export class Engine {
       obligations: [],
     };
     const traced = (decision: Decision): DecisionTrace => ({
-      decision,
+      decision: state.ignored ? { ...decision, ignored: state.ignored } : decision,
       request,
       facts: state.facts,
       time: state.now,
@@ -226,11 +244,21 @@ export class Engine {
       attrs: {},
       parents: [],
     };
-    const resource = set.store.resolveResource(
+    let derived: Record<string, unknown>;
+    try {
+      derived = derivedAttrs(request.resource.type, request.resource.id);
+    } catch (e) {
+      if (!(e instanceof ResourceError)) throw e;
+      return deny([cordonReason('invalid-resource', undefined, e.message)], risk);
+    }
+    const resolved = set.store.resolveResource(
       request.resource,
-      derivedAttrs(request.resource.type, request.resource.id),
+      derived,
+      request.trustedFor?.includes(request.resource.type) ?? false,
     );
+    const resource = resolved.entity;
     state.resource = resource;
+    if (resolved.ignored.length > 0) state.ignored = resolved.ignored;
     const context = buildContext(state);
     const approved = facts.approval.granted;
     const evaluateFor = (role: PrincipalRole, principal: SlicedEntity): Verdict => {

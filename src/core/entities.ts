@@ -1,7 +1,15 @@
 // The entity store: entities.json indexed once, with each entity's transitive ancestors
 // precomputed, so a decision ships Cedar a slice of two or three entities instead of the store.
 
-import type { EntityRef, ResourceRef } from './types.js';
+import type { EntityRef, IgnoredField, ResourceRef } from './types.js';
+
+const LISTED = 'entities.json lists this entity: its attributes and parents apply';
+const DERIVED = (type: string) => `derived from the ${type} id, which wins`;
+const UNTRUSTED = (type: string) =>
+  `set membership comes from entities.json or from an enforcement point trusted for ${type}; ` +
+  'this caller is not';
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** Cedar's entity JSON form, as read from entities.json. */
 export interface CedarEntity {
@@ -164,20 +172,41 @@ export class EntityStore {
   }
 
   /**
-   * A resource for this request. Listed entities are authoritative: their attrs win over the
-   * PEP's and their parents are the store's. Unlisted ones are built from the PEP's description.
+   * The resource as Cedar sees it, and what of the caller's description was not believed.
+   * Attributes derived from the id (a file's path, a destination's host and port) win over
+   * everything. Listed entities are authoritative for the rest: their attrs win over the
+   * caller's and their parents are the store's. An unlisted one keeps the caller's other
+   * attrs, but its parents (set membership) only when the caller is trusted for its type.
    */
-  resolveResource(ref: ResourceRef, derived: Record<string, unknown>): SlicedEntity {
+  resolveResource(
+    ref: ResourceRef,
+    derived: Record<string, unknown>,
+    parentsTrusted: boolean,
+  ): { entity: SlicedEntity; ignored: IgnoredField[] } {
+    const ignored: IgnoredField[] = [];
     const listed = this.get(ref.type, ref.id);
-    if (listed) {
-      if (!ref.attrs && Object.keys(derived).length === 0) return listed;
-      return { ...listed, attrs: { ...derived, ...ref.attrs, ...listed.attrs } };
+    const given = ref.attrs ?? {};
+    for (const k of Object.keys(given)) {
+      if (Object.hasOwn(derived, k)) {
+        if (!sameJson(given[k], derived[k]))
+          ignored.push({ field: `resource.attrs.${k}`, reason: DERIVED(ref.type) });
+      } else if (listed && Object.hasOwn(listed.attrs, k) && !sameJson(given[k], listed.attrs[k]))
+        ignored.push({ field: `resource.attrs.${k}`, reason: LISTED });
     }
-    return {
+    const parents = ref.parents ?? [];
+    if (parents.length > 0 && (listed || !parentsTrusted))
+      ignored.push({ field: 'resource.parents', reason: listed ? LISTED : UNTRUSTED(ref.type) });
+    if (listed) {
+      if (!ref.attrs && Object.keys(derived).length === 0) return { entity: listed, ignored };
+      const attrs = { ...ref.attrs, ...listed.attrs, ...derived };
+      return { entity: { ...listed, attrs }, ignored };
+    }
+    const entity = {
       uid: { type: ref.type, id: ref.id },
-      attrs: { ...derived, ...ref.attrs },
-      parents: this.ancestorsOf(ref.parents ?? []),
+      attrs: { ...ref.attrs, ...derived },
+      parents: parentsTrusted ? this.ancestorsOf(parents) : [],
     };
+    return { entity, ignored };
   }
 
   /** The listed entities that the given entities' attributes point to. */

@@ -7,7 +7,7 @@ import type { VerifiedDelegation } from './stages/identity.js';
 import type { LabelOrigin } from './stages/session.js';
 import type { ContentFinding } from './stages/content.js';
 import type { CompiledPolicySet } from './policy-set.js';
-import type { ActionRequest, CordonFacts, Obligation, Reason } from './types.js';
+import type { ActionRequest, CordonFacts, IgnoredField, Obligation, Reason } from './types.js';
 
 export interface DecisionState {
   readonly request: ActionRequest;
@@ -21,6 +21,8 @@ export interface DecisionState {
   labelOrigins?: LabelOrigin[];
   /** The resource as evaluated (set by the engine), for what comes after the decision. */
   resource?: { attrs: Record<string, unknown> };
+  /** What of the caller's resource description the engine did not believe. */
+  ignored?: IgnoredField[];
   facts: CordonFacts;
   /** Extra context keys a stage wants Cedar to see (beyond the Cordon facts). */
   context: Record<string, unknown>;

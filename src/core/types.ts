@@ -27,6 +27,18 @@ export interface ActionRequest {
   parent?: string;
   /** Digests ("sha256:…") of documents the action reads or returns, for the audit record. */
   documents?: string[];
+  /**
+   * Resource types whose `parents` (set membership) this caller is trusted to state: set by the
+   * adapter, never by the caller (the HTTP schema refuses the key). In-process enforcement
+   * points are trusted for the resources they synthesize (the MCP gateway for its tools).
+   */
+  trustedFor?: string[];
+}
+
+/** A part of the caller's resource description that was not believed, and why. */
+export interface IgnoredField {
+  field: string;
+  reason: string;
 }
 
 export type Outcome = 'allow' | 'deny' | 'require_approval';
@@ -71,6 +83,8 @@ export interface Decision {
   errors?: PolicyError[];
   /** require_approval: the request a human must answer; allow: the approval it used. */
   approval?: DecisionApproval;
+  /** What of the caller's resource description was not believed (derived, listed, untrusted). */
+  ignored?: IgnoredField[];
 }
 
 export interface DecisionApproval {

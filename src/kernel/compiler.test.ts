@@ -164,8 +164,20 @@ describe('kernel compiler: conditions', () => {
     assert.equal(enf.net.portsRestrictable, false);
   });
 
+  it('the strict form of a range (resource.ip) compiles like ip(resource.host)', () => {
+    const p = plan(`permit(principal, action == Action::"connectNetwork", resource)
+      when { resource has ip && resource.ip.isInRange(ip("192.168.0.0/16")) };
+      forbid(principal, action == Action::"connectNetwork", resource)
+      when { resource has ip && resource.ip.isInRange(ip("192.168.1.0/24")) };`);
+    assert.equal(dests(p.connectNetwork.allowed), '192.168.0.0/16:*');
+    const any = plan(`permit(principal, action == Action::"connectNetwork", resource)
+      when { resource has ip };`);
+    assert.equal(dests(any.connectNetwork.allowed), '::/0:*, 0.0.0.0/0:*');
+  });
+
   it('a host the resolver would read as another address is neither allowed nor a name', () => {
-    // 010.0.0.1 is no address to Cedar, but getaddrinfo reads it as octal: 8.0.0.1.
+    // 010.0.0.1 is no address to Cedar, but getaddrinfo reads it as octal: 8.0.0.1, and a
+    // destination is decided as that address, so the rule never matches it as written.
     const p = plan(`permit(principal, action == Action::"connectNetwork", resource)
       when { resource.host == "010.0.0.1" || resource.host == "0x7f.1" || resource.host == "api.example.com" };`);
     const enf = enforcementOf(p);

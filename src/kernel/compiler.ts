@@ -140,6 +140,8 @@ function netSpec(set: CompiledPolicySet): DomainSpec<DestItem> {
           return ops.all; // every connection the kernel or the proxy sees has a port
         case 'inRange':
           return ops.of([{ cidr: a.cidr }]);
+        case 'hasIp': // the host is an address: every address of either family
+          return ops.of([{ cidr: '0.0.0.0/0' }, { cidr: '::/0' }]);
         case 'eq':
         case 'inSet': {
           const items = entityItems(set, 'NetworkDestination', a, (e) =>
@@ -220,8 +222,10 @@ function describeAtom(a: Atom): string {
     case 'pathLike':
       return 'resource.path';
     case 'hostEq':
-    case 'inRange':
       return 'resource.host';
+    case 'inRange':
+    case 'hasIp':
+      return 'resource.ip';
     case 'portEq':
     case 'hasPort':
       return 'resource.port';

@@ -108,14 +108,14 @@ function netOf(s: ItemSet<DestItem>): NetEnforcement {
     else if (d.host === undefined) {
       // any host on a port
       ip.push({ cidr: '0.0.0.0/0', port: d.port! }, { cidr: '::/0', port: d.port! });
-    } else if (destinationHost(d.host) === undefined) bogus.push(d.host);
+    } else if (destinationHost(d.host) !== d.host.toLowerCase()) bogus.push(d.host);
     else names.push(d);
   }
   if (bogus.length > 0)
     notes.push(
       `${bogus.join(', ')}: neither an address or range Cedar's ip() reads nor a host name ` +
-        '(the system resolver reads 010.0.0.1 as 8.0.0.1); not allowed, and the egress proxy ' +
-        'refuses such forms',
+        '(the system resolver reads 010.0.0.1 as 8.0.0.1); not allowed: the egress proxy and ' +
+        'the decision API decide such forms as the address they stand for, never as written',
     );
   const portsRestrictable = ip.every((r) => r.port !== undefined);
   if (!portsRestrictable)

@@ -13,6 +13,7 @@ export type Atom =
   | { kind: 'hostEq'; host: string }
   | { kind: 'portEq'; port: number }
   | { kind: 'hasPort' }
+  | { kind: 'hasIp' }
   | { kind: 'inRange'; cidr: string }
   | { kind: 'inSet'; type: string; id: string }
   | { kind: 'eq'; type: string; id: string }
@@ -163,13 +164,15 @@ function toPred(e: Expr): Pred {
   const has = operand(e, 'has');
   if (has && isResource(has.left) && has.attr === 'port')
     return { op: 'atom', atom: { kind: 'hasPort' } };
-  // ip(resource.host).isInRange(ip("10.0.0.0/8"))
+  if (has && isResource(has.left) && has.attr === 'ip')
+    return { op: 'atom', atom: { kind: 'hasIp' } };
+  // resource.ip.isInRange(ip("10.0.0.0/8")), or ip(resource.host).isInRange(…) (not strict)
   const call = callArgs(e, 'isInRange');
   if (call?.length === 2) {
     const arg = callArgs(call[0], 'ip');
+    const ipAttr = arg ? resourceAttr(arg[0]) === 'host' : resourceAttr(call[0]) === 'ip';
     const cidr = literal(callArgs(call[1], 'ip')?.[0]);
-    if (arg && resourceAttr(arg[0]) === 'host' && typeof cidr === 'string')
-      return { op: 'atom', atom: { kind: 'inRange', cidr } };
+    if (ipAttr && typeof cidr === 'string') return { op: 'atom', atom: { kind: 'inRange', cidr } };
   }
   return opaque(describeReads(e));
 }

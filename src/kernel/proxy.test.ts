@@ -110,8 +110,45 @@ describe('egress proxy', () => {
         await tunnel(proxy.port, `[::ffff:7f00:1]:${port}`),
         'HTTP/1.1 200 Connection Established hello',
       );
-      assert.equal(await tunnel(proxy.port, '010.0.0.1:443'), 'HTTP/1.1 400 Bad Request');
-      assert.deepEqual(asked, ['10.0.0.1:443', `127.0.0.1:${port}`]);
+      // 010.0.0.1 is 8.0.0.1 to the resolver, so it is decided as 8.0.0.1.
+      assert.equal(await tunnel(proxy.port, '010.0.0.1:443'), 'HTTP/1.1 403 Forbidden');
+      assert.equal(await tunnel(proxy.port, '1.2.3.4.5:443'), 'HTTP/1.1 400 Bad Request');
+      assert.deepEqual(asked, ['10.0.0.1:443', `127.0.0.1:${port}`, '8.0.0.1:443']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('decides every form the kernel connects to loopback as loopback, on both paths', async () => {
+    const port = await upstream();
+    const web = createHttpServer((_req, res) => res.end('local page'));
+    servers.push(web as unknown as Server);
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+    const webPort = (web.address() as { port: number }).port;
+    const asked: string[] = [];
+    // "Anything but loopback" as a decision sees it: the unspecified address reaches loopback.
+    const proxy = await startEgressProxy(async (host, p) => {
+      asked.push(`${host}:${p}`);
+      return { allow: host !== '127.0.0.1' && host !== '::1', decisionId: 'd4' };
+    });
+    try {
+      for (const dest of ['0.0.0.0', '[::]', '[::ffff:0.0.0.0]', '0', '127.1', '0x7f000001'])
+        assert.equal(await tunnel(proxy.port, `${dest}:${port}`), 'HTTP/1.1 403 Forbidden', dest);
+      const status = (url: string) =>
+        new Promise<number>((resolve) => {
+          const req = httpRequest({ host: '127.0.0.1', port: proxy.port, path: url }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', () => resolve(0));
+          req.end();
+        });
+      for (const host of ['0.0.0.0', '[::]', '[::ffff:0.0.0.0]', '0', '127.1'])
+        assert.equal(await status(`http://${host}:${webPort}/`), 403, host);
+      assert.ok(
+        asked.every((a) => a.startsWith('127.0.0.1:') || a.startsWith('::1:')),
+        `${asked}`,
+      );
     } finally {
       await proxy.close();
     }
@@ -121,7 +158,10 @@ describe('egress proxy', () => {
     assert.deepEqual(parseAuthority('API.example.com:443'), { host: 'api.example.com', port: 443 });
     assert.deepEqual(parseAuthority('[::1]:8080'), { host: '::1', port: 8080 });
     assert.deepEqual(parseAuthority('[::ffff:a00:1]:443'), { host: '10.0.0.1', port: 443 });
-    // 010.0.0.1 would be decided as a name and connected to as 8.0.0.1 (octal).
+    // The resolver reads 010.0.0.1 as 8.0.0.1 (octal): decided as what it connects to.
+    assert.deepEqual(parseAuthority('010.0.0.1:443'), { host: '8.0.0.1', port: 443 });
+    assert.deepEqual(parseAuthority('0.0.0.0:80'), { host: '127.0.0.1', port: 80 });
+    assert.deepEqual(parseAuthority('[::]:80'), { host: '::1', port: 80 });
     for (const bad of [
       'example.com',
       'a:0',
@@ -129,8 +169,8 @@ describe('egress proxy', () => {
       'a b:1',
       '::1:80',
       'http://a:1',
-      '010.0.0.1:443',
-      '0x7f.1:80',
+      '1.2.3.4.:443',
+      '08.0.0.1:80',
       '[1:2:3:4::5:6:7:8]:80',
     ])
       assert.equal(parseAuthority(bad), undefined, bad);

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { destCidr, destDomain, destinationHost, ipNet } from './sets.js';
+import { destCidr, destDomain, destinationHost, inetAton, ipNet } from './sets.js';
 
 describe('destination sets: addresses by Cedar ip semantics', () => {
   it('a range covers the addresses and narrower ranges inside it, of its own family only', () => {
@@ -50,16 +50,26 @@ describe('destination sets: addresses by Cedar ip semantics', () => {
     assert.equal(destinationHost('API.example.com'), 'api.example.com');
     for (const n of ['db.internal', '1e100.net', '123.example', 'dead.beef'])
       assert.equal(destinationHost(n), n);
-    // What getaddrinfo reads as another address than Cedar does (or Cedar cannot read at all).
-    for (const a of [
-      '010.0.0.1',
-      '0x7f.1',
-      '127.1',
-      '2130706433',
-      '1.2.3.4.',
-      '1:2:3:4::5:6:7:8',
-      '::ffff:10.0.0.1',
-    ])
+    // What is neither an address nor a name: refused, never looked up as a name.
+    for (const a of ['1.2.3.4.', '1.2.3.4.5', '08.1', '0x', '1:2:3:4::5:6:7:8', 'fe80::1%eth0'])
       assert.equal(destinationHost(a), undefined, a);
+  });
+
+  it("inet_aton's numeric forms are decided as the address the resolver connects to", () => {
+    assert.equal(destinationHost('010.0.0.1'), '8.0.0.1');
+    assert.equal(destinationHost('0x7f.1'), '127.0.0.1');
+    assert.equal(destinationHost('127.1'), '127.0.0.1');
+    assert.equal(destinationHost('2130706433'), '127.0.0.1');
+    assert.equal(destinationHost('10.257'), '10.0.1.1');
+    assert.equal(destinationHost('::ffff:10.0.0.1'), '10.0.0.1');
+    assert.equal(destinationHost('0:0:0:0:0:0:0:1'), '::1');
+    assert.equal(inetAton('256.0.0.1'), undefined);
+    assert.equal(inetAton('1.2.65536'), undefined);
+  });
+
+  it('every form the kernel connects to loopback is loopback', () => {
+    for (const a of ['0.0.0.0', '0', '0x0', '00.0', '::ffff:0.0.0.0', '::ffff:0:0'])
+      assert.equal(destinationHost(a), '127.0.0.1', a);
+    for (const a of ['::', '0::0', '0:0:0:0:0:0:0:0']) assert.equal(destinationHost(a), '::1', a);
   });
 });

@@ -3,8 +3,10 @@
 // that the item algebra cannot represent exactly are approximated in the direction the
 // caller asks for (`lower`: a subset of the true set, `upper`: a superset) and say so. Pure.
 
-import { inRange, parseIp } from '../core/compiled/extensions.js';
-import type { IpNet } from '../core/compiled/values.js';
+import { inRange } from '../core/compiled/extensions.js';
+import { ipNet } from '../core/destination.js';
+
+export { destinationHost, inetAton, ipNet } from '../core/destination.js';
 
 export type Want = 'lower' | 'upper';
 
@@ -129,40 +131,7 @@ export interface DestItem {
   port?: number;
 }
 
-/** An IP address or range as Cedar's `ip()` reads it, or undefined when Cedar would refuse it. */
-export function ipNet(s: string): IpNet | undefined {
-  try {
-    return parseIp(s);
-  } catch {
-    return undefined;
-  }
-}
-
 const isIp = (host: string) => !host.includes('/') && ipNet(host) !== undefined;
-
-/** What the system resolver reads as an address: inet_aton's forms (`010.0.0.1` is octal). */
-const addressLike = (host: string) =>
-  host.includes(':') || /^(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+)){0,3}\.?$/i.test(host);
-
-const MAPPED_V4 = 0xffffn; // ::ffff:a.b.c.d, the upper 96 bits
-
-/**
- * The host a destination is decided and connected as: an address in the form Cedar's `ip()`
- * reads, an IPv4-mapped IPv6 address as its IPv4 address (so a rule on 10.0.0.0/8 covers
- * `::ffff:a00:1`), or a name. Undefined for what the resolver reads as another address than
- * Cedar would (`010.0.0.1` is 8.0.0.1 to getaddrinfo, `0x7f.1` is 127.0.0.1): such a host must
- * never be decided as a name and then connected to.
- */
-export function destinationHost(host: string): string | undefined {
-  const h = host.toLowerCase();
-  const ip = h.includes('/') ? undefined : ipNet(h);
-  if (!ip) return addressLike(h) ? undefined : h;
-  if (ip.v6 && ip.addr >> 32n === MAPPED_V4) {
-    const v4 = Number(ip.addr & 0xffffffffn);
-    return [24, 16, 8, 0].map((shift) => (v4 >>> shift) & 0xff).join('.');
-  }
-  return h;
-}
 
 /** outer ⊇ inner, by Cedar's `isInRange`. */
 function cidrContains(outer: string, inner: string): boolean {

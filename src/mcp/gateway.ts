@@ -214,6 +214,8 @@ export class GatewaySession {
       resource,
       ...(input !== undefined ? { input } : {}),
       pep: 'mcp',
+      // The gateway names its tools, prompts and resources itself: their server is a fact.
+      trustedFor: [resource.type],
     };
   }
 

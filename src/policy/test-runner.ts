@@ -129,7 +129,11 @@ export async function runCase(
   const decision =
     request.agent === undefined && request.token === undefined && request.user !== undefined
       ? (await engine.traceHuman({ ...request, user: request.user, pep: 'test' })).decision
-      : await engine.decide({ ...request, pep: 'test' }, pinnedFacts(c));
+      : await engine.decide(
+          // A test describes the world: its parents stand, as a trusted enforcement point's do.
+          { ...request, pep: 'test', trustedFor: [request.resource.type] },
+          pinnedFacts(c),
+        );
   const problems: string[] = [];
   if (decision.decision !== c.expect)
     problems.push(`expected ${c.expect}, got ${decision.decision}`);

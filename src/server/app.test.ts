@@ -42,6 +42,27 @@ const post = async (
 const drop = { type: 'Tool', id: 'postgres/drop_table' };
 
 describe('POST /v1/decide', () => {
+  it('decides on the path the id names, not the one the caller claims, and says so', async () => {
+    const { status, json } = await post('/v1/decide', {
+      agent: 'analyst-bot',
+      action: 'readFile',
+      resource: { type: 'FilePath', id: '/etc/shadow', attrs: { path: '/workspace/analyst-1/a' } },
+    });
+    assert.equal(status, 200);
+    assert.equal(json.decision, 'deny');
+    assert.deepEqual(json.ignored, [
+      { field: 'resource.attrs.path', reason: 'derived from the FilePath id, which wins' },
+    ]);
+    // Trust is the adapter's to grant: a caller naming it in the body is refused.
+    const spoof = await post('/v1/decide', {
+      agent: 'analyst-bot',
+      action: 'readFile',
+      resource: { type: 'FilePath', id: '/etc/shadow' },
+      trustedFor: ['FilePath'],
+    });
+    assert.equal(spoof.status, 400);
+  });
+
   it('answers with the contract shape', async () => {
     const { status, json } = await post('/v1/decide', {
       agent: 'ledger-bot',
@@ -188,8 +209,8 @@ describe('AuthZEN', () => {
     assert.equal((json.context as { outcome: string }).outcome, 'deny');
   });
 
-  it('maps resource properties to attributes and parents for unlisted resources', async () => {
-    const { json } = await post('/access/v1/evaluation', {
+  it('believes resource parents only from a caller trusted for the type, and says so', async () => {
+    const body = {
       subject: { type: 'Agent', id: 'analyst-bot' },
       action: { name: 'connectNetwork' },
       resource: {
@@ -197,8 +218,30 @@ describe('AuthZEN', () => {
         id: 'llm.internal:443',
         properties: { parents: [{ type: 'DestinationSet', id: 'approved-llm-endpoints' }] },
       },
+    };
+    // An arbitrary caller cannot put a host into an allowed set.
+    const { json } = await post('/access/v1/evaluation', body);
+    assert.equal(json.decision, false);
+    assert.deepEqual(
+      (json.context as { ignored: { field: string }[] }).ignored.map((i) => i.field),
+      ['resource.parents'],
+    );
+    // An enforcement point the configuration trusts for NetworkDestination can.
+    const metrics = new Metrics();
+    const logger = pino({ level: 'silent' });
+    const trusting = buildApp({
+      decisions: new DecisionService(await exampleEngine(), metrics, logger),
+      metrics,
+      logger,
+      trustedFor: () => ['NetworkDestination'],
     });
-    assert.equal(json.decision, true);
+    try {
+      const res = await trusting.inject({ method: 'POST', url: '/access/v1/evaluation', body });
+      assert.equal(res.json().decision, true);
+      assert.equal(res.json().context.ignored, undefined);
+    } finally {
+      await trusting.close();
+    }
   });
 
   it('runs a batch with defaults and the short-circuit semantics', async () => {

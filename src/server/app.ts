@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyRequest,
 } from 'fastify';
 import type { Logger } from 'pino';
 import { actionRequestSchema, formatIssues } from '../core/request.js';
@@ -38,6 +39,11 @@ export interface AppOptions {
   approvals?: Omit<ApprovalRoutesOptions, 'decisions'>;
   /** Reports the last failed reload, if the serving set is not the directory's latest. */
   reloadError?: () => string | undefined;
+  /**
+   * The resource types whose `parents` this caller is trusted to state (resource-trust.ts).
+   * Without it, or for a caller it gives nothing, set membership comes from entities.json only.
+   */
+  trustedFor?: (req: FastifyRequest) => string[] | undefined;
 }
 
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -50,6 +56,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     onConstructorPoisoning: 'error',
   });
   const { decisions, metrics } = opts;
+  const trusted = (req: FastifyRequest, r: ActionRequest): ActionRequest => {
+    const types = opts.trustedFor?.(req);
+    return types?.length ? { ...r, trustedFor: types } : r;
+  };
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status =
@@ -67,12 +77,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.post('/v1/decide', async (req, reply) => {
     const parsed = actionRequestSchema.safeParse(req.body);
     if (!parsed.success) return reply.code(400).send({ error: formatIssues(parsed.error) });
-    return decisions.decide({ pep: 'http', ...(parsed.data as ActionRequest) });
+    return decisions.decide(trusted(req, { pep: 'http', ...(parsed.data as ActionRequest) }));
   });
 
   app.post('/access/v1/evaluation', async (req, reply) => {
     try {
-      const request = toActionRequest(parseEvaluation(req.body));
+      const request = trusted(req, toActionRequest(parseEvaluation(req.body)));
       return toAuthzenResponse(await decisions.decide(request));
     } catch (e) {
       if (e instanceof AuthzenError) return reply.code(400).send({ error: e.message });
@@ -85,7 +95,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     let requests: ActionRequest[];
     try {
       parsed = parseEvaluations(req.body);
-      requests = parsed.items.map(toActionRequest);
+      requests = parsed.items.map((i) => trusted(req, toActionRequest(i)));
     } catch (e) {
       if (e instanceof AuthzenError) return reply.code(400).send({ error: e.message });
       throw e;

@@ -89,6 +89,7 @@ export function toAuthzenResponse(d: Decision) {
       obligations: d.obligations,
       risk: d.risk,
       policyVersion: d.policyVersion,
+      ...(d.ignored ? { ignored: d.ignored } : {}),
     },
   };
 }

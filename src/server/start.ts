@@ -7,6 +7,7 @@ import type { LivePolicySet } from '../policy/live.js';
 import { approverAuthenticator } from '../approval/approver-auth.js';
 import { buildApp } from './app.js';
 import { openPdp, type Pdp } from './pdp.js';
+import { trustedForRequest } from './resource-trust.js';
 
 export interface RunningServer {
   url: string;
@@ -39,6 +40,7 @@ export async function serveApi(
     bodyLimit: config.bodyLimit,
     identity: { tokens, keys, revocations },
     reloadError: () => policies.lastError?.message,
+    trustedFor: trustedForRequest(config.resources.trustedPeps),
   });
   await app.listen(where);
   const addr = app.server.address();
