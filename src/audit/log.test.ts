@@ -18,73 +18,7 @@ import { readPolicySources } from '../policy/load.js';
 import { EXAMPLE_POLICIES } from '../testing/fixtures.js';
 import { SqliteAuditStore } from './sqlite-store.js';
 import { verifyLog } from './verify.js';
-import type { ActionRequest } from '../core/types.js';
-
-const REQUESTS: ActionRequest[] = [
-  {
-    agent: 'ledger-bot',
-    session: 's1',
-    action: 'invokeTool',
-    resource: { type: 'Tool', id: 'erp/read_ledger' },
-    input: { account: 42 },
-  },
-  {
-    agent: 'director-agent',
-    user: 'bob',
-    session: 's1',
-    action: 'invokeTool',
-    resource: { type: 'Tool', id: 'postgres/drop_table' },
-  },
-  {
-    agent: 'director-agent',
-    user: 'carol',
-    session: 's2',
-    action: 'invokeTool',
-    resource: { type: 'Tool', id: 'postgres/drop_table' },
-  },
-  {
-    agent: 'analyst-bot',
-    session: 's2',
-    action: 'connectNetwork',
-    resource: { type: 'NetworkDestination', id: 'paste.example.com:443' },
-  },
-];
-
-/** A log with `n` decisions and a checkpoint after every `every` records. */
-async function populatedLog(
-  n: number,
-  every = 5,
-  options: Parameters<typeof AuditLog.open>[1] = {},
-) {
-  const dir = await tempDir('cordon-audit-');
-  const log = await AuditLog.open(dir, { checkpointIntervalMs: 3_600_000, ...options });
-  const engine = await exampleEngine();
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const trace = await engine.trace(REQUESTS[i % REQUESTS.length]!);
-    await log.append(trace);
-    ids.push(trace.decision.decisionId);
-    if ((i + 1) % every === 0) await log.checkpoint();
-  }
-  return { dir, log, ids, engine };
-}
-
-async function closedLog(n: number, every = 5) {
-  const p = await populatedLog(n, every);
-  const key = p.log.signer.key;
-  const origin = p.log.origin;
-  await p.log.close();
-  return { ...p, key, origin, db: () => new Database(join(p.dir, AUDIT_DB)) };
-}
-
-function verifyDir(dir: string, key: ReturnType<typeof noteKey>, origin: string) {
-  const store = new SqliteAuditStore(join(dir, AUDIT_DB), { readonly: true });
-  try {
-    return verifyLog(store, key, origin);
-  } finally {
-    store.close();
-  }
-}
+import { closedLog, populatedLog, REQUESTS, verifyDir } from '../testing/audit-log.js';
 
 describe('audit verify catches tampering and names the first bad index', () => {
   it('passes an intact log', async () => {

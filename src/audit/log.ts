@@ -1,7 +1,9 @@
 // The audit log: decisions appended in batches (group commit: every record appended in one turn
 // of the event loop goes into one transaction), made durable by a shared fsync (wal-sync.ts), an
 // RFC 6962 tree over the committed records, a signed checkpoint at least every second while
-// records arrive, and inclusion proofs against the latest checkpoint.
+// records arrive, handed to the configured witnesses, and inclusion proofs against the latest
+// checkpoint. On open, the stored records must match the newest checkpoint the log or a witness
+// holds, or the log refuses to sign anything (open fails).
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
@@ -11,6 +13,7 @@ import type { DecisionTrace } from '../core/engine.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
 import { hashLeaf, MerkleTree } from './merkle.js';
 import { checkpointText, formatVerifierKey, openCheckpoint, signNote } from './note.js';
+import { openWitnesses, type CheckpointWitness, type WitnessConfig } from './witness.js';
 import {
   buildRecord,
   canonical,
@@ -35,6 +38,10 @@ export interface AuditOptions extends RecordOptions {
   onError: (e: Error) => void;
   /** How the WAL is flushed (tests inject a failing disk). */
   syncFile?: SyncFile;
+  /** The signing key's file, outside the data directory (default: DATA/keys/audit.key). */
+  signingKey?: string | undefined;
+  /** Where every signed checkpoint is also sent: an append-only file, a tlog-witness. */
+  witness?: WitnessConfig | undefined;
 }
 
 export const DEFAULT_AUDIT_OPTIONS: AuditOptions = {
@@ -131,6 +138,9 @@ export class AuditLog {
   private closed = false;
   private walCheckpointer: { stop(): Promise<void> } | undefined;
   private readonly walSync: WalSync;
+  private witnesses: CheckpointWitness[] = [];
+  /** Checkpoints are handed to the witnesses one at a time, apart from signing. */
+  private witnessing: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly store: SqliteAuditStore,
@@ -161,14 +171,23 @@ export class AuditLog {
         origin = `cordon.local/audit/${randomBytes(8).toString('hex')}`;
         store.setMeta('origin', origin);
       }
-      const signer = await loadOrCreateSigningKey(dataDir, origin);
+      let signer: SigningKey;
+      try {
+        signer = await loadOrCreateSigningKey(dataDir, origin, opts.signingKey);
+      } catch (e) {
+        throw new AuditLogError(`audit signing key: ${(e as Error).message}`);
+      }
       if (signer.key.name !== origin)
         throw new AuditLogError(`signing key is for "${signer.key.name}", the log is "${origin}"`);
       const log = new AuditLog(store, origin, signer, opts, unlock);
-      log.rebuild();
+      log.witnesses = openWitnesses(opts.witness, origin);
+      await log.rebuild();
       log.walCheckpointer = startWalCheckpointer(join(dataDir, AUDIT_DB), opts.onError);
       log.timer = setInterval(() => {
-        log.checkpoint().catch((e: unknown) => opts.onError(e as Error));
+        log.checkpoint().then(
+          () => log.witness(), // retries a witness that failed while nothing new was signed
+          (e: unknown) => opts.onError(e as Error),
+        );
       }, opts.checkpointIntervalMs).unref();
       return log;
     } catch (e) {
@@ -178,8 +197,13 @@ export class AuditLog {
     }
   }
 
-  /** Rebuilds the tree from the stored leaf hashes and checks it against the last checkpoint. */
-  private rebuild(): void {
+  /**
+   * Rebuilds the tree from the stored leaf hashes and checks it against the newest checkpoint
+   * the log or a witness holds, and the records after it against their stored hashes: a log
+   * that fails is not signed again (a signature over a rewritten or rolled-back log would
+   * vouch for it).
+   */
+  private async rebuild(): Promise<void> {
     let expected = 0;
     for (const [seq, hash] of this.store.leaves()) {
       if (seq !== expected)
@@ -190,22 +214,60 @@ export class AuditLog {
       expected++;
     }
     const last = this.store.latestCheckpoint();
-    if (last) {
-      const opened = openCheckpoint(last.note, this.signer.key, this.origin);
-      if (!opened.ok)
-        throw new AuditLogError(
-          `last checkpoint does not verify (${opened.reason}); run cordon audit verify`,
-        );
-      if (
-        opened.checkpoint.size > this.tree.size ||
-        !this.tree.subtree(0, opened.checkpoint.size).equals(opened.checkpoint.root)
-      ) {
-        throw new AuditLogError(
-          `audit records do not match the checkpoint at size ${opened.checkpoint.size}; run cordon audit verify`,
-        );
-      }
-      this.checkpointed = { size: opened.checkpoint.size, note: last.note };
+    if (last) this.checkpointed = this.matching(last.note, 'its last checkpoint');
+    else if (this.tree.size > 0)
+      throw new AuditLogError(
+        `the audit log has ${this.tree.size} records but no signed checkpoint: its checkpoints were deleted; run cordon audit verify`,
+      );
+    for (const w of this.witnesses) {
+      const note = await w.latest();
+      if (note === undefined) continue;
+      const cp = this.matching(note, `the checkpoint witnessed in ${w.name}`);
+      if (cp.size > (this.checkpointed?.size ?? -1)) this.checkpointed = cp;
     }
+    const from = this.checkpointed?.size ?? 0;
+    for (const row of this.store.iterate(from)) {
+      if (!hashLeaf(Buffer.from(row.record, 'utf8')).equals(row.leafHash))
+        throw new AuditLogError(
+          `audit record ${row.seq} does not match its stored hash; run cordon audit verify`,
+        );
+    }
+    if (!this.checkpointed) this.signEmptyTree();
+  }
+
+  /**
+   * A new log signs its empty tree at once, so that a log always holds a checkpoint: one with
+   * records and none was stripped of them. No fsync needed: a record can only survive a crash
+   * with every commit before it, and no other root can be signed for size 0.
+   */
+  private signEmptyTree(): void {
+    const note = signNote(
+      checkpointText({ origin: this.origin, size: 0, root: this.tree.root() }),
+      this.signer.key,
+      this.signer.privateKey,
+    );
+    this.store.addCheckpoint({ size: 0, time: new Date().toISOString(), note });
+    this.checkpointed = { size: 0, note };
+    this.witness();
+  }
+
+  /** A checkpoint signed by this log's key whose root the stored records produce. */
+  private matching(note: string, what: string): { size: number; note: string } {
+    const opened = openCheckpoint(note, this.signer.key, this.origin);
+    if (!opened.ok)
+      throw new AuditLogError(
+        `${what} does not verify (${opened.reason}); run cordon audit verify`,
+      );
+    const { size, root } = opened.checkpoint;
+    if (size > this.tree.size)
+      throw new AuditLogError(
+        `the audit log has ${this.tree.size} records, but ${what} is at size ${size}: records were removed (rolled back); run cordon audit verify`,
+      );
+    if (!this.tree.subtree(0, size).equals(root))
+      throw new AuditLogError(
+        `audit records do not match the checkpoint at size ${size} (${what}): records were rewritten; run cordon audit verify`,
+      );
+    return { size, note };
   }
 
   get size(): number {
@@ -308,7 +370,7 @@ export class AuditLog {
   checkpoint(): Promise<string | undefined> {
     const next = this.checkpointing.then(async () => {
       this.walSync.check(); // a broken log signs nothing more
-      if (this.tree.size > (this.checkpointed?.size ?? 0)) {
+      if (this.tree.size > (this.checkpointed?.size ?? -1)) {
         const size = this.tree.size;
         const note = signNote(
           checkpointText({ origin: this.origin, size, root: this.tree.root() }),
@@ -320,11 +382,41 @@ export class AuditLog {
         // let the log later sign another root for the same size (a fork, to a witness).
         if (this.opts.sync === 'full') await this.walSync.request();
         this.checkpointed = { size, note };
+        this.witness(this.checkpointed);
       }
       return this.checkpointed?.note;
     });
     this.checkpointing = next.catch(() => {});
     return next;
+  }
+
+  /**
+   * Hands a checkpoint (the latest by default) to every witness that does not hold it yet, in
+   * the order they were signed. A witness that fails is reported and tried again with the next
+   * checkpoint, or the latest one at the next tick; signing does not wait for it.
+   */
+  private witness(cp = this.checkpointed): void {
+    if (this.witnesses.length === 0 || !cp) return;
+    this.witnessing = this.witnessing.then(async () => {
+      for (const w of this.witnesses) {
+        if (w.size >= cp.size) continue;
+        try {
+          const cosignatures = await w.add(cp, this.tree);
+          if (cosignatures?.length) this.attachCosignatures(cp.size, cosignatures);
+        } catch (e) {
+          this.opts.onError(new AuditLogError(`witness ${w.name}: ${(e as Error).message}`));
+        }
+      }
+    });
+  }
+
+  /** Adds a witness's cosignatures to the stored checkpoint, so proofs carry them. */
+  private attachCosignatures(size: number, lines: string[]): void {
+    const stored = this.store.checkpointAt(size);
+    if (!stored) return;
+    const note = `${stored.note}${lines.join('\n')}\n`;
+    this.store.setCheckpointNote(size, note);
+    if (this.checkpointed?.size === size) this.checkpointed = { size, note };
   }
 
   /** Inclusion proof of a decision against the latest checkpoint (signed now if needed). */
@@ -348,6 +440,7 @@ export class AuditLog {
     } catch (e) {
       failure = e; // still close the files: the caller learns the last checkpoint is missing
     }
+    await this.witnessing; // witnesses read the tree, so before the store closes
     // Each step runs whatever the one before did; the first failure is reported.
     const steps = [
       () => this.walSync.close(),

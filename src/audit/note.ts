@@ -133,3 +133,31 @@ export function openCheckpoint(
     return { ok: false, reason: `checkpoint is for log "${c.origin}", not "${origin}"` };
   return { ok: true, checkpoint: c };
 }
+
+/**
+ * Splits text holding signed notes one after another, each followed by a blank line (the form
+ * of a witness file), into the notes. Throws on anything else, naming the line.
+ */
+export function splitNotes(text: string): string[] {
+  const lines = text.split('\n');
+  const notes: string[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    if (lines[i] === '') {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < lines.length && lines[i] !== '') i++;
+    const body = lines.slice(start, i);
+    i++; // the blank line before the signatures
+    const sigs: string[] = [];
+    while (i < lines.length && lines[i]!.startsWith('— ')) sigs.push(lines[i++]!);
+    if (sigs.length === 0 || (i < lines.length && lines[i] !== ''))
+      throw new Error(
+        `malformed note at line ${start + 1}: expected text, a blank line, signatures`,
+      );
+    notes.push(`${body.join('\n')}\n\n${sigs.join('\n')}\n`);
+  }
+  return notes;
+}

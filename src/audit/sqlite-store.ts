@@ -188,6 +188,16 @@ export class SqliteAuditStore {
       .all() as StoredCheckpoint[];
   }
 
+  checkpointAt(size: number): StoredCheckpoint | undefined {
+    return this.db.prepare('SELECT size, time, note FROM checkpoints WHERE size = ?').get(size) as
+      StoredCheckpoint | undefined;
+  }
+
+  /** Replaces a checkpoint's note by the same note with more signatures (a witness's). */
+  setCheckpointNote(size: number, note: string): void {
+    this.db.prepare('UPDATE checkpoints SET note = ? WHERE size = ?').run(note, size);
+  }
+
   latestCheckpoint(): StoredCheckpoint | undefined {
     return this.db
       .prepare('SELECT size, time, note FROM checkpoints ORDER BY size DESC LIMIT 1')

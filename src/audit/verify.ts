@@ -1,7 +1,10 @@
 // `cordon audit verify`: recompute the whole log from its records and check it against every
 // signed checkpoint. Reports the first bad index: a record whose bytes do not match its hash,
 // a missing or out-of-place record, a checkpoint whose signature fails or whose root the
-// records no longer produce, a tail cut off below a signed size.
+// records no longer produce, a tail cut off below a signed size. A log with no checkpoint
+// signed by the trusted key fails: nothing ties its records to that key. Checkpoints seen
+// elsewhere (a witness, an earlier run) and a minimum size catch what the log alone cannot
+// show: its newest records and checkpoints deleted, or everything rewritten above them.
 
 import { hashLeaf, MerkleTree, verifyConsistency, type Hash } from './merkle.js';
 import { openCheckpoint, type Checkpoint, type NoteKey } from './note.js';
@@ -17,15 +20,28 @@ export interface VerifyReport {
   ok: boolean;
   records: number;
   checkpoints: number;
+  /** The newest checkpoint's size. */
+  signedSize?: number;
+  /** How many outside checkpoints were checked for consistency. */
+  witnessed?: number;
   problem?: VerifyProblem;
+}
+
+export interface VerifyOptions {
+  /** The newest checkpoint must be at least this large (a size recorded earlier). */
+  minSize?: number;
+  /** Checkpoints seen outside the log (a witness file, an earlier run): the log must extend each. */
+  witnessed?: string[];
+  progress?: (done: number, total: number) => void;
 }
 
 export function verifyLog(
   store: SqliteAuditStore,
   key: NoteKey,
   origin: string,
-  progress?: (done: number, total: number) => void,
+  options: VerifyOptions = {},
 ): VerifyReport {
+  const { progress } = options;
   const total = store.count();
   const leaves: Hash[] = [];
   // Subtrees of 16 leaves and more are kept; smaller ones are rehashed from `leaves` for proofs.
@@ -111,5 +127,44 @@ export function verifyLog(
       `log truncated: checkpoint at size ${opened[next]!.size} but only ${tree.size} records`,
     );
   }
-  return { ok: true, records: tree.size, checkpoints: opened.length };
+  const newest = opened.at(-1);
+  const keyName = `${key.name}+${key.id.toString('hex')}`;
+  if (!newest)
+    return fail(
+      0,
+      `no checkpoint signed by ${keyName}: nothing ties these records to the key (were the checkpoints deleted?)`,
+    );
+  if (options.minSize !== undefined && newest.size < options.minSize)
+    return fail(
+      newest.size,
+      `log rolled back: its newest checkpoint is at size ${newest.size}, below the expected ${options.minSize}`,
+    );
+  const witnessed: Checkpoint[] = [];
+  for (const [k, note] of (options.witnessed ?? []).entries()) {
+    const w = openCheckpoint(note, key, origin);
+    if (!w.ok) return fail(0, `witnessed checkpoint ${k + 1}: ${w.reason}`);
+    witnessed.push(w.checkpoint);
+  }
+  const largest = witnessed.reduce((max, w) => Math.max(max, w.size), -1);
+  if (largest > newest.size)
+    return fail(
+      newest.size,
+      `log rolled back: a checkpoint at size ${largest} was witnessed, the log's newest is at size ${newest.size}`,
+    );
+  for (const { size, root } of [...witnessed].sort((a, b) => a.size - b.size)) {
+    // RFC 9162 §2.1.4: the log's newest checkpoint must extend the witnessed one.
+    const proof = tree.consistencyProof(size, newest.size);
+    if (!verifyConsistency(size, newest.size, proof, root, newest.root))
+      return fail(
+        0,
+        `records 0…${size - 1} were rewritten: the log is not consistent with the checkpoint witnessed at size ${size}`,
+      );
+  }
+  return {
+    ok: true,
+    records: tree.size,
+    checkpoints: opened.length,
+    signedSize: newest.size,
+    witnessed: witnessed.length,
+  };
 }

@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { checkInclusionBundle } from '../audit/check-proof.js';
-import { keyPaths, readVerifierKey } from '../audit/keys.js';
+import { isInside, keyPaths, readVerifierKey } from '../audit/keys.js';
 import { AUDIT_DB, inclusionBundle, treeFromStore, type InclusionBundle } from '../audit/log.js';
 import { toOcsf } from '../audit/ocsf.js';
 import type { AuditRecord } from '../audit/record.js';
 import { replaySession, whatIf } from '../audit/replay.js';
 import { SqliteAuditStore } from '../audit/sqlite-store.js';
 import { verifyLog } from '../audit/verify.js';
+import { readWitnessFile } from '../audit/witness-file.js';
 import { formatLocated } from '../core/source-location.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { parseDurationSeconds } from './durations.js';
@@ -49,6 +50,20 @@ async function trustedKey(data: string, key: string | undefined) {
   }
 }
 
+/** The key was read from the data directory itself (no --key, or --key naming a file there). */
+function keyFromDataDir(data: string, key: string | undefined): boolean {
+  return key === undefined || (existsSync(key) && isInside(key, data));
+}
+
+function nonNegativeInteger(flag: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new AuditCliError(`${flag} takes a record count, not "${v}"`);
+    return Number(v);
+  };
+}
+
+const collect = (v: string, all: string[] = []) => [...all, v];
+
 /** "2026-11-01T00:00:00Z" as is, or a duration back from now: 90s, 15m, 24h, 7d. */
 export function parseSince(since: string | undefined, now = new Date()): string | undefined {
   if (since === undefined) return undefined;
@@ -70,10 +85,33 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
 
   audit
     .command('verify')
-    .description('recompute the log and check every checkpoint (exit 1 naming the first bad index)')
+    .description(
+      'recompute the log and check it against checkpoints signed by a trusted key (exit 1 naming the first bad index)',
+    )
     .option(...dataOption)
-    .option('--key <vkey>', "trusted verifier key (text or file); default: the data directory's")
-    .action(async (o: { data: string; key?: string }) => {
+    .option(
+      '--key <vkey>',
+      'the verifier key you pinned (text or file), kept outside the data directory',
+    )
+    .option(
+      '--checkpoint <file>',
+      'checkpoints seen earlier (a witness file, a saved note): the log must extend each (repeatable)',
+      collect,
+    )
+    .option(
+      '--min-size <n>',
+      'the newest checkpoint must cover at least n records',
+      nonNegativeInteger('--min-size'),
+    )
+    .action(async (o: { data: string; key?: string; checkpoint?: string[]; minSize?: number }) => {
+      const witnessed: string[] = [];
+      for (const file of o.checkpoint ?? []) {
+        try {
+          witnessed.push(...(await readWitnessFile(file)));
+        } catch (e) {
+          throw new AuditCliError((e as Error).message);
+        }
+      }
       const store = openStore(o.data);
       try {
         const key = await trustedKey(o.data, o.key);
@@ -84,15 +122,34 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
             })
           : undefined;
         bar?.start(store.count(), 0);
-        const report = verifyLog(store, key, originOf(store), (done) => bar?.update(done));
+        const report = verifyLog(store, key, originOf(store), {
+          ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
+          witnessed,
+          progress: (done) => bar?.update(done),
+        });
         bar?.stop();
         if (!report.ok) {
           out(`TAMPERED at index ${report.problem!.index}: ${report.problem!.message}`);
           return exit(1);
         }
+        const keyName = `${key.name}+${key.id.toString('hex')}`;
+        if (keyFromDataDir(o.data, o.key)) {
+          // Whoever can write the data directory can replace this key and re-sign everything.
+          out(
+            `UNTRUSTED: the log is consistent with the key stored in ${o.data}, which proves nothing against whoever can write ${o.data}: pass --key with the verifier key you keep elsewhere (${keyName})`,
+          );
+          return exit(1);
+        }
+        const uncovered = report.records - report.signedSize!;
         out(
-          `ok: ${report.records} records, ${report.checkpoints} checkpoints verified with ${key.name}+${key.id.toString('hex')}`,
+          `ok: ${report.records} records, ${report.checkpoints} checkpoints verified with ${keyName}; newest at size ${report.signedSize}` +
+            (uncovered > 0 ? ` (${uncovered} later records not signed yet)` : '') +
+            (report.witnessed ? `; consistent with ${report.witnessed} witnessed checkpoints` : ''),
         );
+        if (o.minSize === undefined && witnessed.length === 0)
+          out(
+            'note: a rollback (newest records and checkpoints deleted) is caught only with --checkpoint or --min-size',
+          );
       } finally {
         store.close();
       }

@@ -39,6 +39,20 @@ export const configSchema = z.strictObject({
       mask: z.array(z.string().startsWith('/')).default([]),
       /** full: acknowledged records survive power loss; normal: process crashes only, faster. */
       sync: z.enum(['full', 'normal']).default('full'),
+      /**
+       * The checkpoint signing key (Ed25519 PKCS#8 PEM), kept outside the data directory; created
+       * there on first start. Default: CORDON_AUDIT_SIGNING_KEY, else DATA/keys/audit.key.
+       */
+      signingKey: z.string().min(1).optional(),
+      /** Where every signed checkpoint also goes, outside the data directory. */
+      witness: z
+        .strictObject({
+          /** A file (append-only, kept by another party) each checkpoint is appended to. */
+          file: z.string().min(1).optional(),
+          /** A c2sp.org/tlog-witness submission prefix (POST <url>/add-checkpoint). */
+          url: z.url().optional(),
+        })
+        .optional(),
     })
     .default({ enabled: true, recordInput: false, recordPrompt: false, mask: [], sync: 'full' }),
   sessions: z

@@ -67,9 +67,16 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     audit = enabled
       ? await AuditLog.open(config.data, {
           ...auditOptions,
+          signingKey:
+            auditOptions.signingKey ?? (process.env.CORDON_AUDIT_SIGNING_KEY || undefined),
           onError: (err) => log.error({ err }, 'audit checkpoint failed'),
         })
       : undefined;
+    if (audit?.signer.inDataDir)
+      log.warn(
+        { key: audit.signer.file },
+        'the audit signing key is in the data directory: whoever can write it can re-sign the log; set audit.signingKey (docs/operations.md)',
+      );
     policies.on('reload', (e) => {
       metrics.reloads.inc({ result: 'ok' });
       log.info(e, 'policies reloaded');
