@@ -1,5 +1,7 @@
 // Validation of ActionRequest as it arrives from outside (HTTP, CLI, SDK): every problem is
 // reported by path, and the keys only Cordon may set are refused rather than silently dropped.
+// checkRecordable is the one check every PEP's request passes before it is decided: a value the
+// audit record cannot hold (canonical JSON) is the caller's error, never a failed audit log.
 
 import { z } from 'zod';
 import { RESERVED_CONTEXT_KEYS, type ActionRequest } from './types.js';
@@ -67,7 +69,68 @@ export const inPersonOrAgentRequestSchema = requestFields.superRefine((r, ctx) =
   refuseReservedKeys(r, ctx);
 });
 
-export class RequestError extends Error {}
+/** Bad input from the caller; `statusCode` makes HTTP routes answer it with a 400. */
+export class RequestError extends Error {
+  readonly statusCode = 400;
+}
+
+/** Deepest nesting of objects and arrays a request (or an LLM request body) may have. */
+export const MAX_NESTING = 128;
+
+/** In Unicode mode a surrogate pair is one code point: this matches lone surrogates only. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+interface Node {
+  v: unknown;
+  key: string | number;
+  parent: Node | undefined;
+  depth: number;
+}
+
+/** The dotted path of a node, built only for the message. */
+function pathOf(n: Node | undefined): string {
+  const keys: (string | number)[] = [];
+  for (; n?.parent; n = n.parent) keys.unshift(n.key);
+  return keys.length > 0 ? ` at ${keys.join('.')}` : '';
+}
+
+/**
+ * The first reason `value` cannot be decided and recorded, or undefined when it can: nesting
+ * deeper than MAX_NESTING, a number JSON cannot write (1e999 parses to Infinity), a string or
+ * key holding a lone surrogate (RFC 8785 refuses them). Iterative, so no depth overflows it.
+ */
+export function unrecordable(value: unknown, maxDepth = MAX_NESTING): string | undefined {
+  const stack: Node[] = [{ v: value, key: '', parent: undefined, depth: 0 }];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    const v = n.v;
+    if (typeof v === 'string') {
+      if (LONE_SURROGATE.test(v)) return `a string with a lone surrogate${pathOf(n)}`;
+    } else if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return `a number out of range${pathOf(n)}`;
+    } else if (typeof v === 'bigint') {
+      return `an integer out of range${pathOf(n)}`;
+    } else if (v !== null && typeof v === 'object') {
+      if (n.depth >= maxDepth) return `nesting deeper than ${maxDepth} levels${pathOf(n)}`;
+      const depth = n.depth + 1;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) stack.push({ v: v[i], key: i, parent: n, depth });
+      } else {
+        for (const key of Object.keys(v)) {
+          if (LONE_SURROGATE.test(key)) return `a key with a lone surrogate${pathOf(n)}`;
+          stack.push({ v: (v as Record<string, unknown>)[key], key, parent: n, depth });
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Throws RequestError when the request holds what its audit record could not. */
+export function checkRecordable(request: ActionRequest): void {
+  const problem = unrecordable(request);
+  if (problem) throw new RequestError(`the request cannot be decided: ${problem}`);
+}
 
 export function formatIssues(error: z.ZodError): string {
   return error.issues
@@ -78,5 +141,6 @@ export function formatIssues(error: z.ZodError): string {
 export function parseActionRequest(body: unknown): ActionRequest {
   const r = actionRequestSchema.safeParse(body);
   if (!r.success) throw new RequestError(formatIssues(r.error));
+  checkRecordable(r.data as ActionRequest);
   return r.data as ActionRequest;
 }

@@ -1,17 +1,21 @@
-// Anthropic Messages (POST /v1/messages), plain and streamed. A tool_use block is held from its
-// content_block_start to its content_block_stop, decided, then written as it came or replaced
-// by a text block carrying the refusal, at the same index.
+// Anthropic Messages (POST /v1/messages), plain and streamed. Every content block that proposes
+// an action (tool_use, server_tool_use, mcp_tool_use; actions.ts) is held from its
+// content_block_start to its content_block_stop, decided, then written as it came (its input
+// redacted) or replaced by a text block carrying the refusal, at the same index; a block type
+// Cordon does not know is refused. Every string of the rest is redacted: text and thinking
+// deltas through one redactor per block and field (the block's start text included).
 
-import type { Dialect, StreamRewriter, ToolJudge } from './dialect.js';
-import { parseArgs, redactContent, refusalText, textOf } from './dialect.js';
+import { anthropicAction, verdict } from './actions.js';
+import type { Dialect, StreamRewriter } from './dialect.js';
+import { parseArgs, requestSummary } from './dialect.js';
 import type { TextRail, TextStream } from './rail.js';
 import type { SseEvent } from './sse.js';
+import { redactArgs, redactTree } from './text-walk.js';
 
 interface Block {
   type: string;
   name?: string;
   input?: unknown;
-  text?: string;
   [k: string]: unknown;
 }
 interface Message {
@@ -20,35 +24,41 @@ interface Message {
   usage?: { input_tokens?: number; output_tokens?: number };
   [k: string]: unknown;
 }
-
-function summarize(body: Record<string, unknown>) {
-  const messages = Array.isArray(body.messages) ? (body.messages as Record<string, unknown>[]) : [];
-  const tools = Array.isArray(body.tools) ? (body.tools as { name?: string }[]) : [];
-  const system = textOf(body.system);
-  return {
-    model: String(body.model ?? ''),
-    stream: body.stream === true,
-    text: [system, ...messages.map((m) => textOf(m?.content))].filter(Boolean).join('\n'),
-    tools: tools.map((t) => t.name ?? '').filter(Boolean),
-  };
+interface StreamData {
+  type?: string;
+  index?: number;
+  content_block?: Block;
+  delta?: { type?: string; partial_json?: string; stop_reason?: string; [k: string]: unknown };
+  message?: Message;
+  usage?: { output_tokens?: number };
+  [k: string]: unknown;
 }
 
 const sum = (u: Message['usage']) => (u?.input_tokens ?? 0) + (u?.output_tokens ?? 0);
 
+/** Streamed text fields, by the delta type that carries them. */
+const TEXT_DELTAS: Record<string, string> = { text_delta: 'text', thinking_delta: 'thinking' };
+const DELTA_OF: Record<string, string> = { text: 'text_delta', thinking: 'thinking_delta' };
+
+const what = (block: Block) => `a content block of type "${String(block.type)}"`;
+
+interface HeldBlock {
+  start: StreamData;
+  events: SseEvent[];
+  json: string;
+}
+
 class MessagesStream implements StreamRewriter {
-  private readonly held = new Map<
-    number,
-    { events: SseEvent[]; name: string; json: string; input: unknown }
-  >();
+  private readonly held = new Map<number, HeldBlock>();
+  /** Each text field of a block (text, thinking) through its own redactor. */
+  private readonly texts = new Map<number, Map<string, TextStream>>();
   private inputTokens = 0;
   private outputTokens: number | undefined;
   private allowedToolUse = 0;
   private deniedToolUse = 0;
-  /** Each text block through its own redactor. */
-  private readonly texts = new Map<number, TextStream>();
 
   constructor(
-    private readonly judge: ToolJudge,
+    private readonly judge: Parameters<Dialect['streamRewriter']>[0],
     private readonly rail: TextRail,
   ) {}
 
@@ -56,94 +66,85 @@ class MessagesStream implements StreamRewriter {
     return this.outputTokens === undefined ? undefined : this.inputTokens + this.outputTokens;
   }
 
+  /** `text` pushed through the block's redactor for `field`. */
+  private push(index: number, field: string, text: string): string {
+    let fields = this.texts.get(index);
+    if (!fields) this.texts.set(index, (fields = new Map()));
+    let t = fields.get(field);
+    if (!t) fields.set(field, (t = this.rail.stream()));
+    return t.push(text);
+  }
+
   async onEvent(e: SseEvent): Promise<SseEvent[]> {
-    let data: {
-      type?: string;
-      index?: number;
-      content_block?: Block;
-      delta?: { type?: string; partial_json?: string; stop_reason?: string; text?: string };
-      message?: Message;
-      usage?: { output_tokens?: number };
-    };
+    let data: StreamData;
     try {
-      data = JSON.parse(e.data) as typeof data;
+      data = JSON.parse(e.data) as StreamData;
     } catch {
-      return [e];
+      return [{ ...e, data: this.rail.redact(e.data) }]; // not JSON: redacted as text
     }
+    if (!data || typeof data !== 'object') return [e];
+    const write = () => [{ event: e.event, data: JSON.stringify(data) }];
+    const whole = () => (redactTree(data, this.rail) ? write() : [e]);
+    const index = typeof data.index === 'number' ? data.index : undefined;
     switch (data.type) {
       case 'message_start':
         this.inputTokens = data.message?.usage?.input_tokens ?? 0;
-        return [e];
-      case 'content_block_start':
-        if (data.content_block?.type === 'tool_use' && data.index !== undefined) {
-          this.held.set(data.index, {
-            events: [e],
-            name: data.content_block.name ?? '',
-            json: '',
-            input: data.content_block.input ?? {},
-          });
+        return whole();
+      case 'content_block_start': {
+        const block = data.content_block;
+        if (!block || index === undefined) return whole();
+        if (anthropicAction(block) !== undefined) {
+          this.held.set(index, { start: data, events: [], json: '' });
           return [];
         }
-        if (data.content_block?.type === 'text' && data.index !== undefined)
-          this.texts.set(data.index, this.rail.stream());
-        return [e];
-      case 'content_block_delta': {
-        const text = data.index === undefined ? undefined : this.texts.get(data.index);
-        if (text && data.delta?.type === 'text_delta' && typeof data.delta.text === 'string') {
-          const out = text.push(data.delta.text);
-          if (!out) return [];
-          data.delta.text = out;
-          return [{ event: e.event, data: JSON.stringify(data) }];
+        if (this.rail.idle) return [e];
+        // Text a block starts with goes through the same redactor as its deltas.
+        const pushed: Record<string, string> = {};
+        for (const field of Object.values(TEXT_DELTAS)) {
+          if (typeof block[field] !== 'string') continue;
+          pushed[field] = this.push(index, field, block[field]);
+          block[field] = ''; // the walk below skips it
         }
-        const h = data.index === undefined ? undefined : this.held.get(data.index);
-        if (!h) return [e];
-        h.events.push(e);
-        h.json += data.delta?.partial_json ?? '';
-        return [];
+        redactTree(block, this.rail);
+        Object.assign(block, pushed);
+        return write();
+      }
+      case 'content_block_delta': {
+        const h = index === undefined ? undefined : this.held.get(index);
+        if (h) {
+          h.events.push(e);
+          h.json += typeof data.delta?.partial_json === 'string' ? data.delta.partial_json : '';
+          return [];
+        }
+        const field = TEXT_DELTAS[String(data.delta?.type)];
+        if (field && index !== undefined && typeof data.delta?.[field] === 'string') {
+          if (this.rail.idle) return [e];
+          const out = this.push(index, field, data.delta[field]);
+          if (!out) return [];
+          data.delta[field] = out;
+          return write();
+        }
+        return whole(); // citations, signatures (kept as they are), anything else
       }
       case 'content_block_stop': {
-        const text = data.index === undefined ? undefined : this.texts.get(data.index);
-        if (text) {
-          this.texts.delete(data.index!);
-          const rest = text.end();
-          if (!rest) return [e];
+        if (index === undefined) return whole();
+        const h = this.held.get(index);
+        if (h) return this.release(index, h, e);
+        const fields = this.texts.get(index);
+        this.texts.delete(index);
+        const out: SseEvent[] = [];
+        for (const [field, t] of fields ?? []) {
+          const rest = t.end();
+          if (!rest) continue;
           const delta = {
             type: 'content_block_delta',
-            index: data.index,
-            delta: { type: 'text_delta', text: rest },
+            index,
+            delta: { type: DELTA_OF[field], [field]: rest },
           };
-          return [{ event: 'content_block_delta', data: JSON.stringify(delta) }, e];
+          out.push({ event: 'content_block_delta', data: JSON.stringify(delta) });
         }
-        const h = data.index === undefined ? undefined : this.held.get(data.index);
-        if (!h) return [e];
-        this.held.delete(data.index!);
-        // The arguments arrive as input_json_delta parts; a server may also send them whole.
-        const d = await this.judge(h.name, h.json ? parseArgs(h.json) : h.input);
-        if (d.decision === 'allow') {
-          this.allowedToolUse++;
-          return [...h.events, e];
-        }
-        this.deniedToolUse++;
-        const index = data.index!;
-        return [
-          {
-            event: 'content_block_start',
-            data: JSON.stringify({
-              type: 'content_block_start',
-              index,
-              content_block: { type: 'text', text: '' },
-            }),
-          },
-          {
-            event: 'content_block_delta',
-            data: JSON.stringify({
-              type: 'content_block_delta',
-              index,
-              delta: { type: 'text_delta', text: refusalText(h.name, d) },
-            }),
-          },
-          e,
-        ];
+        out.push(e);
+        return out;
       }
       case 'message_delta':
         if (data.usage?.output_tokens !== undefined) this.outputTokens = data.usage.output_tokens;
@@ -153,54 +154,94 @@ class MessagesStream implements StreamRewriter {
           this.deniedToolUse > 0
         ) {
           data.delta.stop_reason = 'end_turn';
-          return [{ event: e.event, data: JSON.stringify(data) }];
+          redactTree(data, this.rail);
+          return write();
         }
-        return [e];
+        return whole();
       default:
-        return [e];
+        return whole(); // error events, pings, anything new: every string redacted
     }
+  }
+
+  /** A held block, complete: decided, then written (its input redacted) or replaced. */
+  private async release(index: number, h: HeldBlock, stop: SseEvent): Promise<SseEvent[]> {
+    this.held.delete(index);
+    const block = h.start.content_block!;
+    // The input arrives as input_json_delta parts; a server may also send it whole.
+    const input = h.json ? parseArgs(h.json) : (block.input ?? {});
+    const refusal = await verdict(this.judge, anthropicAction({ ...block, input })!, what(block));
+    if (refusal === undefined) {
+      this.allowedToolUse++;
+      const startEvent = { event: 'content_block_start', data: JSON.stringify(h.start) };
+      if (this.rail.idle) return [startEvent, ...h.events, stop];
+      redactTree(h.start, this.rail);
+      const out: SseEvent[] = [{ event: 'content_block_start', data: JSON.stringify(h.start) }];
+      if (h.json)
+        out.push({
+          event: 'content_block_delta',
+          data: JSON.stringify({
+            type: 'content_block_delta',
+            index,
+            delta: { type: 'input_json_delta', partial_json: redactArgs(h.json, this.rail) },
+          }),
+        });
+      out.push(stop);
+      return out;
+    }
+    if (block.type === 'tool_use') this.deniedToolUse++;
+    return [
+      {
+        event: 'content_block_start',
+        data: JSON.stringify({
+          type: 'content_block_start',
+          index,
+          content_block: { type: 'text', text: '' },
+        }),
+      },
+      {
+        event: 'content_block_delta',
+        data: JSON.stringify({
+          type: 'content_block_delta',
+          index,
+          delta: { type: 'text_delta', text: refusal },
+        }),
+      },
+      stop,
+    ];
   }
 }
 
 export const anthropicMessages: Dialect = {
-  summarize,
+  summarize: (body) => requestSummary(body, 'messages'),
   upstreamBody: (body, model) => ({ ...body, model }),
   redactRequest(body, rail) {
-    if (rail.idle) return body;
-    const out: Record<string, unknown> = { ...body };
-    if (body.system !== undefined) out.system = redactContent(body.system, rail);
-    if (Array.isArray(body.messages))
-      out.messages = (body.messages as Record<string, unknown>[]).map((m) =>
-        m && typeof m === 'object' ? { ...m, content: redactContent(m.content, rail) } : m,
-      );
-    return out;
+    redactTree(body, rail);
+    return body;
   },
   async rewrite(raw, judge, rail) {
     const body = raw as Message;
     let allowed = 0;
     let denied = 0;
     const content: Block[] = [];
-    for (const block of body.content ?? []) {
-      if (block.type !== 'tool_use') {
-        content.push(
-          block.type === 'text' && typeof block.text === 'string'
-            ? { ...block, text: rail.redact(block.text) }
-            : block,
-        );
+    for (const block of Array.isArray(body.content) ? body.content : []) {
+      const action = block && typeof block === 'object' ? anthropicAction(block) : undefined;
+      if (action === undefined) {
+        content.push(block);
         continue;
       }
-      const d = await judge(block.name ?? '', block.input ?? {});
-      if (d.decision === 'allow') {
-        allowed++;
+      const refusal = await verdict(judge, action, what(block));
+      if (refusal === undefined) {
+        if (block.type === 'tool_use') allowed++;
         content.push(block);
       } else {
-        denied++;
-        content.push({ type: 'text', text: refusalText(block.name ?? '', d) });
+        if (block.type === 'tool_use') denied++;
+        content.push({ type: 'text', text: refusal });
       }
     }
-    if (body.content) body.content = content;
+    if (Array.isArray(body.content)) body.content = content;
     if (denied > 0 && allowed === 0 && body.stop_reason === 'tool_use')
       body.stop_reason = 'end_turn';
+    redactTree(body, rail);
     return body.usage ? { body, tokens: sum(body.usage) } : { body };
   },
   streamRewriter: (judge, _request, rail) => new MessagesStream(judge, rail),

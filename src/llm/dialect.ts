@@ -1,9 +1,11 @@
 // What each wire format (OpenAI chat, OpenAI responses, OpenAI embeddings, Anthropic messages)
 // tells the gateway, and how the gateway rewrites it. Each dialect is pure: the route does I/O.
 
+import { RequestError } from '../core/request.js';
 import type { Decision } from '../core/types.js';
 import type { TextRail } from './rail.js';
 import type { SseEvent } from './sse.js';
+import { textOfTree } from './text-walk.js';
 
 /** Decides one model-proposed tool call (invokeTool on Tool::"<name>" with its arguments). */
 export type ToolJudge = (name: string, args: unknown) => Promise<Decision>;
@@ -11,7 +13,7 @@ export type ToolJudge = (name: string, args: unknown) => Promise<Decision>;
 export interface RequestSummary {
   model: string;
   stream: boolean;
-  /** All message text the input rail inspects: system, user, assistant, tool results. */
+  /** Every string of the body the provider reads (text-walk.ts): what the input rail inspects. */
   text: string;
   /** Names of the tools the request offers the model. */
   tools: string[];
@@ -31,10 +33,11 @@ export interface StreamRewriter {
 }
 
 export interface Dialect {
+  /** Throws RequestError for a body the gateway cannot read. */
   summarize(body: Record<string, unknown>): RequestSummary;
   /** The body sent upstream: the provider's model name, usage reporting asked for. */
   upstreamBody(body: Record<string, unknown>, model: string): Record<string, unknown>;
-  /** The input rail: every message text the model would read, redacted. */
+  /** The input rail: every string the provider would read, redacted (in place). */
   redactRequest(body: Record<string, unknown>, rail: TextRail): Record<string, unknown>;
   /** The output rail on a whole answer: tool calls decided, texts redacted. */
   rewrite(body: unknown, judge: ToolJudge, rail: TextRail): Promise<Rewritten>;
@@ -45,18 +48,25 @@ export interface Dialect {
   ): StreamRewriter;
 }
 
-/** A message content value (a string, or parts with text) with each text redacted. */
-export function redactContent(content: unknown, rail: TextRail): unknown {
-  if (typeof content === 'string') return rail.redact(content);
-  if (!Array.isArray(content)) return content;
-  return (content as Record<string, unknown>[]).map((p) => {
-    if (!p || typeof p !== 'object') return p;
-    const out = { ...p };
-    if (typeof p.text === 'string') out.text = rail.redact(p.text);
-    if (p.content !== undefined) out.content = redactContent(p.content, rail); // tool results
-    if (typeof p.output === 'string') out.output = rail.redact(p.output);
-    return out;
-  });
+/**
+ * What a request asks, checked enough to be decided: the fields the gateway reads must have
+ * their types (anything else the provider judges). The text is every string of the body.
+ */
+export function requestSummary(body: Record<string, unknown>, list?: string): RequestSummary {
+  if (typeof body.model !== 'string' || body.model === '')
+    throw new RequestError('"model" must be a string: <upstream>/<model>');
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
+    throw new RequestError('"stream" must be true or false');
+  if (list && !Array.isArray(body[list])) throw new RequestError(`"${list}" must be an array`);
+  if (body.tools !== undefined && body.tools !== null && !Array.isArray(body.tools))
+    throw new RequestError('"tools" must be an array');
+  const tools: string[] = [];
+  for (const t of (body.tools ?? []) as Record<string, unknown>[]) {
+    if (!t || typeof t !== 'object') throw new RequestError('each of "tools" must be an object');
+    const named = (t.function ?? t.custom ?? t) as { name?: unknown };
+    if (typeof named?.name === 'string' && named.name) tools.push(named.name);
+  }
+  return { model: body.model, stream: body.stream === true, text: textOfTree(body), tools };
 }
 
 export const refusalText = (name: string, d: Decision): string =>
@@ -72,19 +82,4 @@ export function parseArgs(text: string): unknown {
   } catch {
     return { _unparsed: text };
   }
-}
-
-/** Text of a message content value in either API: a string, or parts with text. */
-export function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  const parts: string[] = [];
-  for (const p of content as Record<string, unknown>[]) {
-    if (!p || typeof p !== 'object') continue;
-    if (typeof p.text === 'string') parts.push(p.text);
-    else if (p.content !== undefined)
-      parts.push(textOf(p.content)); // tool results
-    else if (typeof p.input === 'object') parts.push(JSON.stringify(p.input));
-  }
-  return parts.join('\n');
 }

@@ -5,19 +5,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { pino } from 'pino';
 import { AUDIT_DB } from '../audit/log.js';
 import type { AuditRecord } from '../audit/record.js';
 import { SqliteAuditStore } from '../audit/sqlite-store.js';
-import { configSchema } from '../config/config.js';
-import { startServer, type RunningServer } from '../server/start.js';
+import type { RunningServer } from '../server/start.js';
+import { GATEWAY_KEY, startLlmGateway, UPSTREAM_KEY } from '../testing/llm-gateway.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { LEAKED_KEY, startFakeProvider, type FakeProvider } from '../testing/llm-upstream.js';
 import { makeSecrets } from '../inspect/fixtures/samples.js';
 import { issueToken } from '../testing/mcp.js';
 
-const KEY = 'gw-key-ledger-bot-for-alice';
-const UPSTREAM_KEY = 'sk-upstream-secret-never-for-agents';
+const KEY = GATEWAY_KEY;
 
 let provider: FakeProvider;
 let server: RunningServer;
@@ -25,40 +23,10 @@ let data: string;
 let openai: OpenAI;
 let anthropic: Anthropic;
 
-async function startGateway(policies: string, dataDir: string, timeoutSeconds = 30) {
-  return startServer(
-    configSchema.parse({
-      policies,
-      data: dataDir,
-      port: 0,
-      watch: false,
-      log: { level: 'silent' },
-      llm: {
-        upstreams: [
-          {
-            name: 'local',
-            api: 'openai',
-            baseUrl: `${provider.url}/v1`,
-            apiKeyEnv: 'CORDON_TEST_UPSTREAM_KEY',
-            timeoutSeconds,
-          },
-          {
-            name: 'claude',
-            api: 'anthropic',
-            baseUrl: provider.url,
-            apiKeyEnv: 'CORDON_TEST_UPSTREAM_KEY',
-            timeoutSeconds,
-          },
-        ],
-        keys: { [KEY]: { agent: 'ledger-bot', user: 'alice' } },
-      },
-    }),
-    pino({ level: 'silent' }),
-  );
-}
+const startGateway = (policies: string, dataDir: string, timeoutSeconds = 30) =>
+  startLlmGateway(provider, policies, dataDir, timeoutSeconds);
 
 before(async () => {
-  process.env.CORDON_TEST_UPSTREAM_KEY = UPSTREAM_KEY;
   provider = await startFakeProvider();
   data = await tempDir('cordon-llm-');
   server = await startGateway(EXAMPLE_POLICIES, data, 1);

@@ -6,7 +6,7 @@
 import type { Obligation } from '../core/types.js';
 import { redactionPlan, selectFindings } from '../inspect/obligations.js';
 import { PiiDetector } from '../inspect/pii/detector.js';
-import { redactText, type RedactOperator } from '../inspect/redact.js';
+import { mergeSpans, redactText, type RedactOperator } from '../inspect/redact.js';
 import { SecretsDetector } from '../inspect/secrets/detector.js';
 import { StreamRedactor, type SyncDetector } from '../inspect/stream.js';
 
@@ -20,6 +20,12 @@ export interface TextRail {
   redact(text: string): string;
   /** A redactor for one stream of text (one choice, one content block). */
   stream(): TextStream;
+  /**
+   * Tokens (logprobs) whose joined text holds something to redact: each run of tokens a
+   * finding touches becomes the redacted run in its first token and '' in the others. The
+   * same array when nothing changed.
+   */
+  redactTokens(tokens: string[]): string[];
   /** True when there is nothing to redact: texts pass as they are. */
   readonly idle: boolean;
 }
@@ -45,5 +51,39 @@ export function textRail(defaults: string[], obligations: Obligation[]): TextRai
     redact: (text) => (idle || !text ? text : redactText(text, wanted.detect(text), { operator })),
     stream: () =>
       idle ? { push: (s) => s, end: () => '' } : new StreamRedactor([wanted], { operator }),
+    redactTokens(tokens) {
+      if (idle) return tokens;
+      const joined = tokens.join('');
+      const found = wanted.detect(joined);
+      if (found.length === 0) return tokens;
+      const spans = mergeSpans(found);
+      // Each token touched by a span is marked (an empty one inside a span too).
+      const starts: number[] = [];
+      const marked: boolean[] = [];
+      let at = 0;
+      for (const t of tokens) {
+        const end = at + t.length;
+        starts.push(at);
+        marked.push(spans.some((sp) => sp.start < Math.max(end, at + 1) && sp.end > at));
+        at = end;
+      }
+      starts.push(at);
+      const out = [...tokens];
+      // A run of marked tokens holds every span it touches whole: it becomes one redaction.
+      for (let i = 0; i < tokens.length; i++) {
+        if (!marked[i]) continue;
+        let j = i;
+        while (j + 1 < tokens.length && marked[j + 1]) j++;
+        const from = starts[i]!;
+        const to = starts[j + 1]!;
+        const inRun = spans
+          .filter((sp) => sp.start < to && sp.end > from)
+          .map((sp) => ({ ...sp, start: sp.start - from, end: sp.end - from }));
+        out[i] = redactText(joined.slice(from, to), inRun, { operator });
+        for (let k = i + 1; k <= j; k++) out[k] = '';
+        i = j;
+      }
+      return out;
+    },
   };
 }

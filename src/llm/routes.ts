@@ -8,18 +8,20 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Agent, request as httpRequest, type Dispatcher } from 'undici';
 import { usageKey } from '../core/stages/usage.js';
+import { RequestError, unrecordable } from '../core/request.js';
 import type { ActionRequest, Decision } from '../core/types.js';
-import type { DecisionService } from '../server/decisions.js';
+import type { ActingDecision, DecisionService } from '../server/decisions.js';
 import { anthropicMessages } from './anthropic-messages.js';
 import type { LlmConfig, LlmUpstream } from './config.js';
-import type { Dialect, ToolJudge } from './dialect.js';
+import type { Dialect, RequestSummary, ToolJudge } from './dialect.js';
 import { errorBody, errorEvent, type Api } from './errors.js';
 import { bearerOf } from '../mcp/bearer.js';
 import { SEPARATOR } from '../mcp/naming.js';
 import { openaiChat } from './openai-chat.js';
-import { textRail } from './rail.js';
+import { textRail, type TextRail } from './rail.js';
 import { openaiEmbeddings, openaiResponses } from './openai-responses.js';
 import { formatSse, pumpSse, UpstreamIdle } from './sse.js';
+import { redactTree } from './text-walk.js';
 import type { SqliteUsageStore } from './usage-store.js';
 
 export interface LlmRoutesOptions {
@@ -64,6 +66,18 @@ function explain(what: string, d: Decision): string {
   if (d.decision === 'require_approval')
     return `Cordon requires a human approval for ${what} (approval id ${d.approval?.id ?? d.decisionId}): ${policies.join('; ')}`;
   return `Cordon denied ${what} (decision ${d.decisionId}): ${policies.join('; ')}`;
+}
+
+/** A provider's error body with every string redacted (as JSON when it is JSON). */
+function redactBody(text: string, rail: TextRail): string {
+  if (rail.idle) return text;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return rail.redact(text);
+  }
+  return redactTree(json, rail) ? JSON.stringify(json) : text;
 }
 
 export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): void {
@@ -133,11 +147,16 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
     if (!body || typeof body !== 'object' || Array.isArray(body))
       return fail(400, 'the body must be a JSON object');
     const request = body as Record<string, unknown>;
-    const summary = dialect.summarize(request);
+    // Bad input is refused before anything is decided: no record of a call never made.
+    const problem = unrecordable(request);
+    if (problem) return fail(400, `the request body cannot be forwarded: ${problem}`);
+    let summary: RequestSummary;
     let target: { up: LlmUpstream; name: string };
     try {
+      summary = dialect.summarize(request);
       target = upstreamFor(api, summary.model);
     } catch (e) {
+      if (e instanceof RequestError) return fail(400, e.message);
       return fail((e as GatewayError).status, (e as Error).message);
     }
     const session = req.headers['x-cordon-session'];
@@ -149,13 +168,20 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
     const modelId = `${target.up.name}/${target.name}`;
     // The record of an allowed call is written before the provider is called; its fsync runs
     // beside the call, and nothing of the answer reaches the agent before it is done.
-    const { decision, agent, user, trace, durable } = await o.decisions.decideToAct({
-      ...common,
-      action: 'callModel',
-      resource: { type: 'Model', id: modelId, attrs: { provider: target.up.name } },
-      input: { model: modelId, stream: summary.stream, tools: summary.tools },
-      ...(summary.text ? { content: summary.text } : {}),
-    });
+    let acting: ActingDecision;
+    try {
+      acting = await o.decisions.decideToAct({
+        ...common,
+        action: 'callModel',
+        resource: { type: 'Model', id: modelId, attrs: { provider: target.up.name } },
+        input: { model: modelId, stream: summary.stream, tools: summary.tools },
+        ...(summary.text ? { content: summary.text } : {}),
+      });
+    } catch (e) {
+      if (e instanceof RequestError) return fail(400, e.message);
+      throw e;
+    }
+    const { decision, agent, user, trace, durable } = acting;
     if (decision.decision !== 'allow')
       return fail(403, explain(`callModel on Model::"${modelId}"`, decision));
 
@@ -250,19 +276,26 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
         }
       };
       if (res.statusCode >= 400) {
-        // The provider's own error, in its own format: pass it on as is.
+        // The provider's own error, in its own format, redacted: it may quote the model.
         const text = await whole((b) => b.text());
         if (text === undefined) return reply;
         return reply
           .code(res.statusCode)
           .header('content-type', contentType || 'application/json')
-          .send(text);
+          .send(redactBody(text, rail));
       }
       const streaming = summary.stream && contentType.includes('text/event-stream');
       if (!streaming) {
         const json = await whole((b) => b.json());
         if (json === undefined) return reply;
-        const { body: out, tokens } = await dialect.rewrite(json, judge, rail);
+        let rewritten: Awaited<ReturnType<Dialect['rewrite']>>;
+        try {
+          rewritten = await dialect.rewrite(json, judge, rail);
+        } catch (e) {
+          o.log.warn({ err: e, upstream: target.up.name }, 'answer could not be rewritten');
+          return fail(502, `upstream ${target.up.name} sent an answer Cordon cannot read`);
+        }
+        const { body: out, tokens } = rewritten;
         reply.code(res.statusCode).send(out);
         recordUsage(tokens); // after the answer is on its way: the agent does not wait for it
         return reply;

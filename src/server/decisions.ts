@@ -1,7 +1,9 @@
 // The decision service every adapter calls: the engine, the audit log, metrics, and a
 // structured log line without input content. Every decision is returned only once its record is
 // written; `decide` also waits until it is durable (with `audit.sync: full`, past power loss).
-// If the audit log cannot take the record, the answer is deny.
+// If the audit log cannot take the record, the answer is deny. A request the record could not
+// hold (a lone surrogate, 1e999, extreme nesting) is the caller's error: each entry point
+// refuses it with a RequestError (an HTTP 400) before deciding, never as a failed audit log.
 //
 // A gateway that forwards the action itself may use `decideToAct`: an allow comes back once its
 // record is written (it survives a crash of Cordon), with a promise for the fsync that makes it
@@ -14,6 +16,7 @@ import type { AuditLog } from '../audit/log.js';
 import type { DecisionTrace, Engine, PinnedFacts } from '../core/engine.js';
 import { sessionKey, type SessionStore } from '../core/stages/session.js';
 import { cordonReason } from '../core/evaluate.js';
+import { checkRecordable } from '../core/request.js';
 import type { ActionRequest, Decision } from '../core/types.js';
 import type { Metrics } from './metrics.js';
 import type { ApprovalService } from '../approval/service.js';
@@ -47,6 +50,7 @@ export class DecisionService {
 
   /** `pinned` is for facts a trusted in-process caller established (tests, replay). */
   async decide(request: ActionRequest, pinned?: PinnedFacts): Promise<Decision> {
+    checkRecordable(request);
     const started = process.hrtime.bigint();
     return this.finish(await this.engine.trace(request, pinned), started);
   }
@@ -56,6 +60,7 @@ export class DecisionService {
    * but it never opens an approval request (listing must not page a human) nor uses a grant.
    */
   async decideVisibility(request: ActionRequest): Promise<Decision> {
+    checkRecordable(request);
     const started = process.hrtime.bigint();
     return this.finish(await this.engine.trace(request), started, true);
   }
@@ -66,6 +71,7 @@ export class DecisionService {
    * agent only after `durable` resolves; if it rejects, the record was lost: refuse instead.
    */
   async decideToAct(request: ActionRequest): Promise<ActingDecision> {
+    checkRecordable(request);
     const started = process.hrtime.bigint();
     const trace = await this.engine.trace(request);
     const { decision, durable } = await this.settle(trace, started, false, true);
@@ -99,6 +105,7 @@ export class DecisionService {
 
   /** A user acting in person, with no agent (an approver answering an approval request). */
   async decideHuman(request: ActionRequest & { user: string }): Promise<Decision> {
+    checkRecordable(request);
     const started = process.hrtime.bigint();
     return this.finish(await this.engine.traceHuman(request), started);
   }

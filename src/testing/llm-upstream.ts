@@ -1,9 +1,14 @@
 // A local model provider for tests and benches, speaking the real OpenAI (chat completions,
 // responses, embeddings, models) and Anthropic (messages) wire formats, streamed or not. The
-// last user message scripts it: `[tool:NAME:{"json":"args"}]` proposes a tool call, `[drop]`
-// cuts a stream midway, `[stall]` goes silent, `[stall-body]` sends an error's headers and half
-// its body, then goes silent, `[leak]` answers with an AWS access key (split
-// across stream events); anything else is echoed back.
+// last user message scripts it: `[tool:NAME:{"json":"args"}]` proposes a tool call (`$LEAK` in
+// its arguments becomes an AWS access key), `[legacy:NAME:{…}]` a legacy chat `function_call`,
+// `[item:TYPE]` a Responses output item of that type (local_shell_call, computer_call,
+// custom_tool_call, or any unknown type), `[block:TYPE]` an Anthropic content block of an
+// unknown type; `[drop]` cuts a stream midway, `[stall]` goes silent, `[stall-body]` sends an
+// error's headers and half its body, then goes silent. `[leak]` answers with an AWS access key
+// (split across stream events); `[leak-refusal]` puts it in a refusal, `[leak-reasoning]` in
+// reasoning (and an Anthropic text block's start), `[leak-logprobs]` also in the logprobs
+// tokens, `[leak-error]` in a 400 error body; anything else is echoed back.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { makeSecrets } from '../inspect/fixtures/samples.js';
@@ -25,9 +30,16 @@ interface Script {
   /** The answer's text. */
   reply: string;
   tools: { name: string; args: string }[];
+  legacy: { name: string; args: string } | undefined;
+  items: string[];
+  blocks: string[];
   drop: boolean;
   stall: boolean;
   stallBody: boolean;
+  leakRefusal: boolean;
+  leakReasoning: boolean;
+  leakLogprobs: boolean;
+  leakError: boolean;
 }
 
 function lastUserText(body: Record<string, unknown>): string {
@@ -45,18 +57,28 @@ function lastUserText(body: Record<string, unknown>): string {
 
 function scriptOf(body: Record<string, unknown>): Script {
   const text = lastUserText(body);
+  const withLeak = (args: string) => args.replaceAll('$LEAK', LEAKED_KEY);
   const tools = [...text.matchAll(/\[tool:([\w.-]+):(\{.*?\})\]/g)].map((m) => ({
     name: m[1]!,
-    args: m[2]!,
+    args: withLeak(m[2]!),
   }));
-  const reply = text.includes('[leak]') ? `the key is ${LEAKED_KEY} keep it safe` : `echo: ${text}`;
+  const legacy = /\[legacy:([\w.-]+):(\{.*?\})\]/.exec(text);
+  const leaks = /\[leak(-[a-z]+)?\]/.test(text);
+  const reply = leaks ? `the key is ${LEAKED_KEY} keep it safe` : `echo: ${text}`;
   return {
     text,
     reply,
     tools,
+    legacy: legacy ? { name: legacy[1]!, args: withLeak(legacy[2]!) } : undefined,
+    items: [...text.matchAll(/\[item:([\w.-]+)\]/g)].map((m) => m[1]!),
+    blocks: [...text.matchAll(/\[block:([\w.-]+)\]/g)].map((m) => m[1]!),
     drop: text.includes('[drop]'),
     stall: text.includes('[stall]'),
     stallBody: text.includes('[stall-body]'),
+    leakRefusal: text.includes('[leak-refusal]'),
+    leakReasoning: text.includes('[leak-reasoning]'),
+    leakLogprobs: text.includes('[leak-logprobs]'),
+    leakError: text.includes('[leak-error]'),
   };
 }
 
@@ -81,6 +103,15 @@ function sse(res: ServerResponse) {
     );
 }
 
+/** Logprob entries for a text, in tokens of three characters. */
+const logprobsOf = (text: string) =>
+  (text.match(/[\s\S]{1,3}/g) ?? []).map((token) => ({
+    token,
+    logprob: -0.5,
+    bytes: [...Buffer.from(token)],
+    top_logprobs: [{ token, logprob: -0.5, bytes: [...Buffer.from(token)] }],
+  }));
+
 function openaiChat(body: Record<string, unknown>, s: Script, res: ServerResponse): void {
   const base = { id: 'chatcmpl-fake', created: 1_700_000_000, model: String(body.model) };
   const reply = s.reply;
@@ -94,6 +125,11 @@ function openaiChat(body: Record<string, unknown>, s: Script, res: ServerRespons
     type: 'function',
     function: { name: t.name, arguments: t.args },
   }));
+  const acting = toolCalls.length > 0 || s.legacy !== undefined;
+  const finish = toolCalls.length ? 'tool_calls' : s.legacy ? 'function_call' : 'stop';
+  // The answer's text goes in `refusal` for [leak-refusal], else in `content`.
+  const textField = s.leakRefusal ? 'refusal' : 'content';
+  const reasoning = s.leakReasoning ? `thinking about ${LEAKED_KEY}` : undefined;
   if (body.stream !== true) {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
@@ -105,12 +141,16 @@ function openaiChat(body: Record<string, unknown>, s: Script, res: ServerRespons
             index: 0,
             message: {
               role: 'assistant',
-              content: toolCalls.length ? null : reply,
+              content: acting || s.leakRefusal ? null : reply,
               ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
-              refusal: null,
+              ...(s.legacy
+                ? { function_call: { name: s.legacy.name, arguments: s.legacy.args } }
+                : {}),
+              ...(reasoning ? { reasoning_content: reasoning } : {}),
+              refusal: s.leakRefusal ? reply : null,
             },
-            finish_reason: toolCalls.length ? 'tool_calls' : 'stop',
-            logprobs: null,
+            finish_reason: finish,
+            logprobs: s.leakLogprobs ? { content: logprobsOf(reply), refusal: null } : null,
           },
         ],
         usage,
@@ -119,15 +159,16 @@ function openaiChat(body: Record<string, unknown>, s: Script, res: ServerRespons
     return;
   }
   const send = sse(res);
-  const chunk = (delta: unknown, finish: string | null = null) =>
+  const chunk = (delta: unknown, finishReason: string | null = null, logprobs: unknown = null) =>
     send({
       ...base,
       object: 'chat.completion.chunk',
-      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+      choices: [{ index: 0, delta, finish_reason: finishReason, logprobs }],
     });
   chunk({ role: 'assistant', content: '' });
   if (s.stall) return; // headers and one event, then silence
-  if (toolCalls.length) {
+  if (reasoning) for (const part of pieces(reasoning)) chunk({ reasoning_content: part });
+  if (acting) {
     toolCalls.forEach((c, i) => {
       chunk({
         tool_calls: [
@@ -142,40 +183,103 @@ function openaiChat(body: Record<string, unknown>, s: Script, res: ServerRespons
       for (const part of pieces(c.function.arguments))
         chunk({ tool_calls: [{ index: i, function: { arguments: part } }] });
     });
+    if (s.legacy) {
+      chunk({ function_call: { name: s.legacy.name, arguments: '' } });
+      for (const part of pieces(s.legacy.args)) chunk({ function_call: { arguments: part } });
+    }
   } else {
     const parts = pieces(reply);
     for (const [i, part] of parts.entries()) {
-      chunk({ content: part });
+      chunk(
+        { [textField]: part },
+        null,
+        s.leakLogprobs ? { content: logprobsOf(part), refusal: null } : null,
+      );
       if (s.drop && i === 0) {
         dropSoon(res);
         return;
       }
     }
   }
-  chunk({}, toolCalls.length ? 'tool_calls' : 'stop');
+  chunk({}, finish);
   if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage)
     send({ ...base, object: 'chat.completion.chunk', choices: [], usage });
   send('[DONE]');
   res.end();
 }
 
-function openaiResponses(body: Record<string, unknown>, s: Script, res: ServerResponse): void {
-  const output = s.tools.length
-    ? s.tools.map((t, i) => ({
-        id: `fc_${i}`,
-        type: 'function_call',
+/** A canned Responses output item of `type` (an unknown type carries a shell command). */
+function responsesItem(type: string, i: number): Record<string, unknown> {
+  const id = `it_${i}`;
+  const call_id = `call_${i}`;
+  switch (type) {
+    case 'local_shell_call':
+      return {
+        id,
+        type,
+        call_id,
         status: 'completed',
-        call_id: `call_${i}`,
-        name: t.name,
-        arguments: t.args,
-      }))
+        action: { type: 'exec', command: ['rm', '-rf', '/srv/payroll'], env: {} },
+      };
+    case 'computer_call':
+      return {
+        id,
+        type,
+        call_id,
+        status: 'completed',
+        action: { type: 'click', button: 'left', x: 10, y: 20 },
+        pending_safety_checks: [],
+      };
+    case 'custom_tool_call':
+      return {
+        id,
+        type,
+        call_id,
+        status: 'completed',
+        name: 'run_sql',
+        input: 'DROP TABLE payroll',
+      };
+    default:
+      return { id, type, call_id, status: 'completed', command: 'rm -rf /srv/payroll' };
+  }
+}
+
+function openaiResponses(body: Record<string, unknown>, s: Script, res: ServerResponse): void {
+  const logprobs = s.leakLogprobs ? logprobsOf(s.reply) : [];
+  const part = s.leakRefusal
+    ? { type: 'refusal', refusal: s.reply }
+    : { type: 'output_text', text: s.reply, annotations: [], logprobs };
+  const reasoning = s.leakReasoning ? `thinking about ${LEAKED_KEY}` : undefined;
+  const actions: Record<string, unknown>[] = [
+    ...s.tools.map((t, i) => ({
+      id: `fc_${i}`,
+      type: 'function_call',
+      status: 'completed',
+      call_id: `call_${i}`,
+      name: t.name,
+      arguments: t.args,
+    })),
+    ...s.items.map((type, i) => responsesItem(type, i)),
+  ];
+  const output: Record<string, unknown>[] = actions.length
+    ? actions
     : [
+        ...(reasoning
+          ? [
+              {
+                id: 'rs_0',
+                type: 'reasoning',
+                summary: [{ type: 'summary_text', text: reasoning }],
+                content: [{ type: 'reasoning_text', text: reasoning }],
+              },
+            ]
+          : []),
         {
           id: 'msg_0',
           type: 'message',
           role: 'assistant',
           status: 'completed',
-          content: [{ type: 'output_text', text: s.reply, annotations: [] }],
+          content: [part],
         },
       ];
   const response = {
@@ -201,33 +305,60 @@ function openaiResponses(body: Record<string, unknown>, s: Script, res: ServerRe
   const ev = (type: string, data: object) => send({ type, sequence_number: seq++, ...data }, type);
   ev('response.created', { response: { ...response, status: 'in_progress', output: [] } });
   output.forEach((item, i) => {
-    ev('response.output_item.added', { output_index: i, item: { ...item, arguments: '' } });
+    const at = { item_id: item.id, output_index: i };
     if (item.type === 'function_call') {
-      for (const part of pieces((item as { arguments: string }).arguments))
-        ev('response.function_call_arguments.delta', {
-          item_id: item.id,
-          output_index: i,
-          delta: part,
-        });
-      ev('response.function_call_arguments.done', {
-        item_id: item.id,
+      ev('response.output_item.added', { output_index: i, item: { ...item, arguments: '' } });
+      const args = item.arguments as string;
+      for (const p of pieces(args))
+        ev('response.function_call_arguments.delta', { ...at, delta: p });
+      ev('response.function_call_arguments.done', { ...at, arguments: args });
+    } else if (item.type === 'custom_tool_call') {
+      ev('response.output_item.added', { output_index: i, item: { ...item, input: '' } });
+      const input = item.input as string;
+      for (const p of pieces(input))
+        ev('response.custom_tool_call_input.delta', { ...at, delta: p });
+      ev('response.custom_tool_call_input.done', { ...at, input });
+    } else if (item.type === 'reasoning') {
+      ev('response.output_item.added', {
         output_index: i,
-        arguments: (item as { arguments: string }).arguments,
+        item: { ...item, summary: [], content: [] },
       });
+      const sum = { ...at, summary_index: 0 };
+      ev('response.reasoning_summary_part.added', {
+        ...sum,
+        part: { type: 'summary_text', text: '' },
+      });
+      for (const p of pieces(reasoning!))
+        ev('response.reasoning_summary_text.delta', { ...sum, delta: p });
+      ev('response.reasoning_summary_text.done', { ...sum, text: reasoning });
+      ev('response.reasoning_summary_part.done', {
+        ...sum,
+        part: { type: 'summary_text', text: reasoning },
+      });
+      for (const p of pieces(reasoning!))
+        ev('response.reasoning_text.delta', { ...at, content_index: 0, delta: p });
+      ev('response.reasoning_text.done', { ...at, content_index: 0, text: reasoning });
+    } else if (item.type === 'message') {
+      ev('response.output_item.added', { output_index: i, item: { ...item, content: [] } });
+      const c = { ...at, content_index: 0 };
+      const empty = s.leakRefusal
+        ? { type: 'refusal', refusal: '' }
+        : { ...part, text: '', logprobs: [] };
+      ev('response.content_part.added', { ...c, part: empty });
+      for (const p of pieces(s.reply)) {
+        if (s.leakRefusal) ev('response.refusal.delta', { ...c, delta: p });
+        else
+          ev('response.output_text.delta', {
+            ...c,
+            delta: p,
+            logprobs: s.leakLogprobs ? logprobsOf(p) : [],
+          });
+      }
+      if (s.leakRefusal) ev('response.refusal.done', { ...c, refusal: s.reply });
+      else ev('response.output_text.done', { ...c, text: s.reply, logprobs });
+      ev('response.content_part.done', { ...c, part });
     } else {
-      for (const part of pieces(s.reply))
-        ev('response.output_text.delta', {
-          item_id: item.id,
-          output_index: i,
-          content_index: 0,
-          delta: part,
-        });
-      ev('response.output_text.done', {
-        item_id: item.id,
-        output_index: i,
-        content_index: 0,
-        text: s.reply,
-      });
+      ev('response.output_item.added', { output_index: i, item });
     }
     ev('response.output_item.done', { output_index: i, item });
   });
@@ -237,21 +368,29 @@ function openaiResponses(body: Record<string, unknown>, s: Script, res: ServerRe
 
 function anthropicMessages(body: Record<string, unknown>, s: Script, res: ServerResponse): void {
   const reply = s.reply;
-  const content = s.tools.length
-    ? s.tools.map((t, i) => ({
-        type: 'tool_use',
-        id: `toolu_${i}`,
-        name: t.name,
-        input: JSON.parse(t.args) as unknown,
-      }))
-    : [{ type: 'text', text: reply }];
+  const reasoning = s.leakReasoning ? `thinking about ${LEAKED_KEY}` : undefined;
+  const actions: Record<string, unknown>[] = [
+    ...s.tools.map((t, i) => ({
+      type: 'tool_use',
+      id: `toolu_${i}`,
+      name: t.name,
+      input: JSON.parse(t.args) as unknown,
+    })),
+    ...s.blocks.map((type, i) => ({ type, id: `blk_${i}`, command: 'rm -rf /srv/payroll' })),
+  ];
+  const content: Record<string, unknown>[] = actions.length
+    ? actions
+    : [
+        ...(reasoning ? [{ type: 'thinking', thinking: reasoning, signature: 'c2lnbmVk' }] : []),
+        { type: 'text', text: reply },
+      ];
   const message = {
     id: 'msg_fake',
     type: 'message',
     role: 'assistant',
     model: String(body.model),
     content,
-    stop_reason: s.tools.length ? 'tool_use' : 'end_turn',
+    stop_reason: actions.length ? 'tool_use' : 'end_turn',
     stop_sequence: null,
     usage: { input_tokens: TOKENS.input, output_tokens: TOKENS.output },
   };
@@ -279,10 +418,26 @@ function anthropicMessages(body: Record<string, unknown>, s: Script, res: Server
           index,
           delta: { type: 'input_json_delta', partial_json: part },
         });
+    } else if (block.type === 'thinking') {
+      ev('content_block_start', {
+        index,
+        content_block: { type: 'thinking', thinking: '', signature: '' },
+      });
+      for (const part of pieces(reasoning!))
+        ev('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: part } });
+      ev('content_block_delta', {
+        index,
+        delta: { type: 'signature_delta', signature: block.signature },
+      });
+    } else if (block.type !== 'text') {
+      ev('content_block_start', { index, content_block: block });
     } else {
-      ev('content_block_start', { index, content_block: { type: 'text', text: '' } });
+      // [leak-reasoning]: the text block starts with text (the first piece), as a server may.
+      const [first, ...rest] = pieces(reply);
+      const opening = reasoning ? first! : '';
+      ev('content_block_start', { index, content_block: { type: 'text', text: opening } });
       ev('ping', {});
-      for (const [i, part] of pieces(reply).entries()) {
+      for (const [i, part] of (reasoning ? rest : pieces(reply)).entries()) {
         ev('content_block_delta', { index, delta: { type: 'text_delta', text: part } });
         if (s.drop && i === 0) {
           dropSoon(res);
@@ -321,6 +476,18 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       if (s.stallBody) {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.write('{"error": ');
+        return;
+      }
+      if (s.leakError) {
+        const message = `the model wrote ${LEAKED_KEY} where it should not`;
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify(
+            path === '/v1/messages'
+              ? { type: 'error', error: { type: 'invalid_request_error', message } }
+              : { error: { message, type: 'invalid_request_error', param: null, code: null } },
+          ),
+        );
         return;
       }
       if (req.method === 'GET' && path === '/v1/models') {
