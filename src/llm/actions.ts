@@ -149,7 +149,7 @@ export const CHAT_MESSAGE_KEYS = new Set([
 ]);
 
 const unrecognizedText = (what: string) =>
-  `Cordon withheld ${what} from the model: Cordon does not recognize it, so it cannot be decided`;
+  `Cordon withheld ${what} the model proposed: Cordon does not recognize it, so it cannot be decided`;
 
 /**
  * Decides one proposed action: undefined when it may go to the agent, else the text the agent

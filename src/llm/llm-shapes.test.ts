@@ -124,7 +124,10 @@ describe('LLM gateway: every proposed action is decided', () => {
     const shape = (output: OpenAI.Responses.ResponseOutputItem[]) =>
       output.map((i) =>
         i.type === 'message'
-          ? (i.content[0] as { text: string }).text.replace(/ \(decision [^)]+\).*| from the.*/, '')
+          ? (i.content[0] as { text: string }).text.replace(
+              / \(decision [^)]+\).*| the model proposed.*/,
+              '',
+            )
           : i.type,
       );
     const expected = [
