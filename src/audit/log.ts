@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { ensureDataDir } from '../storage/data-dir.js';
 import { join, resolve } from 'node:path';
 import type { DecisionTrace } from '../core/engine.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
@@ -156,7 +156,7 @@ export class AuditLog {
   static async open(dataDir: string, options: Partial<AuditOptions> = {}): Promise<AuditLog> {
     const opts = { ...DEFAULT_AUDIT_OPTIONS, ...options };
     validateMask(opts.mask);
-    await mkdir(dataDir, { recursive: true });
+    ensureDataDir(dataDir);
     const unlock = acquireWriterLock(dataDir);
     let store: SqliteAuditStore;
     try {

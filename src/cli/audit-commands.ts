@@ -4,20 +4,14 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { checkInclusionBundle } from '../audit/check-proof.js';
-import { isInside, keyPaths, readVerifierKey } from '../audit/keys.js';
-import { AUDIT_DB, inclusionBundle, treeFromStore, type InclusionBundle } from '../audit/log.js';
-import { toOcsf } from '../audit/ocsf.js';
+import type { InclusionBundle } from '../audit/log.js';
 import type { AuditRecord } from '../audit/record.js';
-import { replaySession, whatIf } from '../audit/replay.js';
-import { SqliteAuditStore } from '../audit/sqlite-store.js';
-import { verifyLog } from '../audit/verify.js';
-import { readWitnessFile } from '../audit/witness-file.js';
-import { formatLocated } from '../core/source-location.js';
-import { loadPolicyDir } from '../policy/load.js';
+import type { SqliteAuditStore } from '../audit/sqlite-store.js';
 import { parseDurationSeconds } from './durations.js';
+
+/** The audit subsystem, loaded when an audit command runs (not for `cordon --help`). */
+const lib = () => import('./audit-lib.js');
 
 export class AuditCliError extends Error {}
 
@@ -26,7 +20,8 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 const DEFAULT_DATA = './.cordon';
 const VERSION = '0.1.0';
 
-function openStore(data: string): SqliteAuditStore {
+async function openStore(data: string): Promise<SqliteAuditStore> {
+  const { AUDIT_DB, SqliteAuditStore } = await lib();
   const file = join(data, AUDIT_DB);
   if (!existsSync(file)) throw new AuditCliError(`no audit log in ${data} (looked for ${file})`);
   return new SqliteAuditStore(file, { readonly: true });
@@ -40,6 +35,7 @@ function originOf(store: SqliteAuditStore): string {
 
 /** The trusted key: --key when given, else the one in the data directory. */
 async function trustedKey(data: string, key: string | undefined) {
+  const { keyPaths, readVerifierKey } = await lib();
   const source = key ?? keyPaths(data).verifier;
   try {
     return await readVerifierKey(source);
@@ -51,7 +47,8 @@ async function trustedKey(data: string, key: string | undefined) {
 }
 
 /** The key was read from the data directory itself (no --key, or --key naming a file there). */
-function keyFromDataDir(data: string, key: string | undefined): boolean {
+async function keyFromDataDir(data: string, key: string | undefined): Promise<boolean> {
+  const { isInside } = await lib();
   return key === undefined || (existsSync(key) && isInside(key, data));
 }
 
@@ -104,6 +101,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
       nonNegativeInteger('--min-size'),
     )
     .action(async (o: { data: string; key?: string; checkpoint?: string[]; minSize?: number }) => {
+      const { readWitnessFile, SingleBar, verifyLog } = await lib();
       const witnessed: string[] = [];
       for (const file of o.checkpoint ?? []) {
         try {
@@ -112,7 +110,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
           throw new AuditCliError((e as Error).message);
         }
       }
-      const store = openStore(o.data);
+      const store = await openStore(o.data);
       try {
         const key = await trustedKey(o.data, o.key);
         const bar = process.stderr.isTTY
@@ -133,7 +131,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
           return exit(1);
         }
         const keyName = `${key.name}+${key.id.toString('hex')}`;
-        if (keyFromDataDir(o.data, o.key)) {
+        if (await keyFromDataDir(o.data, o.key)) {
           // Whoever can write the data directory can replace this key and re-sign everything.
           out(
             `UNTRUSTED: the log is consistent with the key stored in ${o.data}, which proves nothing against whoever can write ${o.data}: pass --key with the verifier key you keep elsewhere (${keyName})`,
@@ -161,7 +159,8 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .argument('<decisionId>')
     .option(...dataOption)
     .action(async (id: string, o: { data: string }) => {
-      const store = openStore(o.data);
+      const { inclusionBundle, keyPaths, treeFromStore } = await lib();
+      const store = await openStore(o.data);
       try {
         const row = store.byDecisionId(id);
         if (!row) throw new AuditCliError(`no decision ${id} in the log`);
@@ -191,6 +190,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
       } catch (e) {
         throw new AuditCliError(`${file}: ${(e as Error).message}`);
       }
+      const { checkInclusionBundle } = await lib();
       const r = checkInclusionBundle(bundle, await trustedKey(o.data, o.key));
       if (!r.ok) {
         out(`INVALID: ${r.reason}`);
@@ -206,8 +206,8 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .description('one decision record')
     .argument('<decisionId>')
     .option(...dataOption)
-    .action((id: string, o: { data: string }) => {
-      const store = openStore(o.data);
+    .action(async (id: string, o: { data: string }) => {
+      const store = await openStore(o.data);
       try {
         const row = store.byDecisionId(id);
         if (!row) throw new AuditCliError(`no decision ${id} in the log`);
@@ -224,7 +224,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .option('-f, --follow', 'keep printing new records')
     .option(...dataOption)
     .action(async (o: { lines: number; follow?: boolean; data: string }) => {
-      const store = openStore(o.data);
+      const store = await openStore(o.data);
       let last = -1;
       for (const row of store.tail(o.lines)) {
         out(row.record);
@@ -250,10 +250,11 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .requiredOption('--format <format>', 'jsonl or ocsf')
     .option('--since <time>', 'ISO time or duration (24h, 7d)')
     .option(...dataOption)
-    .action((o: { format: string; since?: string; data: string }) => {
+    .action(async (o: { format: string; since?: string; data: string }) => {
       if (o.format !== 'jsonl' && o.format !== 'ocsf')
         throw new AuditCliError('--format must be jsonl or ocsf');
-      const store = openStore(o.data);
+      const { toOcsf } = await lib();
+      const store = await openStore(o.data);
       try {
         const since = parseSince(o.since);
         const logName = originOf(store);
@@ -276,7 +277,8 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .requiredOption('--session <id>')
     .option(...dataOption)
     .action(async (o: { session: string; data: string }) => {
-      const store = openStore(o.data);
+      const { replaySession } = await lib();
+      const store = await openStore(o.data);
       try {
         const { results, failures } = await replaySession(store, o.session);
         if (results.length === 0 && failures.length === 0)
@@ -310,12 +312,13 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .option('--since <time>', 'ISO time or duration (24h, 7d)')
     .option(...dataOption)
     .action(async (o: { candidate: string; since?: string; data: string }) => {
+      const { formatLocated, loadPolicyDir, whatIf } = await lib();
       const compiled = await loadPolicyDir(o.candidate);
       if (!compiled.ok) {
         for (const e of compiled.errors) process.stderr.write(`${formatLocated(e)}\n`);
         return exit(1);
       }
-      const store = openStore(o.data);
+      const store = await openStore(o.data);
       try {
         const report = await whatIf(store, compiled.set, parseSince(o.since));
         out(

@@ -1,16 +1,14 @@
 // `cordon token …` and `cordon topology reach`.
 
 import type { Command } from 'commander';
-import { Engine } from '../core/engine.js';
-import { formatLocated } from '../core/source-location.js';
-import { parseScope, ScopeError } from '../core/token-scope.js';
-import { ExchangeError, exchangeToken } from '../identity/exchange.js';
-import { RevocationStore } from '../identity/revocations.js';
-import { createTokenKey, loadTokenKeys } from '../identity/token-keys.js';
-import { TokenError, TokenService } from '../identity/tokens.js';
-import { loadPolicyDir } from '../policy/load.js';
-import { formatEntity, reach } from '../topology/reach.js';
+import type { Engine } from '../core/engine.js';
+import type { ScopeError } from '../core/token-scope.js';
+import type { RevocationStore } from '../identity/revocations.js';
+import type { TokenService } from '../identity/tokens.js';
 import { parseDurationSeconds } from './durations.js';
+
+/** The identity subsystem, loaded when a token or topology command runs. */
+const lib = () => import('./identity-lib.js');
 
 export class IdentityCliError extends Error {}
 
@@ -24,6 +22,7 @@ async function withTokens<T>(
   audience: string | undefined,
   fn: (t: TokenService, r: RevocationStore) => Promise<T>,
 ): Promise<T> {
+  const { loadTokenKeys, RevocationStore, TokenService } = await lib();
   const revocations = new RevocationStore(data);
   try {
     return await fn(
@@ -35,8 +34,9 @@ async function withTokens<T>(
   }
 }
 
-function scopeOf(items: string[]): string | undefined {
+async function scopeOf(items: string[]): Promise<string | undefined> {
   if (items.length === 0) return undefined;
+  const { parseScope } = await lib();
   const scope = items.join(' ');
   try {
     parseScope(scope);
@@ -53,6 +53,7 @@ function ttlOf(ttl: string): number {
 }
 
 async function engineFor(dir: string, tokens?: TokenService): Promise<Engine> {
+  const { Engine, formatLocated, loadPolicyDir } = await lib();
   const r = await loadPolicyDir(dir);
   if (!r.ok)
     throw new IdentityCliError(
@@ -96,11 +97,12 @@ export function registerIdentityCommands(program: Command, exit: Exit): void {
         audience: string;
         data: string;
       }) => {
+        const scope = (await scopeOf(o.scope)) ?? '*';
         const issued = await withTokens(o.data, undefined, (t) =>
           t.issue({
             user: o.user,
             chain: [o.agent],
-            scope: scopeOf(o.scope) ?? '*',
+            scope,
             ttlSeconds: ttlOf(o.ttl),
             audience: o.audience,
           }),
@@ -116,6 +118,7 @@ export function registerIdentityCommands(program: Command, exit: Exit): void {
     .option('--audience <aud>', 'audience', 'cordon')
     .option('--data <dir>', 'data directory', DEFAULT_DATA)
     .action(async (jwt: string, o: { audience: string; data: string }) => {
+      const { TokenError } = await lib();
       try {
         const v = await withTokens(o.data, o.audience, (t) => t.verify(jwt));
         out(
@@ -159,9 +162,10 @@ export function registerIdentityCommands(program: Command, exit: Exit): void {
         ttl: string;
         data: string;
       }) => {
+        const { ExchangeError, exchangeToken } = await lib();
         await withTokens(o.data, undefined, async (t) => {
           const engine = await engineFor(o.policies, t);
-          const scope = scopeOf(o.scope);
+          const scope = await scopeOf(o.scope);
           try {
             const r = await exchangeToken(t, (req) => engine.decide(req), {
               subjectToken: o.subjectToken,
@@ -185,8 +189,9 @@ export function registerIdentityCommands(program: Command, exit: Exit): void {
     .option('--jti <jti>')
     .option('--agent <agent>')
     .option('--data <dir>', 'data directory', DEFAULT_DATA)
-    .action((o: { jti?: string; agent?: string; data: string }) => {
+    .action(async (o: { jti?: string; agent?: string; data: string }) => {
       if (!o.jti === !o.agent) throw new IdentityCliError('give exactly one of --jti or --agent');
+      const { RevocationStore } = await lib();
       const r = new RevocationStore(o.data);
       try {
         if (o.jti) r.revokeToken(o.jti);
@@ -208,6 +213,7 @@ export function registerIdentityCommands(program: Command, exit: Exit): void {
     )
     .option('--data <dir>', 'data directory', DEFAULT_DATA)
     .action(async (o: { data: string }) => {
+      const { createTokenKey } = await lib();
       const k = await createTokenKey(o.data);
       out(`new signing key ${k.kid}`);
     });
@@ -234,6 +240,7 @@ export function registerIdentityCommands(program: Command, exit: Exit): void {
         maxDepth: number;
         json?: boolean;
       }) => {
+        const { formatEntity, reach } = await lib();
         const engine = await engineFor(o.policies);
         const from = o.from ? entityArg(o.from) : undefined;
         if (from && from.type !== 'Agent') throw new IdentityCliError('--from must be an Agent');

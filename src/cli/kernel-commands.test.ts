@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
 import { agent, entities, EXAMPLE_POLICIES, tempDir, writeTree } from '../testing/fixtures.js';
 import { LAUNCHER } from '../kernel/run.js';
+import { nativeMissing } from '../testing/native.js';
 
 const BIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -19,6 +20,11 @@ function cordon(args: string[]) {
  * `cordon run` needs Landlock, not root); undefined, with the test skipped, without Landlock.
  */
 async function runnableDir(t: TestContext): Promise<string | undefined> {
+  const missing = nativeMissing(LAUNCHER, 'a C compiler at npm install time');
+  if (missing) {
+    t.skip(missing);
+    return undefined;
+  }
   const probe = spawnSync(LAUNCHER, ['--allow', 'rx:/', '--', '/bin/true'], { encoding: 'utf8' });
   if (probe.status !== 0) {
     t.skip(`Landlock is not available here: ${probe.stderr || probe.error?.message}`);

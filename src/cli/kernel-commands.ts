@@ -2,18 +2,9 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { pino } from 'pino';
-import YAML from 'yaml';
-import { configSchema } from '../config/config.js';
-import { formatLocated } from '../core/source-location.js';
-import { loadPolicyDir } from '../policy/load.js';
-import { openPdp } from '../server/pdp.js';
-import { compileKernelPlan, KERNEL_ACTIONS } from '../kernel/compiler.js';
-import { enforcementOf } from '../kernel/enforcement.js';
-import { toCilium, toKubeArmor, toTetragon } from '../kernel/export/exports.js';
-import { buildLaunch } from '../kernel/launch.js';
-import { formatReport } from '../kernel/report.js';
-import { runSandboxed } from '../kernel/run.js';
+
+/** The kernel layer and the PDP, loaded when compile or run runs. */
+const lib = () => import('./kernel-lib.js');
 
 type Exit = (code: number) => void;
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -22,6 +13,7 @@ const err = (s: string) => process.stderr.write(`${s}\n`);
 export class KernelCliError extends Error {}
 
 async function loadSet(dir: string) {
+  const { formatLocated, loadPolicyDir } = await lib();
   const r = await loadPolicyDir(dir);
   if (!r.ok) {
     for (const e of r.errors) err(formatLocated(e));
@@ -51,6 +43,17 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
         target: (typeof TARGETS)[number];
         json?: boolean;
       }) => {
+        const {
+          buildLaunch,
+          compileKernelPlan,
+          enforcementOf,
+          formatReport,
+          KERNEL_ACTIONS,
+          toCilium,
+          toKubeArmor,
+          toTetragon,
+          YAML,
+        } = await lib();
         const set = await loadSet(o.policies);
         const plan = compileKernelPlan(set, o.agent);
         const enf = enforcementOf(plan);
@@ -130,7 +133,8 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
           verbose?: boolean;
         },
       ) => {
-        const config = configSchema.parse({ policies: o.policies, data: o.data, watch: false });
+        const { parseConfig, openPdp, pino, runSandboxed } = await lib();
+        const config = parseConfig({ policies: o.policies, data: o.data, watch: false });
         const pdp = await openPdp(config, pino({ level: 'warn' }, pino.destination(2)));
         try {
           const r = await runSandboxed({

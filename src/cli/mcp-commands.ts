@@ -2,20 +2,15 @@
 
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Command } from 'commander';
-import { pino } from 'pino';
-import { configSchema } from '../config/config.js';
-import { answerMalformedMessages, GatewaySession } from '../mcp/gateway.js';
-import { bearerAuthenticator } from '../mcp/bearer.js';
-import { createMcpHttpServer } from '../mcp/http.js';
-import { McpConfigError, parseMcpServers, wrapMcpServers } from '../mcp/config.js';
 import type { UpstreamSpec } from '../mcp/upstream.js';
-import { openPdp } from '../server/pdp.js';
-import { serveApi, type RunningApi } from '../server/start.js';
+import type { RunningApi } from '../server/start.js';
 import { parseDurationSeconds } from './durations.js';
 import { engineOption } from './engine-option.js';
 import type { EngineKind } from '../core/compiled/index.js';
+
+/** The MCP gateway and the PDP, loaded when an mcp command runs. */
+const lib = () => import('./mcp-lib.js');
 
 export class McpCliError extends Error {}
 
@@ -78,6 +73,7 @@ async function upstreamsOf(o: ServeOptions, command: string[]): Promise<Upstream
     throw new McpCliError(
       'give exactly one upstream: --config FILE, --url URL, or -- COMMAND [ARGS…]',
     );
+  const { parseMcpServers } = await lib();
   if (o.config) return parseMcpServers(await readFile(o.config, 'utf8'), o.config).specs;
   if (o.url) return [{ name: o.name ?? new URL(o.url).hostname, url: o.url }];
   return [
@@ -135,13 +131,24 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     )
     .argument('[command...]', 'a stdio upstream after --')
     .action(async (command: string[], o: ServeOptions) => {
+      const {
+        answerMalformedMessages,
+        bearerAuthenticator,
+        parseConfig,
+        createMcpHttpServer,
+        GatewaySession,
+        openPdp,
+        pino,
+        serveApi,
+        StdioServerTransport,
+      } = await lib();
       const upstreams = await upstreamsOf(o, command);
       // stdout carries MCP in stdio mode: logs go to stderr, always.
       const log = pino({ level: o.logLevel, base: { svc: 'cordon-mcp' } }, pino.destination(2));
       if (o.auditSync !== 'full' && o.auditSync !== 'normal') {
         throw new McpCliError('--audit-sync is full or normal');
       }
-      const config = configSchema.parse({
+      const config = parseConfig({
         policies: o.policies,
         data: o.data,
         engine: o.engine,
@@ -260,11 +267,10 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         o: { policies: string; agent: string; user?: string; data: string; engine: string },
       ) => {
         const text = file ? await readFile(file, 'utf8') : await readStdin();
+        const { wrapMcpServers } = await lib();
         process.stdout.write(
           `${JSON.stringify(wrapMcpServers(text, file ?? 'stdin', o), null, 2)}\n`,
         );
       },
     );
 }
-
-export { McpConfigError };

@@ -3,8 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { Inspector } from '../inspect/inspector.js';
-import { UserError } from './commands.js';
+import { UserError } from './errors.js';
 
 async function readAll(file: string | undefined): Promise<string> {
   if (file && file !== '-') {
@@ -38,6 +37,7 @@ export function registerScanCommand(program: Command, exit: (code: number) => vo
     .option('--json', 'print {"findings":[{detector,type,start,end,score}]}')
     .action(async (file: string | undefined, o: { json?: boolean }) => {
       const text = await readAll(file);
+      const { Inspector } = await import('../inspect/inspector.js');
       const { findings, facts } = await new Inspector().inspect(text);
       if (o.json) {
         const out = findings.map(({ detector, type, start, end, score }) => ({

@@ -155,7 +155,12 @@ export async function loadConfig(file: string | undefined): Promise<CordonConfig
       throw new ConfigError(`${file}: ${(e as Error).message.split('\n')[0]}`);
     }
   }
+  return parseConfig(raw, file ?? 'config');
+}
+
+/** A configuration (the file's, flags merged in) checked: a ConfigError names each path and why. */
+export function parseConfig(raw: unknown, source = 'config'): CordonConfig {
   const r = configSchema.safeParse(raw);
-  if (!r.success) throw new ConfigError(`${file ?? 'config'}: ${formatIssues(r.error)}`);
+  if (!r.success) throw new ConfigError(`${source}: ${formatIssues(r.error)}`);
   return r.data;
 }

@@ -132,10 +132,20 @@ export function checkRecordable(request: ActionRequest): void {
   if (problem) throw new RequestError(`the request cannot be decided: ${problem}`);
 }
 
+/** Zod issues as `path: message`; a record key's or map element's own issues keep their message. */
 export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`)
-    .join('; ');
+  const lines: string[] = [];
+  const walk = (issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]) => {
+    for (const i of issues) {
+      const path = [...prefix, ...i.path];
+      // "Invalid key in record" hides why: the key schema's issues say it.
+      if ((i.code === 'invalid_key' || i.code === 'invalid_element') && i.issues.length > 0)
+        walk(i.issues, path);
+      else lines.push(`${path.length ? path.map(String).join('.') : '(body)'}: ${i.message}`);
+    }
+  };
+  walk(error.issues, []);
+  return lines.join('; ');
 }
 
 export function parseActionRequest(body: unknown): ActionRequest {

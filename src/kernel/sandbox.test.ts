@@ -15,6 +15,7 @@ import { configSchema } from '../config/config.js';
 import { openPdp, type Pdp } from '../server/pdp.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { agent, entities, EXAMPLE_POLICIES, tempDir, writeTree } from '../testing/fixtures.js';
+import { nativeMissing } from '../testing/native.js';
 import { findCgroup2Mount } from './cgroup.js';
 import {
   BPF_OBJECT,
@@ -31,6 +32,8 @@ import { pathDomain } from './sets.js';
 
 /** Why Landlock cannot be tested here, or undefined when it can. */
 function landlockRefusal(): string | undefined {
+  const missing = nativeMissing(LAUNCHER, 'a C compiler at npm install time');
+  if (missing) return missing;
   const r = spawnSync(LAUNCHER, ['--allow', 'rx:/', '--', '/bin/true'], { encoding: 'utf8' });
   if (r.error) return `the launcher did not run: ${r.error.message}`;
   return r.status === 0 ? undefined : `Landlock refused: ${r.stderr.trim()}`;
@@ -39,9 +42,7 @@ function landlockRefusal(): string | undefined {
 function ebpfRefusal(): string | undefined {
   if (process.getuid?.() !== 0) return 'cgroup eBPF needs root';
   if (!findCgroup2Mount()) return 'no cgroup v2 hierarchy is mounted';
-  const probe = spawnSync('sh', ['-c', `test -r ${BPF_OBJECT}`]);
-  if (probe.status !== 0) return `${BPF_OBJECT} is not built (clang and libbpf-dev)`;
-  return undefined;
+  return nativeMissing(BPF_OBJECT, 'clang and libbpf-dev');
 }
 
 const LANDLOCK = landlockRefusal();
@@ -61,6 +62,9 @@ const connect = (host, port) => new Promise((r) => { const s = net.connect(port,
 const udp = (host, port) => new Promise((r) => { const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4'); s.send('x', port, host, (e) => { s.close(); r(e ? e.code : 'ok'); }); });
 const viaProxy = (dest) => new Promise((r) => { const u = new URL(process.env.HTTPS_PROXY); const s = net.connect(Number(u.port), u.hostname, () => s.write('CONNECT ' + dest + ' HTTP/1.1\\r\\nHost: ' + dest + '\\r\\n\\r\\n')); let buf = ''; s.on('data', (d) => { buf += d; if (buf.includes('\\r\\n\\r\\n')) { const status = buf.split(' ')[1]; if (status !== '200') { s.destroy(); r(status); } else if (buf.includes('hello')) { s.destroy(); r('200 hello'); } } }); s.on('error', (e) => r(e.code)); });
 `;
+
+/** Leaves the network unrestricted, so a test of file rules needs Landlock only (not root and eBPF). */
+const ANY_NETWORK = 'permit(principal, action == Action::"connectNetwork", resource);';
 
 interface Sandbox {
   policies: string;
@@ -169,7 +173,7 @@ describe('sandbox: files (Landlock)', () => {
     const box = {
       agent: 'bot',
       policies: await policyDir(
-        `permit(principal, action in [Action::"readFile", Action::"writeFile"], resource) when { resource.path like "${ws}/*" };`,
+        `permit(principal, action in [Action::"readFile", Action::"writeFile"], resource) when { resource.path like "${ws}/*" }; ${ANY_NETWORK}`,
       ),
     };
     const got = await run(
@@ -208,7 +212,7 @@ describe('sandbox: files (Landlock)', () => {
     const box = {
       agent: 'bot',
       policies: await policyDir(
-        `permit(principal, action == Action::"readFile", resource) when { resource.path == "${srv}" || resource.path == "${root}/note.txt" };`,
+        `permit(principal, action == Action::"readFile", resource) when { resource.path == "${srv}" || resource.path == "${root}/note.txt" }; ${ANY_NETWORK}`,
       ),
     };
     const got = await run(
@@ -226,7 +230,7 @@ describe('sandbox: files (Landlock)', () => {
     const box = {
       agent: 'bot',
       policies: await policyDir(
-        `permit(principal, action == Action::"exec", resource) when { resource.path == "${process.execPath}" };`,
+        `permit(principal, action == Action::"exec", resource) when { resource.path == "${process.execPath}" }; ${ANY_NETWORK}`,
       ),
     };
     const child = `${PRELUDE} console.log(JSON.stringify({ read: read('${root}/secret.txt'), sh: exec('/bin/sh', ['-c', 'true']) }))`;

@@ -1,9 +1,9 @@
 // The decision point as a process runs it: policies followed for edits, the audit log, delegation
 // tokens, the engine and the decision service. `cordon serve` and `cordon mcp serve` both use it.
 
-import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/log.js';
+import { ensureDataDir } from '../storage/data-dir.js';
 import { ConfigError, type CordonConfig } from '../config/config.js';
 import { InjectionModel } from '../inspect/injection/model.js';
 import { defaultDetectors, Inspector } from '../inspect/inspector.js';
@@ -53,7 +53,7 @@ async function configuredInspector(config: CordonConfig): Promise<Inspector | un
 }
 
 export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
-  await mkdir(config.data, { recursive: true });
+  ensureDataDir(config.data);
   const policies = await LivePolicySet.open(config.policies, { engine: config.engine });
   logEngine(log, policies.current());
   const metrics = new Metrics();

@@ -1,0 +1,14 @@
+// What the audit commands use, in one module so that audit-commands.ts can load it when an
+// audit command runs rather than when the command tree is built.
+
+export { SingleBar } from 'cli-progress';
+export { checkInclusionBundle } from '../audit/check-proof.js';
+export { isInside, keyPaths, readVerifierKey } from '../audit/keys.js';
+export { AUDIT_DB, inclusionBundle, treeFromStore } from '../audit/log.js';
+export { toOcsf } from '../audit/ocsf.js';
+export { replaySession, whatIf } from '../audit/replay.js';
+export { SqliteAuditStore } from '../audit/sqlite-store.js';
+export { verifyLog } from '../audit/verify.js';
+export { readWitnessFile } from '../audit/witness-file.js';
+export { formatLocated } from '../core/source-location.js';
+export { loadPolicyDir } from '../policy/load.js';

@@ -1,0 +1,12 @@
+// What the mcp commands use, in one module so that mcp-commands.ts can load it when one of
+// them runs rather than when the command tree is built.
+
+export { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+export { pino } from 'pino';
+export { parseConfig } from '../config/config.js';
+export { answerMalformedMessages, GatewaySession } from '../mcp/gateway.js';
+export { bearerAuthenticator } from '../mcp/bearer.js';
+export { createMcpHttpServer } from '../mcp/http.js';
+export { parseMcpServers, wrapMcpServers } from '../mcp/config.js';
+export { openPdp } from '../server/pdp.js';
+export { serveApi } from '../server/start.js';
