@@ -143,6 +143,7 @@ export const CHAT_MESSAGE_KEYS = new Set([
   'audio',
   'reasoning',
   'reasoning_content',
+  'reasoning_details',
   'tool_calls',
   'function_call',
   'name',

@@ -6,7 +6,7 @@
 // deltas through one redactor per block and field (the block's start text included).
 
 import { anthropicAction, verdict } from './actions.js';
-import type { Dialect, StreamRewriter } from './dialect.js';
+import type { Dialect, StreamRewriter, ToolJudge } from './dialect.js';
 import { parseArgs, requestSummary } from './dialect.js';
 import type { TextRail, TextStream } from './rail.js';
 import type { SseEvent } from './sse.js';
@@ -42,6 +42,39 @@ const DELTA_OF: Record<string, string> = { text: 'text_delta', thinking: 'thinki
 
 const what = (block: Block) => `a content block of type "${String(block.type)}"`;
 
+/**
+ * A whole message's blocks decided: each action block kept or replaced by a text block with
+ * the refusal; `stop_reason` tool_use becomes end_turn when no tool_use is left.
+ */
+async function decideContent(
+  message: Message,
+  judge: ToolJudge,
+): Promise<{ allowed: number; denied: number }> {
+  if (!Array.isArray(message.content)) return { allowed: 0, denied: 0 };
+  let allowed = 0;
+  let denied = 0;
+  const content: Block[] = [];
+  for (const block of message.content) {
+    const action = block && typeof block === 'object' ? anthropicAction(block) : undefined;
+    if (action === undefined) {
+      content.push(block);
+      continue;
+    }
+    const refusal = await verdict(judge, action, what(block));
+    if (refusal === undefined) {
+      if (block.type === 'tool_use') allowed++;
+      content.push(block);
+    } else {
+      if (block.type === 'tool_use') denied++;
+      content.push({ type: 'text', text: refusal });
+    }
+  }
+  message.content = content;
+  if (denied > 0 && allowed === 0 && message.stop_reason === 'tool_use')
+    message.stop_reason = 'end_turn';
+  return { allowed, denied };
+}
+
 interface HeldBlock {
   start: StreamData;
   events: SseEvent[];
@@ -58,7 +91,7 @@ class MessagesStream implements StreamRewriter {
   private deniedToolUse = 0;
 
   constructor(
-    private readonly judge: Parameters<Dialect['streamRewriter']>[0],
+    private readonly judge: ToolJudge,
     private readonly rail: TextRail,
   ) {}
 
@@ -89,6 +122,14 @@ class MessagesStream implements StreamRewriter {
     switch (data.type) {
       case 'message_start':
         this.inputTokens = data.message?.usage?.input_tokens ?? 0;
+        // The SDKs start their message from this one: blocks in it are decided like any other.
+        if (data.message && Array.isArray(data.message.content) && data.message.content.length) {
+          const { allowed, denied } = await decideContent(data.message, this.judge);
+          this.allowedToolUse += allowed;
+          this.deniedToolUse += denied;
+          redactTree(data, this.rail);
+          return write();
+        }
         return whole();
       case 'content_block_start': {
         const block = data.content_block;
@@ -220,27 +261,7 @@ export const anthropicMessages: Dialect = {
   },
   async rewrite(raw, judge, rail) {
     const body = raw as Message;
-    let allowed = 0;
-    let denied = 0;
-    const content: Block[] = [];
-    for (const block of Array.isArray(body.content) ? body.content : []) {
-      const action = block && typeof block === 'object' ? anthropicAction(block) : undefined;
-      if (action === undefined) {
-        content.push(block);
-        continue;
-      }
-      const refusal = await verdict(judge, action, what(block));
-      if (refusal === undefined) {
-        if (block.type === 'tool_use') allowed++;
-        content.push(block);
-      } else {
-        if (block.type === 'tool_use') denied++;
-        content.push({ type: 'text', text: refusal });
-      }
-    }
-    if (Array.isArray(body.content)) body.content = content;
-    if (denied > 0 && allowed === 0 && body.stop_reason === 'tool_use')
-      body.stop_reason = 'end_turn';
+    await decideContent(body, judge);
     redactTree(body, rail);
     return body.usage ? { body, tokens: sum(body.usage) } : { body };
   },

@@ -161,6 +161,21 @@ describe('LLM gateway: every proposed action is decided', () => {
     const streamed = await drain(anthropic.messages.stream(params));
     assert.ok(!streamed.all.includes('rm -rf'), streamed.all);
   });
+
+  it('decides blocks a stream sends whole in message_start', async () => {
+    const m = await anthropic.messages
+      .stream({
+        model: CLAUDE,
+        max_tokens: 50,
+        messages: ask('[early] [tool:postgres__drop_table:{"table":"payroll"}] [block:shell_exec]'),
+      })
+      .finalMessage();
+    assert.deepEqual(
+      m.content.map((b) => (b.type === 'text' ? b.text.slice(0, 40) : b.type)),
+      ['Cordon denied the tool call postgres__dr', 'Cordon withheld a content block of type '],
+    );
+    assert.equal(m.stop_reason, 'end_turn');
+  });
 });
 
 describe('LLM gateway: every field that carries model text is redacted', () => {

@@ -18,6 +18,12 @@ export interface TextStream {
 export interface TextRail {
   /** Redacts one whole text. */
   redact(text: string): string;
+  /**
+   * Many texts at once (the strings of a body): detected as one text, joined by newlines, so
+   * the detectors run once rather than once per string; a finding across a join is redacted on
+   * both sides. The same array when nothing changed.
+   */
+  redactMany(texts: string[]): string[];
   /** A redactor for one stream of text (one choice, one content block). */
   stream(): TextStream;
   /**
@@ -51,6 +57,28 @@ export function textRail(defaults: string[], obligations: Obligation[]): TextRai
     redact: (text) => (idle || !text ? text : redactText(text, wanted.detect(text), { operator })),
     stream: () =>
       idle ? { push: (s) => s, end: () => '' } : new StreamRedactor([wanted], { operator }),
+    redactMany(texts) {
+      if (idle || texts.length === 0) return texts;
+      const joined = texts.join('\n');
+      const found = wanted.detect(joined);
+      if (found.length === 0) return texts;
+      const spans = mergeSpans(found);
+      const out = [...texts];
+      let at = 0;
+      for (let i = 0; i < texts.length; i++) {
+        const end = at + texts[i]!.length;
+        const mine = spans
+          .filter((sp) => sp.start < end && sp.end > at)
+          .map((sp) => ({
+            ...sp,
+            start: Math.max(sp.start, at) - at,
+            end: Math.min(sp.end, end) - at,
+          }));
+        if (mine.length > 0) out[i] = redactText(texts[i]!, mine, { operator });
+        at = end + 1;
+      }
+      return out;
+    },
     redactTokens(tokens) {
       if (idle) return tokens;
       const joined = tokens.join('');

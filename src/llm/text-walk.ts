@@ -76,12 +76,12 @@ interface Frame {
 }
 
 /**
- * Calls `onText` for each text string of `root` in document order; `onLogprobs` (when given)
- * takes `logprobs` values instead of descending into them. `onText` may return a replacement.
+ * Calls `onText` for each text string of `root` (depth first), with a setter that
+ * replaces it; `onLogprobs` (when given) takes `logprobs` values instead of descending.
  */
 function walk(
   root: unknown,
-  onText: (s: string, key: string) => string | undefined,
+  onText: (s: string, key: string, set: (x: string) => void) => void,
   onLogprobs?: (v: unknown) => void,
   free = false,
 ): void {
@@ -92,9 +92,7 @@ function walk(
     const children: Frame[] = [];
     const visit = (key: string, v: unknown, set: (x: unknown) => void) => {
       if (typeof v === 'string') {
-        if (!isText(key, c, v, inFree)) return;
-        const out = onText(v, key);
-        if (out !== undefined && out !== v) set(out);
+        if (isText(key, c, v, inFree)) onText(v, key, set);
       } else if (v !== null && typeof v === 'object') {
         if (OPAQUE.has(key) && !inFree) return;
         if (key === 'logprobs' && onLogprobs && !inFree) return onLogprobs(v);
@@ -115,10 +113,7 @@ function walk(
 /** All text of a request body, joined by newlines: what the input rail inspects. */
 export function textOfTree(body: unknown): string {
   const parts: string[] = [];
-  walk(body, (s) => {
-    parts.push(s);
-    return undefined;
-  });
+  walk(body, (s) => parts.push(s));
   return parts.join('\n');
 }
 
@@ -149,24 +144,45 @@ export function redactLogprobs(v: unknown, rail: TextRail): boolean {
 }
 
 /**
- * Redacts every text string of `value` in place; true when something changed. Tool-call
- * arguments (JSON text under `arguments`) keep their JSON: the strings inside are redacted.
+ * Redacts every text string of `value` in place; true when something changed. The strings are
+ * detected together (TextRail.redactMany). Tool-call arguments (JSON text under `arguments`)
+ * keep their JSON: the strings inside are redacted.
  */
 export function redactTree(value: unknown, rail: TextRail, free = false): boolean {
   if (rail.idle) return false;
+  const texts: string[] = [];
+  const setters: ((s: string) => void)[] = [];
+  const args: { text: string; set: (s: string) => void }[] = [];
   let changed = false;
   walk(
     value,
-    (s, key) => {
-      const out = key === 'arguments' ? redactArgs(s, rail) : rail.redact(s);
-      if (out !== s) changed = true;
-      return out;
+    (s, key, set) => {
+      if (key === 'arguments') args.push({ text: s, set });
+      else {
+        texts.push(s);
+        setters.push(set);
+      }
     },
     (v) => {
       changed = redactLogprobs(v, rail) || changed;
     },
     free,
   );
+  const out = rail.redactMany(texts);
+  if (out !== texts)
+    out.forEach((s, i) => {
+      if (s !== texts[i]) {
+        setters[i]!(s);
+        changed = true;
+      }
+    });
+  for (const a of args) {
+    const s = redactArgs(a.text, rail);
+    if (s !== a.text) {
+      a.set(s);
+      changed = true;
+    }
+  }
   return changed;
 }
 

@@ -4,11 +4,12 @@
 // its arguments becomes an AWS access key), `[legacy:NAME:{…}]` a legacy chat `function_call`,
 // `[item:TYPE]` a Responses output item of that type (local_shell_call, computer_call,
 // custom_tool_call, or any unknown type), `[block:TYPE]` an Anthropic content block of an
-// unknown type; `[drop]` cuts a stream midway, `[stall]` goes silent, `[stall-body]` sends an
-// error's headers and half its body, then goes silent. `[leak]` answers with an AWS access key
-// (split across stream events); `[leak-refusal]` puts it in a refusal, `[leak-reasoning]` in
-// reasoning (and an Anthropic text block's start), `[leak-logprobs]` also in the logprobs
-// tokens, `[leak-error]` in a 400 error body; anything else is echoed back.
+// unknown type; `[early]` streams Anthropic blocks whole inside message_start. `[drop]` cuts a
+// stream midway, `[stall]` goes silent, `[stall-body]` sends an error's headers and half its
+// body, then goes silent. `[leak]` answers with an AWS access key (split across stream
+// events); `[leak-refusal]` puts it in a refusal, `[leak-reasoning]` in reasoning (and an
+// Anthropic text block's start), `[leak-logprobs]` also in the logprobs tokens, `[leak-error]`
+// in a 400 error body; anything else is echoed back.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { makeSecrets } from '../inspect/fixtures/samples.js';
@@ -40,6 +41,7 @@ interface Script {
   leakReasoning: boolean;
   leakLogprobs: boolean;
   leakError: boolean;
+  early: boolean;
 }
 
 function lastUserText(body: Record<string, unknown>): string {
@@ -79,6 +81,7 @@ function scriptOf(body: Record<string, unknown>): Script {
     leakReasoning: text.includes('[leak-reasoning]'),
     leakLogprobs: text.includes('[leak-logprobs]'),
     leakError: text.includes('[leak-error]'),
+    early: text.includes('[early]'),
   };
 }
 
@@ -404,13 +407,13 @@ function anthropicMessages(body: Record<string, unknown>, s: Script, res: Server
   ev('message_start', {
     message: {
       ...message,
-      content: [],
+      content: s.early ? content : [],
       stop_reason: null,
       usage: { input_tokens: TOKENS.input, output_tokens: 1 },
     },
   });
   if (s.stall) return;
-  for (const [index, block] of content.entries()) {
+  for (const [index, block] of (s.early ? [] : content).entries()) {
     if (block.type === 'tool_use') {
       ev('content_block_start', { index, content_block: { ...block, input: {} } });
       for (const part of pieces(JSON.stringify((block as { input: unknown }).input)))
