@@ -379,8 +379,10 @@ export class AuditLog {
         );
         this.store.addCheckpoint({ size, time: new Date().toISOString(), note });
         // Handed out only once durable: a signed root that a power loss could take back would
-        // let the log later sign another root for the same size (a fork, to a witness).
-        if (this.opts.sync === 'full') await this.walSync.request();
+        // let the log later sign another root for the same size (a fork, to a witness). With
+        // sync normal too when witnesses take it: a witness holding a size the log lost would
+        // look like a rollback after a power loss.
+        if (this.opts.sync === 'full' || this.witnesses.length > 0) await this.walSync.request();
         this.checkpointed = { size, note };
         this.witness(this.checkpointed);
       }
@@ -401,6 +403,9 @@ export class AuditLog {
       for (const w of this.witnesses) {
         if (w.size >= cp.size) continue;
         try {
+          // The empty tree's checkpoint is signed without an fsync (signEmptyTree): a witness
+          // holding one the disk lost would hold a note of a log that no longer exists.
+          if (cp.size === 0) await this.walSync.request();
           const cosignatures = await w.add(cp, this.tree);
           if (cosignatures?.length) this.attachCosignatures(cp.size, cosignatures);
         } catch (e) {

@@ -134,6 +134,30 @@ describe('audit verify needs a trusted checkpoint', () => {
     assert.match(bad.stderr, /^cordon: --min-size takes a record count/);
   });
 
+  it('keeps the checkpoint of one run to catch a rollback at the next (--save-checkpoint)', async () => {
+    const { dir, db } = await closedLog(10);
+    const vkey = join(await tempDir('cordon-pinned-'), 'audit.vkey');
+    await writeFile(vkey, await readFile(keyPaths(dir).verifier));
+    const saved = join(await tempDir('cordon-seen-'), 'seen.note');
+    const first = cordon(
+      'audit',
+      'verify',
+      '--data',
+      dir,
+      '--key',
+      vkey,
+      '--save-checkpoint',
+      saved,
+    );
+    assert.equal(first.status, 0, first.stdout + first.stderr);
+    const d = db();
+    rollBack(d, 5);
+    d.close();
+    const next = cordon('audit', 'verify', '--data', dir, '--key', vkey, '--checkpoint', saved);
+    assert.equal(next.status, 1, next.stdout + next.stderr);
+    assert.match(next.stdout, /log rolled back: a checkpoint at size 10 was witnessed/);
+  });
+
   it('catches records rewritten and re-signed with the key in the data directory, given a witness', async () => {
     const file = await witnessed();
     const { dir, key, origin, db } = await closedLog(20, 5, { witness: { file } });

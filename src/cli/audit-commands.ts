@@ -61,6 +61,14 @@ function nonNegativeInteger(flag: string) {
 
 const collect = (v: string, all: string[] = []) => [...all, v];
 
+interface VerifyCliOptions {
+  data: string;
+  key?: string;
+  checkpoint?: string[];
+  minSize?: number;
+  saveCheckpoint?: string;
+}
+
 /** "2026-11-01T00:00:00Z" as is, or a duration back from now: 90s, 15m, 24h, 7d. */
 export function parseSince(since: string | undefined, now = new Date()): string | undefined {
   if (since === undefined) return undefined;
@@ -100,8 +108,12 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
       'the newest checkpoint must cover at least n records',
       nonNegativeInteger('--min-size'),
     )
-    .action(async (o: { data: string; key?: string; checkpoint?: string[]; minSize?: number }) => {
-      const { readWitnessFile, SingleBar, verifyLog } = await lib();
+    .option(
+      '--save-checkpoint <file>',
+      'once verified, append the newest checkpoint to file (for --checkpoint next time)',
+    )
+    .action(async (o: VerifyCliOptions) => {
+      const { appendWitnessFile, readWitnessFile, SingleBar, verifyLog } = await lib();
       const witnessed: string[] = [];
       for (const file of o.checkpoint ?? []) {
         try {
@@ -144,6 +156,8 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
             (uncovered > 0 ? ` (${uncovered} later records not signed yet)` : '') +
             (report.witnessed ? `; consistent with ${report.witnessed} witnessed checkpoints` : ''),
         );
+        if (o.saveCheckpoint !== undefined)
+          await appendWitnessFile(o.saveCheckpoint, store.checkpointAt(report.signedSize!)!.note);
         if (o.minSize === undefined && witnessed.length === 0)
           out(
             'note: a rollback (newest records and checkpoints deleted) is caught only with --checkpoint or --min-size',

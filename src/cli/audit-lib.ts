@@ -9,6 +9,6 @@ export { toOcsf } from '../audit/ocsf.js';
 export { replaySession, whatIf } from '../audit/replay.js';
 export { SqliteAuditStore } from '../audit/sqlite-store.js';
 export { verifyLog } from '../audit/verify.js';
-export { readWitnessFile } from '../audit/witness-file.js';
+export { appendWitnessFile, readWitnessFile } from '../audit/witness-file.js';
 export { formatLocated } from '../core/source-location.js';
 export { loadPolicyDir } from '../policy/load.js';
