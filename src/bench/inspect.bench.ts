@@ -1,16 +1,18 @@
 // npm run bench: content inspection throughput (MB/s on one core, mixed 4 KB texts) per
-// detector and for the full set, against a peer measured in the same run (the same PII and
-// injection patterns on V8's backtracking engine without Cordon's guards, and the gitleaks
-// catalogue matched by re2js without pre-filters); and the latency one MCP tool result gains
-// through the gateway's inspection (the everything server's echo, in process, audit off).
+// detector and for the full set with and without the injection classifier, against a peer
+// measured in the same run (the gitleaks catalogue matched by re2js without pre-filters); the
+// latency inspection adds to one text (what an LLM request or a tool result waits), and to one
+// MCP tool result through the gateway (the everything server's echo, in process, audit off),
+// with the classifier and with the heuristics alone, calls alternating.
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { pino } from 'pino';
 import { Engine } from '../core/engine.js';
 import { mixedTexts } from '../inspect/fixtures/mixed.js';
+import { shippedClassifier } from '../inspect/injection/classifier.js';
 import { InjectionHeuristics } from '../inspect/injection/heuristics.js';
-import { Inspector } from '../inspect/inspector.js';
+import { heuristicDetectors, Inspector } from '../inspect/inspector.js';
 import { PiiDetector } from '../inspect/pii/detector.js';
 import { LinearRegex } from '../inspect/regex.js';
 import { gitleaksCatalogue } from '../inspect/secrets/catalogue.js';
@@ -78,23 +80,57 @@ async function detectors(texts: string[]) {
   rows.push(
     `| injection heuristics | ${(await throughput(texts, detect(new InjectionHeuristics()))).toFixed(1)} | | |`,
   );
-  const inspector = new Inspector();
   rows.push(
-    `| **full set** (secrets + PII + injection) | **${(await throughput(texts, (t) => inspector.inspect(t))).toFixed(1)}** | | |`,
+    `| injection classifier (shipped model) | ${(await throughput(texts, detect(shippedClassifier()))).toFixed(1)} | | |`,
+  );
+  const inspector = new Inspector();
+  const heuristicsOnly = new Inspector(heuristicDetectors());
+  rows.push(
+    `| full set, heuristics only (secrets + PII + injection heuristics) | ${(await throughput(texts, (t) => heuristicsOnly.inspect(t))).toFixed(1)} | | |`,
+  );
+  rows.push(
+    `| **full set with the classifier** (the default) | **${(await throughput(texts, (t) => inspector.inspect(t))).toFixed(1)}** | | |`,
   );
   console.log(`\n### Content inspection, MB per CPU-second, ${texts.length} mixed 4 KB texts\n`);
   console.log(rows.join('\n'));
+
+  // Latency of one inspection, alternating the two inspectors text by text.
+  const lat = { heuristics: [] as number[], classifier: [] as number[] };
+  for (let i = 0; i < texts.length * 2; i++) {
+    const t = texts[i % texts.length]!;
+    for (const [name, insp] of [
+      ['heuristics', heuristicsOnly],
+      ['classifier', inspector],
+    ] as const) {
+      const t0 = performance.now();
+      await insp.inspect(t);
+      lat[name].push(performance.now() - t0);
+    }
+  }
+  const [h, c] = [percentiles(lat.heuristics), percentiles(lat.classifier)];
+  console.log('\n### One 4 KB text inspected (what a tool result or an LLM request waits)\n');
+  console.log('| inspector | p50 | p99 |');
+  console.log('|---|---:|---:|');
+  console.log(`| heuristics only | ${h.p50.toFixed(3)} ms | ${h.p99.toFixed(3)} ms |`);
+  console.log(`| with the classifier | ${c.p50.toFixed(3)} ms | ${c.p99.toFixed(3)} ms |`);
+  console.log(
+    `| **added by the classifier** | **${(c.p50 - h.p50).toFixed(3)} ms** | ${(c.p99 - h.p99).toFixed(3)} ms |`,
+  );
 }
 
 async function mcp(texts: string[]) {
   const compiled = await loadPolicyDir(EXAMPLE_POLICIES);
   if (!compiled.ok) throw new Error('example policies do not compile');
-  const decisions = new DecisionService(
-    new Engine({ policies: { current: () => compiled.set } }),
-    new Metrics(),
-    pino({ level: 'silent' }),
-  );
-  const open = async (hook: ContentHook | undefined) => {
+  const service = (inspector?: Inspector) =>
+    new DecisionService(
+      new Engine({
+        policies: { current: () => compiled.set },
+        ...(inspector ? { inspector } : {}),
+      }),
+      new Metrics(),
+      pino({ level: 'silent' }),
+    );
+  const open = async (hook: ContentHook | undefined, decisions = service()) => {
     const session = await GatewaySession.open({
       upstreams: [{ name: 'everything', command: process.execPath, args: [EVERYTHING_SERVER] }],
       decisions,
@@ -107,15 +143,17 @@ async function mcp(texts: string[]) {
     await client.connect(a);
     return { session, client };
   };
-  // Calls alternate between the two gateways, so load on the machine weighs on both alike.
+  // Calls alternate between the gateways, so load on the machine weighs on all alike.
   const plain = await open((c) => c.result);
+  const heuristics = await open(undefined, service(new Inspector(heuristicDetectors())));
   const inspected = await open(undefined);
-  const lat = { plain: [] as number[], inspected: [] as number[] };
+  const lat = { plain: [] as number[], heuristics: [] as number[], inspected: [] as number[] };
   const n = quick ? 200 : 1000;
   for (let i = -50; i < n; i++) {
     const text = texts[(i + 50) % texts.length]!;
     for (const [name, g] of [
       ['plain', plain],
+      ['heuristics', heuristics],
       ['inspected', inspected],
     ] as const) {
       const t0 = performance.now();
@@ -123,7 +161,7 @@ async function mcp(texts: string[]) {
       if (i >= 0) lat[name].push(performance.now() - t0);
     }
   }
-  for (const g of [plain, inspected]) {
+  for (const g of [plain, heuristics, inspected]) {
     await g.client.close();
     await g.session.close();
   }
@@ -131,16 +169,20 @@ async function mcp(texts: string[]) {
     const p = percentiles(xs);
     return `| ${label} | ${p.p50.toFixed(2)} ms | ${p.p99.toFixed(2)} ms |`;
   };
-  const [plainP, inspectedP] = [percentiles(lat.plain), percentiles(lat.inspected)];
+  const [plainP, heurP, inspectedP] = [lat.plain, lat.heuristics, lat.inspected].map(percentiles);
   console.log('\n### MCP tool result inspection (4 KB mixed text, everything/echo, audit off)\n');
   console.log('| path (one call at a time, alternating) | p50 | p99 |');
   console.log('|---|---:|---:|');
   console.log(row('gateway, a hook that passes results through', lat.plain));
+  console.log(row('gateway, inspection by policy, heuristics only', lat.heuristics));
   console.log(
-    row('gateway, inspection by policy (content.cedar: a readToolResult decision)', lat.inspected),
+    row('gateway, inspection by policy (content.cedar), with the classifier', lat.inspected),
   );
   console.log(
-    `| **added by inspection** | **${(inspectedP.p50 - plainP.p50).toFixed(2)} ms** | ${(inspectedP.p99 - plainP.p99).toFixed(2)} ms |`,
+    `| **added by inspection** (with the classifier) | **${(inspectedP!.p50 - plainP!.p50).toFixed(2)} ms** | ${(inspectedP!.p99 - plainP!.p99).toFixed(2)} ms |`,
+  );
+  console.log(
+    `| **added by the classifier** (against heuristics only) | **${(inspectedP!.p50 - heurP!.p50).toFixed(2)} ms** | ${(inspectedP!.p99 - heurP!.p99).toFixed(2)} ms |`,
   );
 }
 

@@ -1,8 +1,16 @@
-// npm run eval: precision and recall per detector on the labelled corpus (fixtures/corpus.ts).
-// A hit is a (sample, finding type) pair: an expected type found is a true positive, a type
-// found but not expected a false positive, an expected type missed a false negative.
+// npm run eval: how well the detectors do, in two parts.
+//
+// 1. The labelled corpus (fixtures/corpus.ts), per detector. For secrets and PII a hit is a
+//    (text, finding type) pair: an expected type found is a true positive, a type found but not
+//    expected a false positive, an expected type missed a false negative. For injection a hit is
+//    a text: the classifier names no technique, so a text that should be flagged and is (by any
+//    injection finding) is a true positive.
+// 2. The injection classifier across sources: recorded when it was trained
+//    (scripts/injection/train.mjs), each source scored by a model that never saw it, at the
+//    threshold where 1% of held-out benign texts are flagged; the heuristics on the same texts.
 
 import { CORPUS, type Sample } from './fixtures/corpus.js';
+import shipped from './injection/classifier.json' with { type: 'json' };
 import { Inspector } from './inspector.js';
 import type { DetectorName } from './types.js';
 
@@ -33,10 +41,22 @@ export async function evaluateCorpus(
   for (const sample of corpus) {
     const { findings } = await inspector.inspect(sample.text);
     for (const score of scores) {
-      const found = new Set(
-        findings.filter((f) => f.detector === score.detector).map((f) => f.type),
-      );
+      const ofDetector = findings.filter((f) => f.detector === score.detector);
       const expected = new Set(sample.expect[score.detector] ?? []);
+      if (score.detector === 'injection') {
+        const flagged = ofDetector.length > 0;
+        if (flagged && expected.size > 0) score.tp++;
+        else if (flagged) {
+          score.fp++;
+          const types = [...new Set(ofDetector.map((f) => f.type))].sort().join(', ');
+          score.misses.push(`false positive (${types}): ${sample.note}`);
+        } else if (expected.size > 0) {
+          score.fn++;
+          score.misses.push(`missed: ${sample.note}`);
+        }
+        continue;
+      }
+      const found = new Set(ofDetector.map((f) => f.type));
       for (const t of found) {
         if (expected.has(t)) score.tp++;
         else {
@@ -59,9 +79,41 @@ export async function evaluateCorpus(
   return scores;
 }
 
+interface HeldOutRow {
+  source: string;
+  positives: number;
+  negatives: number;
+  recall: number | null;
+  falseAlarms: number | null;
+  heuristicsRecall: number | null;
+  heuristicsFalseAlarms: number | null;
+  combinedRecall: number | null;
+  combinedFalseAlarms: number | null;
+}
+
+const pct = (x: number | null) => (x === null ? '' : `${(x * 100).toFixed(1)}%`);
+
+/** The classifier's held-out table, as recorded in the shipped model. */
+export function heldOutTable(): string[] {
+  const h = (
+    shipped as unknown as { heldOut: { recall: number; macroRecall: number; table: HeldOutRow[] } }
+  ).heldOut;
+  const lines = [
+    `injection classifier, each source held out (scored by a model trained on the others), threshold at 1% false alarms over all held-out benign texts:`,
+    `recall over all held-out injections ${pct(h.recall)}, mean over sources ${pct(h.macroRecall)}`,
+    '',
+    '| held-out source | injections | benign | classifier recall | classifier false alarms | heuristics recall | heuristics false alarms | both: recall | both: false alarms |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const r of h.table)
+    lines.push(
+      `| ${r.source} | ${r.positives} | ${r.negatives} | ${pct(r.recall)} | ${pct(r.falseAlarms)} | ${pct(r.heuristicsRecall)} | ${pct(r.heuristicsFalseAlarms)} | ${pct(r.combinedRecall)} | ${pct(r.combinedFalseAlarms)} |`,
+    );
+  return lines;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const scores = await evaluateCorpus();
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   console.log(`corpus: ${CORPUS.length} texts\n`);
   console.log('| detector  | TP | FP | FN | precision | recall |');
   console.log('|-----------|----|----|----|-----------|--------|');
@@ -71,4 +123,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     );
   const misses = scores.flatMap((s) => s.misses.map((m) => `${s.detector}: ${m}`));
   if (misses.length) console.log(`\n${misses.join('\n')}`);
+  console.log(`\n${heldOutTable().join('\n')}`);
 }

@@ -4,6 +4,7 @@
 // `injection` is 100 — policies that forbid on findings then deny rather than pass the text.
 
 import type { ContentFacts } from '../core/types.js';
+import { shippedClassifier } from './injection/classifier.js';
 import { injectionScore, InjectionHeuristics } from './injection/heuristics.js';
 import { PiiDetector } from './pii/detector.js';
 import { SecretsDetector } from './secrets/detector.js';
@@ -39,7 +40,13 @@ export class Inspector {
   }
 }
 
+/** Secrets, PII, and injection in two tiers: the heuristics and the shipped classifier. */
 export function defaultDetectors(): Detector[] {
+  return [new SecretsDetector(), new PiiDetector(), new InjectionHeuristics(), shippedClassifier()];
+}
+
+/** The same without the classifier: the heuristics alone (benchmarks compare the two). */
+export function heuristicDetectors(): Detector[] {
   return [new SecretsDetector(), new PiiDetector(), new InjectionHeuristics()];
 }
 
