@@ -30,6 +30,8 @@ export interface AuditRecord {
   context?: Record<string, unknown>;
   input?: unknown;
   inputDigest?: string;
+  /** The paths the action touches, as the PEP derived them (context.paths). */
+  paths?: string[];
   prompt?: string;
   promptDigest?: string;
   documents?: string[];
@@ -100,6 +102,7 @@ export function buildRecord(
     rec.inputDigest = digest(r.input);
     if (opts.recordInput) rec.input = r.input;
   }
+  if (r.paths !== undefined) rec.paths = r.paths;
   if (r.content !== undefined) {
     rec.promptDigest = digest(r.content);
     if (opts.recordPrompt) rec.prompt = r.content;

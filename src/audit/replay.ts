@@ -28,6 +28,7 @@ export function recordedRequest(rec: AuditRecord): { request: ActionRequest; cav
   if (rec.context !== undefined) request.context = rec.context;
   if (rec.input !== undefined) request.input = rec.input;
   if (rec.trustedFor !== undefined) request.trustedFor = rec.trustedFor;
+  if (rec.paths !== undefined) request.paths = rec.paths;
   const caveats: string[] = [];
   if (rec.inputDigest !== undefined && rec.input === undefined)
     caveats.push('input was not recorded');

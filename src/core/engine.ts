@@ -3,6 +3,7 @@
 // No I/O: policies come from a provider, state from stages; any error yields deny.
 
 import { v7 as uuidv7 } from 'uuid';
+import { pathFacts } from './path-facts.js';
 import { fillDefaults } from './schema-info.js';
 import { cordonReason, evaluate, type Verdict } from './evaluate.js';
 import type { SlicedEntity } from './entities.js';
@@ -352,6 +353,7 @@ function buildContext(state: DecisionState): Record<string, unknown> {
     ...state.context,
   };
   if (request.input !== undefined) ctx.input = request.input;
+  if (request.paths !== undefined) Object.assign(ctx, pathFacts(request.paths));
   ctx.delegation = facts.delegation;
   ctx.session = facts.session;
   ctx.content = facts.content;

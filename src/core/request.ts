@@ -21,6 +21,15 @@ const requestFields = z.strictObject({
     parents: z.array(entityRef).max(256).optional(),
   }),
   input: z.unknown().optional(),
+  paths: z
+    .array(
+      z
+        .string()
+        .startsWith('/', 'an absolute path')
+        .refine((p) => !p.includes('\0'), 'a path without NUL bytes'),
+    )
+    .max(4096)
+    .optional(),
   content: z.string().optional(),
   context: z.record(z.string(), z.unknown()).optional(),
   pep: z.string().max(64).optional(),

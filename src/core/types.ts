@@ -19,6 +19,11 @@ export interface ActionRequest {
   action: string;
   resource: ResourceRef;
   input?: unknown;
+  /**
+   * Absolute paths the action touches (the MCP gateway derives them from a tool's arguments):
+   * Cordon fills context.paths, pathsAllIn and pathsSomeIn from them (core/path-facts.ts).
+   */
+  paths?: string[];
   content?: string;
   context?: Record<string, unknown>;
   /** Which enforcement point asked (mcp, llm, egress, sdk, http, cli, test). */
@@ -102,6 +107,9 @@ export const RESERVED_CONTEXT_KEYS = [
   'risk',
   'approval',
   'usage',
+  'paths',
+  'pathsAllIn',
+  'pathsSomeIn',
 ] as const;
 export type ReservedContextKey = (typeof RESERVED_CONTEXT_KEYS)[number];
 

@@ -8,13 +8,20 @@ import { z } from 'zod';
 import { formatIssues } from '../core/request.js';
 import type { UpstreamSpec } from './upstream.js';
 
+// Cordon's own keys on an entry: which tool arguments are paths, and where relative ones point.
+const pathKeys = {
+  pathArguments: z.record(z.string(), z.array(z.string().min(1))).optional(),
+  pathBase: z.string().startsWith('/', 'an absolute directory').optional(),
+};
 const stdioEntry = z.looseObject({
+  ...pathKeys,
   command: z.string().min(1),
   args: z.array(z.string()).optional(),
   env: z.record(z.string(), z.string()).optional(),
   cwd: z.string().optional(),
 });
 const httpEntry = z.looseObject({
+  ...pathKeys,
   url: z.url(),
   headers: z.record(z.string(), z.string()).optional(),
 });
@@ -51,9 +58,14 @@ export function parseMcpServers(
         `${source}: server name "${name}" must be letters, digits, _ . - (at most 64)`,
       );
     const stdio = stdioEntry.safeParse(e);
+    const paths = (x: { pathArguments?: Record<string, string[]>; pathBase?: string }) => ({
+      ...(x.pathArguments ? { pathArguments: x.pathArguments } : {}),
+      ...(x.pathBase ? { pathBase: x.pathBase } : {}),
+    });
     if (stdio.success) {
       const x = stdio.data;
       return {
+        ...paths(x),
         name,
         command: x.command,
         ...(x.args ? { args: x.args } : {}),
@@ -62,7 +74,12 @@ export function parseMcpServers(
       };
     }
     const http = httpEntry.parse(e);
-    return { name, url: http.url, ...(http.headers ? { headers: http.headers } : {}) };
+    return {
+      ...paths(http),
+      name,
+      url: http.url,
+      ...(http.headers ? { headers: http.headers } : {}),
+    };
   });
   return { key, raw: r.data, specs };
 }

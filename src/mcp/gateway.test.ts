@@ -169,10 +169,7 @@ describe('MCP gateway over stdio: the filesystem server', async () => {
     @id("agent-fs") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"fs");
     @id("writes-in-ws") forbid (principal, action == Action::"invokeTool", resource in McpServer::"fs")
     when { !resource.readOnly && context has input }
-    unless {
-      (context.input has path && context.input.path like "${ws}/*") ||
-      (context.input has source && context.input has destination && context.input.source like "${ws}/*" && context.input.destination like "${ws}/*")
-    };`);
+    unless { context.pathsAllIn.contains("${ws}") };`);
   const fsUpstream = [node, FILESYSTEM, root];
 
   it('lists only what the agent may call, and refuses a denied tool called by name anyway', async () => {
@@ -260,6 +257,67 @@ describe('MCP gateway over stdio: the filesystem server', async () => {
       records.some((r) => r.resource.id === 'fs/write_file' && r.decision === 'deny'),
       'every decision is in the log',
     );
+  });
+});
+
+describe('MCP gateway: a rule on the paths a call touches cannot be dodged', async () => {
+  const root = await tempDir('cordon-mcp-paths-');
+  const ws = join(root, 'ws');
+  await mkdir(ws);
+  await mkdir(join(root, 'other'));
+  await writeFile(join(ws, 'a.txt'), 'in');
+  await writeFile(join(root, 'other', 'secret.txt'), 'outside');
+  const dir = await policies(`
+    @id("agent-fs") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"fs");
+    @id("every-path-in-ws") forbid (principal, action == Action::"invokeTool", resource in McpServer::"fs")
+    when { context has input } unless { context.pathsAllIn.contains("${ws}") };`);
+  const fs = () => gateway({ policies: dir, name: 'fs', upstream: [node, FILESYSTEM, root] });
+
+  it('a decoy path inside does not cover the source and destination the server acts on', async () => {
+    const { client } = await fs();
+    const decoy = (await client.callTool({
+      name: 'move_file',
+      arguments: {
+        path: join(ws, 'a.txt'),
+        source: join(ws, 'a.txt'),
+        destination: join(root, 'other', 'a.txt'),
+      },
+    })) as CallToolResult;
+    assert.equal(decoy.isError, true, text(decoy));
+    assert.match(text(decoy), /Cordon denied move_file .*every-path-in-ws/);
+    assert.ok(existsSync(join(ws, 'a.txt')) && !existsSync(join(root, 'other', 'a.txt')));
+    const inside = (await client.callTool({
+      name: 'move_file',
+      arguments: { source: join(ws, 'a.txt'), destination: join(ws, 'b.txt') },
+    })) as CallToolResult;
+    assert.notEqual(inside.isError, true, text(inside));
+    assert.ok(existsSync(join(ws, 'b.txt')));
+  });
+
+  it('read_multiple_files with one path outside is refused, every path inside is read', async () => {
+    const { client } = await fs();
+    const r = (await client.callTool({
+      name: 'read_multiple_files',
+      arguments: { paths: [join(ws, 'b.txt'), `${ws}/../other/secret.txt`] },
+    })) as CallToolResult;
+    assert.equal(r.isError, true);
+    assert.doesNotMatch(text(r), /outside/);
+    const ok = (await client.callTool({
+      name: 'read_multiple_files',
+      arguments: { paths: [join(ws, 'b.txt')] },
+    })) as CallToolResult;
+    assert.notEqual(ok.isError, true, text(ok));
+    assert.match(text(ok), /b\.txt:\s*in/);
+  });
+
+  it('a relative path is placed where the server resolves it', async () => {
+    const { client } = await fs();
+    const r = (await client.callTool({
+      name: 'read_text_file',
+      arguments: { path: '../../../../../../../../etc/hostname' },
+    })) as CallToolResult;
+    assert.equal(r.isError, true);
+    assert.match(text(r), /Cordon denied read_text_file/);
   });
 });
 

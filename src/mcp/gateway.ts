@@ -26,7 +26,7 @@ import { ApprovalError } from '../approval/service.js';
 import type { DecisionService } from '../server/decisions.js';
 import { inspectToolResults } from './inspect-results.js';
 import { NameTable } from './naming.js';
-import { normalizePathArguments, PathArgumentError } from './paths.js';
+import { PathArgumentError, stdioPathSettings, toolPaths, type PathSettings } from './paths.js';
 import { Upstream, type DownstreamLink, type UpstreamSpec } from './upstream.js';
 
 /** Who the session acts as: an agent (and user) given on the command line, or a token. */
@@ -118,6 +118,15 @@ function withheld(e: Error, d: Decision): CallToolResult {
     content: [{ type: 'text', text: `Cordon: ${e.message}` }],
     _meta: { [DECISION_META]: { id: d.decisionId, decision: d.decision, reasons: d.reasons } },
   };
+}
+
+/** Where the server resolves paths: configured, or for stdio its own cwd and HOME. */
+function pathSettings(spec: UpstreamSpec): PathSettings {
+  const configured = {
+    ...(spec.pathArguments ? { pathArguments: spec.pathArguments } : {}),
+    ...(spec.pathBase ? { base: spec.pathBase } : {}),
+  };
+  return 'command' in spec ? { ...stdioPathSettings(spec), ...configured } : configured;
 }
 
 export class GatewaySession {
@@ -350,8 +359,9 @@ export class GatewaySession {
       const up = this.upstream(named.server);
       const tool = up.tools.find((t) => t.name === named.name)!;
       let input: unknown;
+      let paths: string[];
       try {
-        input = normalizePathArguments(req.params.arguments ?? {});
+        ({ input, paths } = toolPaths(req.params.arguments ?? {}, tool, pathSettings(up.spec)));
       } catch (e) {
         if (!(e instanceof PathArgumentError)) throw e;
         return {
@@ -359,7 +369,10 @@ export class GatewaySession {
           content: [{ type: 'text', text: `Cordon refused ${exposed}: ${e.message}` }],
         };
       }
-      const request = this.request('invokeTool', this.toolRef(named.server, tool), input);
+      const request = {
+        ...this.request('invokeTool', this.toolRef(named.server, tool), input),
+        paths,
+      };
       // An allow comes back once its record is written; its fsync (audit sync full) runs beside
       // the call, and the result waits for it.
       const acting = await decisions.decideToAct(request);

@@ -28,9 +28,15 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 
-export type UpstreamSpec =
+export type UpstreamSpec = (
   | { name: string; command: string; args?: string[]; env?: Record<string, string>; cwd?: string }
-  | { name: string; url: string; headers?: Record<string, string> };
+  | { name: string; url: string; headers?: Record<string, string> }
+) & {
+  /** Tool arguments that are paths, per tool, beyond what names and schemas say (mcp/paths.ts). */
+  pathArguments?: Record<string, string[]>;
+  /** Where the server resolves relative paths (default: a stdio server's cwd). */
+  pathBase?: string;
+};
 
 /** What the gateway does with what an upstream asks or tells. */
 export interface DownstreamLink {
