@@ -36,80 +36,92 @@ export interface Features {
   tokens: number;
 }
 
-const PUNCT = new Set([33, 35, 58, 60, 62, 91, 93, 124, 123, 125, 34, 96]);
+const PUNCT = new Uint8Array(128);
+for (const c of '!#:<>[]|{}"`') PUNCT[c.charCodeAt(0)] = 1;
+
+// Scratch space reused across calls (one text at a time; results are copied out).
+let hashBuf = new Int32Array(1 << 14);
+let tokBuf = new Int32Array(1 << 12);
+let startBuf = new Int32Array(1 << 12);
+let endBuf = new Int32Array(1 << 12);
+const word = new Int32Array(MAX_WORD + 2);
 
 export function features(text: string): Features {
   const lower = text.toLowerCase();
   const n = lower.length;
-  // Upper bound: 3 n-grams per character, plus a unigram and a bigram per token.
-  let hashes = new Int32Array(Math.max(64, n * 3 + 16));
-  const offsets: number[] = [0];
-  const starts: number[] = [];
-  const ends: number[] = [];
+  // Bounds: 3 n-grams per character plus a unigram and a bigram per token; a token per char.
+  if (hashBuf.length < n * 3 + 2 * n + 16) hashBuf = new Int32Array(n * 5 + 16);
+  if (tokBuf.length < n + 2) {
+    tokBuf = new Int32Array(n + 2);
+    startBuf = new Int32Array(n + 2);
+    endBuf = new Int32Array(n + 2);
+  }
+  const hashes = hashBuf;
   let h = 0;
+  let tokens = 0;
+  tokBuf[0] = 0;
   let prev = 0x9e3779b9 | 0;
-  const push = (v: number) => {
-    if (h >= hashes.length) {
-      const bigger = new Int32Array(hashes.length * 2);
-      bigger.set(hashes);
-      hashes = bigger;
+  let len = 0;
+  let start = -1;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? lower.charCodeAt(i) : 32;
+    const inWord = i < n && isWordChar(c);
+    if (inWord) {
+      if (start < 0) start = i;
+      word[1 + len++] = c;
     }
-    hashes[h++] = v & MASK;
-  };
-  const codes: number[] = [];
-  const endToken = (start: number, end: number) => {
-    // Word unigram.
-    let u = FNV;
-    for (const c of codes) u = Math.imul(u ^ c, PRIME);
-    push(u);
-    // Bigram with the previous token.
-    push(Math.imul(u ^ Math.imul(prev, 0x27d4eb2d), PRIME) ^ 0x5bd1e995);
-    prev = u;
-    // Character 3..5-grams of the word with boundary marks.
-    if (codes.length > 1) {
-      const m = codes.length + 2;
-      const at = (i: number) => (i === 0 ? 2 : i === m - 1 ? 3 : codes[i - 1]!);
-      for (let i = 0; i + 3 <= m; i++) {
-        let g = (FNV ^ 0x1234567) | 0;
-        for (let j = i; j < i + 5 && j < m; j++) {
-          g = Math.imul(g ^ at(j), PRIME);
-          if (j - i >= 2) push(g + (j - i));
+    // A token ends at a non-word character, at the text's end, or at MAX_WORD characters; a
+    // punctuation mark that matters is a token of its own.
+    const punct = !inWord && c < 128 && PUNCT[c] === 1;
+    for (let pass = 0; pass < 2; pass++) {
+      let tokStart: number;
+      let tokEnd: number;
+      if (pass === 0) {
+        if (len === 0 || (inWord && len < MAX_WORD)) continue;
+        tokStart = start;
+        tokEnd = inWord ? i + 1 : i;
+      } else {
+        if (!punct) continue;
+        word[1] = c;
+        len = 1;
+        tokStart = i;
+        tokEnd = i + 1;
+      }
+      // Word unigram.
+      let u = FNV;
+      for (let k = 1; k <= len; k++) u = Math.imul(u ^ word[k]!, PRIME);
+      hashes[h++] = u & MASK;
+      // Bigram with the previous token.
+      hashes[h++] = (Math.imul(u ^ Math.imul(prev, 0x27d4eb2d), PRIME) ^ 0x5bd1e995) & MASK;
+      prev = u;
+      // Character 3..5-grams of the word with boundary marks (2 before, 3 after).
+      if (len > 1) {
+        word[0] = 2;
+        word[len + 1] = 3;
+        const m = len + 2;
+        for (let a = 0; a + 3 <= m; a++) {
+          let g = (FNV ^ 0x1234567) | 0;
+          const stop = a + 5 < m ? a + 5 : m;
+          for (let j = a; j < stop; j++) {
+            g = Math.imul(g ^ word[j]!, PRIME);
+            if (j - a >= 2) hashes[h++] = (g + (j - a)) & MASK;
+          }
         }
       }
-    }
-    offsets.push(h);
-    starts.push(start);
-    ends.push(end);
-    codes.length = 0;
-  };
-  let start = -1;
-  for (let i = 0; i < n; i++) {
-    const c = lower.charCodeAt(i);
-    if (isWordChar(c)) {
-      if (start < 0) start = i;
-      codes.push(c);
-      if (codes.length === MAX_WORD) {
-        endToken(start, i + 1);
-        start = -1;
-      }
-    } else {
-      if (start >= 0) {
-        endToken(start, i);
-        start = -1;
-      }
-      if (PUNCT.has(c)) {
-        codes.push(c);
-        endToken(i, i + 1);
-      }
+      startBuf[tokens] = tokStart;
+      endBuf[tokens] = tokEnd;
+      tokens++;
+      tokBuf[tokens] = h;
+      len = 0;
+      start = -1;
     }
   }
-  if (start >= 0) endToken(start, n);
   return {
-    hashes: hashes.subarray(0, h),
-    offsets: Int32Array.from(offsets),
-    starts: Int32Array.from(starts),
-    ends: Int32Array.from(ends),
-    tokens: starts.length,
+    hashes: hashes.slice(0, h),
+    offsets: tokBuf.slice(0, tokens + 1),
+    starts: startBuf.slice(0, tokens),
+    ends: endBuf.slice(0, tokens),
+    tokens,
   };
 }
 
