@@ -5,10 +5,14 @@
 //    expected a false positive, an expected type missed a false negative. For injection a hit is
 //    a text: the classifier names no technique, so a text that should be flagged and is (by any
 //    injection finding) is a true positive.
-// 2. The injection classifier across sources: recorded when it was trained
+// 2. Phone numbers the detectors were not written from: libphonenumber's example mobile number
+//    of every region, in international and E.164 form, in a sentence.
+// 3. The injection classifier across sources: recorded when it was trained
 //    (scripts/injection/train.mjs), each source scored by a model that never saw it, at the
 //    threshold where 1% of held-out benign texts are flagged; the heuristics on the same texts.
 
+import { getCountries, getExampleNumber } from 'libphonenumber-js/max';
+import examples from 'libphonenumber-js/mobile/examples';
 import { CORPUS, type Sample } from './fixtures/corpus.js';
 import shipped from './injection/classifier.json' with { type: 'json' };
 import { Inspector } from './inspector.js';
@@ -79,6 +83,32 @@ export async function evaluateCorpus(
   return scores;
 }
 
+/** Phone recall on libphonenumber's example mobile numbers: [found, total, misses]. */
+export async function phoneExamples(
+  inspector = new Inspector(),
+): Promise<{ found: number; total: number; misses: string[] }> {
+  let found = 0;
+  let total = 0;
+  const misses: string[] = [];
+  for (const region of getCountries()) {
+    const example = getExampleNumber(region, examples);
+    if (!example) continue;
+    for (const form of ['INTERNATIONAL', 'E.164'] as const) {
+      const number = example.format(form);
+      const text = `Please call me on ${number} tomorrow.`;
+      const at = text.indexOf(number);
+      total++;
+      const { findings } = await inspector.inspect(text);
+      if (
+        findings.some((f) => f.type === 'phone' && f.start === at && f.end === at + number.length)
+      )
+        found++;
+      else misses.push(`${region} ${number}`);
+    }
+  }
+  return { found, total, misses };
+}
+
 interface HeldOutRow {
   source: string;
   positives: number;
@@ -123,5 +153,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     );
   const misses = scores.flatMap((s) => s.misses.map((m) => `${s.detector}: ${m}`));
   if (misses.length) console.log(`\n${misses.join('\n')}`);
+  const phones = await phoneExamples();
+  console.log(
+    `\nphone numbers, libphonenumber's example mobile number of each region (international and E.164): ${phones.found}/${phones.total} found (${pct(phones.found / phones.total)})${phones.misses.length ? `; missed: ${phones.misses.join(', ')}` : ''}`,
+  );
   console.log(`\n${heldOutTable().join('\n')}`);
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { getCountries, getExampleNumber } from 'libphonenumber-js/max';
+import examples from 'libphonenumber-js/mobile/examples';
 import { ibanValid, luhnValid, ssnValid } from './checksums.js';
 import { PiiDetector } from './detector.js';
 
@@ -126,5 +128,24 @@ describe('PII detector', () => {
   it('does not take the credentials of a URL for an email address', () => {
     assert.deepEqual(types('postgres://app:pa55word@db.example.com/prod'), []);
     assert.deepEqual(types('mail app@db.example.com'), ['email']);
+  });
+
+  it('finds the example mobile number of every region, international and E.164', () => {
+    const missed: string[] = [];
+    for (const region of getCountries()) {
+      const example = getExampleNumber(region, examples);
+      if (!example) continue;
+      for (const number of [example.format('INTERNATIONAL'), example.format('E.164')]) {
+        const text = `Please call me on ${number} tomorrow.`;
+        const at = text.indexOf(number);
+        const found = d.detect(text);
+        if (
+          !found.some((f) => f.type === 'phone' && f.start === at && f.end === at + number.length)
+        )
+          missed.push(`${region} ${number}: ${JSON.stringify(found.map((f) => f.type))}`);
+      }
+    }
+    // "+688 90 1234" (Tuvalu) was read as an SSN: a number after "+" is a phone's.
+    assert.deepEqual(missed, []);
   });
 });

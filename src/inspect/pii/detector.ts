@@ -89,6 +89,8 @@ const RECOGNIZERS: Recognizer[] = [
       return /^[0-9]{3}-[0-9]{2}-[0-9]{4}$/.test(c) ? 0.5 : /[. ]/.test(c) ? 0.45 : 0.15;
     },
     context: ['ssn', 'social security', 'social', 'security number', 'taxpayer', 'ss#'],
+    // After "+" it is a phone number's tail ("+688 90 1234"), not an SSN.
+    notAfter: /\+\s?$/,
   },
   {
     type: 'iban',
