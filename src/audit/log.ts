@@ -220,7 +220,12 @@ export class AuditLog {
         `the audit log has ${this.tree.size} records but no signed checkpoint: its checkpoints were deleted; run cordon audit verify`,
       );
     for (const w of this.witnesses) {
-      const note = await w.latest();
+      let note: string | undefined;
+      try {
+        note = await w.latest();
+      } catch (e) {
+        throw new AuditLogError(`witness ${w.name}: ${(e as Error).message}`);
+      }
       if (note === undefined) continue;
       const cp = this.matching(note, `the checkpoint witnessed in ${w.name}`);
       if (cp.size > (this.checkpointed?.size ?? -1)) this.checkpointed = cp;

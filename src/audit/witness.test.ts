@@ -32,6 +32,12 @@ describe('witness file', () => {
 
     await appendFile(file, 'garbage\n');
     await assert.rejects(readWitnessFile(file), /malformed note at line/);
+    // A log started with it says so in one line (an AuditLogError), and signs nothing.
+    const { AuditLogError } = await import('./log.js');
+    await assert.rejects(
+      AuditLog.open(await tempDir('cordon-audit-'), { witness: { file } }),
+      (e: Error) => e instanceof AuditLogError && /^witness .*: .*malformed note/.test(e.message),
+    );
     assert.throws(() => splitNotes('a\n1\nroot\n\nnot a signature\n'), /malformed note/);
   });
 
