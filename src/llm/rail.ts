@@ -80,7 +80,7 @@ export function textRail(defaults: string[], obligations: Obligation[]): TextRai
       return out;
     },
     redactTokens(tokens) {
-      if (idle) return tokens;
+      if (idle || tokens.length === 0) return tokens;
       const joined = tokens.join('');
       const found = wanted.detect(joined);
       if (found.length === 0) return tokens;

@@ -76,7 +76,7 @@ interface Frame {
 }
 
 /**
- * Calls `onText` for each text string of `root` (depth first), with a setter that
+ * Calls `onText` for each text string of `root` (depth first, in document order), with a setter that
  * replaces it; `onLogprobs` (when given) takes `logprobs` values instead of descending.
  */
 function walk(
@@ -86,27 +86,38 @@ function walk(
   free = false,
 ): void {
   if (root === null || typeof root !== 'object') return;
+  // No closure per container: this runs on every streamed event.
   const stack: Frame[] = [{ c: root as Container, free }];
   while (stack.length > 0) {
     const { c, free: inFree } = stack.pop()!;
-    const children: Frame[] = [];
-    const visit = (key: string, v: unknown, set: (x: unknown) => void) => {
-      if (typeof v === 'string') {
-        if (isText(key, c, v, inFree)) onText(v, key, set);
-      } else if (v !== null && typeof v === 'object') {
-        if (OPAQUE.has(key) && !inFree) return;
-        if (key === 'logprobs' && onLogprobs && !inFree) return onLogprobs(v);
-        const typed = typeof (c as { type?: unknown }).type === 'string';
-        children.push({ c: v as Container, free: inFree || (typed && FREE_DATA.has(key)) });
-      }
-    };
+    const from = stack.length;
     if (Array.isArray(c)) {
       // An array's items are at its own key: "content": [..strings..] is text.
-      for (let i = 0; i < c.length; i++) visit('', c[i], (x) => (c[i] = x));
+      for (let i = 0; i < c.length; i++) {
+        const v = c[i] as unknown;
+        if (typeof v === 'string') {
+          if (isText('', c, v, inFree)) onText(v, '', (x) => (c[i] = x));
+        } else if (v !== null && typeof v === 'object') {
+          stack.push({ c: v as Container, free: inFree });
+        }
+      }
     } else {
-      for (const key of Object.keys(c)) visit(key, c[key], (x) => (c[key] = x));
+      const typed = typeof c.type === 'string';
+      for (const key of Object.keys(c)) {
+        const v = c[key];
+        if (typeof v === 'string') {
+          if (isText(key, c, v, inFree)) onText(v, key, (x) => (c[key] = x));
+        } else if (v !== null && typeof v === 'object') {
+          if (inFree) stack.push({ c: v as Container, free: true });
+          else if (OPAQUE.has(key)) continue;
+          else if (key === 'logprobs' && onLogprobs) onLogprobs(v);
+          else stack.push({ c: v as Container, free: typed && FREE_DATA.has(key) });
+        }
+      }
     }
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+    // Children in document order: the first pushed is taken first.
+    for (let i = from, j = stack.length - 1; i < j; i++, j--)
+      [stack[i], stack[j]] = [stack[j]!, stack[i]!];
   }
 }
 
