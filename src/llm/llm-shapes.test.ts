@@ -118,6 +118,22 @@ describe('LLM gateway: every proposed action is decided', () => {
     });
   });
 
+  it('decides a chat custom tool call, plain and streamed', async () => {
+    const script = '[custom:run_sql:DROP TABLE payroll] [custom:computer:click 10 20]';
+    const plain = await openai.chat.completions.create({ model: MODEL, messages: ask(script) });
+    const msg = plain.choices[0]!.message;
+    assert.deepEqual(
+      msg.tool_calls?.map((c) => (c.type === 'custom' ? [c.custom.name, c.custom.input] : [])),
+      [['computer', 'click 10 20']],
+    );
+    assert.match(msg.content ?? '', /Cordon denied the tool call run_sql \(decision/);
+    const streamed = await drain(
+      await openai.chat.completions.create({ model: MODEL, messages: ask(script), stream: true }),
+    );
+    assert.ok(!streamed.all.includes('DROP TABLE'), streamed.all);
+    assert.match(streamed.all, /"custom":\{"name":"computer","input":"click 10 20"\}/);
+  });
+
   it('decides local_shell_call, custom_tool_call and computer_call items; refuses an unknown type', async () => {
     const script =
       '[item:local_shell_call] [item:custom_tool_call] [item:computer_call] [item:future_call]';

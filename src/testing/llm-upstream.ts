@@ -2,6 +2,7 @@
 // responses, embeddings, models) and Anthropic (messages) wire formats, streamed or not. The
 // last user message scripts it: `[tool:NAME:{"json":"args"}]` proposes a tool call (`$LEAK` in
 // its arguments becomes an AWS access key), `[legacy:NAME:{…}]` a legacy chat `function_call`,
+// `[custom:NAME:text]` a chat custom tool call,
 // `[item:TYPE]` a Responses output item of that type (local_shell_call, computer_call,
 // custom_tool_call, or any unknown type), `[block:TYPE]` an Anthropic content block of an
 // unknown type; `[early]` streams Anthropic blocks whole inside message_start. `[drop]` cuts a
@@ -32,6 +33,7 @@ interface Script {
   reply: string;
   tools: { name: string; args: string }[];
   legacy: { name: string; args: string } | undefined;
+  custom: { name: string; input: string }[];
   items: string[];
   blocks: string[];
   drop: boolean;
@@ -72,6 +74,10 @@ function scriptOf(body: Record<string, unknown>): Script {
     reply,
     tools,
     legacy: legacy ? { name: legacy[1]!, args: withLeak(legacy[2]!) } : undefined,
+    custom: [...text.matchAll(/\[custom:([\w.-]+):([^\]]*)\]/g)].map((m) => ({
+      name: m[1]!,
+      input: m[2]!,
+    })),
     items: [...text.matchAll(/\[item:([\w.-]+)\]/g)].map((m) => m[1]!),
     blocks: [...text.matchAll(/\[block:([\w.-]+)\]/g)].map((m) => m[1]!),
     drop: text.includes('[drop]'),
@@ -123,11 +129,18 @@ function openaiChat(body: Record<string, unknown>, s: Script, res: ServerRespons
     completion_tokens: TOKENS.output,
     total_tokens: TOKENS.input + TOKENS.output,
   };
-  const toolCalls = s.tools.map((t, i) => ({
-    id: `call_${i}`,
-    type: 'function',
-    function: { name: t.name, arguments: t.args },
-  }));
+  const toolCalls: { id: string; type: string; [k: string]: unknown }[] = [
+    ...s.tools.map((t, i) => ({
+      id: `call_${i}`,
+      type: 'function',
+      function: { name: t.name, arguments: t.args },
+    })),
+    ...s.custom.map((c, i) => ({
+      id: `call_c${i}`,
+      type: 'custom',
+      custom: { name: c.name, input: c.input },
+    })),
+  ];
   const acting = toolCalls.length > 0 || s.legacy !== undefined;
   const finish = toolCalls.length ? 'tool_calls' : s.legacy ? 'function_call' : 'stop';
   // The answer's text goes in `refusal` for [leak-refusal], else in `content`.
@@ -173,18 +186,16 @@ function openaiChat(body: Record<string, unknown>, s: Script, res: ServerRespons
   if (reasoning) for (const part of pieces(reasoning)) chunk({ reasoning_content: part });
   if (acting) {
     toolCalls.forEach((c, i) => {
+      // function {name, arguments} or custom {name, input}: the name first, the rest in pieces.
+      const body = (c.function ?? c.custom) as { name: string; arguments?: string; input?: string };
+      const field = c.type === 'custom' ? 'input' : 'arguments';
       chunk({
         tool_calls: [
-          {
-            index: i,
-            id: c.id,
-            type: 'function',
-            function: { name: c.function.name, arguments: '' },
-          },
+          { index: i, id: c.id, type: c.type, [c.type]: { name: body.name, [field]: '' } },
         ],
       });
-      for (const part of pieces(c.function.arguments))
-        chunk({ tool_calls: [{ index: i, function: { arguments: part } }] });
+      for (const part of pieces(body[field] ?? ''))
+        chunk({ tool_calls: [{ index: i, [c.type]: { [field]: part } }] });
     });
     if (s.legacy) {
       chunk({ function_call: { name: s.legacy.name, arguments: '' } });
