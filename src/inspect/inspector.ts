@@ -42,7 +42,7 @@ export class Inspector {
 
 /** Secrets, PII, and injection in two tiers: the heuristics and the shipped classifier. */
 export function defaultDetectors(): Detector[] {
-  return [new SecretsDetector(), new PiiDetector(), new InjectionHeuristics(), shippedClassifier()];
+  return [...heuristicDetectors(), shippedClassifier()];
 }
 
 /** The same without the classifier: the heuristics alone (benchmarks compare the two). */
