@@ -59,8 +59,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** How far back context.session.counts look. */
       windowSeconds: z.number().int().positive().default(600),
+      /**
+       * How long a label (what was read) sticks to the agent and the user across sessions, so a
+       * new session id does not wash it away. 0: labels stay with their session only.
+       */
+      labelWindowSeconds: z.number().int().min(0).default(86_400),
     })
-    .default({ windowSeconds: 600 }),
+    .default({ windowSeconds: 600, labelWindowSeconds: 86_400 }),
   resources: z
     .strictObject({
       /**

@@ -47,6 +47,7 @@ export function initialFacts(session: string | undefined): CordonFacts {
       id: session ?? '',
       actions: [],
       labels: [],
+      sessionLabels: [],
       counts: { total: 0, destructive: 0, denied: 0 },
     },
     content: { pii: [], secrets: [], injection: 0 },

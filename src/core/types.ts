@@ -121,7 +121,10 @@ export interface DelegationFacts {
 export interface SessionFacts {
   id: string;
   actions: string[];
+  /** This session's labels and those the agent and the user picked up within the label window. */
   labels: string[];
+  /** This session's labels alone. */
+  sessionLabels: string[];
   counts: Record<string, number>;
 }
 export interface ContentFacts {

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditLog } from '../audit/log.js';
 import type { DecisionTrace, Engine, PinnedFacts } from '../core/engine.js';
-import { sessionKey, type SessionStore } from '../core/stages/session.js';
+import { historyKey, sessionKey, type SessionStore } from '../core/stages/session.js';
 import { cordonReason } from '../core/evaluate.js';
 import { checkRecordable } from '../core/request.js';
 import type { ActionRequest, Decision } from '../core/types.js';
@@ -33,11 +33,14 @@ export class DecisionService {
     readonly approvals?: ApprovalService,
   ) {}
 
-  /** The decision joins its session's history (labels only from what was allowed). */
+  /**
+   * The decision joins its session's history (labels only from what was allowed); labels also
+   * join the agent's and the user's history, which outlives the session (the label window).
+   */
   private async remember(trace: DecisionTrace, d: Decision): Promise<void> {
     const { request } = trace;
-    if (!this.sessions || !request.session || !trace.agent) return;
-    await this.sessions.append(sessionKey(trace.agent, request.session), {
+    if (!this.sessions || !trace.agent) return;
+    const event = {
       decisionId: d.decisionId,
       time: trace.time.getTime(),
       action: request.action,
@@ -45,7 +48,12 @@ export class DecisionService {
       outcome: d.decision,
       labels: d.decision === 'allow' ? trace.labels : [],
       destructive: trace.destructive,
-    });
+    };
+    if (request.session)
+      await this.sessions.append(sessionKey(trace.agent, request.session), event);
+    if (event.labels.length === 0) return;
+    await this.sessions.append(historyKey('agent', trace.agent), event);
+    if (trace.user) await this.sessions.append(historyKey('user', trace.user), event);
   }
 
   /** `pinned` is for facts a trusted in-process caller established (tests, replay). */

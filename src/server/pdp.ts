@@ -106,7 +106,11 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       policies,
       riskTiers: config.risk,
       tokens,
-      stages: [approvalStage(approvalStore), sessionStage(sessions), usageStage(usage)],
+      stages: [
+        approvalStage(approvalStore),
+        sessionStage(sessions, { labelWindowMs: config.sessions.labelWindowSeconds * 1000 }),
+        usageStage(usage),
+      ],
       ...(inspector ? { inspector } : {}),
     });
     const decisions = new DecisionService(engine, metrics, log, audit, sessions, approvals);

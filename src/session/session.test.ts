@@ -7,17 +7,33 @@ import type { ActionRequest } from '../core/types.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
-import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+import type { CompiledPolicySet } from '../core/policy-set.js';
+import {
+  agent,
+  compileOk,
+  entities,
+  EXAMPLE_POLICIES,
+  tempDir,
+  user,
+} from '../testing/fixtures.js';
 import { egressDecider } from '../kernel/run.js';
 import { SqliteSessionStore } from './sqlite-session-store.js';
 
-async function service(dataDir: string) {
-  const compiled = await loadPolicyDir(EXAMPLE_POLICIES);
+const DAY = 86_400_000;
+
+async function service(
+  dataDir: string,
+  labelWindowMs = DAY,
+  clock?: () => Date,
+  set?: CompiledPolicySet,
+) {
+  const compiled = set ? { ok: true as const, set } : await loadPolicyDir(EXAMPLE_POLICIES);
   assert.ok(compiled.ok);
   const store = new SqliteSessionStore(dataDir, 600_000);
   const engine = new Engine({
     policies: { current: () => compiled.set },
-    stages: [sessionStage(store)],
+    stages: [sessionStage(store, { labelWindowMs })],
+    ...(clock ? { clock } : {}),
   });
   return {
     decisions: new DecisionService(
@@ -37,9 +53,9 @@ const read = (agent: string, session: string, field: string): ActionRequest => (
   action: 'readData',
   resource: { type: 'Field', id: field },
 });
-const post = (agent: string, session: string, host: string): ActionRequest => ({
+const post = (agent: string, session: string | undefined, host: string): ActionRequest => ({
   agent,
-  session,
+  ...(session !== undefined ? { session } : {}),
   action: 'sendExternal',
   resource: { type: 'NetworkDestination', id: `${host}:443` },
 });
@@ -99,6 +115,87 @@ describe('session-aware decisions', () => {
       'internal posts still work',
     );
     store.close();
+  });
+
+  it('keeps the chain rule across sessions: a new session id or none does not wash a PII read away', async () => {
+    const { decisions, store } = await service(await tempDir('cordon-sessions-'));
+    const pii = await decisions.decide(read('support-bot', 'session-a', 'crm/customers.ssn'));
+    assert.equal(pii.decision, 'allow');
+    for (const session of ['session-b', undefined]) {
+      const send = await decisions.decide(post('support-bot', session, 'paste.example.com'));
+      assert.equal(send.decision, 'deny', `session ${session ?? '(none)'}`);
+      const reason = send.reasons.find((r) => r.policy === 'no-exfiltration-after-sensitive-read');
+      assert.match(reason?.message ?? '', new RegExp(`from decision ${pii.decisionId}`));
+    }
+    // context.session.sessionLabels is this session's alone: a policy may still ask for that.
+    const inB = await decisions.decide(post('support-bot', 'session-b', 'dashboard.internal'));
+    assert.equal(inB.decision, 'allow');
+    store.close();
+  });
+
+  it('carries labels with the user too: another agent acting for the same user is refused', async () => {
+    // The shipped chain rule, with two agents and a user that may do everything else.
+    const set = compileOk({
+      'entities.json': entities([
+        agent('a1'),
+        agent('a2'),
+        user('u'),
+        { uid: { type: 'Field', id: 'ssn' }, attrs: { classification: 'pii' }, parents: [] },
+      ]),
+      'p.cedar': `permit(principal, action, resource);
+        forbid(principal, action == Action::"sendExternal", resource)
+        when { context.session.labels.contains("pii") };`,
+    });
+    const { decisions, store } = await service(
+      await tempDir('cordon-sessions-'),
+      DAY,
+      undefined,
+      set,
+    );
+    const readAs = { agent: 'a1', user: 'u', session: 'x', action: 'readData' };
+    assert.equal(
+      (await decisions.decide({ ...readAs, resource: { type: 'Field', id: 'ssn' } })).decision,
+      'allow',
+    );
+    const send = {
+      action: 'sendExternal',
+      resource: { type: 'NetworkDestination', id: 'out:443' },
+    };
+    assert.equal((await decisions.decide({ agent: 'a2', user: 'u', ...send })).decision, 'deny');
+    // Without the user, the other agent carries nothing.
+    assert.equal((await decisions.decide({ agent: 'a2', ...send })).decision, 'allow');
+    store.close();
+  });
+
+  it('lets labels go after the window, and keeps them to their session with a window of 0', async () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const data = await tempDir('cordon-sessions-');
+    const { decisions, store } = await service(data, 3_600_000, () => new Date(now));
+    await decisions.decide(read('support-bot', 'a', 'crm/customers.ssn'));
+    now += 3_599_000;
+    assert.equal(
+      (await decisions.decide(post('support-bot', 'b', 'paste.example.com'))).decision,
+      'deny',
+    );
+    now += 2_000;
+    assert.equal(
+      (await decisions.decide(post('support-bot', 'b', 'paste.example.com'))).decision,
+      'allow',
+      'past the window, another session is clean',
+    );
+    assert.equal(
+      (await decisions.decide(post('support-bot', 'a', 'paste.example.com'))).decision,
+      'deny',
+      'the session itself keeps its labels',
+    );
+    store.close();
+    const off = await service(await tempDir('cordon-sessions-'), 0);
+    await off.decisions.decide(read('support-bot', 'a', 'crm/customers.ssn'));
+    assert.equal(
+      (await off.decisions.decide(post('support-bot', 'b', 'paste.example.com'))).decision,
+      'allow',
+    );
+    off.store.close();
   });
 
   it('does not let another agent inherit a session by reusing its id', async () => {
@@ -178,13 +275,19 @@ describe('session-aware decisions', () => {
       },
     });
     assert.equal(readPii.decision, 'allow');
-    // An approved endpoint, allowed to the agent outside the session…
-    const outside = await egressDecider(decisions, 'analyst-bot')('api.openai.com', 443);
-    assert.equal(outside.allow, true, outside.reason);
-    // …and refused in it: the proxy decides in the session the agent was started in.
+    // An approved endpoint is refused in the session the agent was started in…
     const inSession = await egressDecider(decisions, 'analyst-bot', 'job-7')('api.openai.com', 443);
     assert.equal(inSession.allow, false);
     assert.match(inSession.reason, /no-exfiltration-after-sensitive-read/);
+    // …and outside it: the label stays with the agent for the label window.
+    const outside = await egressDecider(decisions, 'analyst-bot')('api.openai.com', 443);
+    assert.equal(outside.allow, false);
+    assert.match(outside.reason, /no-exfiltration-after-sensitive-read/);
     store.close();
+    // With no label window, a launch in another session starts clean.
+    const off = await service(await tempDir('cordon-sessions-'), 0);
+    const clean = await egressDecider(off.decisions, 'analyst-bot')('api.openai.com', 443);
+    assert.equal(clean.allow, true, clean.reason);
+    off.store.close();
   });
 });

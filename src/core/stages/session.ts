@@ -1,8 +1,14 @@
 // Session awareness: what this agent has already done in this session reaches Cedar as
-// context.session {id, actions, labels, counts}. History is kept per (agent, session id), so a
-// session id guessed or reused by another agent starts empty. Labels come from what the session
-// has read (a resource's `classification` or `labels`); each remembers which decision added it,
-// so a denial can say where the taint came from.
+// context.session {id, actions, labels, sessionLabels, counts}. History is kept per (agent,
+// session id), so a session id guessed or reused by another agent starts empty. Labels come
+// from what was read (a resource's `classification` or `labels`); each remembers which
+// decision added it, so a denial can say where the taint came from.
+//
+// Labels also stick to the agent and to the user for a window (`sessions.labelWindowSeconds`),
+// whatever the session: a new session id, no session id or a new MCP connection does not wash
+// a PII read away, so "read personal data, then send it out" holds across sessions.
+// `context.session.labels` is the union; `sessionLabels` is this session's alone, for a policy
+// that means this session only.
 
 import type { DecisionState, Stage } from '../pipeline.js';
 import type { Outcome } from '../types.js';
@@ -27,6 +33,8 @@ export interface SessionEvent {
 export class SessionSummary {
   private readonly actions = new Set<string>();
   private readonly origins = new Map<string, LabelOrigin>();
+  /** Each label's latest event, for views that only count labels added since a time. */
+  private readonly latest = new Map<string, LabelOrigin & { time: number }>();
   /** Events still inside the counting window, oldest first, from `head` on. */
   private recent: Pick<SessionEvent, 'time' | 'outcome' | 'destructive'>[] = [];
   private head = 0;
@@ -40,6 +48,9 @@ export class SessionSummary {
   add(e: SessionEvent): void {
     if (e.outcome === 'allow') this.actions.add(e.action);
     for (const label of e.labels) {
+      const origin = { label, decisionId: e.decisionId, action: e.action, resource: e.resource };
+      if ((this.latest.get(label)?.time ?? -Infinity) <= e.time)
+        this.latest.set(label, { ...origin, time: e.time });
       if (!this.origins.has(label))
         this.origins.set(label, {
           label,
@@ -86,6 +97,13 @@ export class SessionSummary {
       counts: { total: this.total, destructive: this.destructive, denied: this.denied },
     };
   }
+
+  /** The labels added at or after `since` (epoch ms), each with its latest origin. */
+  labelsSince(since: number): LabelOrigin[] {
+    const out: LabelOrigin[] = [];
+    for (const { time, ...origin } of this.latest.values()) if (time >= since) out.push(origin);
+    return out;
+  }
 }
 
 /** Where session history is kept; the stage reads summaries, the decision service appends. */
@@ -103,16 +121,45 @@ export interface LabelOrigin {
 
 export const sessionKey = (agent: string, session: string) => `${agent}\u0000${session}`;
 
-export function sessionStage(store: SessionStore): Stage {
+/** Where the labels an agent or a user picked up, in any session, are kept. */
+export const historyKey = (who: 'agent' | 'user', id: string) => `\u0001${who}\u0000${id}`;
+
+export interface SessionStageOptions {
+  /** How long a label sticks to the agent and the user across sessions (ms); 0: it does not. */
+  labelWindowMs?: number;
+}
+
+export function sessionStage(store: SessionStore, opts: SessionStageOptions = {}): Stage {
+  const window = opts.labelWindowMs ?? 0;
   return {
     name: 'session',
     async run(s: DecisionState) {
       const id = s.request.session;
       const agent = s.agent?.uid.id;
-      if (!id || !agent) return;
-      const v = (await store.summary(sessionKey(agent, id))).view(s.now.getTime());
-      s.facts.session = { id, actions: v.actions, labels: v.labels, counts: v.counts };
-      s.labelOrigins = v.origins;
+      if (!agent) return;
+      const now = s.now.getTime();
+      const origins = new Map<string, LabelOrigin>();
+      if (id) {
+        const v = (await store.summary(sessionKey(agent, id))).view(now);
+        s.facts.session = {
+          id,
+          actions: v.actions,
+          labels: v.labels,
+          sessionLabels: v.labels,
+          counts: v.counts,
+        };
+        for (const o of v.origins) origins.set(o.label, o);
+      }
+      if (window > 0) {
+        const keys = [historyKey('agent', agent)];
+        const user = s.user?.uid.id;
+        if (user) keys.push(historyKey('user', user));
+        for (const key of keys)
+          for (const o of (await store.summary(key)).labelsSince(now - window))
+            if (!origins.has(o.label)) origins.set(o.label, o);
+        s.facts.session.labels = [...origins.keys()];
+      }
+      if (origins.size > 0) s.labelOrigins = [...origins.values()];
     },
   };
 }
