@@ -1,5 +1,7 @@
-// Runs every compiled test file (dist/**/*.test.js) with Node's test runner.
-import { readdirSync } from 'node:fs';
+// Runs every compiled test file (dist/**/*.test.js) with Node's test runner. The compile cache
+// goes to a fresh directory (removed at the end) unless CORDON_CACHE_DIR says where.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -20,7 +22,12 @@ if (files.length === 0) {
   console.error('no test files found under dist/');
   process.exit(1);
 }
+const cache = process.env.CORDON_CACHE_DIR
+  ? undefined
+  : mkdtempSync(join(tmpdir(), 'cordon-cache-'));
 const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
+  env: cache ? { ...process.env, CORDON_CACHE_DIR: cache } : process.env,
 });
+if (cache) rmSync(cache, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -6,10 +6,7 @@ import type { EngineKind } from '../core/compiled/index.js';
 import { Engine } from '../core/engine.js';
 import { parseActionRequest } from '../core/request.js';
 import { formatLocated } from '../core/source-location.js';
-import { formatPolicyDir } from '../policy/format.js';
 import { loadPolicyDir } from '../policy/load.js';
-import { scaffold } from '../policy/scaffold.js';
-import { readTestFiles, runCase } from '../policy/test-runner.js';
 import { UserError } from './errors.js';
 
 type Exit = (code: number) => void;
@@ -33,6 +30,7 @@ async function readStdin(): Promise<string> {
 }
 
 export async function init(dir: string, o: { force?: boolean }, _exit: Exit): Promise<void> {
+  const { scaffold } = await import('../policy/scaffold.js');
   const written = await scaffold(dir, { force: o.force ?? false });
   for (const f of written) out(`wrote ${f}`);
   out(`next: npx cordon policy test ${dir}`);
@@ -58,6 +56,7 @@ export async function validate(dir: string, o: { engine: EngineKind }, exit: Exi
 }
 
 export async function fmt(dir: string, o: { check?: boolean }, exit: Exit): Promise<void> {
+  const { formatPolicyDir } = await import('../policy/format.js');
   const r = await formatPolicyDir(dir, { write: !o.check });
   for (const e of r.errors) err(formatLocated(e));
   for (const f of r.changed) out(o.check ? `would reformat ${f}` : `formatted ${f}`);
@@ -70,6 +69,7 @@ export async function test(dir: string, _o: object, exit: Exit): Promise<void> {
     out('0 passed, 1 failed');
     return exit(1);
   }
+  const { readTestFiles, runCase } = await import('../policy/test-runner.js');
   const engine = new Engine({ policies: { current: () => set } });
   const { cases, errors } = await readTestFiles(dir);
   let passed = 0;

@@ -1,5 +1,8 @@
 // Policy sources (texts) → a CompiledPolicySet, or every problem located as file:line:col.
-// Pure: the caller reads the files; this only talks to the Cedar engine.
+// Pure: the caller reads the files; this only talks to the Cedar engine. Two steps: the
+// analysis (everything cedar-wasm does: parse, convert to JSON, validate the whole set in one
+// call, check the entities) gives plain data that can be cached by policy version; assembling
+// turns that data into a CompiledPolicySet without calling cedar-wasm.
 
 import v8 from 'node:v8';
 import { createHash } from 'node:crypto';
@@ -13,9 +16,14 @@ import {
   type PolicyOutcome,
   type PolicySetOptions,
 } from './policy-set.js';
-import { schemaInfo, type SchemaInfo, type SchemaJson } from './schema-info.js';
+import { schemaInfo, type SchemaJson } from './schema-info.js';
 import { contextKeysRead } from './scope.js';
-import { lineCol, locateCedarError, type LocatedError } from './source-location.js';
+import {
+  lineCol,
+  locateCedarError,
+  type CedarDetailedError,
+  type LocatedError,
+} from './source-location.js';
 
 export interface SourceFile {
   file: string;
@@ -67,14 +75,14 @@ function compileSchema(
   src: SourceFile,
   errors: LocatedError[],
   warnings: LocatedError[],
-): SchemaInfo | undefined {
+): SchemaJson | undefined {
   const r = cedar.schemaToJsonWithResolvedTypes(src.text);
   if (r.type === 'failure') {
     errors.push(...r.errors.map((e) => locateCedarError(src.file, src.text, e)));
     return undefined;
   }
   warnings.push(...r.warnings.map((e) => locateCedarError(src.file, src.text, e)));
-  return schemaInfo(r.json as SchemaJson);
+  return r.json as SchemaJson;
 }
 
 /**
@@ -93,10 +101,19 @@ function withoutInlining(fn: () => void): void {
   }
 }
 
+/** One policy as the set-wide validation sees it: where its text is in its file. */
+interface PolicyPart {
+  file: SourceFile;
+  /** The policy's id, when it got one (a duplicate has none). */
+  id: string | undefined;
+  text: string;
+  offset: number;
+}
+
 function compileFile(
   f: SourceFile,
-  schemaText: string | undefined,
   policies: Map<string, PolicyMeta>,
+  parts: PolicyPart[],
   errors: LocatedError[],
   warnings: LocatedError[],
 ): void {
@@ -114,18 +131,25 @@ function compileFile(
     }
     return;
   }
-  const parts = cedar.policySetTextToParts(f.text);
-  if (parts.type === 'failure') {
-    errors.push(...parts.errors.map((e) => locateCedarError(f.file, f.text, e)));
+  const split = cedar.policySetTextToParts(f.text);
+  if (split.type === 'failure') {
+    errors.push(...split.errors.map((e) => locateCedarError(f.file, f.text, e)));
     return;
   }
   // Cedar names a file's policies policy0, policy1, … in file order and returns the parts
   // sorted by that id as a string (policy10 before policy2); undo that to get file order.
-  const cedarIds = parts.policies.map((_, i) => `policy${i}`).sort();
+  const cedarIds = split.policies.map((_, i) => `policy${i}`).sort();
   const byIndex: string[] = [];
-  cedarIds.forEach((cid, k) => (byIndex[Number(cid.slice(6))] = parts.policies[k]!));
+  cedarIds.forEach((cid, k) => (byIndex[Number(cid.slice(6))] = split.policies[k]!));
 
-  const ourIds: string[] = [];
+  // Each part is the policy's exact text in the file: its offset locates validation errors.
+  let cursor = 0;
+  const first = parts.length;
+  for (const text of byIndex) {
+    const at = f.text.indexOf(text, cursor);
+    parts.push({ file: f, id: undefined, text, offset: Math.max(at, 0) });
+    if (at >= 0) cursor = at + text.length;
+  }
   // A plain loop, not forEach: node 20's V8 aborted (a deoptimizer bug in the forEach builtin
   // continuation) on files of thousands of policies with the callback form.
   for (let index = 0; index < byIndex.length; index++) compilePolicyText(byIndex[index]!, index);
@@ -137,7 +161,6 @@ function compileFile(
     }
     const annotations = (j.json.annotations ?? {}) as Record<string, string>;
     const id = annotations.id ?? `${f.file}#${index}`;
-    ourIds[index] = id;
     const at =
       annotations.id === undefined ? undefined : findOffset(f.text, `@id("${annotations.id}")`);
     const prior = policies.get(id);
@@ -188,6 +211,7 @@ function compileFile(
         ),
       );
     }
+    parts[first + index]!.id = id;
     policies.set(id, {
       id,
       file: f.file,
@@ -199,31 +223,59 @@ function compileFile(
       contextKeys: contextKeysRead(j.json),
     });
   }
+}
 
-  if (schemaText !== undefined) {
-    const v = cedar.validate({
-      schema: schemaText,
-      policies: { staticPolicies: f.text },
-      validationSettings: { mode: 'strict' },
-    });
-    // Cedar names policies by position (policy0…); say the id the author wrote instead.
-    const rename = (e: LocatedError): LocatedError => ({
-      ...e,
-      message: e.message.replace(/policy `policy(\d+)`/g, (m, n: string) =>
-        ourIds[Number(n)] ? `policy "${ourIds[Number(n)]}"` : m,
-      ),
-    });
-    if (v.type === 'failure') {
-      errors.push(...v.errors.map((e) => locateCedarError(f.file, f.text, e)));
-    } else {
-      errors.push(
-        ...v.validationErrors.map((e) => rename(locateCedarError(f.file, f.text, e.error))),
-      );
-      warnings.push(
-        ...v.validationWarnings.map((e) => rename(locateCedarError(f.file, f.text, e.error))),
-      );
-    }
+/**
+ * Strict validation of every policy against the schema in one call (the schema is parsed
+ * once, not once per file). Cedar locates an error within the policy's own text; the part's
+ * offset turns that into the file's line and column.
+ */
+function validateSet(
+  schema: SourceFile,
+  parts: PolicyPart[],
+  errors: LocatedError[],
+  warnings: LocatedError[],
+): void {
+  if (parts.length === 0) return;
+  const staticPolicies: Record<string, string> = {};
+  parts.forEach((p, i) => (staticPolicies[`p${i}`] = p.text));
+  const v = cedar.validate({
+    schema: schema.text,
+    policies: { staticPolicies },
+    validationSettings: { mode: 'strict' },
+  });
+  if (v.type === 'failure') {
+    errors.push(...v.errors.map((e) => locateCedarError(schema.file, schema.text, e)));
+    return;
   }
+  const place = (policyId: string, e: CedarDetailedError): [number, LocatedError] => {
+    const n = /^p(\d+)$/.exec(policyId) ? Number(policyId.slice(1)) : -1;
+    const part = parts[n];
+    if (!part) return [Number.MAX_SAFE_INTEGER, { file: schema.file, message: e.message }];
+    // Cedar names policies by the key given to it; say the id the author wrote instead.
+    const message = e.message.replace(/policy `p(\d+)`/g, (m, k: string) => {
+      const id = parts[Number(k)]?.id;
+      return id === undefined ? m : `policy "${id}"`;
+    });
+    const shifted = {
+      ...e,
+      message,
+      sourceLocations: (e.sourceLocations ?? []).map((l) => ({
+        ...l,
+        start: l.start + part.offset,
+        end: l.end + part.offset,
+      })),
+    };
+    return [n, locateCedarError(part.file.file, part.file.text, shifted)];
+  };
+  // In file order, as the author reads them.
+  const ordered = (list: { policyId: string; error: CedarDetailedError }[]) =>
+    list
+      .map((x) => place(x.policyId, x.error))
+      .sort((a, b) => a[0] - b[0] || (a[1].line ?? 0) - (b[1].line ?? 0))
+      .map((x) => x[1]);
+  errors.push(...ordered(v.validationErrors));
+  warnings.push(...ordered(v.validationWarnings));
 }
 
 function compileEntities(
@@ -264,23 +316,56 @@ function compileEntities(
   return entities;
 }
 
-export function compilePolicySet(
-  src: PolicySources,
-  options: PolicySetOptions = {},
-): CompileResult {
+/** A policy as the analysis leaves it: plain data (its context keys are derived again). */
+export type AnalyzedPolicy = Omit<PolicyMeta, 'contextKeys'>;
+
+/** What cedar-wasm says about a set of sources, as plain JSON data. */
+export interface PolicyAnalysis {
+  policies: AnalyzedPolicy[];
+  /** The schema in Cedar's JSON form (types resolved), when there is one. */
+  schema?: SchemaJson;
+  entities: CedarEntity[];
+  warnings: LocatedError[];
+}
+
+export type AnalysisResult =
+  | { ok: true; analysis: PolicyAnalysis }
+  | { ok: false; errors: LocatedError[]; warnings: LocatedError[] };
+
+/** Everything cedar-wasm checks: parsing, annotations, strict validation, entities. */
+export function analyzePolicySources(src: PolicySources): AnalysisResult {
   const errors: LocatedError[] = [];
   const warnings: LocatedError[] = [];
   const schema = src.schema ? compileSchema(src.schema, errors, warnings) : undefined;
   const schemaText = schema ? src.schema?.text : undefined;
 
   const policies = new Map<string, PolicyMeta>();
+  const parts: PolicyPart[] = [];
   withoutInlining(() => {
-    for (const f of src.policies) compileFile(f, schemaText, policies, errors, warnings);
+    for (const f of src.policies) compileFile(f, policies, parts, errors, warnings);
   });
+  if (schemaText !== undefined && src.schema) validateSet(src.schema, parts, errors, warnings);
   const entities = src.entities ? compileEntities(src.entities, schemaText, errors) : [];
 
   if (errors.length > 0 || !entities) return { ok: false, errors, warnings };
+  const analyzed = [...policies.values()].map(({ contextKeys: _, ...p }) => p);
+  return {
+    ok: true,
+    analysis: { policies: analyzed, ...(schema ? { schema } : {}), entities, warnings },
+  };
+}
 
+/** The policy set from its sources and their analysis; calls no cedar-wasm API. */
+export function assemblePolicySet(
+  src: PolicySources,
+  analysis: PolicyAnalysis,
+  options: PolicySetOptions = {},
+): CompileResult {
+  const { entities, warnings } = analysis;
+  const schema = analysis.schema ? schemaInfo(analysis.schema) : undefined;
+  const policies = new Map<string, PolicyMeta>();
+  for (const p of analysis.policies)
+    policies.set(p.id, { ...p, contextKeys: contextKeysRead(p.json) });
   let store: EntityStore;
   try {
     // The schema declares the action hierarchy; entities.json may list actions itself instead.
@@ -300,4 +385,12 @@ export function compilePolicySet(
     set: new CompiledPolicySet(policyVersion(src), policies, store, schema, src, options),
     warnings,
   };
+}
+
+export function compilePolicySet(
+  src: PolicySources,
+  options: PolicySetOptions = {},
+): CompileResult {
+  const r = analyzePolicySources(src);
+  return r.ok ? assemblePolicySet(src, r.analysis, options) : r;
 }

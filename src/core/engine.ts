@@ -15,7 +15,7 @@ import type { ApprovalGrant } from './stages/approval.js';
 import { directUserStage, identityStage, type TokenVerifier } from './stages/identity.js';
 import { contentStage, type ContentInspector } from './stages/content.js';
 import { completeRedactions } from '../inspect/obligations.js';
-import { Inspector } from '../inspect/inspector.js';
+import type { Inspector } from '../inspect/inspector.js';
 import { resourceLabels } from './stages/session.js';
 import type {
   ActionRequest,
@@ -72,6 +72,13 @@ export interface EngineOptions {
 }
 
 let defaultInspector: Inspector | undefined;
+/** The default detectors, loaded on the first request with content (their rule sets are large). */
+const lazyDefaultInspector: ContentInspector = {
+  async inspect(text) {
+    defaultInspector ??= new (await import('../inspect/inspector.js')).Inspector();
+    return defaultInspector.inspect(text);
+  },
+};
 
 const SEVERITY: Record<Outcome, number> = { allow: 0, require_approval: 1, deny: 2 };
 
@@ -109,7 +116,7 @@ export class Engine {
   private readonly clock: () => Date;
 
   constructor(private readonly opts: EngineOptions) {
-    const inspector = () => (opts.inspector ??= defaultInspector ??= new Inspector());
+    const inspector = () => (opts.inspector ??= lazyDefaultInspector);
     this.stages = [identityStage(opts.tokens), contentStage(inspector), ...(opts.stages ?? [])];
     this.tiers = opts.riskTiers ?? DEFAULT_RISK_TIERS;
     this.clock = opts.clock ?? (() => new Date());

@@ -3,10 +3,10 @@
 
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'chokidar';
-import type { CompiledPolicySet, PolicySetOptions } from '../core/policy-set.js';
+import type { CompiledPolicySet } from '../core/policy-set.js';
 import type { PolicyProvider } from '../core/engine.js';
 import { formatLocated, type LocatedError } from '../core/source-location.js';
-import { loadPolicyDir, PolicyDirError } from './load.js';
+import { loadPolicyDir, PolicyDirError, type LoadOptions } from './load.js';
 
 export class PolicyLoadError extends Error {
   constructor(readonly errors: LocatedError[]) {
@@ -32,14 +32,14 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
   private constructor(
     readonly dir: string,
     initial: CompiledPolicySet,
-    private readonly options: PolicySetOptions,
+    private readonly options: LoadOptions,
   ) {
     super();
     this.set = initial;
   }
 
   /** Loads the directory; a set that does not compile is an error here (nothing to fall back on). */
-  static async open(dir: string, options: PolicySetOptions = {}): Promise<LivePolicySet> {
+  static async open(dir: string, options: LoadOptions = {}): Promise<LivePolicySet> {
     return new LivePolicySet(dir, await compileOrThrow(dir, options), options);
   }
 
@@ -102,7 +102,7 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
   }
 }
 
-async function compileOrThrow(dir: string, options: PolicySetOptions): Promise<CompiledPolicySet> {
+async function compileOrThrow(dir: string, options: LoadOptions): Promise<CompiledPolicySet> {
   let result;
   try {
     result = await loadPolicyDir(dir, options);

@@ -1,15 +1,19 @@
 // Reads a policy directory from disk: *.cedar (any depth, except tests/ and dot-folders),
 // schema.cedarschema and entities.json. File names in errors are relative to the directory.
+// A set loaded before (same sources, same Cordon) comes from the compile cache.
 
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { PolicySetOptions } from '../core/policy-set.js';
 import {
-  compilePolicySet,
+  analyzePolicySources,
+  assemblePolicySet,
+  policyVersion,
   type CompileResult,
   type PolicySources,
   type SourceFile,
 } from '../core/compile.js';
+import { defaultCacheDir, readCachedAnalysis, writeCachedAnalysis } from './compile-cache.js';
 
 export const SCHEMA_FILE = 'schema.cedarschema';
 export const ENTITIES_FILE = 'entities.json';
@@ -64,9 +68,26 @@ export async function readPolicySources(dir: string): Promise<PolicySources> {
   return src;
 }
 
+export interface LoadOptions extends PolicySetOptions {
+  /** Where compiled sets are cached: a directory, or false for none (default: defaultCacheDir()). */
+  cacheDir?: string | false;
+}
+
 export async function loadPolicyDir(
   dir: string,
-  options: PolicySetOptions = {},
+  options: LoadOptions = {},
 ): Promise<CompileResult> {
-  return compilePolicySet(await readPolicySources(dir), options);
+  const { cacheDir = defaultCacheDir() ?? false, ...setOptions } = options;
+  const src = await readPolicySources(dir);
+  if (cacheDir === false) {
+    const r = analyzePolicySources(src);
+    return r.ok ? assemblePolicySet(src, r.analysis, setOptions) : r;
+  }
+  const version = policyVersion(src);
+  const cached = readCachedAnalysis(cacheDir, version);
+  if (cached) return assemblePolicySet(src, cached, setOptions);
+  const r = analyzePolicySources(src);
+  if (!r.ok) return r;
+  writeCachedAnalysis(cacheDir, version, r.analysis);
+  return assemblePolicySet(src, r.analysis, setOptions);
 }

@@ -1,6 +1,7 @@
 // The decision point as a process runs it: policies followed for edits, the audit log, delegation
 // tokens, the engine and the decision service. `cordon serve` and `cordon mcp serve` both use it.
 
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/log.js';
 import { ensureDataDir } from '../storage/data-dir.js';
@@ -54,7 +55,10 @@ async function configuredInspector(config: CordonConfig): Promise<Inspector | un
 
 export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   ensureDataDir(config.data);
-  const policies = await LivePolicySet.open(config.policies, { engine: config.engine });
+  const policies = await LivePolicySet.open(config.policies, {
+    engine: config.engine,
+    cacheDir: join(config.data, 'cache'),
+  });
   logEngine(log, policies.current());
   const metrics = new Metrics();
   let audit: AuditLog | undefined;
