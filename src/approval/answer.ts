@@ -2,6 +2,7 @@
 // policy decides whether they may: action `approve` on the `ApprovalRequest` (which carries the
 // agent, the user, the action and its target). The check is itself an audited decision.
 
+import type { StandInUser } from '../core/stages/identity.js';
 import type { Decision } from '../core/types.js';
 import type { DecisionService } from '../server/decisions.js';
 import type { Approval } from './approval.js';
@@ -12,6 +13,8 @@ export interface ApprovalAnswer {
   verdict: 'approved' | 'denied';
   /** The approver's user id, as authenticated by the caller (see docs/approvals.md). */
   approver: string;
+  /** Set when the approver is the local admin, whom entities.json need not list. */
+  standIn?: StandInUser;
   note?: string;
   /** How many retries the approval covers (default 1). */
   uses?: number;
@@ -44,14 +47,17 @@ export async function answerApproval(
       409,
       `approval request ${answer.id} is ${approval.status}, not pending`,
     );
-  const decision = await decisions.decideHuman({
-    user: answer.approver,
-    action: 'approve',
-    resource: { type: 'ApprovalRequest', id: approval.id, attrs: approvalEntityAttrs(approval) },
-    input: { verdict: answer.verdict, ...(answer.note ? { note: answer.note } : {}) },
-    pep: `approvals:${answer.via}`,
-    parent: approval.decisionId,
-  });
+  const decision = await decisions.decideHuman(
+    {
+      user: answer.approver,
+      action: 'approve',
+      resource: { type: 'ApprovalRequest', id: approval.id, attrs: approvalEntityAttrs(approval) },
+      input: { verdict: answer.verdict, ...(answer.note ? { note: answer.note } : {}) },
+      pep: `approvals:${answer.via}`,
+      parent: approval.decisionId,
+    },
+    answer.standIn,
+  );
   if (decision.decision !== 'allow') {
     const why = decision.reasons.map((r) => r.message ?? r.policy).join('; ');
     throw new ApprovalError(403, `${answer.approver} may not answer this approval request: ${why}`);

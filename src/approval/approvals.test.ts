@@ -16,6 +16,7 @@ import { configSchema } from '../config/config.js';
 import { startServer, type RunningServer } from '../server/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { CORDON_CLI, issueToken } from '../testing/mcp.js';
+import { adminHeader } from '../testing/auth.js';
 import { signatureOf } from './webhook.js';
 
 const servers: RunningServer[] = [];
@@ -23,6 +24,10 @@ after(async () => {
   await Promise.allSettled(servers.map((s) => s.close()));
 });
 
+/**
+ * A server in `approvers: trusted` mode unless the test says otherwise: most tests here name the
+ * approver, which only the admin credential may do, and only in that mode.
+ */
 async function start(data: string, approvals: Record<string, unknown> = {}) {
   const s = await startServer(
     configSchema.parse({
@@ -31,12 +36,12 @@ async function start(data: string, approvals: Record<string, unknown> = {}) {
       port: 0,
       watch: false,
       log: { level: 'silent' },
-      approvals,
+      approvals: { approvers: 'trusted', ...approvals },
     }),
     pino({ level: 'silent' }),
   );
   servers.push(s);
-  return s;
+  return Object.assign(s, { data, admin: await adminHeader(data) });
 }
 
 interface DecisionBody {
@@ -63,7 +68,7 @@ const wire = (input: unknown = { amount: 100, to: 'acct-1' }, agent = 'ledger-bo
   input,
 });
 
-function client(url: string) {
+function client({ url, admin }: { url: string; admin: Record<string, string> }) {
   const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${url}${path}`, {
       method: 'POST',
@@ -74,12 +79,21 @@ function client(url: string) {
   };
   return {
     decide: async (body: unknown) => (await post('/v1/decide', body)).body as DecisionBody,
-    answer: (id: string, verb: 'approve' | 'deny', body: unknown, headers = {}) =>
-      post(`/v1/approvals/${id}/${verb}`, body, headers),
+    /** Answers with the admin credential unless other headers are given. */
+    answer: (
+      id: string,
+      verb: 'approve' | 'deny',
+      body: unknown,
+      headers?: Record<string, string>,
+    ) => post(`/v1/approvals/${id}/${verb}`, body, headers ?? admin),
     get: async (id: string, wait = 0) =>
-      (await (await fetch(`${url}/v1/approvals/${id}?wait=${wait}`)).json()) as ApprovalBody,
+      (await (
+        await fetch(`${url}/v1/approvals/${id}?wait=${wait}`, { headers: admin })
+      ).json()) as ApprovalBody,
     list: async (q = '') =>
-      (await (await fetch(`${url}/v1/approvals${q}`)).json()) as { approvals: ApprovalBody[] },
+      (await (await fetch(`${url}/v1/approvals${q}`, { headers: admin })).json()) as {
+        approvals: ApprovalBody[];
+      },
   };
 }
 
@@ -87,7 +101,7 @@ describe('approvals', () => {
   it('binds a human yes to the exact request, once: the retry runs, a replay or altered arguments do not', async () => {
     const data = await tempDir('cordon-approvals-');
     const s = await start(data);
-    const c = client(s.url);
+    const c = client(s);
 
     const first = await c.decide(wire());
     assert.equal(first.decision, 'require_approval');
@@ -145,9 +159,52 @@ describe('approvals', () => {
     }
   });
 
+  it('binds an approval to its session: a yes given in one session is not used in another', async () => {
+    const s = await start(await tempDir('cordon-approvals-'));
+    const c = client(s);
+    const inA = { ...wire(), session: 'session-a' };
+    const inB = { ...wire(), session: 'session-b' };
+    const { approval } = await c.decide(inA);
+    assert.equal((await c.answer(approval!.id, 'approve', { approver: 'alice' })).status, 200);
+    const elsewhere = await c.decide(inB);
+    assert.equal(elsewhere.decision, 'require_approval', 'session B needs its own yes');
+    assert.notEqual(elsewhere.approval?.id, approval!.id);
+    const noSession = await c.decide({ ...wire(), session: undefined });
+    assert.equal(noSession.decision, 'require_approval', 'nor does a request naming no session');
+    const here = await c.decide(inA);
+    assert.equal(here.decision, 'allow', 'the approval is usable in its own session');
+    assert.equal(here.approval?.id, approval!.id);
+  });
+
+  it('by default, the approver is the authenticated caller: no credential, a named approver or an agent is refused', async () => {
+    const data = await tempDir('cordon-approvals-');
+    const s = await start(data, { approvers: 'authenticated' });
+    const c = client(s);
+    const { approval } = await c.decide(wire());
+    const id = approval!.id;
+    assert.equal((await c.answer(id, 'approve', {}, {})).status, 401, 'no credential');
+    assert.equal((await fetch(`${s.url}/v1/approvals`)).status, 401, 'nor may it list requests');
+    assert.equal((await fetch(`${s.url}/v1/approvals/${id}`)).status, 401);
+    const named = await c.answer(id, 'approve', { approver: 'alice' });
+    assert.equal(named.status, 400, 'a named approver is believed only in trusted mode');
+    const agent = { authorization: `Bearer ${issueToken(data, 'alice', 'ledger-bot')}` };
+    const self = await c.answer(id, 'approve', {}, agent);
+    assert.equal(self.status, 403, 'the agent cannot approve its own request');
+    const peek = await fetch(`${s.url}/v1/approvals`, { headers: agent });
+    assert.equal(peek.status, 403, 'nor read the approval queue, unless a policy permits it');
+    assert.ok(((await peek.json()) as { reasons: unknown[] }).reasons);
+    assert.equal((await c.get(id)).status, 'pending');
+    assert.notEqual((await c.decide(wire())).decision, 'allow');
+    // The admin credential answers as the admin, whom the shipped policies permit.
+    const yes = await c.answer(id, 'approve', {});
+    assert.equal(yes.status, 200, yes.body.error);
+    assert.equal(yes.body.approver, 'cordon-admin');
+    assert.equal((await c.decide(wire())).decision, 'allow');
+  });
+
   it('refuses approvers whom policy does not permit, and agents posing as approvers', async () => {
     const s = await start(await tempDir('cordon-approvals-'));
-    const c = client(s.url);
+    const c = client(s);
     const { approval } = await c.decide(wire());
     for (const who of ['bob', 'dana', 'ledger-bot', 'nobody']) {
       const r = await c.answer(approval!.id, 'approve', { approver: who });
@@ -167,7 +224,7 @@ describe('approvals', () => {
   it('a denial sticks: the retried request is denied, naming who said no', async () => {
     const data = await tempDir('cordon-approvals-');
     const s = await start(data);
-    const c = client(s.url);
+    const c = client(s);
     const { approval } = await c.decide(wire());
     const no = await c.answer(approval!.id, 'deny', { approver: 'carol', note: 'not today' });
     assert.equal(no.body.status, 'denied');
@@ -200,7 +257,7 @@ describe('approvals', () => {
       pendingSeconds: 1,
       grantSeconds: 1,
     });
-    const c = client(s.url);
+    const c = client(s);
     const late = (await c.decide(wire({ n: 1 }))).approval!.id;
     const inTime = (await c.decide(wire({ n: 2 }))).approval!.id;
     assert.equal((await c.answer(inTime, 'approve', { approver: 'alice' })).status, 200);
@@ -218,7 +275,7 @@ describe('approvals', () => {
 
   it('lets exactly one of two concurrent retries through a one-use approval', async () => {
     const s = await start(await tempDir('cordon-approvals-'));
-    const c = client(s.url);
+    const c = client(s);
     const { approval } = await c.decide(wire());
     await c.answer(approval!.id, 'approve', { approver: 'alice' });
     const results = await Promise.all(Array.from({ length: 8 }, () => c.decide(wire())));
@@ -228,13 +285,13 @@ describe('approvals', () => {
   it('survives a restart: pending requests and given approvals are in the data directory', async () => {
     const data = await tempDir('cordon-approvals-');
     const before = await start(data);
-    const c0 = client(before.url);
+    const c0 = client(before);
     const given = (await c0.decide(wire({ n: 1 }))).approval!.id;
     const pending = (await c0.decide(wire({ n: 2 }))).approval!.id;
     assert.equal((await c0.answer(given, 'approve', { approver: 'alice' })).status, 200);
     await before.close();
     const after = await start(data);
-    const c = client(after.url);
+    const c = client(after);
     assert.equal((await c.decide(wire({ n: 1 }))).decision, 'allow', 'the approval given before');
     assert.equal((await c.get(pending)).status, 'pending');
     assert.equal((await c.answer(pending, 'approve', { approver: 'alice' })).status, 200);
@@ -262,7 +319,7 @@ describe('approvals', () => {
       const s = await start(await tempDir('cordon-approvals-'), {
         webhook: { url: `http://127.0.0.1:${port}/hook`, secret },
       });
-      const c = client(s.url);
+      const c = client(s);
       const { approval } = await c.decide(wire());
       await c.answer(approval!.id, 'approve', { approver: 'alice' });
       for (let i = 0; i < 50 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
@@ -305,11 +362,13 @@ describe('approvals', () => {
       approvers: 'token',
       issuer: { issuer: 'https://idp.example', audience: 'cordon-approvals', keyFile },
     });
-    const c = client(s.url);
+    const c = client(s);
     const { approval } = await c.decide(wire());
     const id = approval!.id;
-    const claimed = await c.answer(id, 'approve', { approver: 'alice' });
+    const claimed = await c.answer(id, 'approve', { approver: 'alice' }, {});
     assert.equal(claimed.status, 401, 'a claimed name is not enough');
+    const byAdmin = await c.answer(id, 'approve', {});
+    assert.equal(byAdmin.status, 403, "token mode: only a person's token answers, not the admin");
     // The agent holds a Cordon delegation token for alice: it must not approve its own request.
     const agentsToken = issueToken(data, 'alice', 'ledger-bot');
     const selfApproval = await c.answer(
@@ -318,7 +377,7 @@ describe('approvals', () => {
       {},
       { authorization: `Bearer ${agentsToken}` },
     );
-    assert.equal(selfApproval.status, 401);
+    assert.equal(selfApproval.status, 403, 'agents never answer approvals');
     for (const bad of [
       await idpToken('carol', { audience: 'another-service' }),
       await idpToken('carol', { issuer: 'https://evil.example' }),
@@ -348,12 +407,20 @@ describe('approvals', () => {
 
   it('cordon approvals list, approve and deny work against a running PDP', async () => {
     const s = await start(await tempDir('cordon-approvals-'));
-    const c = client(s.url);
+    const c = client(s);
     const a = (await c.decide(wire({ n: 1 }))).approval!.id;
     const b = (await c.decide(wire({ n: 2 }))).approval!.id;
     const cli = (...args: string[]) =>
       new Promise<{ code: number; out: string; err: string }>((resolve) => {
-        const p = spawn(process.execPath, [CORDON_CLI, 'approvals', ...args, '--url', s.url]);
+        const p = spawn(process.execPath, [
+          CORDON_CLI,
+          'approvals',
+          ...args,
+          '--url',
+          s.url,
+          '--data',
+          s.data,
+        ]);
         let out = '';
         let err = '';
         p.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -2,6 +2,7 @@
 // made under) and `policy whatif` (all against a candidate set). The recorded facts (time,
 // delegation, session, content, risk, approval) are pinned, so only the policies vary.
 
+import { LOCAL_ADMIN } from '../core/stages/identity.js';
 import { compilePolicySet } from '../core/compile.js';
 import { Engine } from '../core/engine.js';
 import type { CompiledPolicySet } from '../core/policy-set.js';
@@ -53,7 +54,12 @@ export async function reevaluate(rec: AuditRecord, set: CompiledPolicySet): Prom
   // A user with no agent acted in person (an approver answering an approval request).
   const d =
     request.agent === undefined && user !== undefined
-      ? (await engine.traceHuman({ ...request, user })).decision
+      ? (
+          await engine.traceHuman(
+            { ...request, user },
+            user === LOCAL_ADMIN.id ? LOCAL_ADMIN : undefined,
+          )
+        ).decision
       : await engine.decide(request, { ...rec.facts, time: new Date(rec.time) });
   const policies = policyIds(d.reasons);
   let reproduces =

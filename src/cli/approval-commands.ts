@@ -2,12 +2,10 @@
 // PDP holds the approval store and the audit log, so answers go through it and are recorded).
 
 import type { Command } from 'commander';
-
-export class ApprovalCliError extends Error {}
+import { callApi, DEFAULT_DATA, DEFAULT_URL, type ApiTarget } from './api-client.js';
 
 type Exit = (code: number) => void;
 const out = (s: string) => process.stdout.write(`${s}\n`);
-const DEFAULT_URL = process.env.CORDON_URL ?? 'http://127.0.0.1:7070';
 
 interface ApprovalView {
   id: string;
@@ -21,17 +19,13 @@ interface ApprovalView {
   note?: string;
 }
 
-async function call(url: string, path: string, init?: RequestInit): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(new URL(path, url), init);
-  } catch (e) {
-    throw new ApprovalCliError(`cannot reach ${url}: ${(e as Error).message}`);
-  }
-  const body = (await res.json().catch(() => ({}))) as { error?: string };
-  if (!res.ok) throw new ApprovalCliError(body.error ?? `HTTP ${res.status}`);
-  return body;
+interface CommonOptions {
+  url: string;
+  data: string;
+  token?: string;
+  json?: boolean;
 }
+type ListOptions = CommonOptions & { status?: string; limit: string };
 
 function line(a: ApprovalView): string {
   const who = a.user ? `${a.agent} for ${a.user}` : a.agent;
@@ -48,16 +42,32 @@ export function registerApprovalCommands(program: Command, exit: Exit): void {
   const common = (c: Command) =>
     c
       .option('--url <url>', 'the PDP (or set CORDON_URL)', DEFAULT_URL)
+      .option(
+        '--data <dir>',
+        "the PDP's data directory: its admin credential is used",
+        DEFAULT_DATA,
+      )
+      .option(
+        '--token <jwt>',
+        "your identity provider's token instead (or set CORDON_APPROVER_TOKEN)",
+      )
       .option('--json', 'print JSON');
+  const target = (o: { url: string; data: string; token?: string }): ApiTarget => ({
+    url: o.url,
+    data: o.data,
+    token: o.token ?? process.env.CORDON_APPROVER_TOKEN,
+  });
 
   common(approvals.command('list'))
     .description('approval requests, newest first')
     .option('--status <status>', 'pending, approved, denied, expired or used')
     .option('--limit <n>', 'at most this many', '100')
-    .action(async (o: { url: string; json?: boolean; status?: string; limit: string }) => {
+    .action(async (o: ListOptions) => {
       const q = new URLSearchParams({ limit: o.limit });
       if (o.status) q.set('status', o.status);
-      const body = (await call(o.url, `/v1/approvals?${q}`)) as { approvals: ApprovalView[] };
+      const body = (await callApi(target(o), `/v1/approvals?${q}`)) as {
+        approvals: ApprovalView[];
+      };
       if (o.json) out(JSON.stringify(body));
       else if (body.approvals.length === 0) out('no approval requests');
       else for (const a of body.approvals) out(line(a));
@@ -67,9 +77,9 @@ export function registerApprovalCommands(program: Command, exit: Exit): void {
   common(approvals.command('show <id>'))
     .description('one approval request, with the input the agent wants to use')
     .option('--wait <seconds>', 'wait this long for an answer', '0')
-    .action(async (id: string, o: { url: string; json?: boolean; wait: string }) => {
+    .action(async (id: string, o: CommonOptions & { wait: string }) => {
       const path = `/v1/approvals/${encodeURIComponent(id)}?wait=${encodeURIComponent(o.wait)}`;
-      const a = (await call(o.url, path)) as ApprovalView;
+      const a = (await callApi(target(o), path)) as ApprovalView;
       out(o.json ? JSON.stringify(a) : `${line(a)}\ninput: ${JSON.stringify(a.request.input)}`);
       exit(0);
     });
@@ -77,33 +87,22 @@ export function registerApprovalCommands(program: Command, exit: Exit): void {
   for (const verb of ['approve', 'deny'] as const) {
     common(approvals.command(`${verb} <id>`))
       .description(`${verb} a pending request (the approver must be permitted by policy)`)
-      .option('--approver <user>', 'your user id (trusted mode)')
-      .option('--token <jwt>', "your identity provider's token (or set CORDON_APPROVER_TOKEN)")
+      .option('--approver <user>', 'answer as this user (only with approvals.approvers: trusted)')
       .option('--note <text>', 'why, for the record')
       .option('--uses <n>', 'how many retries the approval covers (approve only)')
       .action(
         async (
           id: string,
-          o: {
-            url: string;
-            json?: boolean;
-            approver?: string;
-            token?: string;
-            note?: string;
-            uses?: string;
-          },
+          o: CommonOptions & { approver?: string; note?: string; uses?: string },
         ) => {
-          const token = o.token ?? process.env.CORDON_APPROVER_TOKEN;
           const body: Record<string, unknown> = {};
           if (o.approver) body.approver = o.approver;
           if (o.note) body.note = o.note;
           if (o.uses) body.uses = Number(o.uses);
-          const a = (await call(o.url, `/v1/approvals/${encodeURIComponent(id)}/${verb}`, {
+          const path = `/v1/approvals/${encodeURIComponent(id)}/${verb}`;
+          const a = (await callApi(target(o), path, {
             method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              ...(token ? { authorization: `Bearer ${token}` } : {}),
-            },
+            headers: { 'content-type': 'application/json' },
             body: JSON.stringify(body),
           })) as ApprovalView;
           out(o.json ? JSON.stringify(a) : line(a));

@@ -185,7 +185,9 @@ export function registerIdentityCommands(program: Command, exit: Exit): void {
 
   token
     .command('revoke')
-    .description('revoke one token (--jti) or every token an agent took part in (--agent)')
+    .description(
+      'revoke one token and every token minted from it (--jti), or an agent until reinstated (--agent)',
+    )
     .option('--jti <jti>')
     .option('--agent <agent>')
     .option('--data <dir>', 'data directory', DEFAULT_DATA)
@@ -202,8 +204,28 @@ export function registerIdentityCommands(program: Command, exit: Exit): void {
       out(
         o.jti
           ? `revoked token ${o.jti}`
-          : `revoked every token of agent ${o.agent} issued until now`,
+          : `revoked agent ${o.agent}: no token naming it verifies or is minted until it is reinstated`,
       );
+    });
+
+  token
+    .command('reinstate')
+    .description(
+      "lift an agent's revocation: it may be delegated to again (tokens issued before the revocation stay revoked)",
+    )
+    .requiredOption('--agent <agent>')
+    .option('--data <dir>', 'data directory', DEFAULT_DATA)
+    .action(async (o: { agent: string; data: string }) => {
+      const { RevocationStore } = await lib();
+      const r = new RevocationStore(o.data);
+      let lifted: boolean;
+      try {
+        lifted = r.reinstateAgent(o.agent);
+      } finally {
+        r.close();
+      }
+      if (!lifted) throw new IdentityCliError(`agent ${o.agent} is not revoked`);
+      out(`reinstated agent ${o.agent}: it may be delegated to again`);
     });
 
   token

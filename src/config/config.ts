@@ -9,6 +9,17 @@ import { llmConfigSchema } from '../llm/config.js';
 
 const response = z.enum(['allow', 'require_approval', 'restrict', 'isolate']);
 
+const issuerSchema = z
+  .strictObject({
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    jwks: z.url().optional(),
+    keyFile: z.string().min(1).optional(),
+    /** The claim naming the user id (default sub). */
+    userClaim: z.string().min(1).optional(),
+  })
+  .refine((i) => !!i.jwks !== !!i.keyFile, 'give exactly one of jwks or keyFile');
+
 export const configSchema = z.strictObject({
   policies: z.string().default('./policies'),
   port: z.number().int().min(0).max(65535).default(7070),
@@ -97,28 +108,35 @@ export const configSchema = z.strictObject({
         })
         .optional(),
       /**
-       * How approvers prove who they are. trusted: the body's "approver" is believed (bind the
-       * API to localhost or put it behind an authenticating proxy); token: only a bearer JWT
-       * from `issuer` counts.
+       * Whom an answer counts as (docs/approvals.md). authenticated: the caller (a person's
+       * identity provider token, or the admin credential as the admin); token: people's tokens
+       * only; trusted: also believe the "approver" the admin credential names (local
+       * development only: a warning at start).
        */
-      approvers: z.enum(['trusted', 'token']).default('trusted'),
-      issuer: z
-        .strictObject({
-          issuer: z.string().min(1),
-          audience: z.string().min(1),
-          jwks: z.url().optional(),
-          keyFile: z.string().min(1).optional(),
-          /** The claim naming the approver's user id (default sub). */
-          userClaim: z.string().min(1).optional(),
-        })
-        .refine((i) => !!i.jwks !== !!i.keyFile, 'give exactly one of jwks or keyFile')
-        .optional(),
+      approvers: z.enum(['authenticated', 'token', 'trusted']).default('authenticated'),
+      /** The older place of `auth.issuer`; still read when that is absent. */
+      issuer: issuerSchema.optional(),
     })
-    .refine((a) => a.approvers === 'trusted' || a.issuer, {
-      message: 'approvers: token needs an issuer',
-      path: ['issuer'],
+    .default({ pendingSeconds: 900, grantSeconds: 300, maxUses: 10, approvers: 'authenticated' }),
+  /** Who may call the HTTP API (docs/api.md, "Who may call"). */
+  auth: z
+    .strictObject({
+      /** Decision routes need a credential on loopback listeners too (always on others). */
+      required: z.boolean().default(false),
+      /** The identity provider whose JWTs authenticate people (operators, approvers). */
+      issuer: issuerSchema.optional(),
+      /** Enforcement points calling the decision API from elsewhere, each with a credential. */
+      peps: z
+        .array(
+          z.strictObject({
+            name: z.string().min(1).max(64),
+            /** A file holding the PEP's secret (at least 16 characters). */
+            credentialFile: z.string().min(1),
+          }),
+        )
+        .default([]),
     })
-    .default({ pendingSeconds: 900, grantSeconds: 300, maxUses: 10, approvers: 'trusted' }),
+    .default({ required: false, peps: [] }),
   llm: llmConfigSchema,
   inspection: z
     .strictObject({
@@ -168,4 +186,9 @@ export function parseConfig(raw: unknown, source = 'config'): CordonConfig {
   const r = configSchema.safeParse(raw);
   if (!r.success) throw new ConfigError(`${source}: ${formatIssues(r.error)}`);
   return r.data;
+}
+
+/** The identity provider for people: `auth.issuer`, or its older place `approvals.issuer`. */
+export function peopleIssuer(c: CordonConfig): CordonConfig['auth']['issuer'] {
+  return c.auth.issuer ?? c.approvals.issuer;
 }

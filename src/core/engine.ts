@@ -12,7 +12,12 @@ import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
 import type { CompiledPolicySet } from './policy-set.js';
 import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
 import type { ApprovalGrant } from './stages/approval.js';
-import { directUserStage, identityStage, type TokenVerifier } from './stages/identity.js';
+import {
+  directUserStage,
+  identityStage,
+  type StandInUser,
+  type TokenVerifier,
+} from './stages/identity.js';
 import { contentStage, type ContentInspector } from './stages/content.js';
 import { completeRedactions } from '../inspect/obligations.js';
 import type { Inspector } from '../inspect/inspector.js';
@@ -139,8 +144,11 @@ export class Engine {
    * A human acting directly, with no agent in between: an approver deciding an approval.
    * Only the user is evaluated; in-process callers only (the HTTP decide API requires an agent).
    */
-  async traceHuman(request: ActionRequest & { user: string }): Promise<DecisionTrace> {
-    return this.run(request, [directUserStage()], 'human');
+  async traceHuman(
+    request: ActionRequest & { user: string },
+    standIn?: StandInUser,
+  ): Promise<DecisionTrace> {
+    return this.run(request, [directUserStage(standIn)], 'human');
   }
 
   private async run(

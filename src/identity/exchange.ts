@@ -2,7 +2,9 @@
 // next agent. The hop is itself a policy decision (`delegate` on the target agent, made with the
 // parent token, so its depth and chain are in context); the new scope must be within the
 // parent's (a wider request is refused, never trimmed); depth grows by one; the new token
-// never outlives its parent.
+// never outlives its parent and names every token it descends from (revoking one revokes it).
+// A revoked agent gets nothing until reinstated; an audience other than this PDP's own is a
+// decision of its own (`mintToken` on the Audience).
 
 import type { Decision, ActionRequest } from '../core/types.js';
 import { parseScope, ScopeError, widening } from '../core/token-scope.js';
@@ -60,6 +62,11 @@ export async function exchangeToken(
       `subject token rejected: ${(e as TokenError).message}`,
     );
   }
+  if (tokens.agentRevoked(req.agent))
+    throw new ExchangeError(
+      'access_denied',
+      `agent "${req.agent}" is revoked: nothing is delegated to it until it is reinstated`,
+    );
   const scope = req.scope ?? parent.scopeText;
   try {
     const wider = widening(parent.scope, parseScope(scope));
@@ -90,6 +97,23 @@ export async function exchangeToken(
       decision,
     );
   }
+  // A token for another service is policy's call too: `mintToken` on that Audience.
+  if (req.audience !== undefined && req.audience !== tokens.audience) {
+    const minting = await decide({
+      token: req.subjectToken,
+      action: 'mintToken',
+      resource: { type: 'Audience', id: req.audience },
+      pep: 'token-exchange',
+    });
+    if (minting.decision !== 'allow') {
+      const why = [...new Set(minting.reasons.map((r) => r.message ?? r.policy))].join('; ');
+      throw new ExchangeError(
+        'access_denied',
+        `a token for audience "${req.audience}" is not permitted: ${why || 'no policy permits it'}`,
+        minting,
+      );
+    }
+  }
   const chain = [...parent.chain, req.agent];
   const issued = await tokens.issue({
     user: parent.user,
@@ -97,6 +121,7 @@ export async function exchangeToken(
     scope,
     ttlSeconds: req.ttlSeconds ?? DEFAULT_TTL_SECONDS,
     notAfter: parent.expiresAt,
+    lineage: [...parent.lineage, parent.jti],
     ...(req.audience ? { audience: req.audience } : {}),
   });
   return { ...issued, scope, depth: chain.length, decision };

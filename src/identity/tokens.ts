@@ -38,6 +38,8 @@ export interface IssueRequest {
   audience?: string;
   /** The token never outlives its parent. */
   notAfter?: number;
+  /** The jtis of the tokens it is minted from, root first: revoking any of them revokes it. */
+  lineage?: string[];
 }
 
 /** The chain as nested `act` claims: the last (current) actor outermost. */
@@ -80,6 +82,11 @@ export class TokenService {
     if (keys.length === 0) throw new Error('no token signing key');
   }
 
+  /** Whether the agent's revocation is in force (no token is minted for it). */
+  agentRevoked(agent: string): boolean {
+    return this.revocations.agentRevoked(agent);
+  }
+
   private get signingKey(): TokenKey {
     return this.keys.at(-1)!;
   }
@@ -88,6 +95,15 @@ export class TokenService {
     if (r.chain.length === 0) throw new TokenError('a token needs an acting agent');
     if (r.chain.length > MAX_DEPTH) throw new TokenError(`delegation chains stop at ${MAX_DEPTH}`);
     parseScope(r.scope);
+    // Exchange names one ancestor per hop; a chain issued whole (by a trusted caller) has fewer.
+    const lineage = r.lineage ?? [];
+    if (lineage.length > r.chain.length - 1)
+      throw new TokenError('a token descends from at most one token per earlier agent');
+    const revoked = r.chain.find((a) => this.revocations.agentRevoked(a));
+    if (revoked !== undefined)
+      throw new TokenError(
+        `agent "${revoked}" is revoked: nothing is delegated to it until it is reinstated`,
+      );
     const now = Math.floor(Date.now() / 1000);
     const exp = Math.min(now + r.ttlSeconds, r.notAfter ?? Infinity);
     if (exp <= now) throw new TokenError('the parent token expires too soon to delegate');
@@ -96,6 +112,7 @@ export class TokenService {
       act: actClaim(r.chain),
       scope: r.scope,
       delegation_depth: r.chain.length,
+      ...(lineage.length > 0 ? { delegated_from: lineage } : {}),
     })
       .setProtectedHeader({ alg: 'EdDSA', kid: this.signingKey.kid, typ: 'JWT' })
       .setIssuer(ISSUER)
@@ -112,7 +129,7 @@ export class TokenService {
   async verify(
     token: string,
     audience = this.audience,
-  ): Promise<VerifiedDelegation & { payload: JWTPayload }> {
+  ): Promise<VerifiedDelegation & { payload: JWTPayload; lineage: string[] }> {
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;
@@ -152,7 +169,19 @@ export class TokenService {
     } catch (e) {
       throw new TokenError(`token scope: ${(e as ScopeError).message}`);
     }
-    const revoked = this.revocations.check(payload.jti!, chain, payload.iat! * 1000);
+    const lineage = payload.delegated_from ?? [];
+    if (
+      !Array.isArray(lineage) ||
+      lineage.length > chain.length - 1 ||
+      !lineage.every((j) => typeof j === 'string' && j !== '')
+    )
+      throw new TokenError('malformed delegated_from claim');
+    const revoked = this.revocations.check(
+      payload.jti!,
+      chain,
+      payload.iat! * 1000,
+      lineage as string[],
+    );
     if (revoked) throw new TokenError(revoked);
     return {
       user: payload.sub!,
@@ -165,6 +194,7 @@ export class TokenService {
       expiresAt: payload.exp!,
       audience: audience,
       payload,
+      lineage: lineage as string[],
     };
   }
 }

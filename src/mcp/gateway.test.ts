@@ -26,6 +26,7 @@ import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { freePort, waitForHttp } from '../testing/net.js';
+import { adminHeader } from '../testing/auth.js';
 import {
   CORDON_CLI,
   EVERYTHING_SERVER,
@@ -397,6 +398,7 @@ describe('MCP gateway: the everything server', async () => {
     @id("echo-needs-approval") @outcome("require_approval") forbid (principal, action == Action::"invokeTool", resource == Tool::"everything/echo");
     @id("people-use-everything") permit (principal is User, action == Action::"invokeTool", resource in McpServer::"everything");
     @id("alice-approves-her-own") permit (principal == User::"alice", action == Action::"approve", resource) when { resource has user && resource.user == principal };
+    @id("admin-answers") permit (principal in Role::"cordon-admin", action in [Action::"approve", Action::"readApprovals"], resource);
     @id("simple-prompt") permit (principal == Agent::"coding-agent", action == Action::"getPrompt", resource == McpPrompt::"everything/simple-prompt");
     @id("readme-resources") permit (principal == Agent::"coding-agent", action == Action::"readResource", resource) when { resource.uri like "*architecture*" };`);
 
@@ -480,78 +482,58 @@ describe('MCP gateway: the everything server', async () => {
     );
   });
 
-  it('asks the human through elicitation for require_approval, and only a yes runs the call', async () => {
-    let answer: 'accept' | 'decline' = 'accept';
-    const { client } = await gateway({
+  it("a yes from the agent's own client approves nothing: the call stays gated", async () => {
+    // alice may approve her own requests, and the client says yes in her name: still no.
+    const api = `http://127.0.0.1:${await freePort()}`;
+    const { client, data } = await gateway({
       policies: dir,
       name: 'everything',
       upstream: [node, EVERYTHING, 'stdio'],
       capabilities: { elicitation: {} },
-      extra: ['--user', 'alice'],
-    });
-    client.setRequestHandler(ElicitRequestSchema, async (req) => {
-      assert.match(
-        req.params.message,
-        /Allow echo\? Cordon requires a human approval: echo-needs-approval \(approval [0-9a-f-]{36}\)\. Arguments: \{"message":"/,
-      );
-      return answer === 'accept'
-        ? { action: 'accept', content: { approve: true } }
-        : { action: 'decline' };
-    });
-    assert.match(
-      text(await client.callTool({ name: 'echo', arguments: { message: 'approved' } })),
-      /approved/,
-    );
-    answer = 'decline';
-    const pending = (await client.callTool({
-      name: 'echo',
-      arguments: { message: 'x' },
-    })) as CallToolResult;
-    assert.equal(pending.isError, true);
-    assert.match(
-      text(pending),
-      /needs a human approval before it runs \(approval id [0-9a-f-]{36}\)/,
-    );
-  });
-
-  it('a yes at the client counts only from someone policy lets approve', async () => {
-    const { client } = await gateway({
-      policies: dir,
-      name: 'everything',
-      upstream: [node, EVERYTHING, 'stdio'],
-      capabilities: { elicitation: {} },
-      extra: ['--user', 'bob'],
+      extra: ['--user', 'alice', '--api', api, '--approval-wait', '1s'],
     });
     let asked = 0;
-    client.setRequestHandler(ElicitRequestSchema, async () => {
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
       asked++;
+      assert.match(req.params.message, /answering here does not approve it/);
       return { action: 'accept', content: { approve: true } };
     });
     const r = (await client.callTool({
       name: 'echo',
-      arguments: { message: 'x' },
+      arguments: { message: 'self-approved' },
     })) as CallToolResult;
-    assert.equal(asked, 1);
-    assert.equal(r.isError, true, 'bob said yes, but bob may not approve');
-    assert.match(text(r), /needs a human approval/);
+    assert.equal(asked, 1, 'the client is told that the call waits for an approver');
+    assert.equal(r.isError, true, "the client's yes did not run the call");
+    assert.match(text(r), /needs a human approval before it runs \(approval id [0-9a-f-]{36}\)/);
+    assert.doesNotMatch(text(r), /self-approved/);
+    await waitForHttp(`${api}/healthz`);
+    const listed = (await (
+      await fetch(`${api}/v1/approvals`, { headers: await adminHeader(data) })
+    ).json()) as { approvals: { status: string; approver?: string }[] };
+    assert.deepEqual(
+      listed.approvals.map((a) => [a.status, a.approver]),
+      [['pending', undefined]],
+      'the request still waits for a real approver',
+    );
   });
 
   it('waits for an approval given out of band (the API beside the gateway), then runs the call', async () => {
     const apiPort = await freePort();
     const api = `http://127.0.0.1:${apiPort}`;
-    const { client } = await gateway({
+    const { client, data } = await gateway({
       policies: dir,
       name: 'everything',
       upstream: [node, EVERYTHING, 'stdio'],
       extra: ['--user', 'alice', '--api', api, '--approval-wait', '20s'],
     });
+    await waitForHttp(`${api}/healthz`);
+    const admin = await adminHeader(data);
     const approvalsNow = async () =>
       (
-        (await (await fetch(`${api}/v1/approvals`)).json()) as {
+        (await (await fetch(`${api}/v1/approvals`, { headers: admin })).json()) as {
           approvals: { id: string; status: string }[];
         }
       ).approvals;
-    await waitForHttp(`${api}/healthz`);
     assert.ok((await client.listTools()).tools.some((t) => t.name === 'echo'));
     assert.deepEqual(await approvalsNow(), [], 'listing tools opens no approval request');
     const call = client.callTool({ name: 'echo', arguments: { message: 'out of band' } });
@@ -559,15 +541,15 @@ describe('MCP gateway: the everything server', async () => {
     while (pending.length === 0) {
       await new Promise((r) => setTimeout(r, 100));
       pending = (
-        (await (await fetch(`${api}/v1/approvals?status=pending`)).json()) as {
+        (await (await fetch(`${api}/v1/approvals?status=pending`, { headers: admin })).json()) as {
           approvals: { id: string }[];
         }
       ).approvals;
     }
     const yes = await fetch(`${api}/v1/approvals/${pending[0]!.id}/approve`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ approver: 'alice' }),
+      headers: { 'content-type': 'application/json', ...admin },
+      body: JSON.stringify({}),
     });
     assert.equal(yes.status, 200);
     assert.match(text(await call), /out of band/);

@@ -21,8 +21,6 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ActionRequest, Decision, ResourceRef } from '../core/types.js';
-import { answerApproval } from '../approval/answer.js';
-import { ApprovalError } from '../approval/service.js';
 import type { DecisionService } from '../server/decisions.js';
 import { inspectToolResults } from './inspect-results.js';
 import { NameTable } from './naming.js';
@@ -278,54 +276,36 @@ export class GatewaySession {
   }
 
   /**
-   * Gets a human's answer to a require_approval decision: the user at the client (elicitation),
-   * answering as themselves and only if policy lets them; then, if configured, a wait for an
-   * answer given elsewhere (API, CLI, webhook consumer). Approved: the identical request is
-   * decided again and uses the approval.
+   * Waits, if configured, for a human's answer to a require_approval decision given out of band
+   * (API, CLI, console): approved, the identical request is decided again and uses the approval.
+   * The client is told what is waiting, through elicitation, but its answer approves nothing:
+   * the client is the agent's own process, so a yes from it would be the agent approving itself.
    */
   private async seekApproval(
     exposed: string,
     request: ActionRequest,
     d: Decision,
   ): Promise<Decision> {
-    const { decisions, identity, approvalWaitMs } = this.opts;
+    const { decisions, approvalWaitMs } = this.opts;
     const approvals = decisions.approvals;
     const id = d.approval?.id;
-    if (!approvals || !id) return d;
-    const user = identity.user;
-    if (user && (await this.askApproval(exposed, d, request.input))) {
-      try {
-        await answerApproval(decisions, approvals, {
-          id,
-          verdict: 'approved',
-          approver: user,
-          via: 'elicitation',
-        });
-      } catch (e) {
-        // Not an approver for this request: it stays pending for someone who is.
-        if (!(e instanceof ApprovalError)) throw e;
-      }
-    }
-    const now = await approvals.wait(id, approvalWaitMs ?? 0);
+    if (!approvals || !id || !approvalWaitMs) return d;
+    void this.tellWaiting(exposed, d, request.input); // not awaited: the approver may be faster
+    const now = await approvals.wait(id, approvalWaitMs);
     if (now?.status !== 'approved') return d;
     return decisions.decide({ ...request, parent: d.decisionId });
   }
 
-  /** Asks the human at the client, when it can be asked; true only for an explicit yes. */
-  private async askApproval(exposed: string, d: Decision, input: unknown): Promise<boolean> {
-    if (!this.server.getClientCapabilities()?.elicitation) return false;
+  /** Tells the human at the client, when it can be told, that the call waits for an approver. */
+  private async tellWaiting(exposed: string, d: Decision, input: unknown): Promise<void> {
+    if (!this.server.getClientCapabilities()?.elicitation) return;
     try {
-      const r = await this.server.elicitInput({
-        message: `Allow ${exposed}? Cordon requires a human approval: ${[...new Set(d.reasons.map((x) => x.policy))].join(', ')} (approval ${d.approval?.id ?? d.decisionId}). Arguments: ${JSON.stringify(input ?? {}).slice(0, 2000)}`,
-        requestedSchema: {
-          type: 'object',
-          properties: { approve: { type: 'boolean', title: 'Approve this call' } },
-          required: ['approve'],
-        },
+      await this.server.elicitInput({
+        message: `Cordon holds ${exposed} for a human approval: ${[...new Set(d.reasons.map((x) => x.policy))].join(', ')} (approval ${d.approval?.id ?? d.decisionId}). An approver answers it with \`cordon approvals approve ${d.approval?.id ?? ''}\` or the approvals API; answering here does not approve it. Arguments: ${JSON.stringify(input ?? {}).slice(0, 2000)}`,
+        requestedSchema: { type: 'object', properties: {} },
       });
-      return r.action === 'accept' && r.content?.approve === true;
     } catch {
-      return false;
+      // Informing is best effort: the call waits for the approver either way.
     }
   }
 

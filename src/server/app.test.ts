@@ -5,6 +5,9 @@ import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { exampleEngine } from '../testing/fixtures.js';
 import { buildApp } from './app.js';
+import { trustedForRequest } from './resource-trust.js';
+import { testAuth } from '../testing/auth.js';
+import { Secret } from '../identity/credentials.js';
 import { DecisionService } from './decisions.js';
 import { Metrics } from './metrics.js';
 
@@ -226,19 +229,35 @@ describe('AuthZEN', () => {
       (json.context as { ignored: { field: string }[] }).ignored.map((i) => i.field),
       ['resource.parents'],
     );
-    // An enforcement point the configuration trusts for NetworkDestination can.
+    // An enforcement point the configuration trusts for NetworkDestination can, once it has
+    // proved who it is with its credential.
     const metrics = new Metrics();
     const logger = pino({ level: 'silent' });
+    const secret = 'the-egress-pep-credential';
     const trusting = buildApp({
       decisions: new DecisionService(await exampleEngine(), metrics, logger),
       metrics,
       logger,
-      trustedFor: () => ['NetworkDestination'],
+      auth: testAuth(undefined, { peps: [{ name: 'egress', secret: new Secret(secret) }] }).auth,
+      trustedFor: trustedForRequest({ NetworkDestination: ['egress'] }),
     });
     try {
-      const res = await trusting.inject({ method: 'POST', url: '/access/v1/evaluation', body });
+      const url = '/access/v1/evaluation';
+      const res = await trusting.inject({
+        method: 'POST',
+        url,
+        body,
+        headers: { authorization: `Bearer ${secret}` },
+      });
       assert.equal(res.json().decision, true);
       assert.equal(res.json().context.ignored, undefined);
+      const forged = await trusting.inject({
+        method: 'POST',
+        url,
+        body,
+        headers: { authorization: `Bearer ${secret}-not` },
+      });
+      assert.equal(forged.statusCode, 401, 'naming the PEP is not being it');
     } finally {
       await trusting.close();
     }

@@ -22,8 +22,16 @@ import { registerApprovalRoutes, type ApprovalRoutesOptions } from './approval-r
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerLlmRoutes, type LlmRoutesOptions } from '../llm/routes.js';
 import { registerTokenRoutes, type TokenRoutesOptions } from './token-routes.js';
+import {
+  declareRouteClass,
+  installAuth,
+  onLoopbackListener,
+  type AuthOptions,
+  type Caller,
+} from './auth.js';
 import type { DecisionService } from './decisions.js';
 import type { Metrics } from './metrics.js';
+import { authorizeControl, ControlDenied, controlPlane, sendDenied } from './control.js';
 
 export interface AppOptions {
   decisions: DecisionService;
@@ -44,6 +52,33 @@ export interface AppOptions {
    * Without it, or for a caller it gives nothing, set membership comes from entities.json only.
    */
   trustedFor?: (req: FastifyRequest) => string[] | undefined;
+  /** Who may call (auth.ts). Without it, only anonymous loopback decision calls get through. */
+  auth?: AuthOptions;
+  /** Reloads the policies (POST /v1/policies/reload); absent when nothing can be reloaded. */
+  reload?: () => Promise<void>;
+}
+
+class CallerConflict extends Error {}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The request as the caller may make it. The record's `pep` and `parent` come from who is
+ * calling, never from the body: only a PEP's credential names a PEP (its own) and links a
+ * parent decision. An agent's delegation token decides as that agent: a different token in the
+ * body is refused, and an agent or user that is not the token's is denied by the identity stage.
+ */
+function asCaller(r: ActionRequest, caller: Caller, defaultPep: string): ActionRequest {
+  const { pep: _pep, parent, ...rest } = r;
+  if (caller.kind === 'pep')
+    return { ...rest, pep: caller.name, ...(parent !== undefined ? { parent } : {}) };
+  if (caller.kind === 'agent') {
+    if (rest.token !== undefined && rest.token !== caller.token)
+      throw new CallerConflict('the body names a delegation token other than the bearer');
+    return { ...rest, token: caller.token, pep: defaultPep };
+  }
+  return { ...rest, pep: defaultPep };
 }
 
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -60,6 +95,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const types = opts.trustedFor?.(req);
     return types?.length ? { ...r, trustedFor: types } : r;
   };
+  installAuth(app, opts.auth ?? {});
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status =
@@ -74,30 +110,52 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     reply.code(404).send({ error: `no route ${req.method} ${req.url}` }),
   );
 
-  app.post('/v1/decide', async (req, reply) => {
-    const parsed = actionRequestSchema.safeParse(req.body);
-    if (!parsed.success) return reply.code(400).send({ error: formatIssues(parsed.error) });
-    return decisions.decide(trusted(req, { pep: 'http', ...(parsed.data as ActionRequest) }));
-  });
+  const decision = { config: { auth: 'decision' as const } };
 
-  app.post('/access/v1/evaluation', async (req, reply) => {
+  app.post('/v1/decide', decision, async (req, reply) => {
+    const { caller } = req;
+    // An agent's bearer token is its identity: the body need not repeat it.
+    const body =
+      caller.kind === 'agent' && isObject(req.body) && req.body.token === undefined
+        ? { ...req.body, token: caller.token }
+        : req.body;
+    const parsed = actionRequestSchema.safeParse(body);
+    if (!parsed.success) return reply.code(400).send({ error: formatIssues(parsed.error) });
     try {
-      const request = trusted(req, toActionRequest(parseEvaluation(req.body)));
-      return toAuthzenResponse(await decisions.decide(request));
+      return await decisions.decide(
+        trusted(req, asCaller(parsed.data as ActionRequest, req.caller, 'http')),
+      );
     } catch (e) {
-      if (e instanceof AuthzenError) return reply.code(400).send({ error: e.message });
+      if (e instanceof CallerConflict) return reply.code(400).send({ error: e.message });
       throw e;
     }
   });
 
-  app.post('/access/v1/evaluations', async (req, reply) => {
+  app.post('/access/v1/evaluation', decision, async (req, reply) => {
+    try {
+      const request = trusted(
+        req,
+        asCaller(toActionRequest(parseEvaluation(req.body)), req.caller, 'authzen'),
+      );
+      return toAuthzenResponse(await decisions.decide(request));
+    } catch (e) {
+      if (e instanceof AuthzenError || e instanceof CallerConflict)
+        return reply.code(400).send({ error: e.message });
+      throw e;
+    }
+  });
+
+  app.post('/access/v1/evaluations', decision, async (req, reply) => {
     let parsed;
     let requests: ActionRequest[];
     try {
       parsed = parseEvaluations(req.body);
-      requests = parsed.items.map((i) => trusted(req, toActionRequest(i)));
+      requests = parsed.items.map((i) =>
+        trusted(req, asCaller(toActionRequest(i), req.caller, 'authzen')),
+      );
     } catch (e) {
-      if (e instanceof AuthzenError) return reply.code(400).send({ error: e.message });
+      if (e instanceof AuthzenError || e instanceof CallerConflict)
+        return reply.code(400).send({ error: e.message });
       throw e;
     }
     const out = [];
@@ -110,15 +168,38 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return { evaluations: out };
   });
 
-  if (decisions.audit) registerAuditRoutes(app, decisions.audit);
+  if (decisions.audit) registerAuditRoutes(app, decisions.audit, decisions);
   if (opts.approvals) registerApprovalRoutes(app, { ...opts.approvals, decisions });
-  if (opts.llm) registerLlmRoutes(app, { ...opts.llm, decisions });
+  const llm = opts.llm;
+  // The LLM gateway authenticates its callers itself (gateway keys, delegation tokens).
+  if (llm)
+    void app.register(async (scope) => {
+      declareRouteClass(scope, 'self');
+      registerLlmRoutes(scope, { ...llm, decisions });
+    });
   const identity = opts.identity;
   // Its own plugin scope, so the form parser applies to the token endpoints only.
   if (identity)
     void app.register(async (scope) => registerTokenRoutes(scope, { ...identity, decisions }));
+  const reload = opts.reload;
+  if (reload)
+    app.post('/v1/policies/reload', { config: { auth: 'control' } }, async (req, reply) => {
+      try {
+        await authorizeControl(decisions, req.caller, 'reload', controlPlane('policies'));
+      } catch (e) {
+        if (e instanceof ControlDenied) return sendDenied(reply, e);
+        throw e;
+      }
+      await reload();
+      const reloadError = opts.reloadError?.();
+      if (reloadError)
+        return reply.code(422).send({ error: `the policies do not compile: ${reloadError}` });
+      return { policyVersion: decisions.engine.policies.version };
+    });
 
-  app.get('/healthz', async () => {
+  // A liveness probe answers anyone; what is served, and how much is logged, only on loopback.
+  app.get('/healthz', { config: { auth: 'public' } }, async (req) => {
+    if (!onLoopbackListener(req)) return { status: 'ok' };
     const set = decisions.engine.policies;
     const reloadError = opts.reloadError?.();
     return {
@@ -130,7 +211,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     };
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', decision, async (_req, reply) => {
     metrics.policies.set(decisions.engine.policies.size);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { AuditLog } from '../audit/log.js';
 import { exampleEngine, tempDir } from '../testing/fixtures.js';
+import { testAuth } from '../testing/auth.js';
+import { Secret } from '../identity/credentials.js';
 import { buildApp } from './app.js';
 import { DecisionService } from './decisions.js';
 import { Metrics } from './metrics.js';
@@ -20,16 +22,23 @@ let app: FastifyInstance;
 let audit: AuditLog;
 let base: string;
 let dataDir: string;
+let admin: { authorization: string };
+const PEP_SECRET = 'a-pep-credential-for-tests';
+/** GET with the admin credential. */
+const read = (path: string) => fetch(`${base}${path}`, { headers: admin });
 
 before(async () => {
   dataDir = await tempDir('cordon-audit-http-');
   audit = await AuditLog.open(dataDir);
   const metrics = new Metrics();
   const logger = pino({ level: 'silent' });
+  const t = testAuth(undefined, { peps: [{ name: 'sdk', secret: new Secret(PEP_SECRET) }] });
+  admin = t.admin;
   app = buildApp({
     decisions: new DecisionService(await exampleEngine(), metrics, logger, audit),
     metrics,
     logger,
+    auth: t.auth,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
@@ -40,11 +49,11 @@ after(async () => {
   await audit.close();
 });
 
-const decide = async (body: unknown) =>
+const decide = async (body: unknown, headers: Record<string, string> = {}) =>
   (await (
     await fetch(`${base}/v1/decide`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
     })
   ).json()) as {
@@ -54,32 +63,48 @@ const decide = async (body: unknown) =>
 
 describe('audit over HTTP and from the CLI', () => {
   it("serves the checkpoint, proofs that verify offline, and a session's records", async () => {
-    const empty = await fetch(`${base}/v1/audit/checkpoint`);
-    assert.equal(empty.status, 200, 'a new log has signed its empty tree');
-    assert.match(await empty.text(), /^cordon\.local\/audit\/[0-9a-f]{16}\n0\n/);
+    for (const path of ['/v1/audit/checkpoint', '/v1/audit/records', '/v1/audit/proof/x'])
+      assert.equal((await fetch(`${base}${path}`)).status, 401, `${path} needs a credential`);
+    assert.equal(audit.size, 0, 'a refused read is not even decided');
+    assert.match(
+      (await audit.checkpoint())!,
+      /^cordon\.local\/audit\/[0-9a-f]{16}\n0\n/,
+      'a new log has signed its empty tree',
+    );
+    const empty = await read('/v1/audit/checkpoint');
+    assert.equal(empty.status, 200);
     const first = await decide({
       agent: 'ledger-bot',
       session: 'web-1',
       action: 'invokeTool',
       resource: { type: 'Tool', id: 'erp/read_ledger' },
     });
-    const second = await decide({
-      agent: 'director-agent',
-      user: 'bob',
-      session: 'web-1',
-      parent: first.decisionId,
-      action: 'invokeTool',
-      resource: { type: 'Tool', id: 'postgres/drop_table' },
-    });
-    await decide({
+    // A PEP with its credential links the decision to its parent; it is recorded under its name.
+    const second = await decide(
+      {
+        agent: 'director-agent',
+        user: 'bob',
+        session: 'web-1',
+        parent: first.decisionId,
+        pep: 'named-in-body',
+        action: 'invokeTool',
+        resource: { type: 'Tool', id: 'postgres/drop_table' },
+      },
+      { authorization: `Bearer ${PEP_SECRET}` },
+    );
+    // An anonymous caller cannot choose what the record says about where it came from.
+    const third = await decide({
       agent: 'analyst-bot',
       session: 'other',
+      parent: first.decisionId,
+      pep: 'mcp',
       action: 'readFile',
       resource: { type: 'FilePath', id: '/etc/shadow' },
     });
 
-    const records = (await (await fetch(`${base}/v1/audit/records?session=web-1`)).json()) as {
-      records: { id: string; parent?: string; decision: string }[];
+    type Row = { id: string; parent?: string; pep?: string; decision: string };
+    const records = (await (await read('/v1/audit/records?session=web-1')).json()) as {
+      records: Row[];
     };
     assert.deepEqual(
       records.records.map((r) => r.id),
@@ -90,34 +115,50 @@ describe('audit over HTTP and from the CLI', () => {
       first.decisionId,
       'the execution graph edge is recorded',
     );
+    assert.equal(records.records[1]?.pep, 'sdk', "the PEP's credential names it, not the body");
     assert.equal(records.records[1]?.decision, 'deny');
+    const other = (await (await read('/v1/audit/records?session=other')).json()) as {
+      records: Row[];
+    };
+    assert.equal(other.records[0]?.id, third.decisionId);
+    assert.equal(other.records[0]?.pep, 'http', 'a body-named pep is ignored');
+    assert.equal(other.records[0]?.parent, undefined, 'a body-named parent is ignored');
+    // Reading the log is itself a decision in it, made for the admin.
+    const reads = (await (await read('/v1/audit/records')).json()) as {
+      records: { action: string; user?: string; decision: string }[];
+    };
+    assert.ok(
+      reads.records.some(
+        (r) => r.action === 'readAudit' && r.user === 'cordon-admin' && r.decision === 'allow',
+      ),
+    );
 
-    const proofRes = await fetch(`${base}/v1/audit/proof/${second.decisionId}`);
+    const proofRes = await read(`/v1/audit/proof/${second.decisionId}`);
     assert.equal(proofRes.status, 200);
     const proofFile = join(await tempDir(), 'proof.json');
     await writeFile(proofFile, await proofRes.text());
 
-    const note = await (await fetch(`${base}/v1/audit/checkpoint`)).text();
+    const note = await (await read('/v1/audit/checkpoint')).text();
     assert.match(
       note,
-      /^cordon\.local\/audit\/[0-9a-f]{16}\n3\n[A-Za-z0-9+/=]{44}\n\n— cordon\.local\/audit\/[0-9a-f]{16} [A-Za-z0-9+/=]+\n$/,
+      /^cordon\.local\/audit\/[0-9a-f]{16}\n\d+\n[A-Za-z0-9+/=]{44}\n\n— cordon\.local\/audit\/[0-9a-f]{16} [A-Za-z0-9+/=]+\n$/,
     );
 
     // Offline: only the proof file and the public key.
     const vkey = audit.verifierKey;
     const ok = cordon('audit', 'check-proof', proofFile, '--key', vkey);
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    const proof = JSON.parse(
-      await (await fetch(`${base}/v1/audit/proof/${second.decisionId}`)).text(),
-    ) as { record: { decision: string } };
+    const proof = JSON.parse(await (await read(`/v1/audit/proof/${second.decisionId}`)).text()) as {
+      record: { decision: string };
+    };
     proof.record.decision = 'allow';
     await writeFile(proofFile, JSON.stringify(proof));
     const forged = cordon('audit', 'check-proof', proofFile, '--key', vkey);
     assert.equal(forged.status, 1);
     assert.match(forged.stdout, /INVALID/);
 
-    assert.equal((await fetch(`${base}/v1/audit/proof/nope`)).status, 404);
-    assert.equal((await fetch(`${base}/v1/audit/records?limit=0`)).status, 400);
+    assert.equal((await read('/v1/audit/proof/nope')).status, 404);
+    assert.equal((await read('/v1/audit/records?limit=0')).status, 400);
   });
 
   it('verify, show, export and replay read the same log beside the running server', async () => {
@@ -185,7 +226,11 @@ describe('audit over HTTP and from the CLI', () => {
     await cp(join(dataDir, 'keys'), join(copy, 'keys'), { recursive: true });
     const db = new Database(join(copy, 'audit.db'));
     const rec = db.prepare('SELECT record FROM records WHERE seq = 1').pluck().get() as string;
-    db.prepare('UPDATE records SET record = ? WHERE seq = 1').run(rec.replace('"deny"', '"allow"'));
+    const flipped = rec.includes('"decision":"allow"')
+      ? rec.replace('"decision":"allow"', '"decision":"deny"')
+      : rec.replace('"decision":"deny"', '"decision":"allow"');
+    assert.notEqual(flipped, rec);
+    db.prepare('UPDATE records SET record = ? WHERE seq = 1').run(flipped);
     db.close();
     const r = cordon('audit', 'verify', '--data', copy, '--key', audit.verifierKey);
     assert.equal(r.status, 1, r.stdout + r.stderr);

@@ -1,9 +1,12 @@
 // HTTP access to the audit log: the latest signed checkpoint, inclusion proofs, records.
+// Control-plane routes: an authenticated caller whom policy permits `readAudit`.
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/log.js';
 import { formatIssues } from '../core/request.js';
+import { authorizeControl, ControlDenied, controlPlane, sendDenied } from './control.js';
+import type { DecisionService } from './decisions.js';
 
 const recordsQuery = z.strictObject({
   session: z.string().min(1).optional(),
@@ -12,21 +15,41 @@ const recordsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-export function registerAuditRoutes(app: FastifyInstance, audit: AuditLog): void {
-  app.get('/v1/audit/checkpoint', async (_req, reply) => {
+export function registerAuditRoutes(
+  app: FastifyInstance,
+  audit: AuditLog,
+  decisions: DecisionService,
+): void {
+  const control = {
+    config: { auth: 'control' as const },
+    preHandler: async (req: FastifyRequest, reply: FastifyReply) => {
+      try {
+        await authorizeControl(decisions, req.caller, 'readAudit', controlPlane('audit'));
+      } catch (e) {
+        if (e instanceof ControlDenied) return sendDenied(reply, e);
+        throw e;
+      }
+    },
+  };
+
+  app.get('/v1/audit/checkpoint', control, async (_req, reply) => {
     const note = await audit.checkpoint();
     if (!note) return reply.code(404).send({ error: 'the log is empty: no checkpoint yet' });
     return reply.type('text/plain; charset=utf-8').send(note);
   });
 
-  app.get<{ Params: { decisionId: string } }>('/v1/audit/proof/:decisionId', async (req, reply) => {
-    const bundle = await audit.proof(req.params.decisionId);
-    if (!bundle)
-      return reply.code(404).send({ error: `no decision ${req.params.decisionId} in the log` });
-    return bundle;
-  });
+  app.get<{ Params: { decisionId: string } }>(
+    '/v1/audit/proof/:decisionId',
+    control,
+    async (req, reply) => {
+      const bundle = await audit.proof(req.params.decisionId);
+      if (!bundle)
+        return reply.code(404).send({ error: `no decision ${req.params.decisionId} in the log` });
+      return bundle;
+    },
+  );
 
-  app.get('/v1/audit/records', async (req, reply) => {
+  app.get('/v1/audit/records', control, async (req, reply) => {
     const q = recordsQuery.safeParse(req.query);
     if (!q.success) return reply.code(400).send({ error: formatIssues(q.error) });
     const { limit, ...filter } = q.data;

@@ -17,6 +17,7 @@ import type { DecisionTrace, Engine, PinnedFacts } from '../core/engine.js';
 import { historyKey, sessionKey, type SessionStore } from '../core/stages/session.js';
 import { cordonReason } from '../core/evaluate.js';
 import { checkRecordable } from '../core/request.js';
+import type { StandInUser } from '../core/stages/identity.js';
 import type { ActionRequest, Decision } from '../core/types.js';
 import type { Metrics } from './metrics.js';
 import type { ApprovalService } from '../approval/service.js';
@@ -112,10 +113,13 @@ export class DecisionService {
   }
 
   /** A user acting in person, with no agent (an approver answering an approval request). */
-  async decideHuman(request: ActionRequest & { user: string }): Promise<Decision> {
+  async decideHuman(
+    request: ActionRequest & { user: string },
+    standIn?: StandInUser,
+  ): Promise<Decision> {
     checkRecordable(request);
     const started = process.hrtime.bigint();
-    return this.finish(await this.engine.traceHuman(request), started);
+    return this.finish(await this.engine.traceHuman(request, standIn), started);
   }
 
   /**

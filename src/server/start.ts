@@ -1,10 +1,14 @@
 // `cordon serve`: the PDP and its HTTP API. `serveApi` also lets another process that opened a
-// PDP (the MCP gateway) offer the same API beside its own protocol.
+// PDP (the MCP gateway) offer the same API beside its own protocol. Either way the data
+// directory holds the admin credential (created on first start, mode 0600) the CLI uses.
 
 import { pino, type Logger } from 'pino';
-import type { CordonConfig } from '../config/config.js';
+import { readFile } from 'node:fs/promises';
+import { ConfigError, peopleIssuer, type CordonConfig } from '../config/config.js';
+import { loadOrCreateAdminCredential, Secret } from '../identity/credentials.js';
+import { personVerifier } from '../identity/people.js';
 import type { LivePolicySet } from '../policy/live.js';
-import { approverAuthenticator } from '../approval/approver-auth.js';
+import type { AuthOptions } from './auth.js';
 import { buildApp } from './app.js';
 import { openPdp, type Pdp } from './pdp.js';
 import { trustedForRequest } from './resource-trust.js';
@@ -23,6 +27,35 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+/** Who may call the API: the admin credential (created on first start), PEPs, agents, people. */
+export async function apiAuth(pdp: Pdp, config: CordonConfig): Promise<AuthOptions> {
+  const issuer = peopleIssuer(config);
+  if (config.approvals.approvers === 'token' && !issuer)
+    throw new ConfigError('approvals.approvers: token needs auth.issuer (the identity provider)');
+  const peps = await Promise.all(
+    config.auth.peps.map(async (p) => {
+      let text: string;
+      try {
+        text = await readFile(p.credentialFile, 'utf8');
+      } catch (e) {
+        throw new ConfigError(`auth.peps ${p.name}: ${(e as Error).message}`);
+      }
+      try {
+        return { name: p.name, secret: new Secret(text.trim()) };
+      } catch (e) {
+        throw new ConfigError(`auth.peps ${p.name}: ${(e as Error).message}`);
+      }
+    }),
+  );
+  return {
+    admin: [new Secret(await loadOrCreateAdminCredential(config.data))],
+    peps,
+    tokens: pdp.tokens,
+    ...(issuer ? { people: await personVerifier(issuer) } : {}),
+    required: config.auth.required,
+  };
+}
+
 export async function serveApi(
   pdp: Pdp,
   config: CordonConfig,
@@ -30,9 +63,13 @@ export async function serveApi(
   where: { host: string; port: number },
 ): Promise<RunningApi> {
   const { policies, decisions, metrics, tokens, keys, revocations, approvals, usage } = pdp;
-  const authenticate = await approverAuthenticator(config.approvals);
+  const auth = await apiAuth(pdp, config);
+  if (config.approvals.approvers === 'trusted')
+    log.warn(
+      'approvals.approvers is trusted: the admin credential may name any approver. For local development only',
+    );
   const app = buildApp({
-    approvals: { approvals, authenticate },
+    approvals: { approvals, approvers: config.approvals.approvers },
     ...(config.llm.upstreams.length > 0 ? { llm: { config: config.llm, usage, log } } : {}),
     decisions,
     metrics,
@@ -41,6 +78,8 @@ export async function serveApi(
     identity: { tokens, keys, revocations },
     reloadError: () => policies.lastError?.message,
     trustedFor: trustedForRequest(config.resources.trustedPeps),
+    reload: () => policies.reload(),
+    auth,
   });
   await app.listen(where);
   const addr = app.server.address();

@@ -12,6 +12,7 @@ import { loadTokenKeys, type TokenKey } from '../identity/token-keys.js';
 import { TokenService } from '../identity/tokens.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+import { testAuth } from '../testing/auth.js';
 import { buildApp } from './app.js';
 import { DecisionService } from './decisions.js';
 import { Metrics } from './metrics.js';
@@ -26,6 +27,7 @@ let data: string;
 let tokens: TokenService;
 let keys: TokenKey[];
 let revocations: RevocationStore;
+let admin: { authorization: string };
 
 before(async () => {
   data = await tempDir('cordon-token-http-');
@@ -37,11 +39,14 @@ before(async () => {
   const engine = new Engine({ policies: { current: () => compiled.set }, tokens });
   const metrics = new Metrics();
   const logger = pino({ level: 'silent' });
+  const t = testAuth(tokens);
+  admin = t.admin;
   app = buildApp({
     decisions: new DecisionService(engine, metrics, logger),
     metrics,
     logger,
     identity: { tokens, keys, revocations },
+    auth: t.auth,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
@@ -195,7 +200,7 @@ describe('token endpoints', () => {
     assert.equal((await decide({ token: one.token, ...query })).decision, 'allow');
     const r = await fetch(`${base}/v1/token/revoke`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...admin },
       body: JSON.stringify({ jti: one.jti }),
     });
     assert.equal(r.status, 200);
@@ -211,6 +216,136 @@ describe('token endpoints', () => {
     });
     assert.equal(cordon('token', 'revoke', '--agent', 'director-agent', '--data', data).status, 0);
     assert.equal((await decide({ token: two.token, ...query })).decision, 'deny');
+  });
+});
+
+const exchange = async (subject: string, agent: string, extra: Record<string, string> = {}) => {
+  const res = await form({
+    grant_type: TOKEN_EXCHANGE_GRANT,
+    subject_token: subject,
+    agent,
+    ...extra,
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      access_token: string;
+      error?: string;
+      error_description?: string;
+    },
+  };
+};
+const control = async (path: string, body: unknown, headers: Record<string, string> = admin) =>
+  fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+const searchWith = (token: string) =>
+  decide({ token, action: 'invokeTool', resource: { type: 'Tool', id: 'faq-kb/search' } });
+
+describe('token revocation and minting', () => {
+  it('revoking a token revokes every token minted from it, at any depth', async () => {
+    const root = await tokens.issue({
+      user: 'guest-42',
+      chain: ['public-chatbot'],
+      scope: '*',
+      ttlSeconds: 600,
+    });
+    const child = await exchange(root.token, 'faq-agent');
+    assert.equal(child.status, 200, child.body.error_description);
+    const grandchild = await exchange(child.body.access_token, 'support-bot');
+    const usable = [child.body.access_token];
+    if (grandchild.status === 200) usable.push(grandchild.body.access_token);
+    for (const t of usable) assert.equal((await searchWith(t)).decision, 'allow');
+
+    assert.equal((await control('/v1/token/revoke', { jti: root.jti })).status, 200);
+    for (const t of usable) {
+      const after = await searchWith(t);
+      assert.equal(after.decision, 'deny', 'a token minted from a revoked one is revoked');
+      assert.equal(after.reasons[0]?.policy, 'cordon/invalid-token');
+    }
+    const again = await exchange(child.body.access_token, 'faq-agent');
+    assert.equal(again.status, 400);
+    assert.equal(again.body.error, 'invalid_grant');
+    assert.match(again.body.error_description!, /minted from, was revoked/);
+  });
+
+  it('a revoked agent is delegated nothing until it is reinstated; older tokens stay revoked', async () => {
+    const root = await tokens.issue({
+      user: 'guest-42',
+      chain: ['public-chatbot'],
+      scope: '*',
+      ttlSeconds: 600,
+    });
+    const before = await exchange(root.token, 'faq-agent');
+    assert.equal(before.status, 200);
+    assert.equal((await control('/v1/token/revoke', { agent: 'faq-agent' })).status, 200);
+
+    const redelegated = await exchange(root.token, 'faq-agent');
+    assert.equal(redelegated.status, 403, 'a revoked agent cannot be re-delegated');
+    assert.equal(redelegated.body.error, 'access_denied');
+    assert.match(redelegated.body.error_description!, /faq-agent" is revoked/);
+    await assert.rejects(
+      tokens.issue({ user: 'guest-42', chain: ['faq-agent'], scope: '*', ttlSeconds: 60 }),
+      /is revoked/,
+    );
+
+    const lifted = await control('/v1/token/reinstate', { agent: 'faq-agent' });
+    assert.equal(lifted.status, 200);
+    assert.equal((await control('/v1/token/reinstate', { agent: 'faq-agent' })).status, 404);
+    // The second boundary: tokens issued in the revocation's second count as issued before it.
+    await new Promise((r) => setTimeout(r, 1100));
+    const after = await exchange(root.token, 'faq-agent');
+    assert.equal(after.status, 200, after.body.error_description);
+    assert.equal((await searchWith(after.body.access_token)).decision, 'allow');
+    assert.equal(
+      (await searchWith(before.body.access_token)).decision,
+      'deny',
+      'a token issued before the revocation stays revoked after the agent is reinstated',
+    );
+  });
+
+  it('mints a token for another audience only where policy permits mintToken on it', async () => {
+    const root = await tokens.issue({
+      user: 'guest-42',
+      chain: ['public-chatbot'],
+      scope: '*',
+      ttlSeconds: 600,
+    });
+    const arbitrary = await exchange(root.token, 'faq-agent', { audience: 'payments-api' });
+    assert.equal(arbitrary.status, 403);
+    assert.equal(arbitrary.body.error, 'access_denied');
+    assert.match(arbitrary.body.error_description!, /audience "payments-api" is not permitted/);
+    const named = await exchange(root.token, 'faq-agent', { audience: 'faq-search' });
+    assert.equal(named.status, 200, named.body.error_description);
+    const { payload } = await jwtVerify(
+      named.body.access_token,
+      createLocalJWKSet((await (await fetch(`${base}/.well-known/jwks.json`)).json()) as never),
+      { audience: 'faq-search' },
+    );
+    assert.equal(payload.aud, 'faq-search');
+  });
+
+  it('refuses revocation to callers without a credential (401) or a permitting policy (403)', async () => {
+    const one = await tokens.issue({
+      user: 'guest-42',
+      chain: ['public-chatbot'],
+      scope: '*',
+      ttlSeconds: 600,
+    });
+    const anonymous = await control('/v1/token/revoke', { agent: 'public-chatbot' }, {});
+    assert.equal(anonymous.status, 401);
+    const byAgent = await control(
+      '/v1/token/revoke',
+      { agent: 'faq-agent' },
+      { authorization: `Bearer ${one.token}` },
+    );
+    assert.equal(byAgent.status, 403, 'an agent may not revoke others by default');
+    const body = (await byAgent.json()) as { error: string; reasons: { policy: string }[] };
+    assert.match(body.error, /agent public-chatbot \(for guest-42\) may not revokeToken/);
+    assert.ok(body.reasons.length > 0);
+    assert.equal((await exchange(one.token, 'faq-agent')).status, 200, 'nothing was revoked');
   });
 });
 

@@ -1,4 +1,6 @@
-// Delegation token endpoints: RFC 8693 exchange (form or JSON), revocation, and the JWKS.
+// Delegation token endpoints: RFC 8693 exchange (form or JSON; the subject token is the
+// credential), revocation and its lifting (control plane: `revokeToken`, `reinstateAgent`),
+// and the JWKS (public).
 
 import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
@@ -9,6 +11,7 @@ import type { RevocationStore } from '../identity/revocations.js';
 import { jwks, type TokenKey } from '../identity/token-keys.js';
 import { TOKEN_TYPE_JWT, type TokenService } from '../identity/tokens.js';
 import type { DecisionService } from './decisions.js';
+import { authorizeControl, ControlDenied, sendDenied } from './control.js';
 
 export interface TokenRoutesOptions {
   tokens: TokenService;
@@ -40,6 +43,8 @@ const revokeBody = z.union(
   },
 );
 
+const reinstateBody = z.strictObject({ agent: z.string().min(1) }, { error: 'send {"agent": …}' });
+
 export async function registerTokenRoutes(
   app: FastifyInstance,
   o: TokenRoutesOptions,
@@ -47,9 +52,9 @@ export async function registerTokenRoutes(
   await app.register(formbody);
   const published = await jwks(o.keys);
 
-  app.get('/.well-known/jwks.json', async () => published);
+  app.get('/.well-known/jwks.json', { config: { auth: 'public' } }, async () => published);
 
-  app.post('/v1/token/exchange', async (req, reply) => {
+  app.post('/v1/token/exchange', { config: { auth: 'self' } }, async (req, reply) => {
     const body = exchangeBody.safeParse(req.body);
     if (!body.success)
       return reply
@@ -83,11 +88,42 @@ export async function registerTokenRoutes(
     }
   });
 
-  app.post('/v1/token/revoke', async (req, reply) => {
+  const control = { config: { auth: 'control' as const } };
+
+  app.post('/v1/token/revoke', control, async (req, reply) => {
     const body = revokeBody.safeParse(req.body);
     if (!body.success) return reply.code(400).send({ error: formatIssues(body.error) });
+    const target =
+      'jti' in body.data
+        ? { type: 'Token', id: body.data.jti }
+        : { type: 'Agent', id: body.data.agent };
+    try {
+      await authorizeControl(o.decisions, req.caller, 'revokeToken', target);
+    } catch (e) {
+      if (e instanceof ControlDenied) return sendDenied(reply, e);
+      throw e;
+    }
     if ('jti' in body.data) o.revocations.revokeToken(body.data.jti);
     else o.revocations.revokeAgent(body.data.agent);
     return { revoked: body.data };
+  });
+
+  // Lifts an agent's revocation: it may be delegated to again. Tokens issued before the
+  // revocation stay revoked.
+  app.post('/v1/token/reinstate', control, async (req, reply) => {
+    const body = reinstateBody.safeParse(req.body);
+    if (!body.success) return reply.code(400).send({ error: formatIssues(body.error) });
+    try {
+      await authorizeControl(o.decisions, req.caller, 'reinstateAgent', {
+        type: 'Agent',
+        id: body.data.agent,
+      });
+    } catch (e) {
+      if (e instanceof ControlDenied) return sendDenied(reply, e);
+      throw e;
+    }
+    const lifted = o.revocations.reinstateAgent(body.data.agent);
+    if (!lifted) return reply.code(404).send({ error: `agent ${body.data.agent} is not revoked` });
+    return { reinstated: body.data };
   });
 }

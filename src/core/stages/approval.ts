@@ -1,6 +1,7 @@
-// Approvals: a human's yes is bound to one exact action. The binding is a digest of the resolved
-// agent and user, the action, the resource as the PEP named it, the input and the caller's
-// context, so an approval never authorizes different arguments. This stage finds a usable grant
+// Approvals: a human's yes is bound to one exact action in one session. The binding is a digest
+// of the resolved agent and user, the session, the action, the resource as the PEP named it, the
+// input, the content and the caller's context, so an approval never authorizes different
+// arguments, nor the same call in another session (a session is one task a person watches). This stage finds a usable grant
 // for the request and sets `context.approval`; the decision service then claims it atomically.
 
 import { createHash } from 'node:crypto';
@@ -27,15 +28,16 @@ export interface ApprovalGrants {
 export interface BindingSubject {
   agent: string;
   user?: string | undefined;
-  request: Pick<ActionRequest, 'action' | 'resource' | 'input' | 'context' | 'content'>;
+  request: Pick<ActionRequest, 'session' | 'action' | 'resource' | 'input' | 'context' | 'content'>;
 }
 
 /** `sha256:` over the canonical JSON (RFC 8785) of exactly what the approval covers. */
 export function approvalBinding(s: BindingSubject): string {
-  const { action, resource, input, context, content } = s.request;
+  const { session, action, resource, input, context, content } = s.request;
   const text = canonicalJson({
     agent: s.agent,
     user: s.user ?? null,
+    session: session ?? null,
     action,
     resource,
     input: input ?? null,

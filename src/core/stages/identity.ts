@@ -120,12 +120,37 @@ export function identityStage(tokens?: TokenVerifier): Stage {
 }
 
 /** A listed user acting in person (an approver): no agent, no delegation chain. */
-export function directUserStage(): Stage {
+/**
+ * A user Cordon itself vouches for that entities.json need not list: the local admin, who holds
+ * the credential in the data directory. A listed user of the same id wins (it is authoritative).
+ */
+export interface StandInUser {
+  id: string;
+  parents: { type: string; id: string }[];
+}
+
+/**
+ * The local admin: the holder of the admin credential in the data directory. People cannot be
+ * it: the API refuses an identity provider token naming this user.
+ */
+export const LOCAL_ADMIN: StandInUser = {
+  id: 'cordon-admin',
+  parents: [{ type: 'Role', id: 'cordon-admin' }],
+};
+
+export function directUserStage(standIn?: StandInUser): Stage {
   return {
     name: 'identity',
     run(s: DecisionState) {
       const id = s.request.user ?? '';
-      s.user = principal(s, 'user', id);
+      s.user =
+        standIn?.id === id && !s.set.store.get('User', id)
+          ? {
+              uid: { type: 'User', id },
+              attrs: {},
+              parents: s.set.store.ancestorsOf(standIn.parents),
+            }
+          : principal(s, 'user', id);
       if (s.user) s.facts.delegation = { depth: 0, chain: [], user: id };
     },
   };
