@@ -30,7 +30,8 @@ type ListOptions = CommonOptions & { status?: string; limit: string };
 function line(a: ApprovalView): string {
   const who = a.user ? `${a.agent} for ${a.user}` : a.agent;
   const what = `${a.request.action} ${a.request.resource.type}::"${a.request.resource.id}"`;
-  const gate = a.reasons.map((r) => r.policy).join(',');
+  // The agent and the user it acts for can hit the same gate: name it once.
+  const gate = [...new Set(a.reasons.map((r) => r.policy))].join(',');
   const answered = a.approver ? ` by ${a.approver}` : ` until ${a.expiresAt}`;
   return `${a.id}  ${a.status.padEnd(8)} ${who}: ${what} [${gate}]${answered}`;
 }

@@ -253,3 +253,55 @@ describe('cordon serve', () => {
     }
   });
 });
+
+describe('daily-use options', () => {
+  it('decide --fail exits 2 on deny (0 on allow), for scripts', async () => {
+    const side = fileURLToPath(new URL('../../examples/requests/side-door.json', import.meta.url));
+    const r = cordon(['decide', '--policies', EXAMPLE_POLICIES, '--request', side, '--fail']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { decision: string }).decision, 'deny');
+    assert.equal(cordon(['decide', '--policies', EXAMPLE_POLICIES, '--request', side]).code, 0);
+  });
+
+  it('policy validate --json and policy test --json print one JSON document', async () => {
+    const v = cordon(['policy', 'validate', '--json', EXAMPLE_POLICIES]);
+    assert.equal(v.code, 0, v.stderr);
+    const view = JSON.parse(v.stdout) as { valid: boolean; policies: number; version: string };
+    assert.equal(view.valid, true);
+    assert.equal(view.policies, await examplePolicyCount());
+    const bad = await tempDir();
+    await writeFile(join(bad, 'p.cedar'), 'permit(principal, action, resource) when { ; };\n');
+    const b = cordon(['policy', 'validate', '--json', bad]);
+    assert.equal(b.code, 1);
+    const errs = JSON.parse(b.stdout) as {
+      valid: boolean;
+      errors: { file: string; line: number }[];
+    };
+    assert.equal(errs.valid, false);
+    assert.equal(errs.errors[0]?.file, 'p.cedar');
+    const t = cordon(['policy', 'test', '--json', EXAMPLE_POLICIES]);
+    assert.equal(t.code, 0, t.stderr);
+    const report = JSON.parse(t.stdout) as { passed: number; failed: number; cases: unknown[] };
+    assert.equal(report.failed, 0);
+    assert.equal(report.cases.length, report.passed);
+  });
+
+  it('policy test --junit writes JUnit XML naming the failed case and why', async () => {
+    const dir = await exampleCopy();
+    const file = join(dir, 'tests', 'zz.yaml');
+    await writeFile(
+      file,
+      'cases:\n  - name: "bob <intern> & co"\n    request: { agent: sre-automation, user: bob, action: invokeTool, resource: { type: Tool, id: "prod-db/drop_table" } }\n    expect: allow\n',
+    );
+    const xml = join(await tempDir(), 'junit.xml');
+    const r = cordon(['policy', 'test', dir, '--junit', xml]);
+    assert.equal(r.code, 1);
+    const text = await readFile(xml, 'utf8');
+    assert.match(text, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites /);
+    assert.match(
+      text,
+      /<testcase classname="tests\/zz\.yaml" name="bob &lt;intern&gt; &amp; co">\n\s+<failure message="expected allow, got deny">/,
+    );
+    assert.match(text, /<testsuites [^>]*failures="1"/);
+  });
+});

@@ -68,7 +68,8 @@ export function buildCli(exit: Exit): Command {
     .description('parse and schema-validate a policy directory')
     .argument('<dir>')
     .addOption(engineOption())
-    .action(async (dir: string, o: { engine: EngineKind }) =>
+    .option('--json', 'print {valid, errors, warnings, policies, entities, version} as JSON')
+    .action(async (dir: string, o: { engine: EngineKind; json?: boolean }) =>
       (await policyActions()).validate(dir, o, exit),
     );
 
@@ -85,7 +86,11 @@ export function buildCli(exit: Exit): Command {
     .command('test')
     .description('run the policy tests in DIR/tests/*.yaml')
     .argument('<dir>')
-    .action(async (dir: string) => (await policyActions()).test(dir, {}, exit));
+    .option('--json', 'print {passed, failed, cases} as JSON')
+    .option('--junit <file>', 'also write the results as JUnit XML (for CI)')
+    .action(async (dir: string, o: { json?: boolean; junit?: string }) =>
+      (await policyActions()).test(dir, o, exit),
+    );
 
   program
     .command('decide')
@@ -93,7 +98,8 @@ export function buildCli(exit: Exit): Command {
     .requiredOption('--policies <dir>', 'policy directory')
     .option('--request <file>', 'request JSON (default: stdin)')
     .addOption(engineOption())
-    .action(async (o: { policies: string; request?: string; engine: EngineKind }) =>
+    .option('--fail', 'exit 2 on deny and 3 on require_approval (for scripts and CI)')
+    .action(async (o: { policies: string; request?: string; engine: EngineKind; fail?: boolean }) =>
       (await policyActions()).decide(o, exit),
     );
 

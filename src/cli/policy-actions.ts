@@ -1,17 +1,21 @@
 // The actions of `cordon init`, `policy validate|fmt|test` and `decide`, loaded when one of
 // them runs (commands.ts defines their options).
 
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { EngineKind } from '../core/compiled/index.js';
 import { Engine } from '../core/engine.js';
 import { parseActionRequest } from '../core/request.js';
 import { formatLocated } from '../core/source-location.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { UserError } from './errors.js';
+import { junitXml, type CaseOutcome } from './junit.js';
 
 type Exit = (code: number) => void;
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
+
+/** `decide --fail`: an outcome other than allow is an exit code scripts can branch on. */
+const FAIL_EXIT = { allow: 0, deny: 2, require_approval: 3 } as const;
 
 async function compileOrReport(dir: string, engine?: EngineKind) {
   const r = await loadPolicyDir(dir, engine ? { engine } : {});
@@ -36,7 +40,28 @@ export async function init(dir: string, o: { force?: boolean }, _exit: Exit): Pr
   out(`next: npx cordon policy test ${dir}`);
 }
 
-export async function validate(dir: string, o: { engine: EngineKind }, exit: Exit): Promise<void> {
+export async function validate(
+  dir: string,
+  o: { engine: EngineKind; json?: boolean },
+  exit: Exit,
+): Promise<void> {
+  if (o.json) {
+    const r = await loadPolicyDir(dir, { engine: o.engine });
+    const view = r.ok
+      ? {
+          valid: true,
+          errors: [],
+          warnings: r.warnings,
+          policies: r.set.size,
+          entities: r.set.store.listed,
+          typeChecked: !!r.set.schema,
+          fallbacks: r.set.fallbacks,
+          version: r.set.version,
+        }
+      : { valid: false, errors: r.errors, warnings: r.warnings };
+    out(JSON.stringify(view, null, 2));
+    return exit(r.ok ? 0 : 1);
+  }
   const set = await compileOrReport(dir, o.engine);
   if (!set) return exit(1);
   if (set.engine === 'compiled') {
@@ -63,42 +88,54 @@ export async function fmt(dir: string, o: { check?: boolean }, exit: Exit): Prom
   if (r.errors.length > 0 || (o.check && r.changed.length > 0)) return exit(1);
 }
 
-export async function test(dir: string, _o: object, exit: Exit): Promise<void> {
+export async function test(
+  dir: string,
+  o: { json?: boolean; junit?: string },
+  exit: Exit,
+): Promise<void> {
+  // With --json, stdout carries only the JSON: compile errors go to stderr either way.
+  const say = o.json ? () => {} : out;
+  const results: CaseOutcome[] = [];
   const set = await compileOrReport(dir);
   if (!set) {
-    out('0 passed, 1 failed');
-    return exit(1);
-  }
-  const { readTestFiles, runCase } = await import('../policy/test-runner.js');
-  const engine = new Engine({ policies: { current: () => set } });
-  const { cases, errors } = await readTestFiles(dir);
-  let passed = 0;
-  let failed = errors.length;
-  for (const e of errors) out(`✗ ${e.file}: ${e.message}`);
-  for (const { file, c } of cases) {
-    const r = await runCase(engine, file, c);
-    if (r.passed) {
-      passed++;
-      out(`✓ ${file}: ${r.name}`);
-      continue;
+    results.push({
+      file: '(policies)',
+      name: 'the policies compile',
+      passed: false,
+      problems: ['they do not: see the errors above'],
+    });
+  } else {
+    const { readTestFiles, runCase } = await import('../policy/test-runner.js');
+    const engine = new Engine({ policies: { current: () => set } });
+    const { cases, errors } = await readTestFiles(dir);
+    for (const e of errors) {
+      results.push({ file: e.file, name: '(file)', passed: false, problems: [e.message] });
+      say(`✗ ${e.file}: ${e.message}`);
     }
-    failed++;
-    out(`✗ ${file}: ${r.name}`);
-    for (const p of r.problems) out(`    ${p}`);
-    for (const reason of r.decision?.reasons ?? []) {
-      out(
-        `    reason: ${reason.policy} (${reason.effect}${reason.principal ? `, ${reason.principal}` : ''})${reason.message ? `: ${reason.message}` : ''}`,
-      );
+    for (const { file, c } of cases) {
+      const r = await runCase(engine, file, c);
+      const problems = [...r.problems];
+      for (const reason of r.decision?.reasons ?? [])
+        problems.push(
+          `reason: ${reason.policy} (${reason.effect}${reason.principal ? `, ${reason.principal}` : ''})${reason.message ? `: ${reason.message}` : ''}`,
+        );
+      for (const e of r.decision?.errors ?? [])
+        problems.push(`error in ${e.policy} (${e.principal}): ${e.message}`);
+      results.push({ file, name: r.name, passed: r.passed, problems: r.passed ? [] : problems });
+      say(`${r.passed ? '✓' : '✗'} ${file}: ${r.name}`);
+      if (!r.passed) for (const p of problems) say(`    ${p}`);
     }
-    for (const e of r.decision?.errors ?? [])
-      out(`    error in ${e.policy} (${e.principal}): ${e.message}`);
   }
-  out(`${passed} passed, ${failed} failed`);
+  const passed = results.filter((r) => r.passed).length;
+  const failed = results.length - passed;
+  if (o.junit) await writeFile(o.junit, junitXml(dir, results));
+  if (o.json) out(JSON.stringify({ passed, failed, cases: results }, null, 2));
+  else out(`${passed} passed, ${failed} failed`);
   if (failed > 0) return exit(1);
 }
 
 export async function decide(
-  o: { policies: string; request?: string; engine: EngineKind },
+  o: { policies: string; request?: string; engine: EngineKind; fail?: boolean },
   exit: Exit,
 ): Promise<void> {
   let text: string;
@@ -119,5 +156,7 @@ export async function decide(
   const engine = new Engine({ policies: { current: () => set } });
   // Local and offline, like a policy test: the request's parents are believed.
   const trusted = { trustedFor: [request.resource.type] };
-  out(JSON.stringify(await engine.decide({ pep: 'cli', ...request, ...trusted }), null, 2));
+  const decision = await engine.decide({ pep: 'cli', ...request, ...trusted });
+  out(JSON.stringify(decision, null, 2));
+  if (o.fail) exit(FAIL_EXIT[decision.decision]);
 }
