@@ -136,6 +136,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         bearerAuthenticator,
         parseConfig,
         createMcpHttpServer,
+        limitsFromConfig,
         GatewaySession,
         openPdp,
         pino,
@@ -235,6 +236,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         log,
         idleTimeoutMs: idleSeconds * 1000,
         approvalWaitMs,
+        limits: limitsFromConfig(config.limits),
       });
       await new Promise<void>((r) => http.server.listen(where.port, where.host, r));
       const addr = http.server.address();

@@ -30,6 +30,31 @@ export const configSchema = z.strictObject({
     .int()
     .positive()
     .default(1024 * 1024),
+  /** Against hostile clients, on every listener (docs/operations.md). */
+  limits: z
+    .strictObject({
+      /** The whole request, headers and body, must arrive within this. */
+      requestTimeoutSeconds: z.number().positive().default(30),
+      headersTimeoutSeconds: z.number().positive().default(10),
+      keepAliveTimeoutSeconds: z.number().positive().default(5),
+      /** Requests one connection may have open, answers not yet taken by its client. */
+      maxPendingPerConnection: z.number().int().positive().default(64),
+      maxPendingTotal: z.number().int().positive().default(4096),
+      /** Answer bytes queued for a client that does not read them. */
+      maxUnreadBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 * 1024),
+    })
+    .default({
+      requestTimeoutSeconds: 30,
+      headersTimeoutSeconds: 10,
+      keepAliveTimeoutSeconds: 5,
+      maxPendingPerConnection: 64,
+      maxPendingTotal: 4096,
+      maxUnreadBytes: 1024 * 1024,
+    }),
   watch: z.boolean().default(true),
   /** compiled: Cordon's compiled Cedar evaluator (cedar-wasm for what it does not accept); wasm: cedar-wasm only. */
   engine: z.enum(['compiled', 'wasm']).default('compiled'),

@@ -7,6 +7,12 @@
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { destinationHost } from './sets.js';
+import {
+  DEFAULT_HTTP_LIMITS,
+  guardPending,
+  serverOptions,
+  type HttpLimits,
+} from '../server/http-limits.js';
 
 export interface EgressVerdict {
   allow: boolean;
@@ -59,9 +65,13 @@ function refusal(v: EgressVerdict, host: string, port: number): string {
 export async function startEgressProxy(
   decide: EgressDecide,
   listenHost = '127.0.0.1',
+  limits: Partial<HttpLimits> = {},
 ): Promise<EgressProxy> {
   const sockets = new Set<Socket>();
-  const server = createServer(async (req, res) => {
+  // Slow headers and clients that pipeline without reading are cut off as on every listener;
+  // a forwarded upload may take longer than an API request.
+  const l = { ...DEFAULT_HTTP_LIMITS, requestTimeoutMs: 300_000, ...limits };
+  const server = createServer(serverOptions(l), async (req, res) => {
     // Absolute-form: GET http://host:port/path
     let url: URL;
     try {
@@ -100,6 +110,8 @@ export async function startEgressProxy(
     });
     req.pipe(up);
   });
+
+  guardPending(server, l);
 
   server.on('connect', async (req: IncomingMessage, client: Socket, head: Buffer) => {
     sockets.add(client);

@@ -17,6 +17,12 @@ import { bearerOf, type Caller } from './bearer.js';
 import type { DecisionService } from '../server/decisions.js';
 import { GatewaySession, type ContentHook } from './gateway.js';
 import type { UpstreamSpec } from './upstream.js';
+import {
+  DEFAULT_HTTP_LIMITS,
+  guardPending,
+  serverOptions,
+  type HttpLimits,
+} from '../server/http-limits.js';
 
 export interface McpHttpOptions {
   upstreams: UpstreamSpec[];
@@ -30,6 +36,8 @@ export interface McpHttpOptions {
   idleTimeoutMs?: number;
   /** How long a tool call waits for a human's answer to an approval request. */
   approvalWaitMs?: number;
+  /** Time limits and per-connection bounds against hostile clients. */
+  limits?: Partial<HttpLimits>;
 }
 
 interface Session {
@@ -113,12 +121,15 @@ export function createMcpHttpServer(o: McpHttpOptions): {
     Math.min(idle, 60_000),
   ).unref();
 
-  const server = createServer((req, res) => {
+  // The same time limits and per-connection bounds as the decision API (server/http-limits.ts).
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...o.limits };
+  const server = createServer(serverOptions(limits), (req, res) => {
     void handle(req, res).catch((e: unknown) => {
       o.log.error({ err: e }, 'mcp http request failed');
       if (!res.headersSent) send(res, 500, rpcError(-32603, 'internal error'));
     });
   });
+  guardPending(server, limits);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');

@@ -30,6 +30,12 @@ import {
   type Caller,
 } from './auth.js';
 import type { DecisionService } from './decisions.js';
+import {
+  DEFAULT_HTTP_LIMITS,
+  guardPending,
+  serverOptions,
+  type HttpLimits,
+} from './http-limits.js';
 import type { Metrics } from './metrics.js';
 import { authorizeControl, ControlDenied, controlPlane, sendDenied } from './control.js';
 
@@ -39,6 +45,8 @@ export interface AppOptions {
   logger: Logger;
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
+  /** Time limits and per-connection bounds against hostile clients (http-limits.ts). */
+  limits?: Partial<HttpLimits>;
   /** Delegation tokens: exchange, revocation, JWKS. */
   identity?: Omit<TokenRoutesOptions, 'decisions'>;
   /** The LLM gateway (OpenAI and Anthropic APIs), when upstreams are configured. */
@@ -82,6 +90,7 @@ function asCaller(r: ActionRequest, caller: Caller, defaultPep: string): ActionR
 }
 
 export function buildApp(opts: AppOptions): FastifyInstance {
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     // Decisions are logged by the decision service; per-request access logs would double them.
@@ -89,7 +98,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Fastify's own default is no request timeout: a body sent a byte at a time never ends.
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: serverOptions(limits),
   });
+  guardPending(app.server, limits);
   const { decisions, metrics } = opts;
   const trusted = (req: FastifyRequest, r: ActionRequest): ActionRequest => {
     const types = opts.trustedFor?.(req);

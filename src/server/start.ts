@@ -12,6 +12,7 @@ import type { AuthOptions } from './auth.js';
 import { buildApp } from './app.js';
 import { openPdp, type Pdp } from './pdp.js';
 import { trustedForRequest } from './resource-trust.js';
+import { limitsFromConfig } from './http-limits.js';
 
 export interface RunningServer {
   url: string;
@@ -75,6 +76,7 @@ export async function serveApi(
     metrics,
     logger: log,
     bodyLimit: config.bodyLimit,
+    limits: limitsFromConfig(config.limits),
     identity: { tokens, keys, revocations },
     reloadError: () => policies.lastError?.message,
     trustedFor: trustedForRequest(config.resources.trustedPeps),
