@@ -392,6 +392,82 @@ describe('MCP gateway over stdio: names, crashes, malformed input', async () => 
   });
 });
 
+describe('MCP gateway: prompts and resources are decided normalized and inspected', async () => {
+  const dir = await policies(`
+    @id("agent-all") permit (principal == Agent::"coding-agent", action, resource);
+    @id("results-redacted") @redact("secrets") permit (principal, action == Action::"readToolResult", resource);
+    @id("no-dynamic") forbid (principal, action == Action::"readResource", resource)
+    when { resource.uri like "demo://resource/dynamic/*" };`);
+  const g = `ghp_${'a1B2c3D4e5'.repeat(3)}f6G7h8`;
+
+  it('prompts/get: a secret in the prompt the server returns is redacted', async () => {
+    const { client } = await gateway({
+      policies: dir,
+      name: 'everything',
+      upstream: [node, EVERYTHING, 'stdio'],
+    });
+    const r = await client.getPrompt({ name: 'args-prompt', arguments: { city: `Paris ${g}` } });
+    const all = JSON.stringify(r.messages);
+    assert.ok(!all.includes(g.slice(4, 20)), all);
+    assert.match(all, /REDACTED:GITHUB-PAT/);
+  });
+
+  it('resources/read: .. and %2e%2e are resolved before the decision', async () => {
+    const { client } = await gateway({
+      policies: dir,
+      name: 'everything',
+      upstream: [node, EVERYTHING, 'stdio'],
+    });
+    await client.listResources();
+    for (const uri of [
+      'demo://resource/static/document/../../dynamic/text/1',
+      'demo://resource/static/document/%2e%2e/%2E%2e/dynamic/text/1',
+    ])
+      await assert.rejects(
+        client.readResource({ uri }),
+        /Cordon denied demo:\/\/resource\/dynamic\/text\/1 .*no-dynamic/,
+        uri,
+      );
+    await assert.rejects(
+      client.readResource({ uri: 'demo://resource/static/document/..%2f..%2fdynamic/text/1' }),
+      /hides a dot segment/,
+    );
+    const ok = await client.readResource({
+      uri: 'demo://resource/static/document/./architecture.md',
+    });
+    assert.match(JSON.stringify(ok.contents), /architecture/i);
+  });
+
+  it('resources/read: a secret in the contents and their URI is redacted', async () => {
+    const { client } = await gateway({ policies: dir, name: 'fixture', upstream: [node, FIXTURE] });
+    const r = await client.readResource({
+      uri: `fixture://echo/${encodeURIComponent(`key ${g}`)}`,
+    });
+    const all = JSON.stringify(r.contents);
+    assert.ok(!all.includes(g.slice(4, 20)), all);
+    assert.match(all, /REDACTED:GITHUB-PAT/);
+  });
+
+  it('a base64 text file read by the filesystem server (read_media_file) is redacted', async () => {
+    const root = await tempDir('cordon-mcp-media-');
+    await writeFile(join(root, 'notes.txt'), `deploy key ${g}\n`);
+    const { client } = await gateway({
+      policies: dir,
+      name: 'fs',
+      upstream: [node, FILESYSTEM, root],
+    });
+    const r = (await client.callTool({
+      name: 'read_media_file',
+      arguments: { path: join(root, 'notes.txt') },
+    })) as CallToolResult;
+    const blob = (r.content[0] as { resource: { blob: string } }).resource.blob;
+    assert.equal(
+      Buffer.from(blob, 'base64').toString('utf8'),
+      'deploy key [REDACTED:GITHUB-PAT]\n',
+    );
+  });
+});
+
 describe('MCP gateway: the everything server', async () => {
   const dir = await policies(`
     @id("everything-tools") permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource in McpServer::"everything");

@@ -22,9 +22,15 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ActionRequest, Decision, ResourceRef } from '../core/types.js';
 import type { DecisionService } from '../server/decisions.js';
-import { inspectToolResults } from './inspect-results.js';
+import { inspectPayload, inspectToolResults } from './inspect-results.js';
 import { NameTable } from './naming.js';
-import { PathArgumentError, stdioPathSettings, toolPaths, type PathSettings } from './paths.js';
+import {
+  normalizeResourceUri,
+  PathArgumentError,
+  stdioPathSettings,
+  toolPaths,
+  type PathSettings,
+} from './paths.js';
 import { Upstream, type DownstreamLink, type UpstreamSpec } from './upstream.js';
 
 /** Who the session acts as: an agent (and user) given on the command line, or a token. */
@@ -169,13 +175,13 @@ export class GatewaySession {
     this.connecting ??= (async () => {
       const downstream = this.server.getClientCapabilities() ?? {};
       const s = this.server;
-      const link: DownstreamLink = {
+      const link = (server: string): DownstreamLink => ({
         capabilities: () => downstream,
         createMessage: (p) => s.createMessage(p as never),
         elicit: (p) => s.elicitInput(p as never),
         listRoots: () => s.listRoots(),
-        notify: (method, params) =>
-          void s.notification({ method, params } as never).catch(() => {}),
+        // Log messages and resource updates are inspected like results, in order per server.
+        notify: (method, params) => this.forwardNotification(server, method, params),
         catalogChanged: (_server, what) => {
           const send =
             what === 'tools'
@@ -185,10 +191,11 @@ export class GatewaySession {
                 : s.sendResourceListChanged();
           void send.catch(() => {});
         },
-      };
+      });
       const connected: Upstream[] = [];
       try {
-        for (const spec of this.opts.upstreams) connected.push(await Upstream.connect(spec, link));
+        for (const spec of this.opts.upstreams)
+          connected.push(await Upstream.connect(spec, link(spec.name)));
       } catch (e) {
         await Promise.allSettled(connected.map((u) => u.close()));
         throw new McpError(ErrorCode.InternalError, (e as Error).message);
@@ -369,23 +376,25 @@ export class GatewaySession {
       const downstreamToken = req.params._meta?.progressToken;
       // Progress goes out before the result: a client drops progress for a finished request.
       const progressSent: Promise<void>[] = [];
+      // In order, and inspected: a progress message is text the agent reads.
+      let queue: Promise<void> = Promise.resolve();
       const progress =
         downstreamToken === undefined
           ? undefined
-          : up.progressToken((p) =>
-              progressSent.push(
-                lost
-                  .then((e) =>
-                    e
-                      ? undefined
-                      : extra.sendNotification({
-                          method: 'notifications/progress',
-                          params: { ...p, progressToken: downstreamToken },
-                        }),
-                  )
-                  .catch(() => {}),
-              ),
-            );
+          : up.progressToken((p) => {
+              queue = queue
+                .then(async () => {
+                  if (await lost) return;
+                  const i = await this.screen(named.server, p, request, d);
+                  const { message: _m, ...bare } = p;
+                  await extra.sendNotification({
+                    method: 'notifications/progress',
+                    params: { ...(i.ok ? i.value : bare), progressToken: downstreamToken },
+                  });
+                })
+                .catch(() => {});
+              progressSent.push(queue);
+            });
       const meta = {
         ...(req.params._meta ? withoutProgressToken(req.params._meta) : {}),
         ...(progress ? { progressToken: progress.token } : {}),
@@ -441,16 +450,15 @@ export class GatewaySession {
           ? { server: this.upstreams[0]!.name, name: req.params.name }
           : undefined);
       if (!named) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${req.params.name}`);
-      const d = await decisions.decide(
-        this.request(
-          'getPrompt',
-          this.promptRef(named.server, named.name),
-          req.params.arguments ?? {},
-        ),
-      );
+      const ref = this.promptRef(named.server, named.name);
+      const d = await decisions.decide(this.request('getPrompt', ref, req.params.arguments ?? {}));
       if (d.decision !== 'allow')
         throw new McpError(ErrorCode.InvalidRequest, this.refusalText(req.params.name, d));
-      return this.upstream(named.server).client.getPrompt({ ...req.params, name: named.name });
+      const prompt = await this.upstream(named.server).client.getPrompt({
+        ...req.params,
+        name: named.name,
+      });
+      return this.shown(`prompt ${req.params.name}`, prompt, d, ref);
     });
 
     s.setRequestHandler(ListResourcesRequestSchema, async () => {
@@ -460,6 +468,11 @@ export class GatewaySession {
         if (u.closed) continue;
         for (const r of await u.resources()) {
           this.resourceServer.set(r.uri, u.name);
+          try {
+            this.resourceServer.set(normalizeResourceUri(r.uri), u.name);
+          } catch {
+            // listed as the server wrote it; a read names it normalized or not at all
+          }
           if (await this.visible('readResource', this.resourceRef(u.name, r.uri)))
             resources.push(r);
         }
@@ -477,7 +490,14 @@ export class GatewaySession {
 
     s.setRequestHandler(ReadResourceRequestSchema, async (req) => {
       await this.ready();
-      const uri = req.params.uri;
+      // Decided and forwarded normalized, as path arguments are: `..` and `%2e%2e` resolved.
+      let uri: string;
+      try {
+        uri = normalizeResourceUri(req.params.uri);
+      } catch (e) {
+        if (!(e instanceof PathArgumentError)) throw e;
+        throw new McpError(ErrorCode.InvalidParams, `Cordon refused it: ${e.message}`);
+      }
       const withResources = this.upstreams.filter((u) => u.capabilities().resources);
       const server =
         this.resourceServer.get(uri) ??
@@ -487,12 +507,12 @@ export class GatewaySession {
           ErrorCode.InvalidParams,
           `Unknown resource: ${uri} (list resources first)`,
         );
-      const d = await decisions.decide(
-        this.request('readResource', this.resourceRef(server, uri), { uri }),
-      );
+      const ref = this.resourceRef(server, uri);
+      const d = await decisions.decide(this.request('readResource', ref, { uri }));
       if (d.decision !== 'allow')
         throw new McpError(ErrorCode.InvalidRequest, this.refusalText(uri, d));
-      return this.upstream(server).client.readResource(req.params);
+      const contents = await this.upstream(server).client.readResource({ ...req.params, uri });
+      return this.shown(uri, contents, d, ref);
     });
 
     s.setRequestHandler(SetLevelRequestSchema, async (req) => {
@@ -504,6 +524,68 @@ export class GatewaySession {
       );
       return {};
     });
+  }
+
+  /** A prompt or resource as the agent may see it, or an error saying why it may not. */
+  private async shown<T extends object>(
+    what: string,
+    payload: T,
+    d: Decision,
+    ref: ResourceRef,
+  ): Promise<T> {
+    const request = this.request('readToolResult', ref);
+    const i = await inspectPayload(
+      this.opts.decisions,
+      { label: what, request, decision: d },
+      payload,
+      ref,
+    );
+    if (!i.ok) throw new McpError(ErrorCode.InvalidRequest, `Cordon withheld ${what}: ${i.why}`);
+    return i.value;
+  }
+
+  /** A notification's params as the agent may see them (resource: the server). */
+  private screen<T extends object>(
+    server: string,
+    params: T,
+    request?: ActionRequest,
+    d?: Decision,
+  ) {
+    const ref: ResourceRef = { type: 'McpServer', id: server };
+    return inspectPayload(
+      this.opts.decisions,
+      {
+        label: `a notification from ${server}`,
+        request: request ?? this.request('readToolResult', ref),
+        ...(d ? { decision: d } : {}),
+      },
+      params,
+      ref,
+    );
+  }
+
+  private readonly notifying = new Map<string, Promise<void>>();
+
+  /** Forwards a server's notification once inspected, in order; a withheld one says so. */
+  private forwardNotification(server: string, method: string, params: unknown): void {
+    const s = this.server;
+    const before = this.notifying.get(server) ?? Promise.resolve();
+    const next = before
+      .then(async () => {
+        const i = await this.screen(server, (params ?? {}) as object);
+        if (i.ok) return s.notification({ method, params: i.value } as never);
+        if (method === 'notifications/message')
+          return s.notification({
+            method,
+            params: {
+              level: 'warning',
+              logger: 'cordon',
+              data: `Cordon withheld a log message from ${server}: ${i.why}`,
+            },
+          } as never);
+      })
+      .catch(() => {});
+    this.notifying.set(server, next);
   }
 
   /** A call by exposed name before any tools/list: build the table on demand. */

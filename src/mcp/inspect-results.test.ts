@@ -8,7 +8,10 @@ import { after, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  LoggingMessageNotificationSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
 import { pino } from 'pino';
 import { Engine } from '../core/engine.js';
 import { makeSecrets } from '../inspect/fixtures/samples.js';
@@ -121,7 +124,71 @@ describe('MCP tool results: field-level data policy (four policy planes table)',
       text(await echo(client, JSON.stringify({ note: 'hi', employee_salary: 1 }))),
       JSON.stringify({ note: 'hi', employee_salary: R }),
     );
-    assert.equal(text(await echo(client, 'employee_salary: 182000')), 'employee_salary: 182000');
+    assert.equal(text(await echo(client, 'note: 182000')), 'note: 182000');
+  });
+
+  it('finds fields in JSON Lines, JSON after prose, and any spelling or alias of the name', async () => {
+    const cole = await agentFor('cole');
+    const lines = text(
+      await echo(
+        cole,
+        `{"customer_name":"A","employee_salary":1}\n{"customer_name":"B","employee_salary":2}`,
+      ),
+    );
+    assert.deepEqual(
+      lines.split('\n').map((l) => JSON.parse(l) as unknown),
+      [
+        { customer_name: 'A', employee_salary: R },
+        { customer_name: 'B', employee_salary: R },
+      ],
+    );
+    const prose = text(
+      await echo(cole, `Here are the rows: {"employee_salary": 182000} and more.`),
+    );
+    assert.equal(prose, `Here are the rows: {"employee_salary":"${R}"} and more.`);
+    const variants = JSON.parse(
+      text(
+        await echo(
+          cole,
+          JSON.stringify({
+            'Employee-Salary': 1,
+            employeeSalary: 2,
+            EMPLOYEE_SALARY: 3,
+            salary: 4,
+            Customer_Name: 'A',
+          }),
+        ),
+      ),
+    ) as Record<string, unknown>;
+    assert.deepEqual(variants, {
+      'Employee-Salary': R,
+      employeeSalary: R,
+      EMPLOYEE_SALARY: R,
+      salary: R,
+      Customer_Name: 'A',
+    });
+    const ana = await agentFor('ana');
+    const max = await agentFor('max');
+    const mail = JSON.stringify({
+      Email_Address: 'a@corp.example',
+      emailAddress: 'b@corp.example',
+    });
+    assert.deepEqual(JSON.parse(text(await echo(ana, mail))), {
+      Email_Address: R,
+      emailAddress: R,
+    });
+    assert.deepEqual(JSON.parse(text(await echo(max, mail))), JSON.parse(mail));
+  });
+
+  it('redacts `name: value` outside JSON and withholds a refused field it cannot locate', async () => {
+    const cole = await agentFor('cole');
+    assert.equal(
+      text(await echo(cole, 'Acme\nEmployee Salary: 182000\nok')),
+      `Acme\nEmployee Salary: ${R}\nok`,
+    );
+    const csv = await echo(cole, 'customer_name,employee_salary\nAcme,182000');
+    assert.equal(csv.isError, true);
+    assert.doesNotMatch(text(csv), /182000/);
   });
 });
 
@@ -152,6 +219,65 @@ describe('MCP tool results: every place a result carries data', () => {
     assert.notEqual(data.card, card, 'the number did not pass through');
     assert.match(String(data.card), /REDACTED/);
     assert.equal(data.employee_salary, '[REDACTED]', 'field policy on structured content');
+  });
+});
+
+describe('MCP results: every text the agent gets reaches the detectors', () => {
+  const g = s.github;
+  const call = async (name: string, args: Record<string, unknown>) =>
+    (await (await agentFor('ada')).callTool({ name, arguments: args })) as CallToolResult;
+  const clean = (v: unknown) => {
+    const all = JSON.stringify(v);
+    for (const piece of [g.slice(0, 12), g.slice(12, 24), g.slice(24)])
+      assert.ok(!all.includes(piece), `"${piece}" survived in ${all}`);
+    assert.match(all, /REDACTED/);
+  };
+
+  it('a secret split over two content blocks', async () => {
+    const r = await call('echo_parts', { parts: [`token ${g.slice(0, 18)}`, `${g.slice(18)} ok`] });
+    clean(r.content);
+    assert.equal((r.content[0] as { text: string }).text.slice(0, 6), 'token ');
+  });
+
+  it('in _meta, in a resource link, in a structured content key', async () => {
+    clean(await call('echo_meta', { text: `key ${g}` }));
+    clean((await call('echo_link', { text: `key ${g}` })).content);
+    clean(
+      (await call('echo_structured', { json: JSON.stringify({ [g]: 'value' }) })).structuredContent,
+    );
+  });
+
+  it('zero-width split, JSON-escaped, fullwidth, percent-encoded', async () => {
+    const zw = await call('echo', { text: `deploy ${g.slice(0, 10)}\u200b${g.slice(10)}` });
+    assert.equal(text(zw), 'deploy [REDACTED:GITHUB-PAT]');
+    const escaped = `{"k":"\\u0067hp_${g.slice(4)}"}`;
+    clean(await call('echo', { text: escaped }));
+    const wide = [...g.slice(0, 4)]
+      .map((c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0))
+      .join('');
+    clean(await call('echo', { text: `${wide}${g.slice(4)}` }));
+    const pct = [...g].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('');
+    assert.ok(!JSON.stringify(await call('echo', { text: `u=${pct}` })).includes(pct));
+  });
+
+  it('a base64 text resource is decoded, redacted and encoded again', async () => {
+    const r = await call('echo_blob', { text: `key ${g} end` });
+    const blob = (r.content[0] as { resource: { blob: string } }).resource.blob;
+    const decoded = Buffer.from(blob, 'base64').toString('utf8');
+    assert.equal(decoded, 'key [REDACTED:GITHUB-PAT] end');
+  });
+
+  it('a log message sent while a tool runs', async () => {
+    const client = await agentFor('ada');
+    const seen: unknown[] = [];
+    client.setNotificationHandler(
+      LoggingMessageNotificationSchema,
+      (n) => void seen.push(n.params),
+    );
+    await client.callTool({ name: 'echo_log', arguments: { text: `leak ${g}` } });
+    for (let i = 0; i < 50 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(seen.length, 1);
+    clean(seen);
   });
 });
 

@@ -175,3 +175,32 @@ export function stdioPathSettings(spec: { cwd?: string; env?: Record<string, str
     home: spec.env?.HOME ?? process.env.HOME ?? homedir(),
   };
 }
+
+/**
+ * A resource URI as it is decided and forwarded: parsed as a URL (dot segments resolved,
+ * `%2e%2e` included), escapes of unreserved characters decoded and the others upper-cased.
+ * One whose path still holds a dot segment once fully decoded (`..%2f`) is refused: a server
+ * that decodes before resolving would read another resource than the one decided.
+ */
+export function normalizeResourceUri(uri: string): string {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new PathArgumentError(`resource URI "${uri}" is not a URI`);
+  }
+  const href = url.href.replace(/%([0-9A-Fa-f]{2})/g, (m, h: string) => {
+    const c = String.fromCharCode(parseInt(h, 16));
+    return /[A-Za-z0-9\-._~]/.test(c) ? c : m.toUpperCase();
+  });
+  const normalized = new URL(href).href;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(new URL(normalized).pathname);
+  } catch {
+    throw new PathArgumentError(`resource URI "${uri}" has a malformed escape`);
+  }
+  if (decoded.includes('\0') || decoded.split(/[/\\]/).some((s) => s === '.' || s === '..'))
+    throw new PathArgumentError(`resource URI "${uri}" hides a dot segment`);
+  return normalized;
+}

@@ -2,11 +2,14 @@
 // a tool that crashes the server, an echo (as text, as an embedded resource, as structured
 // content). Speaks stdio.
 
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
 
-const server = new McpServer({ name: 'fixture', version: '1.0.0' });
+const server = new McpServer(
+  { name: 'fixture', version: '1.0.0' },
+  { capabilities: { logging: {} } },
+);
 const text = (t: string) => ({ content: [{ type: 'text' as const, text: t }] });
 
 server.registerTool(
@@ -43,6 +46,79 @@ server.registerTool(
     structuredContent: { data: JSON.parse(json) as unknown },
   }),
 );
+// Where else a result carries text: split over blocks, in _meta, in a resource link, as a
+// base64 blob, in a log message sent while the tool runs.
+server.registerTool(
+  'echo_parts',
+  {
+    description: 'echo, one text block per part',
+    inputSchema: { parts: z.array(z.string()) },
+    annotations: { readOnlyHint: true },
+  },
+  ({ parts }) => ({ content: parts.map((t) => ({ type: 'text' as const, text: t })) }),
+);
+server.registerTool(
+  'echo_meta',
+  {
+    description: 'echo in _meta',
+    inputSchema: { text: z.string() },
+    annotations: { readOnlyHint: true },
+  },
+  ({ text: t }) => ({
+    content: [{ type: 'text' as const, text: 'ok', _meta: { note: t } }],
+    _meta: { trace: t },
+  }),
+);
+server.registerTool(
+  'echo_link',
+  {
+    description: 'echo as a resource link',
+    inputSchema: { text: z.string() },
+    annotations: { readOnlyHint: true },
+  },
+  ({ text: t }) => ({
+    content: [
+      {
+        type: 'resource_link' as const,
+        uri: `fixture://doc?k=${encodeURIComponent(t)}`,
+        name: 'doc',
+        description: t,
+      },
+    ],
+  }),
+);
+server.registerTool(
+  'echo_blob',
+  {
+    description: 'echo as a base64 text resource',
+    inputSchema: { text: z.string() },
+    annotations: { readOnlyHint: true },
+  },
+  ({ text: t }) => ({
+    content: [
+      {
+        type: 'resource' as const,
+        resource: {
+          uri: 'fixture://blob',
+          mimeType: 'text/plain',
+          blob: Buffer.from(t).toString('base64'),
+        },
+      },
+    ],
+  }),
+);
+server.registerTool(
+  'echo_log',
+  {
+    description: 'echo in a log message, then answer',
+    inputSchema: { text: z.string() },
+    annotations: { readOnlyHint: true },
+  },
+  async ({ text: t }) => {
+    await server.sendLoggingMessage({ level: 'info', data: t });
+    return text('logged');
+  },
+);
 server.registerTool(
   'write_file',
   {
@@ -68,6 +144,15 @@ server.registerTool(
     setImmediate(() => process.exit(3));
     return new Promise(() => {});
   },
+);
+
+server.registerResource(
+  'echo',
+  new ResourceTemplate('fixture://echo/{text}', { list: undefined }),
+  { mimeType: 'text/plain' },
+  (uri, { text: t }) => ({
+    contents: [{ uri: uri.href, mimeType: 'text/plain', text: decodeURIComponent(String(t)) }],
+  }),
 );
 
 await server.connect(new StdioServerTransport());
