@@ -32,7 +32,8 @@ export interface OriginalSpan {
 }
 
 /** Characters removed before detection: Cf, the combining grapheme joiner, variation selectors. */
-const INVISIBLE = /^(?:\p{Cf}|\u034f|\u115f|\u1160|\u3164|\uffa0|[\ufe00-\ufe0f]|[\u{e0100}-\u{e01ef}])$/u;
+const INVISIBLE =
+  /^(?:\p{Cf}|\u034f|\u115f|\u1160|\u3164|\uffa0|[\ufe00-\ufe0f]|[\u{e0100}-\u{e01ef}])$/u;
 const NAMED: Record<string, string> = {
   amp: '&',
   lt: '<',
