@@ -305,3 +305,19 @@ describe('daily-use options', () => {
     assert.match(text, /<testsuites [^>]*failures="1"/);
   });
 });
+
+describe('cordon init --minimal', () => {
+  it('writes a schema, one policy, its entities and one test that pass, and will not overwrite them', async () => {
+    const dir = join(await tempDir(), 'policies');
+    const r = cordon(['init', '--minimal', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('wrote ')).length, 4);
+    const t = cordon(['policy', 'test', dir]);
+    assert.equal(t.code, 0, t.stdout);
+    assert.match(t.stdout, /^2 passed, 0 failed$/m);
+    assert.match(cordon(['policy', 'validate', dir]).stdout, /valid: 1 policies.*type-checked/);
+    const again = cordon(['init', '--minimal', dir]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^cordon: would overwrite .*\(use --force\)\n$/);
+  });
+});

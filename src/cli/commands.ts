@@ -57,7 +57,8 @@ export function buildCli(exit: Exit): Command {
     .description('scaffold a policy directory: schema, example policies, entities, tests')
     .argument('[dir]', 'where to write it', 'policies')
     .option('--force', 'overwrite files that exist')
-    .action(async (dir: string, o: { force?: boolean }) =>
+    .option('--minimal', 'a schema, one policy and one test instead of the full example')
+    .action(async (dir: string, o: { force?: boolean; minimal?: boolean }) =>
       (await policyActions()).init(dir, o, exit),
     );
 

@@ -33,9 +33,13 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function init(dir: string, o: { force?: boolean }, _exit: Exit): Promise<void> {
+export async function init(
+  dir: string,
+  o: { force?: boolean; minimal?: boolean },
+  _exit: Exit,
+): Promise<void> {
   const { scaffold } = await import('../policy/scaffold.js');
-  const written = await scaffold(dir, { force: o.force ?? false });
+  const written = await scaffold(dir, { force: o.force ?? false, minimal: o.minimal ?? false });
   for (const f of written) out(`wrote ${f}`);
   out(`next: npx cordon policy test ${dir}`);
 }
