@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { cp, writeFile } from 'node:fs/promises';
+import { cp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Engine } from '../core/engine.js';
@@ -68,6 +68,26 @@ describe('LivePolicySet', () => {
       assert.ok(live.lastError);
     } finally {
       await live.close();
+    }
+  });
+
+  it('refuses a reload from which entities.json or the schema vanished, keeping the last good set', async () => {
+    for (const vanished of ['entities.json', 'schema.cedarschema']) {
+      const dir = await exampleCopy();
+      const live = await LivePolicySet.open(dir);
+      try {
+        const engine = new Engine({ policies: live });
+        const version = live.current().version;
+        live.on('error', () => {}); // reported through lastError below
+        await rm(join(dir, vanished));
+        await live.reload();
+        assert.equal(live.current().version, version, vanished);
+        assert.match(live.lastError?.message ?? '', new RegExp(`^${vanished} vanished`));
+        // ledger-bot is known only from entities.json: it is still decided as before.
+        assert.equal((await engine.decide(readLedger)).decision, 'allow');
+      } finally {
+        await live.close();
+      }
     }
   });
 

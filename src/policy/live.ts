@@ -6,7 +6,15 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { CompiledPolicySet } from '../core/policy-set.js';
 import type { PolicyProvider } from '../core/engine.js';
 import { formatLocated, type LocatedError } from '../core/source-location.js';
-import { loadPolicyDir, PolicyDirError, type LoadOptions } from './load.js';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  ENTITIES_FILE,
+  loadPolicyDir,
+  PolicyDirError,
+  SCHEMA_FILE,
+  type LoadOptions,
+} from './load.js';
 
 export class PolicyLoadError extends Error {
   constructor(readonly errors: LocatedError[]) {
@@ -33,6 +41,8 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
     readonly dir: string,
     initial: CompiledPolicySet,
     private readonly options: LoadOptions,
+    /** The optional files (schema, entities) the serving set was built with. */
+    private files: Set<string>,
   ) {
     super();
     this.set = initial;
@@ -40,7 +50,8 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
 
   /** Loads the directory; a set that does not compile is an error here (nothing to fall back on). */
   static async open(dir: string, options: LoadOptions = {}): Promise<LivePolicySet> {
-    return new LivePolicySet(dir, await compileOrThrow(dir, options), options);
+    const files = await presentFiles(dir);
+    return new LivePolicySet(dir, await compileOrThrow(dir, options), options, files);
   }
 
   current(): CompiledPolicySet {
@@ -69,7 +80,22 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
   reload(): Promise<void> {
     this.reloading = this.reloading.then(async () => {
       let next: CompiledPolicySet;
+      let files: Set<string>;
       try {
+        files = await presentFiles(this.dir);
+        // A file the serving set was built with is gone: most likely a deploy caught halfway
+        // (a set without entities.json or its schema would decide very differently). Removing
+        // one on purpose takes a restart, which loads the directory as it is.
+        const vanished = [...this.files].filter((f) => !files.has(f));
+        if (vanished.length > 0)
+          throw new PolicyLoadError(
+            vanished.map((f) => ({
+              file: f,
+              message:
+                'vanished since the serving set was loaded; the last good set keeps serving ' +
+                '(to remove it on purpose, restart)',
+            })),
+          );
         next = await compileOrThrow(this.dir, this.options);
       } catch (e) {
         this.lastError =
@@ -80,6 +106,7 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
         return;
       }
       this.lastError = undefined;
+      this.files = files;
       const previous = this.set;
       if (next.version === previous.version) {
         next.dispose();
@@ -112,4 +139,18 @@ async function compileOrThrow(dir: string, options: LoadOptions): Promise<Compil
   }
   if (!result.ok) throw new PolicyLoadError(result.errors);
   return result.set;
+}
+
+/** Which of the optional files (schema.cedarschema, entities.json) the directory holds. */
+async function presentFiles(dir: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const f of [SCHEMA_FILE, ENTITIES_FILE]) {
+    try {
+      await access(join(dir, f));
+      out.add(f);
+    } catch {
+      // absent
+    }
+  }
+  return out;
 }
