@@ -321,3 +321,25 @@ describe('cordon init --minimal', () => {
     assert.match(again.stderr, /^cordon: would overwrite .*\(use --force\)\n$/);
   });
 });
+
+describe('policy validate warnings', () => {
+  it('warns about an entity reference nothing provides (a typo), and not on the examples', async () => {
+    const dir = join(await tempDir(), 'p');
+    assert.equal(cordon(['init', '--minimal', dir]).code, 0);
+    const file = join(dir, 'policies.cedar');
+    await writeFile(
+      file,
+      `${await readFile(file, 'utf8')}forbid(principal == Agent::"my-agnt", action, resource);\n`,
+    );
+    const r = cordon(['policy', 'validate', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /^policies\.cedar:\d+:\d+ policy "policies\.cedar#1" names Agent::"my-agnt", which is not in entities\.json/m,
+    );
+    assert.doesNotMatch(
+      cordon(['policy', 'validate', EXAMPLE_POLICIES]).stderr,
+      /not in entities\.json/,
+    );
+  });
+});

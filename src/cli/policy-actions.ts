@@ -55,7 +55,10 @@ export async function validate(
       ? {
           valid: true,
           errors: [],
-          warnings: r.warnings,
+          warnings: [
+            ...r.warnings,
+            ...(await import('../policy/entity-refs.js')).unknownEntityReferences(r.set),
+          ],
           policies: r.set.size,
           entities: r.set.store.listed,
           typeChecked: !!r.set.schema,
@@ -68,6 +71,8 @@ export async function validate(
   }
   const set = await compileOrReport(dir, o.engine);
   if (!set) return exit(1);
+  const { unknownEntityReferences } = await import('../policy/entity-refs.js');
+  for (const w of unknownEntityReferences(set)) err(`${formatLocated(w)} (warning)`);
   if (set.engine === 'compiled') {
     for (const f of set.fallbacks)
       out(
