@@ -38,6 +38,8 @@ interface ServeOptions {
   auditSync: string;
   api?: string;
   approvalWait: string;
+  allowedHost: string[];
+  maxSessions: string;
 }
 
 function durationMs(text: string, flag: string): number {
@@ -117,6 +119,17 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     .option('--jwt-agent-claim <claim>', 'claim naming the agent', 'azp')
     .option('--jwt-user-claim <claim>', 'claim naming the user', 'sub')
     .option('--session-idle <duration>', 'http: close sessions unused this long', '30m')
+    .option(
+      '--allowed-host <name>',
+      'http: a hostname clients use in Host/Origin besides loopback and the bound host (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option(
+      '--max-sessions <n>',
+      'http: sessions one user/agent may hold at once (each runs its own upstreams)',
+      '8',
+    )
     .option('--api <url>', 'also serve the PDP HTTP API (approvals, audit) at http://HOST:PORT')
     .option(
       '--approval-wait <duration>',
@@ -140,6 +153,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         GatewaySession,
         openPdp,
         pino,
+        RequestIds,
         serveApi,
         StdioServerTransport,
       } = await lib();
@@ -194,6 +208,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         const transport = new StdioServerTransport();
         transport.onclose = () => void gateway.close().then(() => stop(0));
         await gateway.server.connect(transport);
+        new RequestIds().watch(transport, true);
         answerMalformedMessages(gateway.server, transport, (err) =>
           log.warn({ err }, 'mcp protocol error'),
         );
@@ -229,6 +244,12 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         await pdp.close();
         throw new McpCliError(`--session-idle ${o.sessionIdle}: give a duration like 30m`);
       }
+      const maxSessions = Number(o.maxSessions);
+      if (!Number.isSafeInteger(maxSessions) || maxSessions < 1) {
+        await api?.close();
+        await pdp.close();
+        throw new McpCliError(`--max-sessions ${o.maxSessions}: give a whole number of at least 1`);
+      }
       const http = createMcpHttpServer({
         upstreams,
         decisions: pdp.decisions,
@@ -237,6 +258,9 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         idleTimeoutMs: idleSeconds * 1000,
         approvalWaitMs,
         limits: limitsFromConfig(config.limits),
+        listenHost: where.host,
+        allowedHosts: o.allowedHost,
+        maxSessionsPerPrincipal: maxSessions,
       });
       await new Promise<void>((r) => http.server.listen(where.port, where.host, r));
       const addr = http.server.address();

@@ -8,6 +8,7 @@ export { answerMalformedMessages, GatewaySession } from '../mcp/gateway.js';
 export { bearerAuthenticator } from '../mcp/bearer.js';
 export { createMcpHttpServer } from '../mcp/http.js';
 export { limitsFromConfig } from '../server/http-limits.js';
+export { RequestIds } from '../mcp/request-ids.js';
 export { parseMcpServers, wrapMcpServers } from '../mcp/config.js';
 export { openPdp } from '../server/pdp.js';
 export { serveApi } from '../server/start.js';

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import { Engine } from '../core/engine.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
-import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+import { tempDir } from '../testing/fixtures.js';
 import { freePort, waitForHttp } from '../testing/net.js';
 import { adminHeader } from '../testing/auth.js';
 import {
@@ -32,6 +32,7 @@ import {
   EVERYTHING_SERVER,
   inProcessGateway,
   issueToken,
+  mcpPolicyDir,
   startHttpGateway,
 } from '../testing/mcp.js';
 
@@ -59,22 +60,7 @@ async function codingAgentMayCallTools(log?: AuditLog): Promise<DecisionService>
   return new DecisionService(engine, new Metrics(), pino({ level: 'silent' }), log);
 }
 
-/** A policy directory: the shipped schema and entities, and the given policies. */
-async function policies(text: string): Promise<string> {
-  const dir = await tempDir('cordon-mcp-policies-');
-  await cp(join(EXAMPLE_POLICIES, 'schema.cedarschema'), join(dir, 'schema.cedarschema'));
-  const entities = JSON.parse(
-    await readFile(join(EXAMPLE_POLICIES, 'entities.json'), 'utf8'),
-  ) as unknown[];
-  entities.push({
-    uid: { type: 'Agent', id: 'intruder' },
-    attrs: { risk_level: 'high', owner: 'nobody' },
-    parents: [],
-  });
-  await writeFile(join(dir, 'entities.json'), JSON.stringify(entities));
-  await writeFile(join(dir, 'policies.cedar'), text);
-  return dir;
-}
+const policies = mcpPolicyDir;
 
 async function gateway(o: {
   policies: string;

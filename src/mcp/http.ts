@@ -1,7 +1,10 @@
 // The gateway over Streamable HTTP: a session per client, each with its own upstream
-// connections. Every request must carry a bearer token (401 otherwise): a Cordon delegation
-// token or one from a configured issuer. It is verified on every request, so a revocation takes effect at once, and a session stays bound to
-// the user and agent that opened it.
+// connections. A request whose Host or Origin is not this gateway's is refused (DNS rebinding).
+// Every request must carry a bearer token (401 otherwise): a Cordon delegation token or one from
+// a configured issuer. It is verified on every request, so a revocation takes effect at once,
+// and a session stays bound to the user and agent that opened it. Each principal may hold a
+// bounded number of sessions (each one runs its own upstream processes), and a request that
+// reuses the id of one still in flight is answered with an error at once.
 
 import { randomUUID } from 'node:crypto';
 import {
@@ -16,6 +19,8 @@ import type { Logger } from 'pino';
 import { bearerOf, type Caller } from './bearer.js';
 import type { DecisionService } from '../server/decisions.js';
 import { GatewaySession, type ContentHook } from './gateway.js';
+import { allowedHostnames, rebindingRefusal } from './origin.js';
+import { duplicateIdError, RequestIds } from './request-ids.js';
 import type { UpstreamSpec } from './upstream.js';
 import {
   DEFAULT_HTTP_LIMITS,
@@ -38,13 +43,22 @@ export interface McpHttpOptions {
   approvalWaitMs?: number;
   /** Time limits and per-connection bounds against hostile clients. */
   limits?: Partial<HttpLimits>;
+  /** The host the server is bound to: its name is accepted in Host (with the loopback names). */
+  listenHost: string;
+  /** More hostnames clients may use in Host and Origin (a DNS name for a non-loopback bind). */
+  allowedHosts?: string[];
+  /** Sessions one principal may hold at once (default 8): each runs its own upstreams. */
+  maxSessionsPerPrincipal?: number;
 }
+
+export const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 8;
 
 interface Session {
   transport: StreamableHTTPServerTransport;
   gateway: GatewaySession;
   principal: string;
   lastSeen: number;
+  ids: RequestIds;
 }
 
 function send(
@@ -105,6 +119,10 @@ export function createMcpHttpServer(o: McpHttpOptions): {
   close(): Promise<void>;
 } {
   const sessions = new Map<string, Session>();
+  /** Sessions per principal, counted from the initialize that opens one until it closes. */
+  const held = new Map<string, number>();
+  const maxHeld = o.maxSessionsPerPrincipal ?? DEFAULT_MAX_SESSIONS_PER_PRINCIPAL;
+  const hostnames = allowedHostnames(o.listenHost, o.allowedHosts);
   const limit = o.maxBodyBytes ?? 4 * 1024 * 1024;
   const idle = o.idleTimeoutMs ?? 30 * 60_000;
   // Clients that vanish without DELETE would otherwise keep their upstream processes forever.
@@ -133,6 +151,8 @@ export function createMcpHttpServer(o: McpHttpOptions): {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const rebound = rebindingRefusal(req.headers, hostnames);
+    if (rebound) return send(res, 403, { error: rebound });
     if (url.pathname !== '/mcp')
       return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
     const bearer = bearerOf(req.headers.authorization);
@@ -171,6 +191,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
         return send(res, 403, rpcError(-32001, 'this session belongs to another user or agent'));
       if (caller.identity.token) s.gateway.useToken(caller.identity.token);
       s.lastSeen = Date.now();
+      if (!claimIds(s.ids, body, res)) return;
       return s.transport.handleRequest(req, res, body);
     }
 
@@ -179,6 +200,26 @@ export function createMcpHttpServer(o: McpHttpOptions): {
     if (!isInitializeRequest(body))
       return send(res, 400, rpcError(-32000, 'no session: send initialize first'));
 
+    const count = held.get(principal) ?? 0;
+    if (count >= maxHeld)
+      return send(
+        res,
+        429,
+        rpcError(
+          -32000,
+          `${principal} already holds ${count} sessions, the limit: close one (DELETE /mcp) or let one expire`,
+        ),
+      );
+    held.set(principal, count + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (held.get(principal) ?? 1) - 1;
+      if (n > 0) held.set(principal, n);
+      else held.delete(principal);
+    };
+    const ids = new RequestIds();
     const gateway = await GatewaySession.open({
       upstreams: o.upstreams,
       decisions: o.decisions,
@@ -190,15 +231,46 @@ export function createMcpHttpServer(o: McpHttpOptions): {
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         gateway.session = id;
-        sessions.set(id, { transport, gateway, principal, lastSeen: Date.now() });
+        sessions.set(id, { transport, gateway, principal, lastSeen: Date.now(), ids });
       },
     });
     transport.onclose = () => {
       if (transport.sessionId) sessions.delete(transport.sessionId);
+      release();
       void gateway.close();
     };
     await gateway.server.connect(transport);
+    ids.watch(transport, false);
+    claimIds(ids, body, res);
+    // An initialize the transport refused opens no session: its place is given back.
+    res.once('close', () => {
+      if (!transport.sessionId) {
+        release();
+        void gateway.close();
+      }
+    });
     await transport.handleRequest(req, res, body);
+  }
+
+  /**
+   * Claims the ids of a POST's requests for the session, or answers 409 when one is in flight.
+   * If the transport refuses the POST (a 4xx), no handler runs: the ids are released.
+   */
+  function claimIds(ids: RequestIds, body: unknown, res: ServerResponse): boolean {
+    if (body === undefined) return true;
+    const reused = ids.claim(body);
+    if (reused !== undefined) {
+      send(res, 409, duplicateIdError(reused));
+      return false;
+    }
+    res.once('close', () => {
+      if (res.statusCode >= 400)
+        for (const m of Array.isArray(body) ? body : [body]) {
+          const id = (m as { id?: unknown })?.id;
+          if (typeof id === 'string' || typeof id === 'number') ids.release(id);
+        }
+    });
+    return true;
   }
 
   return {

@@ -1,11 +1,14 @@
 // Helpers for tests and benches that run the MCP gateway as users do: the CLI, on HTTP.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { GatewaySession, type GatewayOptions } from '../mcp/gateway.js';
+import { EXAMPLE_POLICIES, tempDir } from './fixtures.js';
 import { freePort, waitForHttp } from './net.js';
 
 const require = createRequire(import.meta.url);
@@ -78,4 +81,21 @@ export async function inProcessGateway(opts: GatewayOptions) {
       await session.close();
     },
   };
+}
+
+/** A policy directory: the shipped schema and entities (plus Agent::"intruder"), and `text`. */
+export async function mcpPolicyDir(text: string): Promise<string> {
+  const dir = await tempDir('cordon-mcp-policies-');
+  await cp(join(EXAMPLE_POLICIES, 'schema.cedarschema'), join(dir, 'schema.cedarschema'));
+  const entities = JSON.parse(
+    await readFile(join(EXAMPLE_POLICIES, 'entities.json'), 'utf8'),
+  ) as unknown[];
+  entities.push({
+    uid: { type: 'Agent', id: 'intruder' },
+    attrs: { risk_level: 'high', owner: 'nobody' },
+    parents: [],
+  });
+  await writeFile(join(dir, 'entities.json'), JSON.stringify(entities));
+  await writeFile(join(dir, 'policies.cedar'), text);
+  return dir;
 }
