@@ -17,13 +17,8 @@ import {
   ElicitRequestSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
-import { pino } from 'pino';
 import { AUDIT_DB, AuditLog } from '../audit/log.js';
 import { SqliteAuditStore } from '../audit/sqlite-store.js';
-import { Engine } from '../core/engine.js';
-import { loadPolicyDir } from '../policy/load.js';
-import { DecisionService } from '../server/decisions.js';
-import { Metrics } from '../server/metrics.js';
 import { tempDir } from '../testing/fixtures.js';
 import { freePort, waitForHttp } from '../testing/net.js';
 import { adminHeader } from '../testing/auth.js';
@@ -32,7 +27,9 @@ import {
   EVERYTHING_SERVER,
   inProcessGateway,
   issueToken,
+  mcpDecisions,
   mcpPolicyDir,
+  rawGateway,
   startHttpGateway,
 } from '../testing/mcp.js';
 
@@ -49,16 +46,11 @@ after(async () => {
 });
 
 /** In-process decisions where coding-agent may call every tool, recorded in `log` if given. */
-async function codingAgentMayCallTools(log?: AuditLog): Promise<DecisionService> {
-  const compiled = await loadPolicyDir(
-    await policies(
-      'permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource);',
-    ),
+const codingAgentMayCallTools = (log?: AuditLog) =>
+  mcpDecisions(
+    'permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource);',
+    log,
   );
-  assert.ok(compiled.ok);
-  const engine = new Engine({ policies: { current: () => compiled.set } });
-  return new DecisionService(engine, new Metrics(), pino({ level: 'silent' }), log);
-}
 
 const policies = mcpPolicyDir;
 
@@ -101,47 +93,6 @@ async function gateway(o: {
   clients.push(client);
   await client.connect(transport);
   return { client, data };
-}
-
-/** The gateway on stdio, spoken to line by line: what it really writes, in order. */
-async function rawGateway(args: string[]) {
-  const child = spawn(
-    node,
-    [CLI, 'mcp', 'serve', '--data', await tempDir(), '--log-level', 'silent', ...args],
-    { stdio: ['pipe', 'pipe', 'ignore'] },
-  );
-  const lines: {
-    id?: unknown;
-    method?: string;
-    params?: Record<string, unknown>;
-    error?: { code: number };
-    result?: unknown;
-  }[] = [];
-  let buf = '';
-  child.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      lines.push(JSON.parse(buf.slice(0, i)) as (typeof lines)[number]);
-      buf = buf.slice(i + 1);
-    }
-  });
-  const send = (line: unknown) =>
-    child.stdin.write(`${typeof line === 'string' ? line : JSON.stringify(line)}\n`);
-  send({
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'initialize',
-    params: {
-      protocolVersion: '2025-06-18',
-      capabilities: {},
-      clientInfo: { name: 'raw', version: '1' },
-    },
-  });
-  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
-  const until = async (pred: () => boolean) => {
-    for (let i = 0; i < 150 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
-  };
-  return { lines, send, until, kill: () => child.kill() };
 }
 
 const text = (r: unknown) => ((r as CallToolResult).content[0] as { text: string }).text;

@@ -8,6 +8,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   ErrorCode,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
@@ -17,6 +18,8 @@ import {
   McpError,
   ReadResourceRequestSchema,
   SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   type CallToolResult,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -137,6 +140,9 @@ export class GatewaySession {
   readonly server: Server;
   private readonly prompts: NameTable;
   private readonly resourceServer = new Map<string, string>();
+  private readonly templateServer = new Map<string, string>();
+  /** Resources this session subscribed to (each subscription was decided), by upstream. */
+  private readonly subscriptions = new Map<string, string>();
   private readonly toolNames: NameTable;
   private connecting: Promise<Upstream[]> | undefined;
   private upstreams: Upstream[] = [];
@@ -154,7 +160,8 @@ export class GatewaySession {
         capabilities: {
           tools: { listChanged: true },
           prompts: { listChanged: true },
-          resources: { listChanged: true },
+          resources: { listChanged: true, subscribe: true },
+          completions: {},
           logging: {},
         },
       },
@@ -182,6 +189,11 @@ export class GatewaySession {
         listRoots: () => s.listRoots(),
         // Log messages and resource updates are inspected like results, in order per server.
         notify: (method, params) => this.forwardNotification(server, method, params),
+        // Only what this session subscribed to, from the upstream it subscribed at.
+        resourceUpdated: (from, params) => {
+          if (this.subscriptions.get(params.uri) === from)
+            this.forwardNotification(from, 'notifications/resources/updated', params);
+        },
         catalogChanged: (_server, what) => {
           const send =
             what === 'tools'
@@ -444,11 +456,7 @@ export class GatewaySession {
 
     s.setRequestHandler(GetPromptRequestSchema, async (req) => {
       await this.ready();
-      const named =
-        this.prompts.resolve(req.params.name) ??
-        (this.upstreams.length === 1
-          ? { server: this.upstreams[0]!.name, name: req.params.name }
-          : undefined);
+      const named = this.promptNamed(req.params.name);
       if (!named) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${req.params.name}`);
       const ref = this.promptRef(named.server, named.name);
       const d = await decisions.decide(this.request('getPrompt', ref, req.params.arguments ?? {}));
@@ -483,7 +491,13 @@ export class GatewaySession {
     s.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
       resourceTemplates: (
         await Promise.all(
-          (await this.ready()).filter((u) => !u.closed).map((u) => u.resourceTemplates()),
+          (await this.ready())
+            .filter((u) => !u.closed)
+            .map(async (u) => {
+              const templates = await u.resourceTemplates();
+              for (const t of templates) this.templateServer.set(t.uriTemplate, u.name);
+              return templates;
+            }),
         )
       ).flat(),
     }));
@@ -513,6 +527,86 @@ export class GatewaySession {
         throw new McpError(ErrorCode.InvalidRequest, this.refusalText(uri, d));
       const contents = await this.upstream(server).client.readResource({ ...req.params, uri });
       return this.shown(uri, contents, d, ref);
+    });
+
+    // Completion suggests values for a prompt's or a resource template's arguments: it is
+    // decided as getting that prompt (with the arguments so far) or reading that template.
+    s.setRequestHandler(CompleteRequestSchema, async (req) => {
+      await this.ready();
+      const { ref, argument } = req.params;
+      const input = { ...req.params.context?.arguments, [argument.name]: argument.value };
+      let server: string | undefined;
+      let upstreamRef = ref;
+      let d: Decision;
+      let what: string;
+      if (ref.type === 'ref/prompt') {
+        const named = this.promptNamed(ref.name);
+        if (!named) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${ref.name}`);
+        server = named.server;
+        upstreamRef = { ...ref, name: named.name };
+        what = ref.name;
+        d = await decisions.decide(
+          this.request('getPrompt', this.promptRef(named.server, named.name), input),
+        );
+      } else {
+        server = this.templateServer.get(ref.uri) ?? this.onlyResourceServer();
+        if (!server)
+          throw new McpError(
+            ErrorCode.InvalidParams,
+            `Unknown resource template: ${ref.uri} (list resource templates first)`,
+          );
+        what = ref.uri;
+        d = await decisions.decide(
+          this.request('readResource', this.resourceRef(server, ref.uri), {
+            uri: ref.uri,
+            arguments: input,
+          }),
+        );
+      }
+      if (d.decision !== 'allow')
+        throw new McpError(ErrorCode.InvalidRequest, this.refusalText(what, d));
+      const up = this.upstream(server);
+      // A server without completions has none to offer: an empty list, as the spec allows.
+      if (!up.capabilities().completions) return { completion: { values: [] } };
+      return up.client.complete({ ...req.params, ref: upstreamRef });
+    });
+
+    // A subscription delivers news of a resource: it is decided as reading it.
+    s.setRequestHandler(SubscribeRequestSchema, async (req) => {
+      await this.ready();
+      const uri = req.params.uri;
+      const server = this.resourceServer.get(uri) ?? this.onlyResourceServer();
+      if (!server)
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `Unknown resource: ${uri} (list resources first)`,
+        );
+      const d = await decisions.decide(
+        this.request('readResource', this.resourceRef(server, uri), { uri }),
+      );
+      if (d.decision !== 'allow')
+        throw new McpError(ErrorCode.InvalidRequest, this.refusalText(uri, d));
+      const up = this.upstream(server);
+      if (!up.capabilities().resources?.subscribe)
+        throw new McpError(
+          ErrorCode.MethodNotFound,
+          `MCP server "${server}" does not support resource subscriptions`,
+        );
+      await up.client.subscribeResource({ uri });
+      this.subscriptions.set(uri, server);
+      return {};
+    });
+
+    // Ending a subscription needs no decision, only one this session holds.
+    s.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
+      await this.ready();
+      const uri = req.params.uri;
+      const server = this.subscriptions.get(uri);
+      if (!server)
+        throw new McpError(ErrorCode.InvalidParams, `Not subscribed to ${uri} on this session`);
+      this.subscriptions.delete(uri);
+      await this.upstream(server).client.unsubscribeResource({ uri });
+      return {};
     });
 
     s.setRequestHandler(SetLevelRequestSchema, async (req) => {
@@ -588,7 +682,20 @@ export class GatewaySession {
     this.notifying.set(server, next);
   }
 
-  /** A call by exposed name before any tools/list: build the table on demand. */
+  /** A prompt by exposed name; with one upstream, any name is that upstream's. */
+  private promptNamed(exposed: string) {
+    return (
+      this.prompts.resolve(exposed) ??
+      (this.upstreams.length === 1 ? { server: this.upstreams[0]!.name, name: exposed } : undefined)
+    );
+  }
+
+  /** The upstream that serves resources, when only one does. */
+  private onlyResourceServer(): string | undefined {
+    const withResources = this.upstreams.filter((u) => u.capabilities().resources);
+    return withResources.length === 1 ? withResources[0]!.name : undefined;
+  }
+
   /**
    * A name not in the table: a call before any tools/list, or a tool an upstream added since
    * (servers register some after initialize). Rebuild the table, refreshing catalogs once.

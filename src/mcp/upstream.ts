@@ -45,6 +45,8 @@ export interface DownstreamLink {
   elicit(params: unknown): Promise<unknown>;
   listRoots(): Promise<unknown>;
   notify(method: string, params: unknown): void;
+  /** A resource this upstream was asked to watch changed (`notifications/resources/updated`). */
+  resourceUpdated(server: string, params: { uri: string }): void;
   catalogChanged(server: string, what: 'tools' | 'prompts' | 'resources'): void;
 }
 
@@ -102,7 +104,7 @@ export class Upstream {
       link.notify(n.method, n.params),
     );
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) =>
-      link.notify(n.method, n.params),
+      link.resourceUpdated(up.name, n.params),
     );
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
       await up.refreshTools();

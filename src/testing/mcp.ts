@@ -8,6 +8,12 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { GatewaySession, type GatewayOptions } from '../mcp/gateway.js';
+import { pino } from 'pino';
+import type { AuditLog } from '../audit/log.js';
+import { Engine } from '../core/engine.js';
+import { loadPolicyDir } from '../policy/load.js';
+import { DecisionService } from '../server/decisions.js';
+import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from './fixtures.js';
 import { freePort, waitForHttp } from './net.js';
 
@@ -49,7 +55,8 @@ export async function startHttpGateway(o: {
   );
   const url = `http://127.0.0.1:${port}/mcp`;
   try {
-    await waitForHttp(url);
+    // Start-up (policy compile, key creation) takes seconds on a loaded machine.
+    await waitForHttp(url, 30_000);
   } catch (e) {
     child.kill('SIGTERM');
     throw e;
@@ -98,4 +105,53 @@ export async function mcpPolicyDir(text: string): Promise<string> {
   await writeFile(join(dir, 'entities.json'), JSON.stringify(entities));
   await writeFile(join(dir, 'policies.cedar'), text);
   return dir;
+}
+
+/** The gateway on stdio, spoken to line by line: what it really writes, in order. */
+export async function rawGateway(args: string[], protocolVersion = '2025-06-18') {
+  const child = spawn(
+    process.execPath,
+    [CORDON_CLI, 'mcp', 'serve', '--data', await tempDir(), '--log-level', 'silent', ...args],
+    { stdio: ['pipe', 'pipe', 'ignore'] },
+  );
+  const lines: {
+    id?: unknown;
+    method?: string;
+    params?: Record<string, unknown>;
+    error?: { code: number };
+    result?: unknown;
+  }[] = [];
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      lines.push(JSON.parse(buf.slice(0, i)) as (typeof lines)[number]);
+      buf = buf.slice(i + 1);
+    }
+  });
+  const send = (line: unknown) =>
+    child.stdin.write(`${typeof line === 'string' ? line : JSON.stringify(line)}\n`);
+  send({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: {
+      protocolVersion,
+      capabilities: {},
+      clientInfo: { name: 'raw', version: '1' },
+    },
+  });
+  send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  const until = async (pred: () => boolean) => {
+    for (let i = 0; i < 150 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
+  };
+  return { lines, send, until, kill: () => child.kill() };
+}
+
+/** In-process decisions under the MCP test policy directory with `policies`, logged to `log`. */
+export async function mcpDecisions(policies: string, log?: AuditLog): Promise<DecisionService> {
+  const compiled = await loadPolicyDir(await mcpPolicyDir(policies));
+  if (!compiled.ok) throw new Error(JSON.stringify(compiled));
+  const engine = new Engine({ policies: { current: () => compiled.set } });
+  return new DecisionService(engine, new Metrics(), pino({ level: 'silent' }), log);
 }
