@@ -5,7 +5,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { pathFacts } from './path-facts.js';
 import { fillDefaults } from './schema-info.js';
-import { cordonReason, evaluate, type Verdict } from './evaluate.js';
+import { cordonReason, evaluate, UNKNOWN_INPUT, type Verdict } from './evaluate.js';
 import type { SlicedEntity } from './entities.js';
 import { destinationHost, ipNet } from './destination.js';
 import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
@@ -34,6 +34,15 @@ import type {
 
 export interface PolicyProvider {
   current(): CompiledPolicySet;
+}
+
+/**
+ * How to evaluate. `unknownInput`: `context.input` is unknown (Cedar partial evaluation), for
+ * listings made before any input exists: the decision is allow when some input could be
+ * permitted, deny only when no input can be (see evaluate.ts).
+ */
+export interface EvaluationMode {
+  unknownInput?: boolean;
 }
 
 /** Facts a trusted in-process caller pins (policy tests, replay); never reachable over HTTP. */
@@ -136,8 +145,12 @@ export class Engine {
   }
 
   /** A decision with what it was made from: the audit log records this, replay pins it. */
-  async trace(request: ActionRequest, pinned?: PinnedFacts): Promise<DecisionTrace> {
-    return this.run(request, this.stages, 'agent', pinned);
+  async trace(
+    request: ActionRequest,
+    pinned?: PinnedFacts,
+    mode: EvaluationMode = {},
+  ): Promise<DecisionTrace> {
+    return this.run(request, this.stages, 'agent', pinned, mode);
   }
 
   /**
@@ -156,6 +169,7 @@ export class Engine {
     stages: Stage[],
     actor: 'agent' | 'human',
     pinned?: PinnedFacts,
+    mode: EvaluationMode = {},
   ): Promise<DecisionTrace> {
     const decisionId = uuidv7();
     const set = this.opts.policies.current();
@@ -204,7 +218,7 @@ export class Engine {
       }
       if (pinned) pin(state.facts, pinned);
       state.facts.risk.level = riskLevel(state.facts.risk.score, this.tiers);
-      const decided = this.evaluateAll(state, state.agent);
+      const decided = this.evaluateAll(state, state.agent, mode);
       if (state.findings && request.content !== undefined)
         decided.obligations = completeRedactions(decided.obligations, state.findings);
       return traced({ ...decided, ...base });
@@ -228,6 +242,7 @@ export class Engine {
   private evaluateAll(
     state: DecisionState,
     agent: SlicedEntity | undefined,
+    mode: EvaluationMode,
   ): Omit<Decision, 'policyVersion' | 'decisionId'> {
     const { request, set, facts } = state;
     const risk = facts.risk;
@@ -275,13 +290,23 @@ export class Engine {
     const resource = resolved.entity;
     state.resource = resource;
     if (resolved.ignored.length > 0) state.ignored = resolved.ignored;
-    const context = buildContext(state);
+    const context = buildContext(state, mode);
     const approved = facts.approval.granted;
     const evaluateFor = (role: PrincipalRole, principal: SlicedEntity): Verdict => {
       // Evaluation is synchronous from here: the subset stays preparsed until Cedar has run.
       const subset = set.subsetFor(request.action, principal, resource);
       const ctx = pickContext(context, subset.contextKeys);
-      return evaluate({ set, subset, role, principal, action, resource, context: ctx, approved });
+      return evaluate({
+        set,
+        subset,
+        role,
+        principal,
+        action,
+        resource,
+        context: ctx,
+        approved,
+        ...(mode.unknownInput ? { unknownInput: true } : {}),
+      });
     };
 
     const verdicts: Verdict[] = [];
@@ -360,7 +385,7 @@ function pickContext(
   return out;
 }
 
-function buildContext(state: DecisionState): Record<string, unknown> {
+function buildContext(state: DecisionState, mode: EvaluationMode): Record<string, unknown> {
   const { request, facts, set } = state;
   const ctx: Record<string, unknown> = {
     time: { __extn: { fn: 'datetime', arg: state.now.toISOString() } },
@@ -376,5 +401,7 @@ function buildContext(state: DecisionState): Record<string, unknown> {
   ctx.approval = facts.approval;
   ctx.usage = facts.usage;
   const defaults = set.schema?.contextDefaults.get(request.action);
-  return defaults ? fillDefaults(ctx, defaults) : ctx;
+  const filled = defaults ? fillDefaults(ctx, defaults) : ctx;
+  // After the defaults: they must not be filled into the unknown.
+  return mode.unknownInput ? { ...filled, input: UNKNOWN_INPUT } : filled;
 }

@@ -1,5 +1,9 @@
 // One Cedar evaluation for one principal, read into Cordon's terms: which policies determined
 // it, which errored, and what the outcome is once `@outcome` annotations and approvals apply.
+// With `unknownInput`, `context.input` is Cedar's unknown and Cedar evaluates partially: the
+// request counts as permitted when some input could be (policies left with a residual on the
+// input), and as denied only when no input can be (no permit can apply, or a forbid applies or
+// errors whatever the input is).
 
 import { cedar } from './cedar.js';
 import { redactObligation } from '../inspect/obligations.js';
@@ -19,7 +23,12 @@ export interface EvalInput {
   context: Record<string, unknown>;
   /** An approval is on record: the forbids annotated @outcome("require_approval") are waived. */
   approved: boolean;
+  /** `context.input` is unknown (a listing): Cedar partial evaluation decides. */
+  unknownInput?: boolean;
 }
+
+/** Cedar's unknown value for `context.input`. */
+export const UNKNOWN_INPUT = { __extn: { fn: 'unknown', arg: 'input' } };
 
 export interface Verdict {
   outcome: Outcome;
@@ -71,6 +80,7 @@ function authorize(
   entities: SlicedEntity[],
 ): CedarResult | string {
   const { set, subset } = input;
+  if (input.unknownInput) return partialCedar(input, waived, entities);
   const compiled = waived ? subset.compiledApproved : subset.compiled;
   if (compiled) {
     try {
@@ -92,6 +102,47 @@ function authorize(
   }
   set.ensurePreparsed(subset);
   return callCedar(input, waived ? subset.approvedId! : subset.id, entities);
+}
+
+/**
+ * Partial evaluation with `context.input` unknown. Allowed means "some input could be allowed":
+ * Cedar's decision is allow, or it is left open by residuals on the input. Denied means Cedar
+ * denies whatever the input: no permit can apply, or a forbid applies regardless of it.
+ */
+function partialCedar(
+  input: EvalInput,
+  waived: boolean,
+  entities: SlicedEntity[],
+): CedarResult | string {
+  const staticPolicies: Record<string, string> = {};
+  for (const p of input.subset.policies)
+    if (!(waived && p.effect === 'forbid' && p.outcome === 'require_approval'))
+      staticPolicies[p.id] = p.text;
+  const answer = cedar.isAuthorizedPartial({
+    principal: input.principal.uid,
+    action: input.action.uid,
+    resource: input.resource.uid,
+    context: input.context as never,
+    policies: { staticPolicies },
+    entities: entities as never,
+  });
+  if (answer.type === 'failure') return answer.errors.map((e) => e.message).join('; ');
+  const r = answer.response;
+  const effect = (id: string) => input.set.policies.get(id)?.effect;
+  const allowed = r.decision !== 'deny';
+  // Deny: the forbids that hold whatever the input. Otherwise the permits that apply or may.
+  const determining = allowed
+    ? [...new Set([...r.satisfied, ...r.nontrivialResiduals])].filter(
+        (id) => effect(id) === 'permit',
+      )
+    : r.satisfied.filter((id) => effect(id) === 'forbid');
+  return {
+    allowed,
+    determining: determining.sort(),
+    errors: [...r.errored]
+      .sort()
+      .map((policy) => ({ policy, message: 'evaluation error whatever the input is' })),
+  };
 }
 
 function callCedar(

@@ -699,6 +699,10 @@ describe('MCP gateway over Streamable HTTP', () => {
     try {
       const { url } = gw;
       const issue = (user: string) => issueToken(data, user, 'coding-agent');
+      // Issued before any request: issuing blocks this process, and a keep-alive socket the
+      // gateway closes meanwhile would fail the next request.
+      const aliceToken = issue('alice');
+      const bobToken = issue('bob');
       const noToken = await fetch(url, {
         method: 'POST',
         headers: {
@@ -710,14 +714,14 @@ describe('MCP gateway over Streamable HTTP', () => {
       assert.equal(noToken.status, 401);
       const garbage = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${issue('alice')}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${aliceToken}` },
         body: '{"jsonrpc":',
       });
       assert.equal(garbage.status, 400);
       assert.equal(((await garbage.json()) as { error: { code: number } }).error.code, -32700);
       const huge = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${issue('alice')}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${aliceToken}` },
         body: JSON.stringify({
           jsonrpc: '2.0',
           id: 1,
@@ -737,7 +741,6 @@ describe('MCP gateway over Streamable HTTP', () => {
         );
         return client;
       };
-      const aliceToken = issue('alice');
       const alice = await connect(aliceToken);
       assert.deepEqual(
         (await alice.listTools()).tools.map((t) => t.name),
@@ -745,7 +748,7 @@ describe('MCP gateway over Streamable HTTP', () => {
         'both the agent and alice must permit',
       );
       assert.match(text(await alice.callTool({ name: 'get-sum', arguments: { a: 1, b: 2 } })), /3/);
-      const bob = await connect(issue('bob'));
+      const bob = await connect(bobToken);
       assert.deepEqual((await bob.listTools()).tools, []);
 
       // bob's session is left idle while alice keeps hers busy: only bob's is closed.

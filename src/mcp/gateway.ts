@@ -264,12 +264,17 @@ export class GatewaySession {
     return u;
   }
 
-  /** Visible in a list: the decision without input is not a deny. */
-  private async visible(action: string, resource: ResourceRef): Promise<boolean> {
-    return (
-      (await this.opts.decisions.decideVisibility(this.request(action, resource))).decision !==
-      'deny'
+  /**
+   * Visible in a list: some input could be permitted (the decision with `context.input`
+   * unknown is not a deny), or the input the list already knows is (a resource's URI). The
+   * call itself is decided again, on its real input.
+   */
+  private async visible(action: string, resource: ResourceRef, input?: unknown): Promise<boolean> {
+    const d = await this.opts.decisions.decideVisibility(
+      this.request(action, resource, input),
+      input === undefined ? { unknownInput: true } : {},
     );
+    return d.decision !== 'deny';
   }
 
   private refusal(exposed: string, d: Decision, approval: boolean): CallToolResult {
@@ -481,7 +486,7 @@ export class GatewaySession {
           } catch {
             // listed as the server wrote it; a read names it normalized or not at all
           }
-          if (await this.visible('readResource', this.resourceRef(u.name, r.uri)))
+          if (await this.visible('readResource', this.resourceRef(u.name, r.uri), { uri: r.uri }))
             resources.push(r);
         }
       }

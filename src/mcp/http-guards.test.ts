@@ -26,6 +26,9 @@ describe('MCP gateway over HTTP: transport guards', () => {
   let gw: { url: string; stop(): void };
   let data: string;
   const clients: Client[] = [];
+  // Issued up front: issuing blocks this process for a while, and a keep-alive socket the
+  // gateway closes meanwhile would fail the next request for a reason unrelated to the test.
+  const tokens: Record<string, string> = {};
   before(async () => {
     const dir = await mcpPolicyDir(
       'permit (principal, action == Action::"invokeTool", resource in McpServer::"everything");',
@@ -37,6 +40,8 @@ describe('MCP gateway over HTTP: transport guards', () => {
       name: 'everything',
       args: ['--max-sessions', '2', '--', node, EVERYTHING_SERVER, 'stdio'],
     });
+    for (const user of ['alice', 'bob', 'carol', 'dana'])
+      tokens[user] = issueToken(data, user, 'coding-agent');
   });
   after(async () => {
     await Promise.allSettled(clients.map((c) => c.close()));
@@ -65,7 +70,7 @@ describe('MCP gateway over HTTP: transport guards', () => {
   }
 
   it('refuses a DNS-rebound request (foreign Host or Origin) before anything else, and serves loopback names', async () => {
-    const token = issueToken(data, 'alice', 'coding-agent');
+    const token = tokens.alice!;
     const auth = { authorization: `Bearer ${token}` };
     const port = new URL(gw.url).port;
     for (const headers of <Record<string, string>[]>[
@@ -95,7 +100,7 @@ describe('MCP gateway over HTTP: transport guards', () => {
   });
 
   it("caps one principal's sessions; closing one frees its place; others are not affected", async () => {
-    const token = issueToken(data, 'bob', 'coding-agent');
+    const token = tokens.bob!;
     const connect = async (t: string) => {
       const client = new Client({ name: 'http-agent', version: '1.0.0' });
       const transport = new StreamableHTTPClientTransport(new URL(gw.url), {
@@ -109,7 +114,7 @@ describe('MCP gateway over HTTP: transport guards', () => {
     await connect(token);
     await assert.rejects(connect(token), /429|limit/);
     // Another principal has its own allowance.
-    await connect(issueToken(data, 'carol', 'coding-agent'));
+    await connect(tokens.carol!);
     await first.transport.terminateSession();
     await first.client.close();
     const again = await connect(token);
@@ -117,7 +122,7 @@ describe('MCP gateway over HTTP: transport guards', () => {
   });
 
   it('answers a request that reuses the id of one in flight with an error, and the first one completes', async () => {
-    const token = issueToken(data, 'dana', 'coding-agent');
+    const token = tokens.dana!;
     const auth = { authorization: `Bearer ${token}` };
     const init = await post(auth, INIT);
     const session = String(init.headers['mcp-session-id']);

@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditLog } from '../audit/log.js';
-import type { DecisionTrace, Engine, PinnedFacts } from '../core/engine.js';
+import type { DecisionTrace, Engine, EvaluationMode, PinnedFacts } from '../core/engine.js';
 import { historyKey, sessionKey, type SessionStore } from '../core/stages/session.js';
 import { cordonReason } from '../core/evaluate.js';
 import { checkRecordable } from '../core/request.js';
@@ -67,11 +67,12 @@ export class DecisionService {
   /**
    * A visibility check (tools/list, the models list): decided and recorded like any decision,
    * but it never opens an approval request (listing must not page a human) nor uses a grant.
+   * With `unknownInput`, it allows what some input could be allowed (the call is decided again).
    */
-  async decideVisibility(request: ActionRequest): Promise<Decision> {
+  async decideVisibility(request: ActionRequest, mode?: EvaluationMode): Promise<Decision> {
     checkRecordable(request);
     const started = process.hrtime.bigint();
-    return this.finish(await this.engine.trace(request), started, true);
+    return this.finish(await this.engine.trace(request, undefined, mode), started, true);
   }
 
   /**
