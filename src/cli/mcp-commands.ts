@@ -7,6 +7,7 @@ import type { UpstreamSpec } from '../mcp/upstream.js';
 import type { RunningApi } from '../server/start.js';
 import { parseDurationSeconds } from './durations.js';
 import { engineOption } from './engine-option.js';
+import { registerMcpPinCommand } from './mcp-pin-command.js';
 import type { EngineKind } from '../core/compiled/index.js';
 
 /** The MCP gateway and the PDP, loaded when an mcp command runs. */
@@ -40,6 +41,7 @@ interface ServeOptions {
   approvalWait: string;
   allowedHost: string[];
   maxSessions: string;
+  pins?: string;
 }
 
 function durationMs(text: string, flag: string): number {
@@ -67,7 +69,10 @@ function stringEnv(): Record<string, string> {
   );
 }
 
-async function upstreamsOf(o: ServeOptions, command: string[]): Promise<UpstreamSpec[]> {
+async function upstreamsOf(
+  o: Pick<ServeOptions, 'config' | 'url' | 'name'>,
+  command: string[],
+): Promise<UpstreamSpec[]> {
   const sources = [o.config !== undefined, o.url !== undefined, command.length > 0].filter(
     Boolean,
   ).length;
@@ -109,6 +114,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     .option('--name <name>', 'server name for a single upstream (Tool::"<name>/<tool>")')
     .option('--config <file>', 'an mcpServers file: every server behind the gateway')
     .option('--url <url>', 'one Streamable HTTP upstream')
+    .option('--pins <file>', 'the tool pin file (default: POLICIES/mcp-pins.json, if present)')
     .option('--listen <where>', 'stdio, or http://HOST:PORT', 'stdio')
     .option('--log-level <level>', 'log level (logs go to stderr)', 'info')
     .addOption(engineOption())
@@ -156,8 +162,10 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         RequestIds,
         serveApi,
         StdioServerTransport,
+        ToolPins,
       } = await lib();
       const upstreams = await upstreamsOf(o, command);
+      const pins = await ToolPins.load(ToolPins.pathFor(o.policies, o.pins));
       // stdout carries MCP in stdio mode: logs go to stderr, always.
       const log = pino({ level: o.logLevel, base: { svc: 'cordon-mcp' } }, pino.destination(2));
       if (o.auditSync !== 'full' && o.auditSync !== 'normal') {
@@ -204,6 +212,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
           decisions: pdp.decisions,
           identity,
           approvalWaitMs,
+          pins,
         });
         const transport = new StdioServerTransport();
         transport.onclose = () => void gateway.close().then(() => stop(0));
@@ -261,6 +270,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         listenHost: where.host,
         allowedHosts: o.allowedHost,
         maxSessionsPerPrincipal: maxSessions,
+        pins,
       });
       await new Promise<void>((r) => http.server.listen(where.port, where.host, r));
       const addr = http.server.address();
@@ -275,6 +285,8 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
       process.once('SIGINT', shutdown);
       process.once('SIGTERM', shutdown);
     });
+
+  registerMcpPinCommand(mcp, upstreamsOf, (m) => new McpCliError(m));
 
   mcp
     .command('wrap')

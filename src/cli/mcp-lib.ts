@@ -12,3 +12,6 @@ export { RequestIds } from '../mcp/request-ids.js';
 export { parseMcpServers, wrapMcpServers } from '../mcp/config.js';
 export { openPdp } from '../server/pdp.js';
 export { serveApi } from '../server/start.js';
+export { ToolPins, writePins } from '../mcp/pins.js';
+export { descriptionRefusal } from '../mcp/tool-descriptions.js';
+export { Upstream } from '../mcp/upstream.js';

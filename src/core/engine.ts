@@ -5,7 +5,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { pathFacts } from './path-facts.js';
 import { fillDefaults } from './schema-info.js';
-import { cordonReason, evaluate, UNKNOWN_INPUT, type Verdict } from './evaluate.js';
+import { cordonReason, evaluate, UNKNOWN_INPUT_CONTEXT, type Verdict } from './evaluate.js';
 import type { SlicedEntity } from './entities.js';
 import { destinationHost, ipNet } from './destination.js';
 import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
@@ -403,5 +403,5 @@ function buildContext(state: DecisionState, mode: EvaluationMode): Record<string
   const defaults = set.schema?.contextDefaults.get(request.action);
   const filled = defaults ? fillDefaults(ctx, defaults) : ctx;
   // After the defaults: they must not be filled into the unknown.
-  return mode.unknownInput ? { ...filled, input: UNKNOWN_INPUT } : filled;
+  return mode.unknownInput ? { ...filled, ...UNKNOWN_INPUT_CONTEXT } : filled;
 }

@@ -1,9 +1,9 @@
 // One Cedar evaluation for one principal, read into Cordon's terms: which policies determined
 // it, which errored, and what the outcome is once `@outcome` annotations and approvals apply.
-// With `unknownInput`, `context.input` is Cedar's unknown and Cedar evaluates partially: the
-// request counts as permitted when some input could be (policies left with a residual on the
-// input), and as denied only when no input can be (no permit can apply, or a forbid applies or
-// errors whatever the input is).
+// With `unknownInput`, `context.input` (and the path facts derived from it) are Cedar's unknowns
+// and Cedar evaluates partially: the request counts as permitted when some input could be
+// (policies left with a residual on the input), and as denied only when no input can be (no
+// permit can apply, or a forbid applies or errors whatever the input is).
 
 import { cedar } from './cedar.js';
 import { redactObligation } from '../inspect/obligations.js';
@@ -27,8 +27,16 @@ export interface EvalInput {
   unknownInput?: boolean;
 }
 
-/** Cedar's unknown value for `context.input`. */
-export const UNKNOWN_INPUT = { __extn: { fn: 'unknown', arg: 'input' } };
+/**
+ * What is unknown while listing: the input, and the path facts derived from it (path-facts.ts),
+ * each as Cedar's unknown value.
+ */
+export const UNKNOWN_INPUT_CONTEXT = Object.fromEntries(
+  ['input', 'paths', 'pathsAllIn', 'pathsSomeIn'].map((k) => [
+    k,
+    { __extn: { fn: 'unknown', arg: k } },
+  ]),
+);
 
 export interface Verdict {
   outcome: Outcome;

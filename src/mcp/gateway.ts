@@ -34,6 +34,8 @@ import {
   toolPaths,
   type PathSettings,
 } from './paths.js';
+import { ToolPins, type PinVerdict, type ToolAttributes } from './pins.js';
+import { descriptionRefusal } from './tool-descriptions.js';
 import { Upstream, type DownstreamLink, type UpstreamSpec } from './upstream.js';
 
 /** Who the session acts as: an agent (and user) given on the command line, or a token. */
@@ -67,6 +69,8 @@ export interface GatewayOptions {
   session?: string;
   /** How long a call waits for a human's answer to an approval request (default: not at all). */
   approvalWaitMs?: number;
+  /** The operator's tool pins (default: none; unpinned tools get the cautious attributes). */
+  pins?: ToolPins;
 }
 
 const DECISION_META = 'cordon/decision';
@@ -101,20 +105,6 @@ export function answerMalformedMessages(
         error: { code, message: code === -32700 ? 'Parse error' : 'Invalid Request' },
       } as never)
       .catch(() => {});
-  };
-}
-
-/** MCP's defaults for absent annotations are the cautious ones: not read-only, destructive. */
-export function toolAttributes(t: Tool): Record<string, boolean> {
-  const a = t.annotations ?? {};
-  const readOnly = a.readOnlyHint ?? false;
-  const destructive = readOnly ? false : (a.destructiveHint ?? true);
-  return {
-    readOnly,
-    destructive,
-    irreversible: destructive,
-    idempotent: a.idempotentHint ?? false,
-    openWorld: a.openWorldHint ?? true,
   };
 }
 
@@ -245,13 +235,25 @@ export class GatewaySession {
     };
   }
 
-  private toolRef(server: string, tool: Tool): ResourceRef {
+  private toolRef(server: string, tool: Tool, attributes: ToolAttributes): ResourceRef {
     return {
       type: 'Tool',
       id: `${server}/${tool.name}`,
-      attrs: toolAttributes(tool),
+      attrs: attributes,
       parents: [{ type: 'McpServer', id: server }],
     };
+  }
+
+  /**
+   * Whether a tool may be shown and called, with the attributes policies see on it, or why
+   * not: its pin (a changed definition is refused), and for an unpinned tool, an injection
+   * scan of its definition (a pinned one was reviewed as it is).
+   */
+  private vet(server: string, tool: Tool): PinVerdict {
+    const pinned = (this.opts.pins ??= new ToolPins()).verdict(server, tool);
+    if (!pinned.ok || pinned.pinned) return pinned;
+    const injected = descriptionRefusal(server, tool);
+    return injected ? { ok: false, reason: injected } : pinned;
   }
 
   private upstream(name: string): Upstream {
@@ -346,9 +348,10 @@ export class GatewaySession {
         this.toolNames.clearServer(u.name);
         for (const t of u.tools) {
           const exposed = this.toolNames.add({ server: u.name, name: t.name });
-          if (
-            await this.visible(useListTools ? 'listTools' : 'invokeTool', this.toolRef(u.name, t))
-          )
+          const vetted = this.vet(u.name, t);
+          if (!vetted.ok) continue; // a call by name gets the reason
+          const ref = this.toolRef(u.name, t, vetted.attributes);
+          if (await this.visible(useListTools ? 'listTools' : 'invokeTool', ref))
             tools.push({ ...t, name: exposed });
         }
       }
@@ -362,6 +365,12 @@ export class GatewaySession {
       if (!named) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${exposed}`);
       const up = this.upstream(named.server);
       const tool = up.tools.find((t) => t.name === named.name)!;
+      const vetted = this.vet(named.server, tool);
+      if (!vetted.ok)
+        return {
+          isError: true,
+          content: [{ type: 'text', text: `Cordon refused ${exposed}: ${vetted.reason}` }],
+        };
       let input: unknown;
       let paths: string[];
       try {
@@ -374,7 +383,7 @@ export class GatewaySession {
         };
       }
       const request = {
-        ...this.request('invokeTool', this.toolRef(named.server, tool), input),
+        ...this.request('invokeTool', this.toolRef(named.server, tool, vetted.attributes), input),
         paths,
       };
       // An allow comes back once its record is written; its fsync (audit sync full) runs beside

@@ -20,6 +20,7 @@ import { bearerOf, type Caller } from './bearer.js';
 import type { DecisionService } from '../server/decisions.js';
 import { GatewaySession, type ContentHook } from './gateway.js';
 import { allowedHostnames, rebindingRefusal } from './origin.js';
+import type { ToolPins } from './pins.js';
 import { duplicateIdError, RequestIds } from './request-ids.js';
 import type { UpstreamSpec } from './upstream.js';
 import {
@@ -49,6 +50,8 @@ export interface McpHttpOptions {
   allowedHosts?: string[];
   /** Sessions one principal may hold at once (default 8): each runs its own upstreams. */
   maxSessionsPerPrincipal?: number;
+  /** The operator's tool pins. */
+  pins?: ToolPins;
 }
 
 export const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 8;
@@ -226,6 +229,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
       identity: caller.identity,
       ...(o.contentHook ? { contentHook: o.contentHook } : {}),
       ...(o.approvalWaitMs ? { approvalWaitMs: o.approvalWaitMs } : {}),
+      ...(o.pins ? { pins: o.pins } : {}),
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),

@@ -23,6 +23,9 @@ describe('MCP gateway: tools/list shows what some input could be permitted', asy
     // Writes only under ws: permitted for some inputs, so listed; each call decided on its path.
     permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource == Tool::"fs/write_file")
     when { context has input && context.input has path && context.input.path like "${ws}/*" };
+    // The same on every path the call touches (context.pathsAllIn, unknown while listing).
+    permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource == Tool::"fs/create_directory")
+    when { context.pathsAllIn.contains("${ws}") };
     // Permitted for some inputs, but forbidden whatever the input: no input can be permitted.
     permit (principal == Agent::"coding-agent", action == Action::"invokeTool", resource == Tool::"fs/move_file")
     when { context has input && context.input has source && context.input.source like "${ws}/*" };
@@ -39,7 +42,7 @@ describe('MCP gateway: tools/list shows what some input could be permitted', asy
 
   it('lists a tool permitted only for some arguments, and decides each call on its arguments', async () => {
     const names = (await gw.client.listTools()).tools.map((t) => t.name).sort();
-    assert.deepEqual(names, ['list_allowed_directories', 'write_file']);
+    assert.deepEqual(names, ['create_directory', 'list_allowed_directories', 'write_file']);
     const inside = (await gw.client.callTool({
       name: 'write_file',
       arguments: { path: join(ws, 'a.txt'), content: 'x' },
