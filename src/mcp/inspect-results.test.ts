@@ -19,7 +19,7 @@ import { loadPolicyDir } from '../policy/load.js';
 import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
-import { CORDON_CLI } from '../testing/mcp.js';
+import { CORDON_CLI, TRUST_ANNOTATIONS, trustAnnotationsPinFile } from '../testing/mcp.js';
 import { GatewaySession } from './gateway.js';
 
 const FIXTURE = fileURLToPath(new URL('../testing/mcp-fixture-server.js', import.meta.url));
@@ -46,6 +46,7 @@ async function agentFor(user: string): Promise<Client> {
     upstreams: [{ name: 'crm', command: node, args: [FIXTURE] }],
     decisions,
     identity: { agent: 'report-agent', user },
+    pins: TRUST_ANNOTATIONS,
   });
   const [a, b] = InMemoryTransport.createLinkedPair();
   await session.server.connect(b);
@@ -319,6 +320,8 @@ describe('MCP tool results: content inspection by policy', () => {
           'serve',
           '--policies',
           EXAMPLE_POLICIES,
+          '--pins',
+          await trustAnnotationsPinFile(),
           '--data',
           await tempDir(),
           '--agent',

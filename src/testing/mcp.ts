@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { GatewaySession, type GatewayOptions } from '../mcp/gateway.js';
+import { PIN_FILE, ToolPins } from '../mcp/pins.js';
 import { pino } from 'pino';
 import type { AuditLog } from '../audit/log.js';
 import { Engine } from '../core/engine.js';
@@ -90,7 +91,23 @@ export async function inProcessGateway(opts: GatewayOptions) {
   };
 }
 
-/** A policy directory: the shipped schema and entities (plus Agent::"intruder"), and `text`. */
+/**
+ * Tool pins that take the servers' annotations as attributes: for tests about something other
+ * than pinning, whose servers' annotations say what the test needs (pins.test.ts tests pins).
+ */
+export const TRUST_ANNOTATIONS = new ToolPins({ version: 1, unpinned: 'annotations', tools: {} });
+
+/** A pin file with TRUST_ANNOTATIONS' content, for `cordon mcp serve --pins`. */
+export async function trustAnnotationsPinFile(): Promise<string> {
+  const path = join(await tempDir('cordon-mcp-pins-'), PIN_FILE);
+  await writeFile(path, JSON.stringify(TRUST_ANNOTATIONS.file));
+  return path;
+}
+
+/**
+ * A policy directory: the shipped schema and entities (plus Agent::"intruder"), `text`, and a
+ * pin file trusting the servers' annotations (see TRUST_ANNOTATIONS).
+ */
 export async function mcpPolicyDir(text: string): Promise<string> {
   const dir = await tempDir('cordon-mcp-policies-');
   await cp(join(EXAMPLE_POLICIES, 'schema.cedarschema'), join(dir, 'schema.cedarschema'));
@@ -104,6 +121,7 @@ export async function mcpPolicyDir(text: string): Promise<string> {
   });
   await writeFile(join(dir, 'entities.json'), JSON.stringify(entities));
   await writeFile(join(dir, 'policies.cedar'), text);
+  await writeFile(join(dir, PIN_FILE), JSON.stringify(TRUST_ANNOTATIONS.file));
   return dir;
 }
 
