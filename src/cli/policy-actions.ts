@@ -14,6 +14,8 @@ type Exit = (code: number) => void;
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
+const MAX_LISTED_WARNINGS = 20;
+
 /** `decide --fail`: an outcome other than allow is an exit code scripts can branch on. */
 const FAIL_EXIT = { allow: 0, deny: 2, require_approval: 3 } as const;
 
@@ -72,7 +74,13 @@ export async function validate(
   const set = await compileOrReport(dir, o.engine);
   if (!set) return exit(1);
   const { unknownEntityReferences } = await import('../policy/entity-refs.js');
-  for (const w of unknownEntityReferences(set)) err(`${formatLocated(w)} (warning)`);
+  // A generated set can name thousands of unlisted entities: list a screenful, count the rest.
+  const refs = unknownEntityReferences(set);
+  for (const w of refs.slice(0, MAX_LISTED_WARNINGS)) err(`${formatLocated(w)} (warning)`);
+  if (refs.length > MAX_LISTED_WARNINGS)
+    err(
+      `… and ${refs.length - MAX_LISTED_WARNINGS} more entity references nothing provides (--json lists them all)`,
+    );
   if (set.engine === 'compiled') {
     for (const f of set.fallbacks)
       out(
