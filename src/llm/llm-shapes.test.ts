@@ -466,11 +466,13 @@ describe('LLM gateway: bad input is a 400 before anything is decided', () => {
   }
 
   it('refuses the same input on /v1/decide with a 400, not an audit failure', async () => {
+    // An LLM gateway key is no decision credential: decide as an anonymous loopback caller.
     const decide = (input: string) =>
-      post(
-        '/v1/decide',
-        `{"agent":"ledger-bot","action":"invokeTool","resource":{"type":"Tool","id":"erp/read_ledger"},"input":${input}}`,
-      );
+      fetch(`${server.url}/v1/decide`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"agent":"ledger-bot","action":"invokeTool","resource":{"type":"Tool","id":"erp/read_ledger"},"input":${input}}`,
+      });
     const before = await records();
     for (const input of ['{"q":"\\udc00"}', '{"n":1e999}', deep(10_000)]) {
       const res = await decide(input);
