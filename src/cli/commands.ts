@@ -5,6 +5,7 @@
 
 import { Command, Option } from 'commander';
 import type { EngineKind } from '../core/compiled/index.js';
+import type { ServeFlags } from './serve-action.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { engineOption } from './engine-option.js';
@@ -41,16 +42,7 @@ export function buildCli(exit: Exit): Command {
         'Cedar evaluator (default compiled, or cordon.yaml engine)',
       ).choices(['compiled', 'wasm']),
     )
-    .action(
-      async (o: {
-        config?: string;
-        policies?: string;
-        port?: number;
-        host?: string;
-        data?: string;
-        engine?: EngineKind;
-      }) => (await import('./serve-action.js')).serve(o, exit),
-    );
+    .action(async (o: ServeFlags) => (await import('./serve-action.js')).serve(o, exit));
 
   program
     .command('init')
