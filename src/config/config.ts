@@ -56,6 +56,18 @@ export const configSchema = z.strictObject({
       maxUnreadBytes: 1024 * 1024,
     }),
   watch: z.boolean().default(true),
+  /**
+   * Where shared state lives (docs/deploy.md). Absent: the embedded stores in the data directory.
+   * postgres: durable state (audit log, approvals, sessions, usage, revocations, baselines,
+   * isolation) shared by every node; redis: hot counters and change notifications.
+   */
+  storage: z
+    .strictObject({
+      postgres: z.string().min(1).optional(),
+      redis: z.string().min(1).optional(),
+    })
+    .refine((s) => !s.redis || s.postgres, 'storage.redis needs storage.postgres')
+    .default({}),
   /** compiled: Cordon's compiled Cedar evaluator (cedar-wasm for what it does not accept); wasm: cedar-wasm only. */
   engine: z.enum(['compiled', 'wasm']).default('compiled'),
   log: z
