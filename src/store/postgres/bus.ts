@@ -1,0 +1,203 @@
+// The change bus between nodes: Redis pub/sub when storage.redis is set, PostgreSQL
+// LISTEN/NOTIFY otherwise, and also whenever Redis is down. Every node listens on both, so a
+// node whose Redis is down still reaches the others through PostgreSQL; a message goes out on
+// one of them, never both. Messages only tell nodes to read again: what they read comes from
+// PostgreSQL, so a lost message delays a change (until the cache's next read) but never makes
+// a decision use something PostgreSQL does not hold.
+
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import type { ChangeBus, ChangeTopic } from '../ports.js';
+import type { PostgresDb } from './db.js';
+import { shownUrl } from './url.js';
+
+const TOPICS: readonly ChangeTopic[] = [
+  'policy',
+  'isolation',
+  'revocation',
+  'approval',
+  'baseline',
+];
+/** NOTIFY payloads must stay under 8000 bytes. */
+const MAX_NOTIFY = 7900;
+
+type Handler = (message: string) => void;
+
+export class NodeBus implements ChangeBus {
+  private readonly handlers = new Map<ChangeTopic, Set<Handler>>();
+  /** The NOTIFY channel of this schema (an identifier of at most 63 bytes). */
+  private readonly channel: string;
+  /** Redis channels: `cordon:<schema>:<topic>`. */
+  private readonly prefix: string;
+  private listener: pg.Client | undefined;
+  private listenerDown: string | undefined = 'not connected yet';
+  private retry: NodeJS.Timeout | undefined;
+  private backoff = 100;
+  private closed = false;
+  private readonly redisPub: Redis | undefined;
+  private readonly redisSub: Redis | undefined;
+  private redisError: string | undefined;
+
+  constructor(
+    private readonly db: PostgresDb,
+    private readonly redisUrl: string | undefined,
+  ) {
+    this.channel = `cordon_bus_${db.schema}`.slice(0, 63);
+    this.prefix = `cordon:${db.schema}:`;
+    if (redisUrl) {
+      const common = {
+        connectTimeout: 2000,
+        // Reconnect forever, at most every 2 s: Redis coming back restores the fast path.
+        retryStrategy: (n: number) => Math.min(100 * n, 2000),
+        lazyConnect: true,
+      };
+      // A publish while Redis is away fails at once (and goes to PostgreSQL) instead of
+      // waiting in a queue for a reconnect.
+      this.redisPub = new Redis(redisUrl, {
+        ...common,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: 1000,
+      });
+      this.redisSub = new Redis(redisUrl, { ...common, maxRetriesPerRequest: null });
+      for (const r of [this.redisPub, this.redisSub]) {
+        r.on('error', (e: Error) => {
+          this.redisError = e.message || String(e);
+        });
+        r.on('ready', () => {
+          if (this.redisPub?.status === 'ready' && this.redisSub?.status === 'ready')
+            this.redisError = undefined;
+        });
+      }
+      this.redisSub.on('message', (channel: string, message: string) => {
+        if (channel.startsWith(this.prefix))
+          this.deliver(channel.slice(this.prefix.length) as ChangeTopic, message);
+      });
+    }
+  }
+
+  /** Connects the listeners; resolves once PostgreSQL listens (Redis may come later). */
+  async start(): Promise<void> {
+    await this.listen();
+    if (this.redisPub && this.redisSub) {
+      const sub = this.redisSub;
+      const ready = Promise.all([
+        this.redisPub.connect(),
+        sub.connect().then(() => sub.subscribe(...TOPICS.map((t) => this.prefix + t))),
+      ]);
+      // Redis down at start is not fatal: notifications go through PostgreSQL meanwhile.
+      await Promise.race([ready.catch(() => {}), new Promise((r) => setTimeout(r, 2500).unref())]);
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const c = new pg.Client({ ...this.db.clientConfig(), query_timeout: undefined });
+    c.on('error', (e) => this.lost(c, e));
+    c.on('end', () => this.lost(c, new Error('connection ended')));
+    c.on('notification', (n) => {
+      if (n.channel !== this.channel || !n.payload) return;
+      try {
+        const { topic, message } = JSON.parse(n.payload) as { topic: ChangeTopic; message: string };
+        this.deliver(topic, message);
+      } catch {
+        // Not one of ours: nothing to deliver.
+      }
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN "${this.channel}"`);
+    } catch (e) {
+      c.removeAllListeners('end');
+      await c.end().catch(() => {});
+      this.listenerDown = (e as Error).message;
+      throw this.db.failure('listening for changes', e);
+    }
+    this.listener = c;
+    this.listenerDown = undefined;
+    this.backoff = 100;
+  }
+
+  /** The listening connection ended: connect again, with backoff, until it works or we close. */
+  private lost(c: pg.Client, e: Error): void {
+    if (this.listener !== c || this.closed) return;
+    this.listener = undefined;
+    this.listenerDown = e.message;
+    c.end().catch(() => {});
+    const again = () => {
+      this.retry = undefined;
+      if (this.closed) return;
+      this.listen().catch(() => {
+        this.backoff = Math.min(this.backoff * 2, 5000);
+        this.retry = setTimeout(again, this.backoff);
+        this.retry.unref();
+      });
+    };
+    this.retry = setTimeout(again, this.backoff);
+    this.retry.unref();
+  }
+
+  private deliver(topic: ChangeTopic, message: string): void {
+    // A subscriber's failure is its own: the other subscribers still hear the change.
+    for (const h of [...(this.handlers.get(topic) ?? [])])
+      try {
+        h(message);
+      } catch {
+        /* the subscriber reports its own errors */
+      }
+  }
+
+  private redisUp(): boolean {
+    return this.redisPub?.status === 'ready' && this.redisSub?.status === 'ready';
+  }
+
+  async publish(topic: ChangeTopic, message: string): Promise<void> {
+    if (!TOPICS.includes(topic)) throw new Error(`unknown change topic ${topic}`);
+    if (this.redisPub && this.redisUp()) {
+      try {
+        await this.redisPub.publish(this.prefix + topic, message);
+        return;
+      } catch (e) {
+        this.redisError = (e as Error).message;
+      }
+    }
+    const payload = JSON.stringify({ topic, message });
+    if (Buffer.byteLength(payload) > MAX_NOTIFY)
+      throw new Error(
+        `a change message on ${topic} is too long for PostgreSQL NOTIFY (${payload.length} bytes)`,
+      );
+    await this.db.query('publishing a change', 'SELECT pg_notify($1, $2)', [this.channel, payload]);
+  }
+
+  subscribe(topic: ChangeTopic, handler: Handler): () => void {
+    let set = this.handlers.get(topic);
+    if (!set) this.handlers.set(topic, (set = new Set()));
+    // One entry per subscription, even for the same function twice.
+    const entry: Handler = (m) => handler(m);
+    set.add(entry);
+    return () => set.delete(entry);
+  }
+
+  /** The bus's parts for /healthz. */
+  health(): Record<string, string> {
+    const h: Record<string, string> = {
+      notifications: this.listenerDown
+        ? `down: PostgreSQL listener (${this.listenerDown}), reconnecting`
+        : 'ok',
+    };
+    if (this.redisUrl)
+      h.redis = this.redisUp()
+        ? 'ok'
+        : `down: ${shownUrl(this.redisUrl)} ${this.redisError ?? this.redisPub?.status ?? ''} (notifications via PostgreSQL)`;
+    return h;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    const c = this.listener;
+    this.listener = undefined;
+    await c?.end().catch(() => {});
+    this.redisPub?.disconnect();
+    this.redisSub?.disconnect();
+  }
+}

@@ -1,0 +1,126 @@
+// The connection pool every PostgreSQL store shares, and the one place their errors are turned
+// into messages an operator can act on. A lost or unreachable server rejects the operation
+// (the decision path turns that into a deny); nothing is retried that could apply twice.
+
+import pg from 'pg';
+import { postgresConfig, shownUrl } from './url.js';
+import { quoteIdent } from './migrations.js';
+
+export interface PostgresOptions {
+  /** The schema holding Cordon's tables (default `cordon`). */
+  schema?: string;
+  /** Connections in this node's pool (default 10). */
+  poolSize?: number;
+  /** A query unanswered this long fails (default 5000 ms): a decision does not wait forever. */
+  queryTimeoutMs?: number;
+  /** Connecting gives up after this long (default 3000 ms). */
+  connectTimeoutMs?: number;
+}
+
+/** int8 (ids, cursors, epoch milliseconds) as numbers: all stay below 2^53. */
+const INT8 = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8 && format !== 'binary'
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** SQLSTATE classes and Node errors that mean the server, not the statement, is the problem. */
+function connectionLost(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? '';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')
+    return true;
+  if (
+    /^E(CONNREFUSED|CONNRESET|HOSTUNREACH|NETUNREACH|PIPE|TIMEDOUT|AI_AGAIN|NOTFOUND)$/.test(code)
+  )
+    return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|connection (?:is )?closed/i.test(
+    err.message ?? '',
+  );
+}
+
+export class PostgresDb {
+  readonly pool: pg.Pool;
+  /** The quoted schema, for table names: `${db.s}.approvals`. */
+  readonly s: string;
+  readonly shown: string;
+
+  constructor(
+    readonly url: string,
+    readonly schema: string,
+    opts: PostgresOptions = {},
+  ) {
+    this.s = quoteIdent(schema);
+    this.shown = shownUrl(url);
+    this.pool = new pg.Pool({
+      ...this.clientConfig(opts),
+      max: opts.poolSize ?? 10,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle connection the server ends (restart, pg_terminate_backend) is dropped by the
+    // pool; without a listener its error would end the process.
+    this.pool.on('error', () => {});
+  }
+
+  /** Settings for a connection of this node (the pool's, and the notification listener's). */
+  clientConfig(opts: PostgresOptions = {}): pg.ClientConfig {
+    return {
+      ...postgresConfig(this.url),
+      application_name: `cordon:${this.schema}`,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 3000,
+      query_timeout: opts.queryTimeoutMs ?? 5000,
+      keepAlive: true,
+      types,
+    };
+  }
+
+  /** What went wrong, as an operator reads it (never the stack). */
+  failure(what: string, e: unknown): Error {
+    const message = (e as Error)?.message || String(e);
+    if (connectionLost(e)) {
+      return new Error(`PostgreSQL at ${this.shown} is unreachable (${message}): ${what} failed`, {
+        cause: e,
+      });
+    }
+    return new Error(`PostgreSQL: ${what} failed: ${message}`, { cause: e });
+  }
+
+  /**
+   * Runs one statement. `retry`: the statement may run twice (a read, or a write that changes
+   * nothing the second time); it is retried once on a fresh connection when the first one was
+   * found dead (a server restart ends every pooled connection at once).
+   */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    what: string,
+    sql: string,
+    params: unknown[] = [],
+    retry = false,
+  ): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (e) {
+      if (!(retry && connectionLost(e))) throw this.failure(what, e);
+      try {
+        return await this.pool.query<R>(sql, params);
+      } catch (e2) {
+        throw this.failure(what, e2);
+      }
+    }
+  }
+
+  /** "ok", or why the server cannot be used now. */
+  async health(): Promise<string> {
+    try {
+      await this.query('health check', 'SELECT 1', [], true);
+      return 'ok';
+    } catch (e) {
+      return `down: ${(e as Error).message}`;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}

@@ -1,0 +1,74 @@
+// The scale-out backend: every store in PostgreSQL, shared by any number of Cordon nodes, with
+// Redis (optional) carrying change notifications between them. Opening applies the schema's
+// migrations (under a lock, so nodes starting together do not race). Reads that decisions
+// depend on always come from PostgreSQL; Redis only tells nodes that something changed.
+// PostgreSQL unreachable: opening and every operation reject with a message naming the server
+// (the decision path turns that into a deny), and health() says so.
+
+import type { Stores } from '../ports.js';
+import { PostgresApprovalStore } from './approvals.js';
+import { PostgresBaselineStore } from './baselines.js';
+import { NodeBus } from './bus.js';
+import { PostgresDb, type PostgresOptions } from './db.js';
+import { PostgresIsolationStore } from './isolation.js';
+import { migrate } from './migrations.js';
+import { PostgresRevocationStore } from './revocations.js';
+import { PostgresSessionEvents } from './sessions.js';
+import { PostgresUsageStore } from './usage.js';
+
+export type { PostgresOptions };
+export { MIGRATIONS } from './migrations.js';
+
+export interface PostgresStores extends Stores {
+  readonly backend: 'postgres';
+  readonly schema: string;
+}
+
+export async function openPostgresStores(
+  storage: { postgres: string; redis?: string | undefined },
+  opts: PostgresOptions = {},
+): Promise<PostgresStores> {
+  const db = new PostgresDb(storage.postgres, opts.schema ?? 'cordon', opts);
+  let bus: NodeBus | undefined;
+  try {
+    const client = await db.pool.connect().catch((e: unknown) => {
+      throw db.failure('opening the store', e);
+    });
+    try {
+      await migrate(client, db.schema);
+    } catch (e) {
+      throw db.failure(`migrating schema ${db.schema}`, e);
+    } finally {
+      client.release();
+    }
+    bus = new NodeBus(db, storage.redis);
+    await bus.start();
+  } catch (e) {
+    await bus?.close();
+    await db.close().catch(() => {});
+    throw e;
+  }
+  const b = bus;
+  let closed: Promise<void> | undefined;
+  return {
+    backend: 'postgres',
+    schema: db.schema,
+    approvals: new PostgresApprovalStore(db),
+    sessions: new PostgresSessionEvents(db),
+    usage: new PostgresUsageStore(db),
+    revocations: new PostgresRevocationStore(db),
+    isolation: new PostgresIsolationStore(db),
+    baselines: new PostgresBaselineStore(db),
+    bus: b,
+    async health() {
+      return { postgres: await db.health(), ...b.health() };
+    },
+    close() {
+      closed ??= (async () => {
+        await b.close();
+        await db.close();
+      })();
+      return closed;
+    },
+  };
+}
