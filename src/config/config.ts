@@ -183,6 +183,42 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .default({}),
+  /** Behavioral baselines (docs/risk-and-baselines.md, "Baselines"). */
+  baselines: z
+    .strictObject({
+      /** Keep baselines and fill context.baseline; false: mode "off" for every agent. */
+      enabled: z.boolean().default(true),
+      /** The mode of an agent nobody set one for (`cordon baseline mode`). */
+      defaultMode: z.enum(['learn', 'monitor', 'enforce']).default('learn'),
+      /** Counts halve after this long: how fast old behaviour becomes rare. */
+      halfLifeSeconds: z
+        .number()
+        .positive()
+        .default(7 * 86_400),
+      /** The short-term rate compared with the usual rate decays with this half-life. */
+      rateHalfLifeSeconds: z.number().positive().default(60),
+      /** Allowed actions before an agent's own baseline stands without its class's. */
+      minObservations: z.number().int().min(1).default(20),
+      /** Directory components kept of a file path (/workspace/src/app at 3). */
+      pathDepth: z.number().int().min(1).max(32).default(3),
+      /** Items kept per dimension and agent; the rarest is forgotten beyond. */
+      maxItems: z.number().int().min(10).default(1000),
+      /** How often what was learned is written to the store (several nodes merge there). */
+      flushSeconds: z.number().positive().default(5),
+      /** How long a node uses a cached baseline before reading it again. */
+      refreshSeconds: z.number().positive().default(30),
+    })
+    .default({
+      enabled: true,
+      defaultMode: 'learn',
+      halfLifeSeconds: 7 * 86_400,
+      rateHalfLifeSeconds: 60,
+      minObservations: 20,
+      pathDepth: 3,
+      maxItems: 1000,
+      flushSeconds: 5,
+      refreshSeconds: 30,
+    }),
   risk: z
     .strictObject({
       thresholds: z.strictObject({ medium: z.number(), high: z.number(), critical: z.number() }),

@@ -400,6 +400,7 @@ function buildContext(state: DecisionState, mode: EvaluationMode): Record<string
   ctx.risk = facts.risk;
   ctx.approval = facts.approval;
   ctx.usage = facts.usage;
+  ctx.baseline = facts.baseline;
   const defaults = set.schema?.contextDefaults.get(request.action);
   const filled = defaults ? fillDefaults(ctx, defaults) : ctx;
   // After the defaults: they must not be filled into the unknown.

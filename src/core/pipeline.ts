@@ -7,7 +7,14 @@ import type { VerifiedDelegation } from './stages/identity.js';
 import type { LabelOrigin } from './stages/session.js';
 import type { ContentFinding } from './stages/content.js';
 import type { CompiledPolicySet } from './policy-set.js';
-import type { ActionRequest, CordonFacts, IgnoredField, Obligation, Reason } from './types.js';
+import type {
+  ActionRequest,
+  BaselineFacts,
+  CordonFacts,
+  IgnoredField,
+  Obligation,
+  Reason,
+} from './types.js';
 
 export interface DecisionState {
   readonly request: ActionRequest;
@@ -54,5 +61,18 @@ export function initialFacts(session: string | undefined): CordonFacts {
     risk: { score: 0, level: 'low' },
     approval: { granted: false, by: '' },
     usage: { agent: { requests: 0, tokens: 0 }, user: { requests: 0, tokens: 0 } },
+    baseline: { mode: 'off', novel: noNovelty(), deviation: 0, rateRatio: 0 },
+  };
+}
+
+/** context.baseline.novel with nothing novel. */
+export function noNovelty(): BaselineFacts['novel'] {
+  return {
+    tool: false,
+    model: false,
+    destination: false,
+    path: false,
+    dataset: false,
+    delegate: false,
   };
 }

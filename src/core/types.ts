@@ -107,6 +107,7 @@ export const RESERVED_CONTEXT_KEYS = [
   'risk',
   'approval',
   'usage',
+  'baseline',
   'paths',
   'pathsAllIn',
   'pathsSomeIn',
@@ -146,6 +147,27 @@ export interface UsageFacts {
   user: UsageTotals;
 }
 
+/**
+ * How the request compares with what the agent usually does (src/risk/baseline.ts). `mode` is
+ * the agent's baseline mode (learn, monitor, enforce; "off" where no baselines are kept); in
+ * learn mode nothing is novel and the deviation is 0.
+ */
+export interface BaselineFacts {
+  mode: string;
+  novel: {
+    tool: boolean;
+    model: boolean;
+    destination: boolean;
+    path: boolean;
+    dataset: boolean;
+    delegate: boolean;
+  };
+  /** 0–100. */
+  deviation: number;
+  /** Percent of the usual action rate; 0 while there is no usual rate. */
+  rateRatio: number;
+}
+
 /** The facts Cordon itself establishes for a request; all land in the Cedar context. */
 export interface CordonFacts {
   delegation: DelegationFacts;
@@ -154,4 +176,5 @@ export interface CordonFacts {
   risk: Risk;
   approval: ApprovalFacts;
   usage: UsageFacts;
+  baseline: BaselineFacts;
 }

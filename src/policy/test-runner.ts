@@ -43,6 +43,22 @@ const caseSchema = z.strictObject({
           user: z.strictObject({ requests: z.number().int(), tokens: z.number().int() }),
         })
         .partial(),
+      baseline: z
+        .strictObject({
+          mode: z.enum(['off', 'learn', 'monitor', 'enforce']),
+          // A case names the dimensions that are novel; the others are not.
+          novel: z.strictObject({
+            tool: z.boolean().default(false),
+            model: z.boolean().default(false),
+            destination: z.boolean().default(false),
+            path: z.boolean().default(false),
+            dataset: z.boolean().default(false),
+            delegate: z.boolean().default(false),
+          }),
+          deviation: z.number().int().min(0).max(100),
+          rateRatio: z.number().int().min(0),
+        })
+        .partial(),
       time: z.iso.datetime({ offset: true }),
     })
     .partial()

@@ -22,7 +22,20 @@ import type { ActionRequest, Decision } from '../core/types.js';
 import type { Metrics } from './metrics.js';
 import type { ApprovalService } from '../approval/service.js';
 
+/**
+ * Runs once a decision is final and recorded (learning a baseline). It cannot change the
+ * outcome; it must not block (queue work and return); a throw is logged, nothing is refused.
+ */
+export interface AfterEffect {
+  readonly name: string;
+  /** `probe`: a visibility check (a listing), not an action that happens. */
+  decided(trace: DecisionTrace, decision: Decision, probe: boolean): void;
+}
+
 export class DecisionService {
+  /** Told about every final decision, in order (see AfterEffect). */
+  readonly afterEffects: AfterEffect[] = [];
+
   constructor(
     readonly engine: Engine,
     private readonly metrics: Metrics,
@@ -239,6 +252,16 @@ export class DecisionService {
     trace.decision = d;
     const recorded = await this.record(trace, d, early);
     d = recorded.decision;
+    for (const effect of this.afterEffects) {
+      try {
+        effect.decided(trace, d, probe);
+      } catch (e) {
+        this.log.error(
+          { err: e, decisionId: d.decisionId, effect: effect.name },
+          'after-effect failed',
+        );
+      }
+    }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const pep = request.pep ?? 'http';
     this.metrics.decisions.inc({ decision: d.decision, pep });

@@ -24,6 +24,9 @@ import { approvalStage } from '../core/stages/approval.js';
 import { usageStage } from '../core/stages/usage.js';
 import { SqliteUsageStore } from '../llm/usage-store.js';
 import { Metrics } from './metrics.js';
+import { MemoryBaselineStore } from '../risk/baseline-memory-store.js';
+import { baselineServiceFrom, type BaselineService } from '../risk/baseline-service.js';
+import { baselineLearner, baselineStage } from '../risk/baseline-stage.js';
 
 export interface Pdp {
   policies: LivePolicySet;
@@ -35,6 +38,8 @@ export interface Pdp {
   decisions: DecisionService;
   approvals: ApprovalService;
   usage: SqliteUsageStore;
+  /** Behavioral baselines; absent when `baselines.enabled` is false. */
+  baselines?: BaselineService;
   close(): Promise<void>;
 }
 
@@ -106,6 +111,12 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       ...(webhook ? { notify: webhookNotifier(webhook, log) } : {}),
     });
     const inspector = await configuredInspector(config);
+    const { enabled: baselinesOn, ...baselineConfig } = config.baselines;
+    const baselines = baselinesOn
+      ? baselineServiceFrom(baselineConfig, new MemoryBaselineStore(), {
+          onError: (what, err) => log.error({ err }, `baselines: ${what}`),
+        })
+      : undefined;
     const engine = new Engine({
       policies,
       riskTiers: config.risk,
@@ -114,10 +125,13 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
         approvalStage(approvalStore),
         sessionStage(sessions, { labelWindowMs: config.sessions.labelWindowSeconds * 1000 }),
         usageStage(usage),
+        // Before the risk stage: the deviation is one of its signals.
+        ...(baselines ? [baselineStage(baselines)] : []),
       ],
       ...(inspector ? { inspector } : {}),
     });
     const decisions = new DecisionService(engine, metrics, log, audit, sessions, approvals);
+    if (baselines) decisions.afterEffects.push(baselineLearner(baselines));
     const opened = revocations;
     const openedSessions = sessions;
     const openedApprovals = approvalStore;
@@ -132,7 +146,9 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       decisions,
       approvals,
       usage,
+      ...(baselines ? { baselines } : {}),
       async close() {
+        await baselines?.close();
         await policies.close();
         await audit?.close();
         opened.close();

@@ -1,0 +1,74 @@
+// What a request shows of an agent's behaviour, as baseline items per dimension: from what the
+// enforcement points already send (the action, the resource, the tool's arguments, the paths it
+// touches), plus the classifications of the data read. Identifiers and shapes only: a tool's
+// arguments become the hash of their shape, a file path its directory prefix.
+
+import { derivedAttrs } from '../core/engine.js';
+import type { ActionRequest } from '../core/types.js';
+import { argumentShape, pathPrefix, type Observation } from './baseline.js';
+
+export interface ObserveOptions {
+  /** Directory components kept of a file path (`/workspace/src/app` at 3). */
+  pathDepth: number;
+}
+
+const NETWORK_ACTIONS = new Set(['connectNetwork', 'httpRequest', 'sendExternal']);
+
+/** `host:port` as the egress proxy connects (normalized host), or undefined if not a destination. */
+export function destinationOf(id: string): string | undefined {
+  try {
+    const a = derivedAttrs('NetworkDestination', id);
+    return a.port === undefined ? String(a.host) : `${String(a.host)}:${String(a.port)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The items `request` touches. `labels`: the classifications of the resource (from entities.json
+ * or the trusted PEP), which join the dataset dimension as `label:<classification>`.
+ */
+export function observe(
+  request: ActionRequest,
+  labels: readonly string[],
+  opts: ObserveOptions,
+): Observation {
+  const { action, resource } = request;
+  const obs: Observation = {};
+  switch (resource.type) {
+    case 'Tool':
+      if (action === 'invokeTool') obs.tool = [`${resource.id}#${argumentShape(request.input)}`];
+      break;
+    case 'Model':
+      obs.model = [resource.id];
+      break;
+    case 'NetworkDestination': {
+      const d = destinationOf(resource.id);
+      if (d !== undefined) obs.destination = [d];
+      break;
+    }
+    case 'FilePath':
+      obs.path = [`${action} ${pathPrefix(resource.id, opts.pathDepth)}`];
+      break;
+    case 'Field':
+    case 'Dataset':
+      obs.dataset = [`${resource.type}::${resource.id}`];
+      break;
+    case 'Agent':
+      if (action === 'delegate') obs.delegate = [resource.id];
+      break;
+    default:
+      if (NETWORK_ACTIONS.has(action)) {
+        const d = destinationOf(resource.id);
+        if (d !== undefined) obs.destination = [d];
+      }
+  }
+  if (request.paths?.length) {
+    const prefixes = new Set(
+      request.paths.map((p) => `${action} ${pathPrefix(p, opts.pathDepth)}`),
+    );
+    obs.path = [...(obs.path ?? []), ...prefixes];
+  }
+  if (labels.length) obs.dataset = [...(obs.dataset ?? []), ...labels.map((l) => `label:${l}`)];
+  return obs;
+}
