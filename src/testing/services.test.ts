@@ -3,22 +3,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import pg from 'pg';
 import { TEST_POSTGRES, postgresMissing, redisMissing, throwawaySchema } from './services.js';
 import { postgresConfig } from '../store/postgres/url.js';
-
-/** A local port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { freePort } from './net.js';
 
 test('an unreachable PostgreSQL or Redis gives a skip reason naming it, or fails when required', async () => {
-  const port = await closedPort();
+  const port = await freePort();
   const saved = process.env.CORDON_REQUIRE_SERVICES;
   try {
     delete process.env.CORDON_REQUIRE_SERVICES;

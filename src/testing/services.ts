@@ -3,9 +3,11 @@
 // server fails the test file instead. Each test run works in a throwaway PostgreSQL schema.
 
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { postgresConfig, shownUrl as shown } from '../store/postgres/url.js';
+import { freePort } from './net.js';
 
 /** The test PostgreSQL (trust auth, database `test`); CORDON_TEST_POSTGRES overrides. */
 export const TEST_POSTGRES = process.env.CORDON_TEST_POSTGRES || 'postgres://127.0.0.1:5432/test';
@@ -112,4 +114,66 @@ export function throwawaySchema(label = 'run', url = TEST_POSTGRES): ThrowawaySc
       }
     },
   };
+}
+
+export interface CuttableLink {
+  /** `target` with its host and port replaced by the relay's. */
+  readonly url: string;
+  /** Closes the relay and every connection through it: the server is gone for its clients. */
+  cut(): Promise<void>;
+  /** Listens again on the same port: the server is back. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP relay on a local port in front of the server of `target` (a postgres:// or redis://
+ * URL), for tests of a server lost mid-run and coming back: the real server keeps running for
+ * everyone else while this link's clients see it vanish.
+ */
+export async function cuttableLink(target: string): Promise<CuttableLink> {
+  const t = new URL(target);
+  const to = { host: t.hostname, port: Number(t.port) || (t.protocol === 'redis:' ? 6379 : 5432) };
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = createServer((client) => {
+        const upstream = connect(to);
+        for (const sock of [client, upstream]) {
+          sockets.add(sock);
+          sock.on('close', () => sockets.delete(sock));
+          sock.on('error', () => {
+            client.destroy();
+            upstream.destroy();
+          });
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => {
+        server = s;
+        resolve();
+      });
+    });
+  const cut = async () => {
+    const s = server;
+    server = undefined;
+    for (const sock of sockets) sock.destroy();
+    if (s) await new Promise((r) => s.close(r));
+  };
+  await listen();
+  const u = new URL(target);
+  u.host = `127.0.0.1:${port}`;
+  return { url: u.toString(), cut, restore: listen, close: cut };
+}
+
+/** Skip reasons for suites needing PostgreSQL, or PostgreSQL and Redis (undefined: run). */
+export async function serviceSkips(): Promise<{
+  postgres: string | undefined;
+  postgresAndRedis: string | undefined;
+}> {
+  const postgres = await postgresMissing();
+  return { postgres, postgresAndRedis: postgres ?? (await redisMissing()) };
 }

@@ -1,10 +1,13 @@
 // The change bus between nodes: Redis pub/sub when storage.redis is set, PostgreSQL
-// LISTEN/NOTIFY otherwise, and also whenever Redis is down. Every node listens on both, so a
-// node whose Redis is down still reaches the others through PostgreSQL; a message goes out on
-// one of them, never both. Messages only tell nodes to read again: what they read comes from
-// PostgreSQL, so a lost message delays a change (until the cache's next read) but never makes
-// a decision use something PostgreSQL does not hold.
+// LISTEN/NOTIFY always. A message goes out on both (changes are rare: a policy reload, an
+// isolation, a revocation, an answered approval, a baseline) and every node listens on both,
+// dropping the second copy by the message's id: a node whose Redis connection is down still
+// hears every peer through PostgreSQL, and the first copy to arrive (usually Redis's) counts.
+// Messages only tell nodes to read again: what they read comes from PostgreSQL, so a lost
+// message delays a change (until the cache's next read) but never makes a decision use
+// something PostgreSQL does not hold.
 
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { ChangeBus, ChangeTopic } from '../ports.js';
@@ -21,7 +24,15 @@ const TOPICS: readonly ChangeTopic[] = [
 /** NOTIFY payloads must stay under 8000 bytes. */
 const MAX_NOTIFY = 7900;
 
+/** How long a message id is remembered to drop its second copy. */
+const SEEN_MS = 60_000;
+
 type Handler = (message: string) => void;
+interface Envelope {
+  id: string;
+  topic: ChangeTopic;
+  message: string;
+}
 
 export class NodeBus implements ChangeBus {
   private readonly handlers = new Map<ChangeTopic, Set<Handler>>();
@@ -37,6 +48,8 @@ export class NodeBus implements ChangeBus {
   private readonly redisPub: Redis | undefined;
   private readonly redisSub: Redis | undefined;
   private redisError: string | undefined;
+  /** Ids of messages delivered, with when: the other path's copy is dropped. */
+  private readonly seen = new Map<string, number>();
 
   constructor(
     private readonly db: PostgresDb,
@@ -69,9 +82,8 @@ export class NodeBus implements ChangeBus {
             this.redisError = undefined;
         });
       }
-      this.redisSub.on('message', (channel: string, message: string) => {
-        if (channel.startsWith(this.prefix))
-          this.deliver(channel.slice(this.prefix.length) as ChangeTopic, message);
+      this.redisSub.on('message', (channel: string, payload: string) => {
+        if (channel.startsWith(this.prefix)) this.receive(payload);
       });
     }
   }
@@ -95,13 +107,7 @@ export class NodeBus implements ChangeBus {
     c.on('error', (e) => this.lost(c, e));
     c.on('end', () => this.lost(c, new Error('connection ended')));
     c.on('notification', (n) => {
-      if (n.channel !== this.channel || !n.payload) return;
-      try {
-        const { topic, message } = JSON.parse(n.payload) as { topic: ChangeTopic; message: string };
-        this.deliver(topic, message);
-      } catch {
-        // Not one of ours: nothing to deliver.
-      }
+      if (n.channel === this.channel && n.payload) this.receive(n.payload);
     });
     try {
       await c.connect();
@@ -136,6 +142,26 @@ export class NodeBus implements ChangeBus {
     this.retry.unref();
   }
 
+  private receive(payload: string): void {
+    let e: Envelope;
+    try {
+      e = JSON.parse(payload) as Envelope;
+    } catch {
+      return; // not one of ours
+    }
+    if (typeof e?.id !== 'string' || !TOPICS.includes(e.topic) || typeof e.message !== 'string')
+      return;
+    const now = Date.now();
+    if (this.seen.has(e.id)) return;
+    this.seen.set(e.id, now);
+    // Insertion order is arrival order: forget from the oldest on.
+    for (const [id, at] of this.seen) {
+      if (now - at < SEEN_MS) break;
+      this.seen.delete(id);
+    }
+    this.deliver(e.topic, e.message);
+  }
+
   private deliver(topic: ChangeTopic, message: string): void {
     // A subscriber's failure is its own: the other subscribers still hear the change.
     for (const h of [...(this.handlers.get(topic) ?? [])])
@@ -150,22 +176,30 @@ export class NodeBus implements ChangeBus {
     return this.redisPub?.status === 'ready' && this.redisSub?.status === 'ready';
   }
 
+  /** Resolves once one path carried the message; rejects when neither could. */
   async publish(topic: ChangeTopic, message: string): Promise<void> {
     if (!TOPICS.includes(topic)) throw new Error(`unknown change topic ${topic}`);
-    if (this.redisPub && this.redisUp()) {
-      try {
-        await this.redisPub.publish(this.prefix + topic, message);
-        return;
-      } catch (e) {
-        this.redisError = (e as Error).message;
-      }
-    }
-    const payload = JSON.stringify({ topic, message });
+    const payload = JSON.stringify({ id: randomUUID(), topic, message } satisfies Envelope);
     if (Buffer.byteLength(payload) > MAX_NOTIFY)
       throw new Error(
         `a change message on ${topic} is too long for PostgreSQL NOTIFY (${payload.length} bytes)`,
       );
-    await this.db.query('publishing a change', 'SELECT pg_notify($1, $2)', [this.channel, payload]);
+    const viaPostgres = this.db
+      .query('publishing a change', 'SELECT pg_notify($1, $2)', [this.channel, payload])
+      .then(() => {});
+    if (!(this.redisPub && this.redisUp())) return viaPostgres;
+    const viaRedis = this.redisPub.publish(this.prefix + topic, payload).then(
+      () => {},
+      (e: Error) => {
+        this.redisError = e.message;
+        throw e;
+      },
+    );
+    try {
+      await Promise.any([viaRedis, viaPostgres]);
+    } catch {
+      await viaPostgres; // PostgreSQL's reason is the one that matters
+    }
   }
 
   subscribe(topic: ChangeTopic, handler: Handler): () => void {

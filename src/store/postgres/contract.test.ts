@@ -7,15 +7,13 @@ import { after, describe } from 'node:test';
 import {
   TEST_POSTGRES,
   TEST_REDIS,
-  postgresMissing,
-  redisMissing,
+  serviceSkips,
   throwawaySchema,
 } from '../../testing/services.js';
 import { storeContract } from '../contract.js';
 import { openPostgresStores } from './index.js';
 
-const pgMissing = await postgresMissing();
-const noRedis = pgMissing ?? (await redisMissing());
+const { postgres: pgMissing, postgresAndRedis: noRedis } = await serviceSkips();
 
 describe('PostgreSQL + Redis', { skip: noRedis }, () => {
   const schema = throwawaySchema('contract_redis');
