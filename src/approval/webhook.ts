@@ -18,14 +18,22 @@ export interface WebhookOptions {
 export const signatureOf = (secret: string, body: string): string =>
   `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
-export function webhookNotifier(
+/**
+ * Posts `payload` as JSON to the webhook in the background, signed when it has a secret,
+ * retried with backoff; a final failure is logged with `what` and `fields`, never thrown.
+ */
+export function postWebhook(
   o: WebhookOptions,
+  event: string,
+  payload: unknown,
   log: Logger,
-): (event: ApprovalEvent, approval: Approval) => void {
+  what: string,
+  fields: Record<string, unknown>,
+): void {
   const attempts = o.attempts ?? 3;
   const timeoutMs = o.timeoutMs ?? 5000;
-  const deliver = async (event: ApprovalEvent, approval: Approval) => {
-    const body = JSON.stringify({ event, approval });
+  const deliver = async () => {
+    const body = JSON.stringify(payload);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'x-cordon-event': event,
@@ -48,7 +56,15 @@ export function webhookNotifier(
       }
       await new Promise((r) => setTimeout(r, 250 * 2 ** i));
     }
-    log.error({ event, approval: approval.id, url: o.url, error: last }, 'approval webhook failed');
+    log.error({ event, ...fields, url: o.url, error: last }, `${what} webhook failed`);
   };
-  return (event, approval) => void deliver(event, approval);
+  void deliver();
+}
+
+export function webhookNotifier(
+  o: WebhookOptions,
+  log: Logger,
+): (event: ApprovalEvent, approval: Approval) => void {
+  return (event, approval) =>
+    postWebhook(o, event, { event, approval }, log, 'approval', { approval: approval.id });
 }

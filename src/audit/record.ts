@@ -10,8 +10,9 @@ import type { CordonFacts, Obligation, Outcome, PolicyError, ResourceRef } from 
 export interface AuditRecord {
   v: 1;
   /** Absent for decisions. "usage": what a model call used (parent: its decision); "launch": an
-   * agent started under compiled kernel rules. Events are recorded, never re-evaluated. */
-  kind?: 'usage' | 'launch';
+   * agent started under compiled kernel rules; "isolation": an isolation applied, released or
+   * expired. Events are recorded, never re-evaluated. */
+  kind?: 'usage' | 'launch' | 'isolation';
   usage?: { tokens: number };
   /** Position in the log (the Merkle leaf index). */
   seq: number;

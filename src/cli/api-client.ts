@@ -1,6 +1,7 @@
 // How CLI commands call a running PDP's HTTP API: with a bearer credential, by default the local
 // admin credential `cordon serve` keeps in its data directory, so local use needs no setup.
 
+import type { Command } from 'commander';
 import { readAdminCredential } from '../identity/credentials.js';
 
 export class ApiCliError extends Error {}
@@ -47,4 +48,13 @@ export async function callApi(
   const body = (await res.json().catch(() => ({}))) as { error?: string };
   if (!res.ok) throw new ApiCliError(body.error ?? `HTTP ${res.status}`);
   return body;
+}
+
+/** --url, --data, --token and --json, as every client command of a running PDP takes them. */
+export function apiOptions(c: Command, tokenEnv: string): Command {
+  return c
+    .option('--url <url>', 'the PDP (or set CORDON_URL)', DEFAULT_URL)
+    .option('--data <dir>', "the PDP's data directory: its admin credential is used", DEFAULT_DATA)
+    .option('--token <jwt>', `your identity provider's token instead (or set ${tokenEnv})`)
+    .option('--json', 'print JSON');
 }

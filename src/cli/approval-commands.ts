@@ -2,7 +2,7 @@
 // PDP holds the approval store and the audit log, so answers go through it and are recorded).
 
 import type { Command } from 'commander';
-import { callApi, DEFAULT_DATA, DEFAULT_URL, type ApiTarget } from './api-client.js';
+import { apiOptions, callApi, type ApiTarget } from './api-client.js';
 
 type Exit = (code: number) => void;
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -40,19 +40,7 @@ export function registerApprovalCommands(program: Command, exit: Exit): void {
   const approvals = program
     .command('approvals')
     .description('list and answer approval requests on a running PDP');
-  const common = (c: Command) =>
-    c
-      .option('--url <url>', 'the PDP (or set CORDON_URL)', DEFAULT_URL)
-      .option(
-        '--data <dir>',
-        "the PDP's data directory: its admin credential is used",
-        DEFAULT_DATA,
-      )
-      .option(
-        '--token <jwt>',
-        "your identity provider's token instead (or set CORDON_APPROVER_TOKEN)",
-      )
-      .option('--json', 'print JSON');
+  const common = (c: Command) => apiOptions(c, 'CORDON_APPROVER_TOKEN');
   const target = (o: { url: string; data: string; token?: string }): ApiTarget => ({
     url: o.url,
     data: o.data,

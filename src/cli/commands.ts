@@ -14,6 +14,7 @@ import { registerIdentityCommands } from './identity-commands.js';
 import { registerMcpCommands } from './mcp-commands.js';
 import { registerScanCommand } from './scan-command.js';
 import { registerKernelCommands } from './kernel-commands.js';
+import { registerIsolationCommands } from './isolation-commands.js';
 
 export { UserError };
 
@@ -102,5 +103,6 @@ export function buildCli(exit: Exit): Command {
   registerApprovalCommands(program, exit);
   registerScanCommand(program, exit);
   registerKernelCommands(program, exit);
+  registerIsolationCommands(program, exit);
   return program;
 }

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../core/request.js';
 import { DEFAULT_RISK_TIERS } from '../core/risk.js';
+import { isolationConfigSchema } from '../isolation/config.js';
 import { llmConfigSchema } from '../llm/config.js';
 
 const response = z.enum(['allow', 'require_approval', 'restrict', 'isolate']);
@@ -230,6 +231,7 @@ export const configSchema = z.strictObject({
       }),
     })
     .default(DEFAULT_RISK_TIERS),
+  isolation: isolationConfigSchema,
 });
 
 export type CordonConfig = z.infer<typeof configSchema>;

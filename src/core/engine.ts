@@ -10,6 +10,7 @@ import type { SlicedEntity } from './entities.js';
 import { destinationHost, ipNet } from './destination.js';
 import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
 import type { CompiledPolicySet } from './policy-set.js';
+import { isolationMeasureFor, isolationReason, NOT_ISOLATED } from './isolation.js';
 import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
 import type { ApprovalGrant } from './stages/approval.js';
 import {
@@ -66,9 +67,10 @@ export interface DecisionTrace {
   approval?: ApprovalGrant;
   /**
    * Set on records that are events, not decisions: "usage" (what a model call used; see
-   * `usage`) and "launch" (an agent started under compiled kernel rules). Replay skips them.
+   * `usage`), "launch" (an agent started under compiled kernel rules) and "isolation" (an
+   * isolation applied, released or expired: src/isolation/audit.ts). Replay skips them.
    */
-  kind?: 'usage' | 'launch';
+  kind?: 'usage' | 'launch' | 'isolation';
   /** What the provider reported for the decision's model call (kind "usage"). */
   usage?: { tokens: number };
 }
@@ -290,6 +292,30 @@ export class Engine {
     const resource = resolved.entity;
     state.resource = resource;
     if (resolved.ignored.length > 0) state.ignored = resolved.ignored;
+    // An isolation refuses what falls under its measures before any policy is asked: no
+    // approval can be opened for it, and the reason names the isolation.
+    if (facts.isolation) {
+      // Egress limited to the baseline: novelty is known only where baselines compare (monitor,
+      // enforce); anywhere else the destination counts as novel (fail closed).
+      const b = facts.baseline;
+      const comparing = b.mode === 'monitor' || b.mode === 'enforce';
+      const measure = isolationMeasureFor(
+        facts.isolation,
+        request.action,
+        {
+          type: resource.uid.type,
+          id: resource.uid.id,
+          attrs: resource.attrs,
+          parents: resource.parents,
+        },
+        comparing ? b.novel.destination : undefined,
+      );
+      if (measure)
+        return deny(
+          [isolationReason(facts.isolation, measure, `agent "${agent?.uid.id ?? ''}"`)],
+          risk,
+        );
+    }
     const context = buildContext(state, mode);
     const approved = facts.approval.granted;
     const evaluateFor = (role: PrincipalRole, principal: SlicedEntity): Verdict => {
@@ -370,8 +396,11 @@ function deny(reasons: Reason[], risk: Decision['risk']) {
 function pin(facts: CordonFacts, pinned: PinnedFacts): void {
   for (const key of Object.keys(facts) as (keyof CordonFacts)[]) {
     const p = pinned[key];
-    if (p) Object.assign(facts[key], p);
+    const f = facts[key];
+    if (p && f) Object.assign(f, p);
   }
+  // Optional facts (absent unless established): a pinned one replaces what the stages found.
+  if (pinned.isolation) facts.isolation = { ...NOT_ISOLATED, ...pinned.isolation };
 }
 
 /** Only the keys some policy of the subset reads cross into Cedar (marshalling is the cost). */
@@ -401,6 +430,7 @@ function buildContext(state: DecisionState, mode: EvaluationMode): Record<string
   ctx.approval = facts.approval;
   ctx.usage = facts.usage;
   ctx.baseline = facts.baseline;
+  ctx.isolation = facts.isolation ?? NOT_ISOLATED;
   const defaults = set.schema?.contextDefaults.get(request.action);
   const filled = defaults ? fillDefaults(ctx, defaults) : ctx;
   // After the defaults: they must not be filled into the unknown.

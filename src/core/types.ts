@@ -1,5 +1,7 @@
 // Shapes shared by every layer: what a PEP asks, what the PDP answers.
 
+import type { IsolationFacts } from './isolation.js';
+
 export interface EntityRef {
   type: string;
   id: string;
@@ -108,6 +110,7 @@ export const RESERVED_CONTEXT_KEYS = [
   'approval',
   'usage',
   'baseline',
+  'isolation',
   'paths',
   'pathsAllIn',
   'pathsSomeIn',
@@ -177,4 +180,6 @@ export interface CordonFacts {
   approval: ApprovalFacts;
   usage: UsageFacts;
   baseline: BaselineFacts;
+  /** The isolation in force for the principal (core/isolation.ts); absent when there is none. */
+  isolation?: IsolationFacts;
 }

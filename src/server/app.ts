@@ -20,6 +20,8 @@ import {
 } from './authzen.js';
 import { registerApprovalRoutes, type ApprovalRoutesOptions } from './approval-routes.js';
 import { registerAuditRoutes } from './audit-routes.js';
+import { registerIsolationRoutes } from './isolation-routes.js';
+import type { IsolationService } from '../isolation/service.js';
 import { registerLlmRoutes, type LlmRoutesOptions } from '../llm/routes.js';
 import { registerTokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 import {
@@ -62,6 +64,8 @@ export interface AppOptions {
   trustedFor?: (req: FastifyRequest) => string[] | undefined;
   /** Who may call (auth.ts). Without it, only anonymous loopback decision calls get through. */
   auth?: AuthOptions;
+  /** Isolation states: apply, list, release (isolation-routes.ts). */
+  isolation?: IsolationService;
   /** Reloads the policies (POST /v1/policies/reload); absent when nothing can be reloaded. */
   reload?: () => Promise<void>;
 }
@@ -184,6 +188,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   if (decisions.audit) registerAuditRoutes(app, decisions.audit, decisions);
   if (opts.approvals) registerApprovalRoutes(app, { ...opts.approvals, decisions });
+  if (opts.isolation) registerIsolationRoutes(app, { isolation: opts.isolation, decisions });
   const llm = opts.llm;
   // The LLM gateway authenticates its callers itself (gateway keys, delegation tokens).
   if (llm)

@@ -6,7 +6,7 @@
 //   public    anyone (the JWKS, the liveness probe): nothing secret
 //   decision  /v1/decide, AuthZEN, metrics: a bearer is optional on a loopback listener
 //             (unless `auth.required`), required on any other
-//   control   approvals, revocation, audit reads, reloads: always an authenticated person,
+//   control   approvals, revocation, isolation, audit reads, reloads: always an authenticated person,
 //             admin or agent; what they may do is then a Cedar decision (control.ts)
 //   self      the route checks a credential of its own protocol (token exchange's subject
 //             token, the LLM gateway's keys and tokens)

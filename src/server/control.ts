@@ -1,5 +1,5 @@
 // Control-plane actions are Cedar actions like any other (revokeToken, reinstateAgent,
-// readAudit, readApprovals, approve, reload, isolate): the authenticated caller is the
+// readAudit, readApprovals, approve, reload, isolate, readIsolation): the authenticated caller is the
 // principal, the decision is recorded in the audit log, and anything but allow is a 403 that
 // names the policies. The local admin is the user `cordon-admin` in Role::"cordon-admin"
 // (the shipped policies permit that role), whether or not entities.json lists it.
@@ -14,10 +14,18 @@ export const ADMIN_USER = LOCAL_ADMIN.id;
 const ADMIN_STAND_IN = LOCAL_ADMIN;
 
 export type ControlAction =
-  'revokeToken' | 'reinstateAgent' | 'readAudit' | 'readApprovals' | 'reload' | 'isolate';
+  | 'revokeToken'
+  | 'reinstateAgent'
+  | 'readAudit'
+  | 'readApprovals'
+  | 'reload'
+  | 'isolate'
+  | 'readIsolation';
 
 /** The control plane as a resource, for actions on no more specific thing. */
-export const controlPlane = (part: 'audit' | 'approvals' | 'policies'): ResourceRef => ({
+export const controlPlane = (
+  part: 'audit' | 'approvals' | 'policies' | 'isolation',
+): ResourceRef => ({
   type: 'ControlPlane',
   id: part,
 });

@@ -21,6 +21,7 @@ import type { StandInUser } from '../core/stages/identity.js';
 import type { ActionRequest, Decision } from '../core/types.js';
 import type { Metrics } from './metrics.js';
 import type { ApprovalService } from '../approval/service.js';
+import type { IsolationResponder } from '../isolation/responses.js';
 
 /**
  * Runs once a decision is final and recorded (learning a baseline). It cannot change the
@@ -45,6 +46,8 @@ export class DecisionService {
     private readonly sessions?: SessionStore,
     /** Opens approval requests for require_approval and claims the grants decisions use. */
     readonly approvals?: ApprovalService,
+    /** Turns restrict/isolate obligations into isolation states (src/isolation/responses.ts). */
+    private readonly isolation?: IsolationResponder,
   ) {}
 
   /**
@@ -259,6 +262,19 @@ export class DecisionService {
         this.log.error(
           { err: e, decisionId: d.decisionId, effect: effect.name },
           'after-effect failed',
+        );
+      }
+    }
+    // After the record (the isolation's record names this decision), before the answer: the
+    // agent's next action meets the isolation. A listing never isolates anyone.
+    if (!probe && this.isolation && d.obligations.length > 0) {
+      try {
+        await this.isolation(trace, d);
+      } catch (e) {
+        // The decision is a deny already; what is lost is the isolation of what comes next.
+        this.log.error(
+          { err: e, decisionId: d.decisionId, agent: trace.agent },
+          'the isolation this decision calls for could not be applied',
         );
       }
     }

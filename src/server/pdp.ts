@@ -27,6 +27,13 @@ import { Metrics } from './metrics.js';
 import { MemoryBaselineStore } from '../risk/baseline-memory-store.js';
 import { baselineServiceFrom, type BaselineService } from '../risk/baseline-service.js';
 import { baselineLearner, baselineStage } from '../risk/baseline-stage.js';
+import { IsolationService } from '../isolation/service.js';
+import { LocalChangeBus, SqliteIsolationStore } from '../isolation/sqlite-store.js';
+import { auditRecorder } from '../isolation/audit.js';
+import { revokeDelegationTokens } from '../isolation/actuators.js';
+import { isolationWebhook } from '../isolation/webhook.js';
+import { isolationResponder } from '../isolation/responses.js';
+import { isolationStage } from '../core/stages/isolation.js';
 
 export interface Pdp {
   policies: LivePolicySet;
@@ -40,6 +47,8 @@ export interface Pdp {
   usage: SqliteUsageStore;
   /** Behavioral baselines; absent when `baselines.enabled` is false. */
   baselines?: BaselineService;
+  /** Who is isolated, in memory, kept fresh from the isolation store (src/isolation/). */
+  isolation: IsolationService;
   close(): Promise<void>;
 }
 
@@ -71,6 +80,8 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   let sessions: SqliteSessionStore | undefined;
   let approvalStore: SqliteApprovalStore | undefined;
   let usage: SqliteUsageStore | undefined;
+  let isolationStore: SqliteIsolationStore | undefined;
+  let isolation: IsolationService | undefined;
   try {
     const { enabled, ...auditOptions } = config.audit;
     audit = enabled
@@ -110,6 +121,19 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       maxUses,
       ...(webhook ? { notify: webhookNotifier(webhook, log) } : {}),
     });
+    isolationStore = new SqliteIsolationStore(config.data);
+    const isolationHook = config.isolation.webhook
+      ? isolationWebhook(config.isolation.webhook, log)
+      : undefined;
+    // Throws when the store cannot be read: nothing is served without knowing who is isolated.
+    isolation = await IsolationService.open({
+      store: isolationStore,
+      bus: new LocalChangeBus(),
+      log,
+      knownAgent: (a) => policies.current().store.get('Agent', a) !== undefined,
+      ...(audit ? { record: auditRecorder(audit, policies) } : {}),
+      actuators: [revokeDelegationTokens(revocations), ...(isolationHook ? [isolationHook] : [])],
+    });
     const inspector = await configuredInspector(config);
     const { enabled: baselinesOn, ...baselineConfig } = config.baselines;
     const baselines = baselinesOn
@@ -122,6 +146,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       riskTiers: config.risk,
       tokens,
       stages: [
+        isolationStage(isolation),
         approvalStage(approvalStore),
         sessionStage(sessions, { labelWindowMs: config.sessions.labelWindowSeconds * 1000 }),
         usageStage(usage),
@@ -130,12 +155,22 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       ],
       ...(inspector ? { inspector } : {}),
     });
-    const decisions = new DecisionService(engine, metrics, log, audit, sessions, approvals);
+    const decisions = new DecisionService(
+      engine,
+      metrics,
+      log,
+      audit,
+      sessions,
+      approvals,
+      isolationResponder(isolation, config.isolation),
+    );
     if (baselines) decisions.afterEffects.push(baselineLearner(baselines));
     const opened = revocations;
     const openedSessions = sessions;
     const openedApprovals = approvalStore;
     const openedUsage = usage;
+    const openedIsolation = isolation;
+    const openedIsolationStore = isolationStore;
     return {
       policies,
       audit,
@@ -147,7 +182,9 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       approvals,
       usage,
       ...(baselines ? { baselines } : {}),
+      isolation,
       async close() {
+        openedIsolation.close();
         await baselines?.close();
         await policies.close();
         await audit?.close();
@@ -155,6 +192,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
         openedSessions.close();
         openedApprovals.close();
         openedUsage.close();
+        openedIsolationStore.close();
       },
     };
   } catch (e) {
@@ -164,6 +202,8 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     sessions?.close();
     approvalStore?.close();
     usage?.close();
+    isolation?.close();
+    isolationStore?.close();
     throw e;
   }
 }

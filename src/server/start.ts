@@ -78,6 +78,7 @@ export async function serveApi(
     bodyLimit: config.bodyLimit,
     limits: limitsFromConfig(config.limits),
     identity: { tokens, keys, revocations },
+    isolation: pdp.isolation,
     reloadError: () => policies.lastError?.message,
     trustedFor: trustedForRequest(config.resources.trustedPeps),
     reload: () => policies.reload(),
