@@ -160,6 +160,29 @@ describe('isolation in the decision path: each measure refuses its actions, and 
     );
   });
 
+  it('egress limited to the baseline lets through a destination the baseline holds, where baselines compare', async () => {
+    const out = req('connectNetwork', 'NetworkDestination', 'api.example.com:443');
+    const novel = (destination: boolean, mode = 'monitor') => ({
+      baseline: {
+        mode,
+        novel: {
+          tool: false,
+          model: false,
+          destination,
+          path: false,
+          dataset: false,
+          delegate: false,
+        },
+      },
+    });
+    await isolate({ egress: 'baseline' });
+    assert.equal((await engine.decide(out, novel(false))).decision, 'allow');
+    assert.equal((await engine.decide(out, novel(true))).decision, 'deny');
+    // In learn mode nothing is novel: no baseline vouches for anything, so it is refused.
+    assert.equal((await engine.decide(out, novel(false, 'learn'))).decision, 'deny');
+    await release();
+  });
+
   it('no delegation refuses delegating and minting, and delegating to the isolated agent', async () => {
     await refusedOnlyWhileIsolated(
       { noDelegation: true },
