@@ -59,6 +59,7 @@ export const configSchema = z.strictObject({
   watch: z.boolean().default(true),
   /**
    * Where shared state lives (docs/deploy.md). Absent: the embedded stores in the data directory.
+   * CORDON_POSTGRES_URL and CORDON_REDIS_URL, when set, replace these.
    * postgres: durable state (audit log, approvals, sessions, usage, revocations, baselines,
    * isolation) shared by every node; redis: hot counters and change notifications.
    */
@@ -256,9 +257,28 @@ export async function loadConfig(file: string | undefined): Promise<CordonConfig
   return parseConfig(raw, file ?? 'config');
 }
 
+/**
+ * storage.postgres and storage.redis from CORDON_POSTGRES_URL and CORDON_REDIS_URL when set,
+ * over the file's: URLs carrying passwords stay out of cordon.yaml (a Secret in the pod's env).
+ */
+function withStorageEnv(raw: unknown): unknown {
+  const postgres = process.env.CORDON_POSTGRES_URL || undefined;
+  const redis = process.env.CORDON_REDIS_URL || undefined;
+  if ((!postgres && !redis) || typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return raw;
+  const r = raw as Record<string, unknown>;
+  if (r.storage !== undefined && (typeof r.storage !== 'object' || r.storage === null)) return raw;
+  const storage = {
+    ...(r.storage as object),
+    ...(postgres && { postgres }),
+    ...(redis && { redis }),
+  };
+  return { ...r, storage };
+}
+
 /** A configuration (the file's, flags merged in) checked: a ConfigError names each path and why. */
 export function parseConfig(raw: unknown, source = 'config'): CordonConfig {
-  const r = configSchema.safeParse(raw);
+  const r = configSchema.safeParse(withStorageEnv(raw));
   if (!r.success) throw new ConfigError(`${source}: ${formatIssues(r.error)}`);
   return r.data;
 }

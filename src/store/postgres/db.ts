@@ -2,6 +2,7 @@
 // into messages an operator can act on. A lost or unreachable server rejects the operation
 // (the decision path turns that into a deny); nothing is retried that could apply twice.
 
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { postgresConfig, shownUrl } from './url.js';
 import { quoteIdent } from './migrations.js';
@@ -46,6 +47,7 @@ export class PostgresDb {
   /** The quoted schema, for table names: `${db.s}.approvals`. */
   readonly s: string;
   readonly shown: string;
+  private readonly names = new Map<string, string>();
 
   constructor(
     readonly url: string,
@@ -98,12 +100,19 @@ export class PostgresDb {
     params: unknown[] = [],
     retry = false,
   ): Promise<pg.QueryResult<R>> {
+    // Named: each connection parses and plans a statement once, not on every decision.
+    let name = this.names.get(sql);
+    if (!name) {
+      name = `cordon_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+      this.names.set(sql, name);
+    }
+    const q = { name, text: sql, values: params };
     try {
-      return await this.pool.query<R>(sql, params);
+      return await this.pool.query<R>(q);
     } catch (e) {
       if (!(retry && connectionLost(e))) throw this.failure(what, e);
       try {
-        return await this.pool.query<R>(sql, params);
+        return await this.pool.query<R>(q);
       } catch (e2) {
         throw this.failure(what, e2);
       }
