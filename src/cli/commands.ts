@@ -8,6 +8,7 @@ import type { EngineKind } from '../core/compiled/index.js';
 import type { ServeFlags } from './serve-action.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
+import { registerBundleCommands } from './bundle-commands.js';
 import { engineOption } from './engine-option.js';
 import { UserError } from './errors.js';
 import { registerIdentityCommands } from './identity-commands.js';
@@ -98,6 +99,7 @@ export function buildCli(exit: Exit): Command {
     );
 
   registerAuditCommands(program, policy, exit);
+  registerBundleCommands(policy, exit);
   registerIdentityCommands(program, exit);
   registerMcpCommands(program, exit);
   registerApprovalCommands(program, exit);

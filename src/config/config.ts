@@ -58,6 +58,17 @@ export const configSchema = z.strictObject({
     }),
   watch: z.boolean().default(true),
   /**
+   * `policies` given as a signed bundle, an http(s) URL or a .tar.gz file (docs/deploy.md):
+   * the verifier key its manifest must be signed with (`<name>+<id>+<base64>`, the text or a
+   * file holding it) and how often to look for a new version.
+   */
+  policyBundle: z
+    .strictObject({
+      publicKey: z.string().min(1),
+      pollSeconds: z.number().positive().default(30),
+    })
+    .optional(),
+  /**
    * Where shared state lives (docs/deploy.md). Absent: the embedded stores in the data directory.
    * CORDON_POSTGRES_URL and CORDON_REDIS_URL, when set, replace these.
    * postgres: durable state (audit log, approvals, sessions, usage, revocations, baselines,

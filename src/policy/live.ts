@@ -38,7 +38,8 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
   lastError: PolicyLoadError | undefined;
 
   private constructor(
-    readonly dir: string,
+    /** The directory served; a bundle moves it to each verified version's (switchTo). */
+    public dir: string,
     initial: CompiledPolicySet,
     private readonly options: LoadOptions,
     /** The optional files (schema, entities) the serving set was built with. */
@@ -121,6 +122,47 @@ export class LivePolicySet extends EventEmitter<LivePolicyEvents> implements Pol
       });
     });
     return this.reloading;
+  }
+
+  /**
+   * Serves the set in another directory (a verified policy bundle's), compiled in full first:
+   * on failure the current set keeps serving, the error is emitted and kept in lastError, and
+   * false is returned. Files may differ from the current set's: a bundle is a whole set.
+   */
+  switchTo(dir: string): Promise<boolean> {
+    let switched = false;
+    this.reloading = this.reloading.then(async () => {
+      let next: CompiledPolicySet;
+      let files: Set<string>;
+      try {
+        files = await presentFiles(dir);
+        next = await compileOrThrow(dir, this.options);
+      } catch (e) {
+        this.lastError =
+          e instanceof PolicyLoadError
+            ? e
+            : new PolicyLoadError([{ file: dir, message: (e as Error).message }]);
+        this.emit('error', this.lastError);
+        return;
+      }
+      this.lastError = undefined;
+      this.dir = dir;
+      this.files = files;
+      switched = true;
+      const previous = this.set;
+      if (next.version === previous.version) {
+        next.dispose();
+        return;
+      }
+      this.set = next;
+      setTimeout(() => previous.dispose(), RETIRE_AFTER_MS).unref();
+      this.emit('reload', {
+        version: next.version,
+        previous: previous.version,
+        policies: next.size,
+      });
+    });
+    return this.reloading.then(() => switched);
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@
 // schema.cedarschema and entities.json. File names in errors are relative to the directory.
 // A set loaded before (same sources, same Cordon) comes from the compile cache.
 
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { PolicySetOptions } from '../core/policy-set.js';
@@ -20,6 +21,19 @@ export const ENTITIES_FILE = 'entities.json';
 
 export class PolicyDirError extends Error {}
 
+/**
+ * A symbolic link to a file counts as the file: a Kubernetes ConfigMap volume presents every key
+ * as a link into its `..data` directory (which, starting with a dot, is not read itself).
+ */
+async function isFileLink(e: Dirent, full: string): Promise<boolean> {
+  if (!e.isSymbolicLink()) return false;
+  try {
+    return (await stat(full)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 async function cedarFiles(root: string, dir: string, out: string[]): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true });
   for (const e of entries) {
@@ -28,7 +42,7 @@ async function cedarFiles(root: string, dir: string, out: string[]): Promise<voi
     if (e.isDirectory()) {
       if (dir === root && e.name === 'tests') continue;
       await cedarFiles(root, full, out);
-    } else if (e.isFile() && e.name.endsWith('.cedar')) {
+    } else if (e.name.endsWith('.cedar') && (e.isFile() || (await isFileLink(e, full)))) {
       out.push(full);
     }
   }

@@ -39,6 +39,7 @@ import {
   type HttpLimits,
 } from './http-limits.js';
 import type { Metrics } from './metrics.js';
+import type { BundleStatus } from '../policy/bundle-source.js';
 import { authorizeControl, ControlDenied, controlPlane, sendDenied } from './control.js';
 
 export interface AppOptions {
@@ -66,6 +67,8 @@ export interface AppOptions {
   auth?: AuthOptions;
   /** Isolation states: apply, list, release (isolation-routes.ts). */
   isolation?: IsolationService;
+  /** The policy bundle's state, when the policies come from one (shown in /healthz). */
+  policyBundle?: () => BundleStatus | undefined;
   /** Reloads the policies (POST /v1/policies/reload); absent when nothing can be reloaded. */
   reload?: () => Promise<void>;
 }
@@ -221,12 +224,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     if (!onLoopbackListener(req)) return { status: 'ok' };
     const set = decisions.engine.policies;
     const reloadError = opts.reloadError?.();
+    const bundle = opts.policyBundle?.();
     return {
       status: 'ok',
       policyVersion: set.version,
       policies: set.size,
       ...(decisions.audit ? { auditRecords: decisions.audit.size } : {}),
       ...(reloadError ? { reloadError } : {}),
+      ...(bundle ? { policyBundle: bundle } : {}),
     };
   });
 

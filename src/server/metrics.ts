@@ -34,6 +34,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly policyVersion = new Gauge({
+    name: 'cordon_policy_version_info',
+    help: 'The policy set serving, by version (1 for the version serving)',
+    labelNames: ['version'] as const,
+    registers: [this.registry],
+  });
+  readonly bundleFailures = new Counter({
+    name: 'cordon_policy_bundle_failures_total',
+    help: 'Policy bundles not served: unreachable, unsigned, badly signed, tampered or not compiling',
+    registers: [this.registry],
+  });
+
+  /** Marks `version` as the one serving (the previous one's series is dropped). */
+  servingVersion(version: string): void {
+    this.policyVersion.reset();
+    this.policyVersion.set({ version }, 1);
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cordon_' });
   }

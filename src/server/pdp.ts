@@ -13,7 +13,9 @@ import type { CompiledPolicySet } from '../core/policy-set.js';
 import { RevocationStore } from '../identity/revocations.js';
 import { loadTokenKeys, type TokenKey } from '../identity/token-keys.js';
 import { TokenService } from '../identity/tokens.js';
-import { LivePolicySet } from '../policy/live.js';
+import type { LivePolicySet } from '../policy/live.js';
+import { BundleError } from '../policy/bundle.js';
+import { openPolicySource, type PolicyBundleFollower } from '../policy/bundle-source.js';
 import { sessionStage } from '../core/stages/session.js';
 import { SqliteSessionStore } from '../session/sqlite-session-store.js';
 import { DecisionService } from './decisions.js';
@@ -37,6 +39,8 @@ import { isolationStage } from '../core/stages/isolation.js';
 
 export interface Pdp {
   policies: LivePolicySet;
+  /** Set when the policies come from a signed bundle (docs/deploy.md). */
+  bundle?: PolicyBundleFollower | undefined;
   audit: AuditLog | undefined;
   tokens: TokenService;
   keys: TokenKey[];
@@ -69,12 +73,20 @@ async function configuredInspector(config: CordonConfig): Promise<Inspector | un
 
 export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   ensureDataDir(config.data);
-  const policies = await LivePolicySet.open(config.policies, {
-    engine: config.engine,
-    cacheDir: join(config.data, 'cache'),
-  });
+  let opened;
+  try {
+    opened = await openPolicySource(config, {
+      engine: config.engine,
+      cacheDir: join(config.data, 'cache'),
+    });
+  } catch (e) {
+    if (e instanceof BundleError) throw new ConfigError(e.message);
+    throw e;
+  }
+  const { policies, bundle } = opened;
   logEngine(log, policies.current());
   const metrics = new Metrics();
+  metrics.servingVersion(policies.current().version);
   let audit: AuditLog | undefined;
   let revocations: RevocationStore | undefined;
   let sessions: SqliteSessionStore | undefined;
@@ -99,13 +111,21 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       );
     policies.on('reload', (e) => {
       metrics.reloads.inc({ result: 'ok' });
+      metrics.servingVersion(e.version);
       log.info(e, 'policies reloaded');
     });
     policies.on('error', (e) => {
       metrics.reloads.inc({ result: 'error' });
       log.error({ errors: e.errors }, 'policy reload failed; the last good set keeps serving');
     });
-    if (config.watch) await policies.watch();
+    if (bundle) {
+      bundle.on('refused', (err) => {
+        metrics.bundleFailures.inc();
+        log.error({ err: err.message }, 'policy bundle refused; the last good set keeps serving');
+      });
+      if (bundle.error) log.error({ err: bundle.error }, 'policy bundle refused at start');
+      bundle.start();
+    } else if (config.watch) await policies.watch();
     const keys = await loadTokenKeys(config.data);
     revocations = new RevocationStore(config.data);
     const tokens = new TokenService(keys, revocations, config.tokens.audience);
@@ -173,6 +193,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     const openedIsolationStore = isolationStore;
     return {
       policies,
+      bundle,
       audit,
       tokens,
       keys,
@@ -186,6 +207,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       async close() {
         openedIsolation.close();
         await baselines?.close();
+        await bundle?.close();
         await policies.close();
         await audit?.close();
         opened.close();
@@ -196,6 +218,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       },
     };
   } catch (e) {
+    await bundle?.close();
     await policies.close();
     await audit?.close();
     revocations?.close();

@@ -79,9 +79,11 @@ export async function serveApi(
     limits: limitsFromConfig(config.limits),
     identity: { tokens, keys, revocations },
     isolation: pdp.isolation,
-    reloadError: () => policies.lastError?.message,
+    reloadError: () => policies.lastError?.message ?? pdp.bundle?.error,
     trustedFor: trustedForRequest(config.resources.trustedPeps),
-    reload: () => policies.reload(),
+    // With a bundle, a reload fetches it now (the polling does the same on its own).
+    reload: () => (pdp.bundle ? pdp.bundle.check() : policies.reload()),
+    policyBundle: () => pdp.bundle?.status(),
     auth,
   });
   await app.listen(where);
