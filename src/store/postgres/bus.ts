@@ -92,13 +92,14 @@ export class NodeBus implements ChangeBus {
   async start(): Promise<void> {
     await this.listen();
     if (this.redisPub && this.redisSub) {
-      const sub = this.redisSub;
-      const ready = Promise.all([
+      // The subscription waits in the connection's queue until Redis answers (now or after a
+      // reconnect), and is renewed on every reconnect after that.
+      const ready = Promise.allSettled([
         this.redisPub.connect(),
-        sub.connect().then(() => sub.subscribe(...TOPICS.map((t) => this.prefix + t))),
+        this.redisSub.subscribe(...TOPICS.map((t) => this.prefix + t)),
       ]);
       // Redis down at start is not fatal: notifications go through PostgreSQL meanwhile.
-      await Promise.race([ready.catch(() => {}), new Promise((r) => setTimeout(r, 2500).unref())]);
+      await Promise.race([ready, new Promise((r) => setTimeout(r, 2500).unref())]);
     }
   }
 

@@ -52,12 +52,12 @@ export class PostgresDb {
   constructor(
     readonly url: string,
     readonly schema: string,
-    opts: PostgresOptions = {},
+    private readonly opts: PostgresOptions = {},
   ) {
     this.s = quoteIdent(schema);
     this.shown = shownUrl(url);
     this.pool = new pg.Pool({
-      ...this.clientConfig(opts),
+      ...this.clientConfig(),
       max: opts.poolSize ?? 10,
       idleTimeoutMillis: 30_000,
     });
@@ -67,7 +67,8 @@ export class PostgresDb {
   }
 
   /** Settings for a connection of this node (the pool's, and the notification listener's). */
-  clientConfig(opts: PostgresOptions = {}): pg.ClientConfig {
+  clientConfig(): pg.ClientConfig {
+    const opts = this.opts;
     return {
       ...postgresConfig(this.url),
       application_name: `cordon:${this.schema}`,

@@ -5,6 +5,7 @@
 // PostgreSQL unreachable: opening and every operation reject with a message naming the server
 // (the decision path turns that into a deny), and health() says so.
 
+import pg from 'pg';
 import type { Stores } from '../ports.js';
 import { PostgresApprovalStore } from './approvals.js';
 import { PostgresBaselineStore } from './baselines.js';
@@ -31,15 +32,21 @@ export async function openPostgresStores(
   const db = new PostgresDb(storage.postgres, opts.schema ?? 'cordon', opts);
   let bus: NodeBus | undefined;
   try {
-    const client = await db.pool.connect().catch((e: unknown) => {
+    // A connection of its own, without the query timeout: waiting for another node's
+    // migration (the lock) or running a long one is not a stuck decision.
+    const client = new pg.Client({ ...db.clientConfig(), query_timeout: undefined });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+    } catch (e) {
       throw db.failure('opening the store', e);
-    });
+    }
     try {
       await migrate(client, db.schema);
     } catch (e) {
       throw db.failure(`migrating schema ${db.schema}`, e);
     } finally {
-      client.release();
+      await client.end().catch(() => {});
     }
     bus = new NodeBus(db, storage.redis);
     await bus.start();

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from '../../testing/net.js';
 import {
@@ -243,27 +244,43 @@ describe('PostgreSQL backend: changes reach the other nodes', { skip: pgMissing 
     },
   );
 
-  it('Redis unreachable at start: the node opens, says so, and notifies through PostgreSQL', async () => {
-    const port = await freePort();
-    const a = await openPostgresStores(
-      { postgres: TEST_POSTGRES, redis: `redis://127.0.0.1:${port}` },
-      { schema: schema.name },
-    );
-    const b = await openPostgresStores({ postgres: TEST_POSTGRES }, { schema: schema.name });
-    try {
-      const h = await a.health();
-      assert.match(
-        h.redis ?? '',
-        new RegExp(
-          `^down: redis://127\\.0\\.0\\.1:${port} .*ECONNREFUSED.*\\(notifications via PostgreSQL\\)$`,
-        ),
+  it(
+    'Redis unreachable at start: the node opens, says so, notifies through PostgreSQL, and subscribes once Redis is there',
+    { skip: noRedis },
+    async () => {
+      const link = await cuttableLink(TEST_REDIS);
+      await link.cut();
+      const a = await openPostgresStores(
+        { postgres: TEST_POSTGRES, redis: link.url },
+        { schema: schema.name },
       );
-      assert.equal(h.postgres, 'ok');
-      await carries(a, b, 'baseline');
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  });
+      const b = await openPostgresStores({ postgres: TEST_POSTGRES }, { schema: schema.name });
+      const probe = new Redis(TEST_REDIS);
+      try {
+        const h = await a.health();
+        assert.match(
+          h.redis ?? '',
+          new RegExp(
+            `^down: ${link.url.replace(/[./]/g, '\\$&')} .*ECONNREFUSED.*\\(notifications via PostgreSQL\\)$`,
+          ),
+        );
+        assert.equal(h.postgres, 'ok');
+        await carries(a, b, 'baseline');
+        await carries(b, a, 'baseline');
+        await link.restore();
+        await eventually('A reports Redis up', async () => (await a.health()).redis === 'ok');
+        const channel = `cordon:${schema.name}:isolation`;
+        await eventually('A subscribed in Redis', async () => {
+          const [, n] = (await probe.pubsub('NUMSUB', channel)) as [string, number];
+          return n === 1;
+        });
+      } finally {
+        probe.disconnect();
+        await Promise.all([a.close(), b.close()]);
+        await link.close();
+      }
+    },
+  );
 });
 
 describe('PostgreSQL backend: PostgreSQL unreachable or lost', { skip: pgMissing }, () => {
