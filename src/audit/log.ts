@@ -11,7 +11,7 @@ import { ensureDataDir } from '../storage/data-dir.js';
 import { join, resolve } from 'node:path';
 import type { DecisionTrace } from '../core/engine.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';
-import { hashLeaf, MerkleTree } from './merkle.js';
+import { hashLeaf, MerkleTree, type Hash } from './merkle.js';
 import { checkpointText, formatVerifierKey, openCheckpoint, signNote } from './note.js';
 import { openWitnesses, type CheckpointWitness, type WitnessConfig } from './witness.js';
 import {
@@ -22,6 +22,7 @@ import {
   type RecordOptions,
 } from './record.js';
 import { SqliteAuditStore, type StoredRecord } from './sqlite-store.js';
+import type { AuditReader, AuditService, InclusionBundle } from '../store/audit-port.js';
 import { startWalCheckpointer } from './wal-checkpointer.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
 
@@ -95,17 +96,7 @@ function acquireWriterLock(dataDir: string): () => void {
   throw new AuditLogError(`could not lock the audit log in ${dataDir}`);
 }
 
-export interface InclusionBundle {
-  decisionId: string;
-  index: number;
-  record: AuditRecord;
-  leafHash: string;
-  treeSize: number;
-  inclusion: string[];
-  checkpoint: string;
-  /** The log's verifier key, for reference: verify against a copy you trust. */
-  verifierKey: string;
-}
+export type { InclusionBundle };
 
 interface Pending {
   trace: DecisionTrace;
@@ -125,7 +116,7 @@ export interface StagedAppend {
   durable: Promise<number>;
 }
 
-export class AuditLog {
+export class AuditLog implements AuditService {
   private readonly tree: MerkleTree;
   private queue: Pending[] = [];
   private flushScheduled = false;
@@ -505,5 +496,18 @@ export function inclusionBundle(
 export function treeFromStore(store: SqliteAuditStore): MerkleTree {
   const tree = new MerkleTree((s, e) => store.leafHashes(s, e));
   for (const [, hash] of store.leaves()) tree.append(hash);
+  return tree;
+}
+
+/** The same for any store behind the port, its leaf hashes held in memory. */
+export async function treeFromReader(store: AuditReader): Promise<MerkleTree> {
+  const leaves: Hash[] = [];
+  const tree = new MerkleTree((s, e) => leaves.slice(s, e));
+  for await (const [seq, hash] of store.leaves()) {
+    if (seq !== leaves.length)
+      throw new AuditLogError(`audit log has a gap at record ${leaves.length}`);
+    leaves.push(hash);
+    tree.append(hash);
+  }
   return tree;
 }

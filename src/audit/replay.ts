@@ -8,7 +8,7 @@ import { Engine } from '../core/engine.js';
 import type { CompiledPolicySet } from '../core/policy-set.js';
 import type { ActionRequest, Outcome } from '../core/types.js';
 import { MASKED, type AuditRecord } from './record.js';
-import type { SqliteAuditStore } from './sqlite-store.js';
+import type { AuditReader } from '../store/audit-port.js';
 
 export interface Reevaluation {
   record: AuditRecord;
@@ -82,12 +82,12 @@ export async function reevaluate(rec: AuditRecord, set: CompiledPolicySet): Prom
 /** Compiles each stored policy version once. */
 export class StoredPolicySets {
   private readonly cache = new Map<string, CompiledPolicySet | string>();
-  constructor(private readonly store: SqliteAuditStore) {}
+  constructor(private readonly store: AuditReader) {}
 
-  get(version: string): CompiledPolicySet | string {
+  async get(version: string): Promise<CompiledPolicySet | string> {
     const hit = this.cache.get(version);
     if (hit) return hit;
-    const sources = this.store.policySet(version);
+    const sources = await this.store.policySet(version);
     let out: CompiledPolicySet | string;
     if (!sources) out = `policy version ${version} is not stored`;
     else {
@@ -100,16 +100,16 @@ export class StoredPolicySets {
 }
 
 export async function replaySession(
-  store: SqliteAuditStore,
+  store: AuditReader,
   session: string,
 ): Promise<{ results: Reevaluation[]; failures: string[] }> {
   const sets = new StoredPolicySets(store);
   const results: Reevaluation[] = [];
   const failures: string[] = [];
-  for (const row of store.query({ session })) {
+  for (const row of await store.query({ session })) {
     const rec = JSON.parse(row.record) as AuditRecord;
     if (rec.kind) continue; // an event (usage, launch), not a decision
-    const set = sets.get(rec.policyVersion);
+    const set = await sets.get(rec.policyVersion);
     if (typeof set === 'string') {
       failures.push(`${rec.id}: ${set}`);
       continue;
@@ -127,12 +127,12 @@ export interface WhatIfReport {
 }
 
 export async function whatIf(
-  store: SqliteAuditStore,
+  store: AuditReader,
   candidate: CompiledPolicySet,
   since?: string,
 ): Promise<WhatIfReport> {
   const report: WhatIfReport = { total: 0, changed: 0, transitions: new Map() };
-  for (const row of store.query(since ? { since } : {})) {
+  for (const row of await store.query(since ? { since } : {})) {
     const rec = JSON.parse(row.record) as AuditRecord;
     if (rec.kind) continue;
     const r = await reevaluate(rec, candidate);

@@ -5,28 +5,21 @@
 
 import Database from 'better-sqlite3';
 import type { PolicySources } from '../core/compile.js';
+import type {
+  AuditReader,
+  RecordQuery,
+  StoredCheckpoint,
+  StoredRecord,
+} from '../store/audit-port.js';
 import type { Hash } from './merkle.js';
 
-export interface StoredRecord {
-  seq: number;
-  decisionId: string;
-  session: string | null;
-  time: string;
-  record: string;
-  leafHash: Hash;
-}
-
-export interface StoredCheckpoint {
-  size: number;
-  time: string;
-  note: string;
-}
+export type { StoredCheckpoint, StoredRecord };
 
 /** The columns of a StoredRecord, as selected. */
 const RECORD =
   'SELECT seq, decision_id AS decisionId, session, time, record, leaf_hash AS leafHash FROM records';
 
-export class SqliteAuditStore {
+export class SqliteAuditStore implements AuditReader {
   readonly db: Database.Database;
   private readonly insertRecord: Database.Statement;
   private readonly insertPolicySet: Database.Statement;
@@ -144,12 +137,7 @@ export class SqliteAuditStore {
     return this.db.prepare(`${RECORD} WHERE decision_id = ?`).get(id) as StoredRecord | undefined;
   }
 
-  query(opts: {
-    session?: string;
-    since?: string;
-    after?: number;
-    limit?: number;
-  }): StoredRecord[] {
+  query(opts: RecordQuery): StoredRecord[] {
     const where: string[] = [];
     const args: unknown[] = [];
     if (opts.session !== undefined) {

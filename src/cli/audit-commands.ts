@@ -1,5 +1,5 @@
 // `cordon audit …` and `cordon policy whatif`: read the audit log in a data directory (read-only,
-// so they are safe beside a running server).
+// so they are safe beside a running server), or a cluster's log in PostgreSQL (--postgres).
 
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { InclusionBundle } from '../audit/log.js';
 import type { AuditRecord } from '../audit/record.js';
-import type { SqliteAuditStore } from '../audit/sqlite-store.js';
+import type { AuditReader } from '../store/audit-port.js';
 import { parseDurationSeconds } from './durations.js';
 
 /** The audit subsystem, loaded when an audit command runs (not for `cordon --help`). */
@@ -20,23 +20,46 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 const DEFAULT_DATA = './.cordon';
 const VERSION = '0.1.0';
 
-async function openStore(data: string): Promise<SqliteAuditStore> {
+/** Where the log is: a data directory, or a cluster's PostgreSQL (and schema). */
+interface LogSource {
+  data: string;
+  postgres?: string;
+  schema?: string;
+}
+
+async function openStore(o: LogSource): Promise<AuditReader> {
+  if (o.postgres !== undefined) {
+    const { openPgReader } = await lib();
+    try {
+      return await openPgReader({ url: o.postgres, schema: o.schema });
+    } catch (e) {
+      throw new AuditCliError(`audit log in PostgreSQL: ${(e as Error).message}`);
+    }
+  }
   const { AUDIT_DB, SqliteAuditStore } = await lib();
-  const file = join(data, AUDIT_DB);
-  if (!existsSync(file)) throw new AuditCliError(`no audit log in ${data} (looked for ${file})`);
+  const file = join(o.data, AUDIT_DB);
+  if (!existsSync(file)) throw new AuditCliError(`no audit log in ${o.data} (looked for ${file})`);
   return new SqliteAuditStore(file, { readonly: true });
 }
 
-function originOf(store: SqliteAuditStore): string {
-  const origin = store.getMeta('origin');
+async function originOf(store: AuditReader): Promise<string> {
+  const origin = await store.getMeta('origin');
   if (!origin) throw new AuditCliError('the audit log has no origin: not a Cordon log');
   return origin;
 }
 
-/** The trusted key: --key when given, else the one in the data directory. */
-async function trustedKey(data: string, key: string | undefined) {
-  const { keyPaths, readVerifierKey } = await lib();
-  const source = key ?? keyPaths(data).verifier;
+/**
+ * The trusted key: --key when given, else the one beside the log (in the data directory, or the
+ * one the cluster's nodes recorded in PostgreSQL).
+ */
+async function trustedKey(o: LogSource, key: string | undefined, store?: AuditReader) {
+  const { keyPaths, parseVerifierKey, readVerifierKey } = await lib();
+  if (key === undefined && o.postgres !== undefined && store) {
+    const stored = await store.getMeta('verifier_key');
+    if (!stored) throw new AuditCliError('the audit log in PostgreSQL records no verifier key');
+    return parseVerifierKey(stored);
+  }
+  const source = key ?? keyPaths(o.data).verifier;
   try {
     return await readVerifierKey(source);
   } catch (e) {
@@ -46,10 +69,12 @@ async function trustedKey(data: string, key: string | undefined) {
   }
 }
 
-/** The key was read from the data directory itself (no --key, or --key naming a file there). */
-async function keyFromDataDir(data: string, key: string | undefined): Promise<boolean> {
+/** The key was read from beside the log itself (no --key, or --key naming a file there). */
+async function keyFromDataDir(o: LogSource, key: string | undefined): Promise<boolean> {
   const { isInside } = await lib();
-  return key === undefined || (existsSync(key) && isInside(key, data));
+  return (
+    key === undefined || (o.postgres === undefined && existsSync(key) && isInside(key, o.data))
+  );
 }
 
 function nonNegativeInteger(flag: string) {
@@ -61,8 +86,7 @@ function nonNegativeInteger(flag: string) {
 
 const collect = (v: string, all: string[] = []) => [...all, v];
 
-interface VerifyCliOptions {
-  data: string;
+interface VerifyCliOptions extends LogSource {
   key?: string;
   checkpoint?: string[];
   minSize?: number;
@@ -82,6 +106,11 @@ export function parseSince(since: string | undefined, now = new Date()): string 
 
 const parse = (row: { record: string }) => JSON.parse(row.record) as AuditRecord;
 const dataOption = ['--data <dir>', 'data directory', DEFAULT_DATA] as const;
+const postgresOption = [
+  '--postgres <url>',
+  "a cluster's log in PostgreSQL (storage.postgres) instead of the data directory",
+] as const;
+const schemaOption = ['--schema <name>', 'with --postgres: the schema holding the log'] as const;
 
 export function registerAuditCommands(program: Command, policy: Command, exit: Exit): void {
   const audit = program
@@ -94,6 +123,8 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
       'recompute the log and check it against checkpoints signed by a trusted key (exit 1 naming the first bad index)',
     )
     .option(...dataOption)
+    .option(...postgresOption)
+    .option(...schemaOption)
     .option(
       '--key <vkey>',
       'the verifier key you pinned (text or file), kept outside the data directory',
@@ -113,7 +144,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
       'once verified, append the newest checkpoint to file (for --checkpoint next time)',
     )
     .action(async (o: VerifyCliOptions) => {
-      const { appendWitnessFile, readWitnessFile, SingleBar, verifyLog } = await lib();
+      const { appendWitnessFile, readWitnessFile, SingleBar, verifyStore } = await lib();
       const witnessed: string[] = [];
       for (const file of o.checkpoint ?? []) {
         try {
@@ -122,17 +153,17 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
           throw new AuditCliError((e as Error).message);
         }
       }
-      const store = await openStore(o.data);
+      const store = await openStore(o);
       try {
-        const key = await trustedKey(o.data, o.key);
+        const key = await trustedKey(o, o.key, store);
         const bar = process.stderr.isTTY
           ? new SingleBar({
               format: 'verify [{bar}] {value}/{total} records',
               stream: process.stderr,
             })
           : undefined;
-        bar?.start(store.count(), 0);
-        const report = verifyLog(store, key, originOf(store), {
+        bar?.start(await store.count(), 0);
+        const report = await verifyStore(store, key, await originOf(store), {
           ...(o.minSize !== undefined ? { minSize: o.minSize } : {}),
           witnessed,
           progress: (done) => bar?.update(done),
@@ -143,10 +174,11 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
           return exit(1);
         }
         const keyName = `${key.name}+${key.id.toString('hex')}`;
-        if (await keyFromDataDir(o.data, o.key)) {
+        if (await keyFromDataDir(o, o.key)) {
           // Whoever can write the data directory can replace this key and re-sign everything.
+          const where = o.postgres === undefined ? o.data : 'the database';
           out(
-            `UNTRUSTED: the log is consistent with the key stored in ${o.data}, which proves nothing against whoever can write ${o.data}: pass --key with the verifier key you keep elsewhere (${keyName})`,
+            `UNTRUSTED: the log is consistent with the key stored in ${where}, which proves nothing against whoever can write ${where}: pass --key with the verifier key you keep elsewhere (${keyName})`,
           );
           return exit(1);
         }
@@ -157,13 +189,16 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
             (report.witnessed ? `; consistent with ${report.witnessed} witnessed checkpoints` : ''),
         );
         if (o.saveCheckpoint !== undefined)
-          await appendWitnessFile(o.saveCheckpoint, store.checkpointAt(report.signedSize!)!.note);
+          await appendWitnessFile(
+            o.saveCheckpoint,
+            (await store.checkpointAt(report.signedSize!))!.note,
+          );
         if (o.minSize === undefined && witnessed.length === 0)
           out(
             'note: a rollback (newest records and checkpoints deleted) is caught only with --checkpoint or --min-size',
           );
       } finally {
-        store.close();
+        await store.close();
       }
     });
 
@@ -172,22 +207,24 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .description('inclusion proof of a decision with the latest signed checkpoint, as JSON')
     .argument('<decisionId>')
     .option(...dataOption)
-    .action(async (id: string, o: { data: string }) => {
-      const { inclusionBundle, keyPaths, treeFromStore } = await lib();
-      const store = await openStore(o.data);
+    .option(...postgresOption)
+    .option(...schemaOption)
+    .action(async (id: string, o: LogSource) => {
+      const { inclusionBundle, keyPaths, treeFromReader } = await lib();
+      const store = await openStore(o);
       try {
-        const row = store.byDecisionId(id);
+        const row = await store.byDecisionId(id);
         if (!row) throw new AuditCliError(`no decision ${id} in the log`);
-        const vkey = (await readFile(keyPaths(o.data).verifier, 'utf8')).trim();
-        out(
-          JSON.stringify(
-            inclusionBundle(store.latestCheckpoint(), treeFromStore(store), row, vkey),
-            null,
-            2,
-          ),
-        );
+        const vkey =
+          o.postgres !== undefined
+            ? ((await store.getMeta('verifier_key')) ?? '')
+            : (await readFile(keyPaths(o.data).verifier, 'utf8')).trim();
+        // The checkpoint first: the tree read after it covers it.
+        const cp = await store.latestCheckpoint();
+        const tree = await treeFromReader(store);
+        out(JSON.stringify(inclusionBundle(cp, tree, row, vkey), null, 2));
       } finally {
-        store.close();
+        await store.close();
       }
     });
 
@@ -205,7 +242,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
         throw new AuditCliError(`${file}: ${(e as Error).message}`);
       }
       const { checkInclusionBundle } = await lib();
-      const r = checkInclusionBundle(bundle, await trustedKey(o.data, o.key));
+      const r = checkInclusionBundle(bundle, await trustedKey(o, o.key));
       if (!r.ok) {
         out(`INVALID: ${r.reason}`);
         return exit(1);
@@ -220,14 +257,16 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .description('one decision record')
     .argument('<decisionId>')
     .option(...dataOption)
-    .action(async (id: string, o: { data: string }) => {
-      const store = await openStore(o.data);
+    .option(...postgresOption)
+    .option(...schemaOption)
+    .action(async (id: string, o: LogSource) => {
+      const store = await openStore(o);
       try {
-        const row = store.byDecisionId(id);
+        const row = await store.byDecisionId(id);
         if (!row) throw new AuditCliError(`no decision ${id} in the log`);
         out(JSON.stringify(parse(row), null, 2));
       } finally {
-        store.close();
+        await store.close();
       }
     });
 
@@ -237,10 +276,12 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .option('-n, --lines <n>', 'how many', (v) => Number(v), 10)
     .option('-f, --follow', 'keep printing new records')
     .option(...dataOption)
-    .action(async (o: { lines: number; follow?: boolean; data: string }) => {
-      const store = await openStore(o.data);
+    .option(...postgresOption)
+    .option(...schemaOption)
+    .action(async (o: LogSource & { lines: number; follow?: boolean }) => {
+      const store = await openStore(o);
       let last = -1;
-      for (const row of store.tail(o.lines)) {
+      for (const row of await store.tail(o.lines)) {
         out(row.record);
         last = row.seq;
       }
@@ -249,13 +290,13 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
       let stopped = false;
       void stop.then(() => (stopped = true));
       while (!stopped) {
-        for (const row of store.query({ after: last, limit: 1000 })) {
+        for (const row of await store.query({ after: last, limit: 1000 })) {
           out(row.record);
           last = row.seq;
         }
         await Promise.race([stop, new Promise((r) => setTimeout(r, 250))]);
       }
-      store.close();
+      await store.close();
     });
 
   audit
@@ -264,15 +305,17 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .requiredOption('--format <format>', 'jsonl or ocsf')
     .option('--since <time>', 'ISO time or duration (24h, 7d)')
     .option(...dataOption)
-    .action(async (o: { format: string; since?: string; data: string }) => {
+    .option(...postgresOption)
+    .option(...schemaOption)
+    .action(async (o: LogSource & { format: string; since?: string }) => {
       if (o.format !== 'jsonl' && o.format !== 'ocsf')
         throw new AuditCliError('--format must be jsonl or ocsf');
       const { toOcsf } = await lib();
-      const store = await openStore(o.data);
+      const store = await openStore(o);
       try {
         const since = parseSince(o.since);
-        const logName = originOf(store);
-        for (const row of store.iterate()) {
+        const logName = await originOf(store);
+        for await (const row of store.iterate()) {
           if (since && row.time < since) continue;
           out(
             o.format === 'jsonl'
@@ -281,7 +324,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
           );
         }
       } finally {
-        store.close();
+        await store.close();
       }
     });
 
@@ -290,9 +333,11 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .description("re-evaluate a session's decisions against the policy versions recorded with them")
     .requiredOption('--session <id>')
     .option(...dataOption)
-    .action(async (o: { session: string; data: string }) => {
+    .option(...postgresOption)
+    .option(...schemaOption)
+    .action(async (o: LogSource & { session: string }) => {
       const { replaySession } = await lib();
-      const store = await openStore(o.data);
+      const store = await openStore(o);
       try {
         const { results, failures } = await replaySession(store, o.session);
         if (results.length === 0 && failures.length === 0)
@@ -313,7 +358,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
         );
         if (differ.length + failures.length > 0) return exit(1);
       } finally {
-        store.close();
+        await store.close();
       }
     });
 
@@ -325,14 +370,16 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .requiredOption('--candidate <dir>', 'the candidate policy directory')
     .option('--since <time>', 'ISO time or duration (24h, 7d)')
     .option(...dataOption)
-    .action(async (o: { candidate: string; since?: string; data: string }) => {
+    .option(...postgresOption)
+    .option(...schemaOption)
+    .action(async (o: LogSource & { candidate: string; since?: string }) => {
       const { formatLocated, loadPolicyDir, whatIf } = await lib();
       const compiled = await loadPolicyDir(o.candidate);
       if (!compiled.ok) {
         for (const e of compiled.errors) process.stderr.write(`${formatLocated(e)}\n`);
         return exit(1);
       }
-      const store = await openStore(o.data);
+      const store = await openStore(o);
       try {
         const report = await whatIf(store, compiled.set, parseSince(o.since));
         out(
@@ -351,7 +398,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
           }
         }
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

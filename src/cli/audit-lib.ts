@@ -4,11 +4,13 @@
 export { SingleBar } from 'cli-progress';
 export { checkInclusionBundle } from '../audit/check-proof.js';
 export { isInside, keyPaths, readVerifierKey } from '../audit/keys.js';
-export { AUDIT_DB, inclusionBundle, treeFromStore } from '../audit/log.js';
+export { parseVerifierKey } from '../audit/note.js';
+export { openPgReader } from '../audit/cluster/schema.js';
+export { AUDIT_DB, inclusionBundle, treeFromReader } from '../audit/log.js';
 export { toOcsf } from '../audit/ocsf.js';
 export { replaySession, whatIf } from '../audit/replay.js';
 export { SqliteAuditStore } from '../audit/sqlite-store.js';
-export { verifyLog } from '../audit/verify.js';
+export { verifyStore } from '../audit/verify.js';
 export { appendWitnessFile, readWitnessFile } from '../audit/witness-file.js';
 export { formatLocated } from '../core/source-location.js';
 export { loadPolicyDir } from '../policy/load.js';

@@ -143,9 +143,9 @@ async function run(
     await stderr.close();
     await rm(outDir, { recursive: true, force: true });
     await new Promise((r) => setTimeout(r, 20)); // the audit log commits in the next tick
-    lastRecords = pdp
-      .audit!.store.tail(pdp.audit!.size - before)
-      .map((x) => JSON.parse(x.record) as Record<string, unknown>);
+    lastRecords = (await pdp.audit!.store.tail(pdp.audit!.size - before)).map(
+      (x) => JSON.parse(x.record) as Record<string, unknown>,
+    );
   }
 }
 

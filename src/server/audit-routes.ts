@@ -3,7 +3,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { AuditLog } from '../audit/log.js';
+import type { AuditService } from '../store/audit-port.js';
 import { formatIssues } from '../core/request.js';
 import { authorizeControl, ControlDenied, controlPlane, sendDenied } from './control.js';
 import type { DecisionService } from './decisions.js';
@@ -17,7 +17,7 @@ const recordsQuery = z.strictObject({
 
 export function registerAuditRoutes(
   app: FastifyInstance,
-  audit: AuditLog,
+  audit: AuditService,
   decisions: DecisionService,
 ): void {
   const control = {
@@ -42,7 +42,15 @@ export function registerAuditRoutes(
     '/v1/audit/proof/:decisionId',
     control,
     async (req, reply) => {
-      const bundle = await audit.proof(req.params.decisionId);
+      let bundle;
+      try {
+        bundle = await audit.proof(req.params.decisionId);
+      } catch (e) {
+        // The cluster log: the record is not sequenced or signed yet. Say so; try again later.
+        if ((e as { statusCode?: unknown }).statusCode === 503)
+          return reply.code(503).send({ error: (e as Error).message });
+        throw e;
+      }
       if (!bundle)
         return reply.code(404).send({ error: `no decision ${req.params.decisionId} in the log` });
       return bundle;
@@ -53,7 +61,7 @@ export function registerAuditRoutes(
     const q = recordsQuery.safeParse(req.query);
     if (!q.success) return reply.code(400).send({ error: formatIssues(q.error) });
     const { limit, ...filter } = q.data;
-    const rows = audit.store.query({ ...filter, limit });
+    const rows = await audit.store.query({ ...filter, limit });
     return { records: rows.map((r) => JSON.parse(r.record) as unknown) };
   });
 }

@@ -12,7 +12,7 @@
 
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import type { AuditLog } from '../audit/log.js';
+import type { AuditService } from '../store/audit-port.js';
 import type { DecisionTrace, Engine, EvaluationMode, PinnedFacts } from '../core/engine.js';
 import { historyKey, sessionKey, type SessionStore } from '../core/stages/session.js';
 import { cordonReason } from '../core/evaluate.js';
@@ -41,7 +41,7 @@ export class DecisionService {
     readonly engine: Engine,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    readonly audit?: AuditLog,
+    readonly audit?: AuditService,
     /** Where the session stage's history comes from: each decision is appended to it. */
     private readonly sessions?: SessionStore,
     /** Opens approval requests for require_approval and claims the grants decisions use. */

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/log.js';
+import type { AuditService } from '../store/audit-port.js';
 import { ensureDataDir } from '../storage/data-dir.js';
 import { ConfigError, type CordonConfig } from '../config/config.js';
 import { InjectionModel } from '../inspect/injection/model.js';
@@ -41,7 +42,7 @@ export interface Pdp {
   policies: LivePolicySet;
   /** Set when the policies come from a signed bundle (docs/deploy.md). */
   bundle?: PolicyBundleFollower | undefined;
-  audit: AuditLog | undefined;
+  audit: AuditService | undefined;
   tokens: TokenService;
   keys: TokenKey[];
   revocations: RevocationStore;
@@ -87,7 +88,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   logEngine(log, policies.current());
   const metrics = new Metrics();
   metrics.servingVersion(policies.current().version);
-  let audit: AuditLog | undefined;
+  let audit: AuditService | undefined;
   let revocations: RevocationStore | undefined;
   let sessions: SqliteSessionStore | undefined;
   let approvalStore: SqliteApprovalStore | undefined;
@@ -96,14 +97,17 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   let isolation: IsolationService | undefined;
   try {
     const { enabled, ...auditOptions } = config.audit;
-    audit = enabled
-      ? await AuditLog.open(config.data, {
-          ...auditOptions,
-          signingKey:
-            auditOptions.signingKey ?? (process.env.CORDON_AUDIT_SIGNING_KEY || undefined),
-          onError: (err) => log.error({ err }, 'audit checkpoint failed'),
-        })
-      : undefined;
+    const signingKey =
+      auditOptions.signingKey ?? (process.env.CORDON_AUDIT_SIGNING_KEY || undefined);
+    audit = !enabled
+      ? undefined
+      : config.storage.postgres
+        ? await openClusterAudit(config, config.storage.postgres, signingKey, log)
+        : await AuditLog.open(config.data, {
+            ...auditOptions,
+            signingKey,
+            onError: (err) => log.error({ err }, 'audit checkpoint failed'),
+          });
     if (audit?.signer.inDataDir)
       log.warn(
         { key: audit.signer.file },
@@ -229,6 +233,32 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     isolationStore?.close();
     throw e;
   }
+}
+
+/** The audit log shared by the nodes of a cluster, in PostgreSQL (loaded only when configured). */
+async function openClusterAudit(
+  config: CordonConfig,
+  url: string,
+  signingKey: string | undefined,
+  log: Logger,
+): Promise<AuditService> {
+  if (config.audit.witness)
+    throw new ConfigError(
+      'audit.witness is not supported with storage.postgres yet: remove it, or keep the embedded log',
+    );
+  const { ClusterAuditLog } = await import('../audit/cluster/log.js');
+  const { recordInput, recordPrompt, mask } = config.audit;
+  return ClusterAuditLog.open(
+    { url },
+    {
+      dataDir: config.data,
+      signingKey,
+      recordInput,
+      recordPrompt,
+      mask,
+      onError: (err) => log.error({ err }, 'audit sequencer or follower failed'),
+    },
+  );
 }
 
 /** Says which evaluator decides, and which policies the compiled one leaves to cedar-wasm and why. */

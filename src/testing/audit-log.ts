@@ -40,6 +40,14 @@ export const REQUESTS: ActionRequest[] = [
   },
 ];
 
+/** What the crash tests' writer processes decide, over and over. */
+export const CRASH_REQUEST: ActionRequest = {
+  agent: 'ledger-bot',
+  session: 'crash',
+  action: 'invokeTool',
+  resource: { type: 'Tool', id: 'erp/read_ledger' },
+};
+
 /** A log with `n` decisions and a checkpoint after every `every` records. */
 export async function populatedLog(
   n: number,

@@ -2,18 +2,13 @@
 // decision id once its append is acknowledged, until it is killed.
 
 import { AuditLog } from '../audit/log.js';
+import { CRASH_REQUEST as request } from './audit-log.js';
 import { exampleEngine } from './fixtures.js';
 
 const dir = process.argv[2]!;
 const sync = process.argv[3] === 'normal' ? 'normal' : 'full';
 const log = await AuditLog.open(dir, { checkpointIntervalMs: 50, sync });
 const engine = await exampleEngine();
-const request = {
-  agent: 'ledger-bot',
-  session: 'crash',
-  action: 'invokeTool',
-  resource: { type: 'Tool', id: 'erp/read_ledger' },
-};
 for (;;) {
   const traces = await Promise.all(Array.from({ length: 20 }, () => engine.trace(request)));
   await Promise.all(
