@@ -110,7 +110,10 @@ const postgresOption = [
   '--postgres <url>',
   "a cluster's log in PostgreSQL (storage.postgres) instead of the data directory",
 ] as const;
-const schemaOption = ['--schema <name>', 'with --postgres: the schema holding the log'] as const;
+const schemaOption = [
+  '--schema <name>',
+  'with --postgres: the schema holding the log (storage.schema; default cordon)',
+] as const;
 
 export function registerAuditCommands(program: Command, policy: Command, exit: Exit): void {
   const audit = program

@@ -78,6 +78,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       postgres: z.string().min(1).optional(),
       redis: z.string().min(1).optional(),
+      /** The PostgreSQL schema holding Cordon's tables (default cordon): one per cluster. */
+      schema: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _ (at most 63)')
+        .optional(),
     })
     .refine((s) => !s.redis || s.postgres, 'storage.redis needs storage.postgres')
     .default({}),

@@ -249,7 +249,7 @@ async function openClusterAudit(
   const { ClusterAuditLog } = await import('../audit/cluster/log.js');
   const { recordInput, recordPrompt, mask } = config.audit;
   return ClusterAuditLog.open(
-    { url },
+    { url, schema: config.storage.schema },
     {
       dataDir: config.data,
       signingKey,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -95,6 +96,10 @@ async function load(node: ClusterAuditLog, rounds: number): Promise<string[]> {
   }
   return ids;
 }
+
+const BIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+const cordon = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
 const sequencer = (nodes: ClusterAuditLog[]) => nodes.find((n) => n.isSequencer);
 
@@ -296,6 +301,45 @@ describe('the cluster audit log in PostgreSQL', { skip }, () => {
         `UPDATE audit_records SET record = 'x', leaf_hash = sha256('x'::bytea) WHERE seq = 3`,
       );
       await assert.rejects(c.open(), /records were rewritten/);
+    } finally {
+      await c.closeAll();
+    }
+  });
+
+  it('cordon audit verify --postgres checks the cluster log with a pinned key, and names a tampered index', async () => {
+    const c = await cluster('cli');
+    try {
+      const a = await c.open();
+      const ids = await load(a, 2);
+      await a.proof(ids.at(-1)!);
+      const where = ['--postgres', c.target.url, '--schema', c.target.schema];
+      const ok = cordon('audit', 'verify', ...where, '--key', a.verifierKey);
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /^ok: 40 records/);
+      // Without --key, the key the nodes recorded in the database vouches for nothing.
+      const untrusted = cordon('audit', 'verify', ...where);
+      assert.equal(untrusted.status, 1);
+      assert.match(untrusted.stdout, /UNTRUSTED/);
+      const shown = cordon('audit', 'show', ids[3]!, ...where);
+      assert.equal(shown.status, 0, shown.stderr);
+      assert.equal((JSON.parse(shown.stdout) as { id: string }).id, ids[3]);
+      await a.close();
+      await c.sql(
+        `UPDATE audit_records SET record = replace(record, '"v":1', '"v":2') WHERE seq = 9`,
+      );
+      const bad = cordon('audit', 'verify', ...where, '--key', a.verifierKey);
+      assert.equal(bad.status, 1);
+      assert.match(bad.stdout, /^TAMPERED at index 9:/);
+      const missing = cordon(
+        'audit',
+        'verify',
+        '--postgres',
+        c.target.url,
+        '--schema',
+        'cordon_no_such_log',
+      );
+      assert.notEqual(missing.status, 0);
+      assert.match(missing.stderr, /no audit log in .* schema cordon_no_such_log/);
     } finally {
       await c.closeAll();
     }

@@ -38,6 +38,7 @@ import {
 } from '../record.js';
 import {
   connectionConfig,
+  DEFAULT_SCHEMA,
   lockKeys,
   migrate,
   PgAuditReader,
@@ -171,27 +172,21 @@ export class ClusterAuditLog implements AuditService {
     options: Partial<ClusterAuditOptions> & { dataDir: string },
   ): Promise<ClusterAuditLog> {
     const opts: ClusterAuditOptions = { ...DEFAULT_CLUSTER_OPTIONS, ...options };
+    const resolved = { ...target, schema: target.schema ?? DEFAULT_SCHEMA };
     validateMask(opts.mask);
-    const pool = new pg.Pool({ ...connectionConfig(target), max: opts.poolSize });
+    const pool = new pg.Pool({ ...connectionConfig(resolved), max: opts.poolSize });
     // An idle connection that drops is replaced; the query that needs it reports the failure.
     pool.on('error', () => {});
     try {
-      let schema: string;
       const client = await pool.connect().catch((e: Error) => {
         throw new AuditLogError(
           `the audit log's PostgreSQL (${shownUrl(target.url)}) is unreachable: ${e.message}`,
         );
       });
       try {
-        schema = await migrate(client, target);
+        await migrate(client, resolved.schema);
       } finally {
         client.release();
-      }
-      // Every connection of the pool already has the schema on its path when one was given.
-      const resolved = { ...target, schema };
-      if (target.schema === undefined) {
-        await pool.end();
-        return await ClusterAuditLog.open(resolved, options);
       }
       await pool.query(
         "INSERT INTO audit_meta (key, value) VALUES ('origin', $1) ON CONFLICT DO NOTHING",

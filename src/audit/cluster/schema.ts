@@ -25,9 +25,12 @@ export { shownUrl };
 export interface PgTarget {
   /** postgres://… */
   url: string;
-  /** The schema holding the log's tables (default: the connection's current schema). */
+  /** The schema holding the log's tables (default: cordon, as for the other stores). */
   schema?: string | undefined;
 }
+
+/** The schema the PostgreSQL store backend uses by default (store/postgres/index.ts). */
+export const DEFAULT_SCHEMA = 'cordon';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -44,12 +47,14 @@ export function checkSchemaName(schema: string): string {
  * server's default is (an append is acknowledged only once its COMMIT is on disk).
  */
 export function connectionConfig(t: PgTarget): pg.ClientConfig {
-  const settings = ['-c synchronous_commit=on'];
-  if (t.schema !== undefined) settings.push(`-c search_path=${checkSchemaName(t.schema)}`);
+  const schema = checkSchemaName(t.schema ?? DEFAULT_SCHEMA);
   return {
     ...postgresConfig(t.url),
-    options: settings.join(' '),
+    options: `-c synchronous_commit=on -c search_path=${schema}`,
+    application_name: `cordon-audit:${schema}`,
     connectionTimeoutMillis: 5000,
+    // A server that stops answering fails the query (a decision denies) instead of hanging it.
+    query_timeout: 10_000,
     keepAlive: true,
   };
 }
@@ -88,14 +93,8 @@ const DDL = `
   CREATE TABLE IF NOT EXISTS audit_policy_sets (version TEXT PRIMARY KEY, sources TEXT NOT NULL, first_seen TEXT NOT NULL);
 `;
 
-/** Creates the schema and tables if missing; returns the schema the tables live in. */
-export async function migrate(client: pg.ClientBase, target: PgTarget): Promise<string> {
-  const schema =
-    target.schema ??
-    ((await client.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]?.s ||
-      undefined);
-  if (!schema)
-    throw new Error('the PostgreSQL connection has no current schema: set a schema or search_path');
+/** Creates the schema and tables if missing (nodes starting together wait for each other). */
+export async function migrate(client: pg.ClientBase, schema: string): Promise<void> {
   const keys = lockKeys(schema);
   await client.query('BEGIN');
   try {
@@ -107,7 +106,6 @@ export async function migrate(client: pg.ClientBase, target: PgTarget): Promise<
     await client.query('ROLLBACK').catch(() => {});
     throw e;
   }
-  return schema;
 }
 
 interface RecordRow {
@@ -255,7 +253,7 @@ export async function openPgReader(target: PgTarget): Promise<PgAuditReader> {
     const r = await pool.query<{ t: string | null }>("SELECT to_regclass('audit_records') AS t");
     if (!r.rows[0]?.t)
       throw new Error(
-        `no audit log in ${shownUrl(target.url)}${target.schema ? ` schema ${target.schema}` : ''} (no audit_records table)`,
+        `no audit log in ${shownUrl(target.url)} schema ${target.schema ?? DEFAULT_SCHEMA} (no audit_records table)`,
       );
   } catch (e) {
     await pool.end().catch(() => {});
