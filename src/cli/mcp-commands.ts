@@ -213,6 +213,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
           identity,
           approvalWaitMs,
           pins,
+          isolation: pdp.isolation,
         });
         const transport = new StdioServerTransport();
         transport.onclose = () => void gateway.close().then(() => stop(0));
@@ -271,6 +272,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         allowedHosts: o.allowedHost,
         maxSessionsPerPrincipal: maxSessions,
         pins,
+        isolation: pdp.isolation,
       });
       await new Promise<void>((r) => http.server.listen(where.port, where.host, r));
       const addr = http.server.address();

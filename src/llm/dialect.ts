@@ -71,7 +71,12 @@ export function requestSummary(body: Record<string, unknown>, list?: string): Re
 
 export const refusalText = (name: string, d: Decision): string =>
   `Cordon ${d.decision === 'require_approval' ? `requires an approval (id ${d.approval?.id ?? d.decisionId}) for` : 'denied'} the tool call ${name} (decision ${d.decisionId}): ${[
-    ...new Set(d.reasons.map((r) => r.policy)),
+    // Cordon's own reasons say why (an isolation names itself and its cause); policies by id.
+    ...new Set(
+      d.reasons.map((r) =>
+        r.policy.startsWith('cordon/') && r.message ? `${r.policy}: ${r.message}` : r.policy,
+      ),
+    ),
   ].join(', ')}`;
 
 /** Arguments as the model wrote them: JSON text, parsed when it parses. */

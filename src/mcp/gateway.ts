@@ -37,6 +37,7 @@ import {
 import { ToolPins, type PinVerdict, type ToolAttributes } from './pins.js';
 import { descriptionRefusal } from './tool-descriptions.js';
 import { Upstream, type DownstreamLink, type UpstreamSpec } from './upstream.js';
+import { changeFor, sessionPrincipal, type IsolationWatch } from './isolation-watch.js';
 
 /** Who the session acts as: an agent (and user) given on the command line, or a token. */
 export interface GatewayIdentity {
@@ -71,6 +72,8 @@ export interface GatewayOptions {
   approvalWaitMs?: number;
   /** The operator's tool pins (default: none; unpinned tools get the cautious attributes). */
   pins?: ToolPins;
+  /** Isolation changes: the tool list is re-announced, and full isolation closes the session. */
+  isolation?: IsolationWatch;
 }
 
 const DECISION_META = 'cordon/decision';
@@ -136,6 +139,7 @@ export class GatewaySession {
   private readonly toolNames: NameTable;
   private connecting: Promise<Upstream[]> | undefined;
   private upstreams: Upstream[] = [];
+  private readonly unwatch: (() => void) | undefined;
   session: string;
 
   private constructor(private readonly opts: GatewayOptions) {
@@ -158,6 +162,14 @@ export class GatewaySession {
     );
     this.registerHandlers();
     this.server.oninitialized = () => void this.ready().catch(() => {});
+    const principal = sessionPrincipal(opts.identity);
+    this.unwatch = opts.isolation?.onChange((c) => {
+      const what = changeFor(c, principal, this.session);
+      if (what === 'close') void this.close();
+      // Only a client that initialized can be told; it lists again and sees what it may use.
+      else if (what === 'relist' && this.server.getClientCapabilities())
+        void this.server.sendToolListChanged().catch(() => {});
+    });
   }
 
   static async open(opts: GatewayOptions): Promise<GatewaySession> {
@@ -214,6 +226,7 @@ export class GatewaySession {
   }
 
   async close(): Promise<void> {
+    this.unwatch?.();
     const ups = this.connecting ? await this.connecting.catch(() => [] as Upstream[]) : [];
     await Promise.allSettled(ups.map((u) => u.close()));
     await this.server.close();

@@ -21,6 +21,7 @@ import type { DecisionService } from '../server/decisions.js';
 import { GatewaySession, type ContentHook } from './gateway.js';
 import { allowedHostnames, rebindingRefusal } from './origin.js';
 import type { ToolPins } from './pins.js';
+import type { IsolationWatch } from './isolation-watch.js';
 import { duplicateIdError, RequestIds } from './request-ids.js';
 import type { UpstreamSpec } from './upstream.js';
 import {
@@ -52,6 +53,8 @@ export interface McpHttpOptions {
   maxSessionsPerPrincipal?: number;
   /** The operator's tool pins. */
   pins?: ToolPins;
+  /** Isolation changes (full isolation closes the agent's sessions). */
+  isolation?: IsolationWatch;
 }
 
 export const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 8;
@@ -230,6 +233,7 @@ export function createMcpHttpServer(o: McpHttpOptions): {
       ...(o.contentHook ? { contentHook: o.contentHook } : {}),
       ...(o.approvalWaitMs ? { approvalWaitMs: o.approvalWaitMs } : {}),
       ...(o.pins ? { pins: o.pins } : {}),
+      ...(o.isolation ? { isolation: o.isolation } : {}),
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
