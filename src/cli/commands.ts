@@ -9,6 +9,7 @@ import type { ServeFlags } from './serve-action.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { registerBundleCommands } from './bundle-commands.js';
+import { registerBaselineCommands } from './baseline-commands.js';
 import { engineOption } from './engine-option.js';
 import { UserError } from './errors.js';
 import { registerIdentityCommands } from './identity-commands.js';
@@ -106,5 +107,6 @@ export function buildCli(exit: Exit): Command {
   registerScanCommand(program, exit);
   registerKernelCommands(program, exit);
   registerIsolationCommands(program, exit);
+  registerBaselineCommands(program, exit);
   return program;
 }

@@ -22,6 +22,9 @@ import { registerApprovalRoutes, type ApprovalRoutesOptions } from './approval-r
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerIsolationRoutes } from './isolation-routes.js';
 import type { IsolationService } from '../isolation/service.js';
+import { registerBaselineRoutes } from './baseline-routes.js';
+import type { AuditRecord } from '../audit/record.js';
+import type { BaselineService } from '../risk/baseline-service.js';
 import { registerLlmRoutes, type LlmRoutesOptions } from '../llm/routes.js';
 import { registerTokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 import {
@@ -69,6 +72,8 @@ export interface AppOptions {
   isolation?: IsolationService;
   /** The policy bundle's state, when the policies come from one (shown in /healthz). */
   policyBundle?: () => BundleStatus | undefined;
+  /** Behavioral baselines: show, mode, reset, suggest (baseline-routes.ts). */
+  baselines?: BaselineService;
   /** Reloads the policies (POST /v1/policies/reload); absent when nothing can be reloaded. */
   reload?: () => Promise<void>;
 }
@@ -192,6 +197,25 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   if (decisions.audit) registerAuditRoutes(app, decisions.audit, decisions);
   if (opts.approvals) registerApprovalRoutes(app, { ...opts.approvals, decisions });
   if (opts.isolation) registerIsolationRoutes(app, { isolation: opts.isolation, decisions });
+  const audit = decisions.audit;
+  if (opts.baselines)
+    registerBaselineRoutes(app, {
+      baselines: opts.baselines,
+      decisions,
+      // Page by page: the log can be larger than memory.
+      ...(audit
+        ? {
+            *records(since: string | undefined): Generator<AuditRecord> {
+              for (let after = -1; ;) {
+                const rows = audit.store.query({ ...(since ? { since } : {}), after, limit: 500 });
+                for (const row of rows) yield JSON.parse(row.record) as AuditRecord;
+                if (rows.length < 500) return;
+                after = rows.at(-1)!.seq;
+              }
+            },
+          }
+        : {}),
+    });
   const llm = opts.llm;
   // The LLM gateway authenticates its callers itself (gateway keys, delegation tokens).
   if (llm)

@@ -20,7 +20,9 @@ export type ControlAction =
   | 'readApprovals'
   | 'reload'
   | 'isolate'
-  | 'readIsolation';
+  | 'readIsolation'
+  | 'readBaseline'
+  | 'manageBaseline';
 
 /** The control plane as a resource, for actions on no more specific thing. */
 export const controlPlane = (

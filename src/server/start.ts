@@ -79,6 +79,7 @@ export async function serveApi(
     limits: limitsFromConfig(config.limits),
     identity: { tokens, keys, revocations },
     isolation: pdp.isolation,
+    ...(pdp.baselines ? { baselines: pdp.baselines } : {}),
     reloadError: () => policies.lastError?.message ?? pdp.bundle?.error,
     trustedFor: trustedForRequest(config.resources.trustedPeps),
     // With a bundle, a reload fetches it now (the polling does the same on its own).
