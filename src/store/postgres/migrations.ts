@@ -97,6 +97,13 @@ export const LOCK = {
   revocation: 0x436f7204,
 };
 
+/**
+ * A select-list item that commits the statement's transaction without waiting for the WAL flush
+ * (synchronous_commit off for this transaction only): for history and usage, which the embedded
+ * backend also keeps with synchronous NORMAL. Visibility to other nodes is unchanged.
+ */
+export const ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true) AS async_commit`;
+
 /** A 32-bit key for the advisory lock of one key in one schema (collisions only serialize more). */
 export function lockKey(schema: string, key: string): number {
   return createHash('sha256').update(schema).update('\0').update(key).digest().readInt32BE(0);

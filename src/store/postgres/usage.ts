@@ -1,11 +1,12 @@
 // Model usage in PostgreSQL, shared by every node: one row per key and completed request, read
 // by cursor (bigserial). A request's rows are written in one statement after taking each key's
 // advisory lock (in a fixed order, so two writers cannot deadlock): within a key, sequence
-// order is commit order, and a reader's cursor never skips a row committed late.
+// order is commit order, and a reader's cursor never skips a row committed late. Committed
+// without waiting for the disk (ASYNC_COMMIT), as the embedded store's synchronous NORMAL.
 
 import type { UsageEntry, UsageStore } from '../ports.js';
 import type { PostgresDb } from './db.js';
-import { LOCK, lockKey } from './migrations.js';
+import { ASYNC_COMMIT, LOCK, lockKey } from './migrations.js';
 
 export class PostgresUsageStore implements UsageStore {
   constructor(private readonly db: PostgresDb) {}
@@ -15,7 +16,7 @@ export class PostgresUsageStore implements UsageStore {
     await this.db.query(
       'recording model usage',
       `WITH l AS (
-         SELECT count(pg_advisory_xact_lock($1, h)) AS n
+         SELECT count(pg_advisory_xact_lock($1, h)) AS n, ${ASYNC_COMMIT}
          FROM (SELECT h FROM unnest($2::int[]) h ORDER BY h) o)
        INSERT INTO ${this.db.s}.usage (key, time, tokens)
        SELECT k, $4::bigint, $5::bigint FROM l, unnest($3::bytea[]) WITH ORDINALITY AS u(k, i) ORDER BY i`,
