@@ -43,6 +43,7 @@ import {
 } from './http-limits.js';
 import type { Metrics } from './metrics.js';
 import type { BundleStatus } from '../policy/bundle-source.js';
+import type { PolicyPeers } from '../policy/version-gossip.js';
 import { authorizeControl, ControlDenied, controlPlane, sendDenied } from './control.js';
 
 export interface AppOptions {
@@ -70,6 +71,8 @@ export interface AppOptions {
   auth?: AuthOptions;
   /** Isolation states: apply, list, release (isolation-routes.ts). */
   isolation?: IsolationService;
+  /** The peers' policy versions, where nodes share a change bus (shown in /healthz). */
+  policyPeers?: () => PolicyPeers | undefined;
   /** The policy bundle's state, when the policies come from one (shown in /healthz). */
   policyBundle?: () => BundleStatus | undefined;
   /** Behavioral baselines: show, mode, reset, suggest (baseline-routes.ts). */
@@ -249,6 +252,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const set = decisions.engine.policies;
     const reloadError = opts.reloadError?.();
     const bundle = opts.policyBundle?.();
+    const peers = opts.policyPeers?.();
     return {
       status: 'ok',
       policyVersion: set.version,
@@ -256,6 +260,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       ...(decisions.audit ? { auditRecords: decisions.audit.size } : {}),
       ...(reloadError ? { reloadError } : {}),
       ...(bundle ? { policyBundle: bundle } : {}),
+      ...(peers ? { policyPeers: peers } : {}),
     };
   });
 

@@ -46,6 +46,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Peers serving another policy version than this node (set where nodes share a bus). */
+  peerStatus: (() => { differing: unknown[] }) | undefined;
+  readonly peersDiffering = new Gauge({
+    name: 'cordon_policy_peers_differing',
+    help: 'Peer nodes heard serving another policy version than this node',
+    registers: [this.registry],
+    collect: () => {
+      const s = this.peerStatus?.();
+      if (s) this.peersDiffering.set(s.differing.length);
+    },
+  });
+
   /** Marks `version` as the one serving (the previous one's series is dropped). */
   servingVersion(version: string): void {
     this.policyVersion.reset();

@@ -11,6 +11,8 @@ import type { LivePolicySet } from '../policy/live.js';
 import type { AuthOptions } from './auth.js';
 import { buildApp } from './app.js';
 import { openPdp, type Pdp } from './pdp.js';
+import { PolicyVersionGossip } from '../policy/version-gossip.js';
+import type { Stores } from '../store/ports.js';
 import { trustedForRequest } from './resource-trust.js';
 import { limitsFromConfig } from './http-limits.js';
 
@@ -57,6 +59,23 @@ export async function apiAuth(pdp: Pdp, config: CordonConfig): Promise<AuthOptio
   };
 }
 
+/**
+ * Tells the other nodes which policy version this one serves, and hears theirs, where the PDP's
+ * stores share a change bus between nodes (the PostgreSQL backend; store/open.ts).
+ */
+async function startPolicyGossip(pdp: Pdp, log: Logger): Promise<PolicyVersionGossip | undefined> {
+  const stores = (pdp as Pdp & Partial<{ stores: Pick<Stores, 'backend' | 'bus'> }>).stores;
+  if (!stores || stores.backend !== 'postgres') return undefined;
+  const gossip = new PolicyVersionGossip({
+    bus: stores.bus,
+    current: () => pdp.policies.current().version,
+    onError: (err) => log.warn({ err: err.message }, 'could not tell the peers the policy version'),
+  });
+  pdp.policies.on('reload', () => void gossip.publish());
+  pdp.metrics.peerStatus = () => gossip.status();
+  return gossip.start();
+}
+
 export async function serveApi(
   pdp: Pdp,
   config: CordonConfig,
@@ -65,6 +84,7 @@ export async function serveApi(
 ): Promise<RunningApi> {
   const { policies, decisions, metrics, tokens, keys, revocations, approvals, usage } = pdp;
   const auth = await apiAuth(pdp, config);
+  const gossip = await startPolicyGossip(pdp, log);
   if (config.approvals.approvers === 'trusted')
     log.warn(
       'approvals.approvers is trusted: the admin credential may name any approver. For local development only',
@@ -85,15 +105,24 @@ export async function serveApi(
     // With a bundle, a reload fetches it now (the polling does the same on its own).
     reload: () => (pdp.bundle ? pdp.bundle.check() : policies.reload()),
     policyBundle: () => pdp.bundle?.status(),
+    policyPeers: () => gossip?.status(),
     auth,
   });
-  await app.listen(where);
+  try {
+    await app.listen(where);
+  } catch (e) {
+    gossip?.close();
+    throw e;
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : where.port;
   return {
     url: `http://${where.host.includes(':') ? `[${where.host}]` : where.host}:${port}`,
     port,
-    close: () => app.close(),
+    close: async () => {
+      gossip?.close();
+      await app.close();
+    },
   };
 }
 
