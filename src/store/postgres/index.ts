@@ -25,11 +25,12 @@ export interface PostgresStores extends Stores {
   readonly schema: string;
 }
 
+/** `storage` as in cordon.yaml; opts.schema, when given, wins over storage.schema. */
 export async function openPostgresStores(
-  storage: { postgres: string; redis?: string | undefined },
+  storage: { postgres: string; redis?: string | undefined; schema?: string | undefined },
   opts: PostgresOptions = {},
 ): Promise<PostgresStores> {
-  const db = new PostgresDb(storage.postgres, opts.schema ?? 'cordon', opts);
+  const db = new PostgresDb(storage.postgres, opts.schema ?? storage.schema ?? 'cordon', opts);
   let bus: NodeBus | undefined;
   try {
     // A connection of its own, without the query timeout: waiting for another node's

@@ -145,6 +145,15 @@ describe('PostgreSQL backend: migrations', { skip: pgMissing }, () => {
     );
   });
 
+  it('works in the schema storage.schema names (cordon.yaml)', async () => {
+    const schema = throwawaySchema('configured');
+    after(() => schema.drop());
+    const s = await openPostgresStores({ postgres: TEST_POSTGRES, schema: schema.name });
+    await s.close();
+    const rows = await sql(`SELECT version FROM ${schema.name}.store_migrations`);
+    assert.equal(rows.length, MIGRATIONS.length);
+  });
+
   it('refuses a schema name that is not a plain identifier', async () => {
     await assert.rejects(
       openPostgresStores({ postgres: TEST_POSTGRES }, { schema: 'x"; DROP TABLE y; --' }),
