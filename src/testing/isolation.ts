@@ -8,6 +8,7 @@ import { Engine } from '../core/engine.js';
 import type { RiskTiers } from '../core/risk.js';
 import { isolationStage } from '../core/stages/isolation.js';
 import { DEFAULT_ISOLATION, type IsolationConfig } from '../isolation/config.js';
+import { auditRecorder } from '../isolation/audit.js';
 import { isolationResponder } from '../isolation/responses.js';
 import { IsolationService, type IsolationServiceOptions } from '../isolation/service.js';
 import { LocalChangeBus, SqliteIsolationStore } from '../isolation/sqlite-store.js';
@@ -35,6 +36,7 @@ export async function isolatedDecisions(
     store,
     bus: new LocalChangeBus(),
     knownAgent: (a) => set.store.get('Agent', a) !== undefined,
+    ...(o.log ? { record: auditRecorder(o.log, { current: () => set }) } : {}),
     ...o.service,
   });
   const engine = new Engine({
