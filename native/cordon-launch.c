@@ -38,6 +38,7 @@
 #ifdef CORDON_WITH_BPF
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "egress-key.h"
 #endif
 
 // Landlock ABI constants, defined here so the launcher builds against older headers too.
@@ -148,36 +149,6 @@ static void join_cgroup(void)
 }
 
 #ifdef CORDON_WITH_BPF
-static int parse_net(const char *spec, int *family, unsigned char *key, int *keylen)
-{
-	char buf[128];
-	if (strlen(spec) >= sizeof buf)
-		return -1;
-	strcpy(buf, spec);
-	char *f = strtok(buf, ","), *a = strtok(NULL, ","), *p = strtok(NULL, ","),
-	     *port = strtok(NULL, ",");
-	if (!f || !a || !p || !port)
-		return -1;
-	*family = atoi(f);
-	long prefix = strtol(p, NULL, 10), portn = strtol(port, NULL, 10);
-	if (portn < 0 || portn > 65535)
-		return -1;
-	int addrlen = *family == 4 ? 4 : *family == 6 ? 16 : -1;
-	if (addrlen < 0 || prefix < 0 || prefix > addrlen * 8)
-		return -1;
-	unsigned char addr[16];
-	if (inet_pton(*family == 4 ? AF_INET : AF_INET6, a, addr) != 1)
-		return -1;
-	// prefixlen (host order u32), port (network order), address
-	__u32 plen = (__u32)(16 + prefix);
-	memcpy(key, &plen, 4);
-	key[4] = (unsigned char)(portn >> 8);
-	key[5] = (unsigned char)(portn & 0xff);
-	memcpy(key + 6, addr, (size_t)addrlen);
-	*keylen = 6 + addrlen;
-	return 0;
-}
-
 static void load_bpf(void)
 {
 	int cg = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -1,6 +1,7 @@
 // Builds Cordon's native parts (part of `npm run build`, so `npm ci` builds them too):
 //   native/build/cordon-launch    the sandbox launcher (C, against the kernel headers)
 //   native/build/egress.bpf.o     the cgroup egress programs (BPF C, needs clang + libbpf-dev)
+//   native/build/cordon-egress    changes a running agent's egress allowlist (C, needs libbpf-dev)
 // Neither a missing compiler nor a failed compile (another OS, old kernel headers) is a build
 // failure: the kernel features then report, at run time, what is missing, and `cordon run`
 // refuses to launch (or says what is not enforced). Everything else in Cordon works without them.
@@ -39,6 +40,13 @@ if (!cc) {
     failed('cordon-launch did not compile (see above): `cordon run` will refuse to start');
   } else if (!withBpf)
     failed('libbpf-dev not installed: cordon-launch built without cgroup eBPF egress');
+  if (withBpf) {
+    const egress = `${out}/cordon-egress`;
+    if (!run(cc, ['-O2', '-Wall', '-Wextra', '-o', egress, 'native/cordon-egress.c', '-lbpf'])) {
+      rmSync(egress, { force: true });
+      failed('cordon-egress did not compile (see above): isolation cannot cut a running agent');
+    }
+  }
 }
 
 if (!have('clang') || !withBpf) {

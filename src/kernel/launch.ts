@@ -158,10 +158,30 @@ export interface LaunchOptions {
   /** cgroup v2 group and BPF object, when the eBPF allowlist is used. */
   cgroupDir?: string;
   bpfObject?: string;
+  /** The eBPF allowlist to start with (default: the compiled one, `allowlistOf`). */
+  allowlist?: string[];
   bestEffort: boolean;
   /** Add the launcher allowances (system libraries, the command). Default true. */
   runtime?: boolean;
 }
+
+/** The launcher's `--net` entries for the eBPF allowlist (FAMILY,ADDR,PREFIX,PORT; port 0: any). */
+export function allowlistOf(enf: Enforcement, proxyPort?: number): string[] {
+  if (!enf.net.restricted) return ['4,0.0.0.0,0,0', '6,::,0,0'];
+  const out: string[] = [];
+  for (const r of enf.net.ip) {
+    // Only ranges Cedar reads get here: a policy with any other errors in Cedar itself and
+    // stays at the gateway (compiler.test).
+    const c = ipNet(r.cidr)!;
+    const addr = r.cidr.split('/')[0]!;
+    out.push(`${c.v6 ? 6 : 4},${addr},${c.prefix},${r.port ?? 0}`);
+  }
+  if (proxyPort !== undefined) out.push(proxyEntry(proxyPort));
+  return out;
+}
+
+/** The allowlist entry that lets the agent reach the egress proxy on loopback. */
+export const proxyEntry = (port: number) => `4,127.0.0.1,32,${port}`;
 
 export async function buildLaunch(enf: Enforcement, o: LaunchOptions): Promise<LaunchSpec> {
   const [cmd, ...args] = o.command;
@@ -248,15 +268,16 @@ export async function buildLaunch(enf: Enforcement, o: LaunchOptions): Promise<L
       options.push('--cgroup', o.cgroupDir);
       if (o.bpfObject) {
         options.push('--bpf', o.bpfObject);
-        for (const r of net.ip) {
-          // Only ranges Cedar reads get here: a policy with any other errors in Cedar itself
-          // and stays at the gateway (compiler.test).
-          const c = ipNet(r.cidr)!;
-          const addr = r.cidr.split('/')[0]!;
-          options.push('--net', `${c.v6 ? 6 : 4},${addr},${c.prefix},${r.port ?? 0}`);
-        }
-        if (o.proxyPort !== undefined) options.push('--net', `4,127.0.0.1,32,${o.proxyPort}`);
+        for (const e of o.allowlist ?? allowlistOf(enf, o.proxyPort)) options.push('--net', e);
       }
+    }
+  } else if (o.cgroupDir) {
+    // Every destination is allowed, but the group and its programs are there anyway: an
+    // isolation can then cut this agent's egress while it runs (sandbox/live-egress.ts).
+    options.push('--cgroup', o.cgroupDir);
+    if (o.bpfObject) {
+      options.push('--bpf', o.bpfObject);
+      for (const e of o.allowlist ?? allowlistOf(enf, o.proxyPort)) options.push('--net', e);
     }
   }
   if (o.bestEffort) options.push('--best-effort');

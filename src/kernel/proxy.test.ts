@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { findCgroup2Mount } from './cgroup.js';
 import { parseAuthority, startEgressProxy } from './proxy.js';
@@ -150,6 +150,110 @@ describe('egress proxy', () => {
         `${asked}`,
       );
     } finally {
+      await proxy.close();
+    }
+  });
+
+  it('under isolation refuses before any decision, naming the isolation, and lets the baseline through', async () => {
+    const port = await upstream();
+    const asked: string[] = [];
+    const proxy = await startEgressProxy(async (host, p) => {
+      asked.push(`${host}:${p}`);
+      return { allow: true, decisionId: 'd5' };
+    });
+    const body = (dest: string) =>
+      new Promise<string>((resolve) => {
+        const s = connect(proxy.port, '127.0.0.1', () =>
+          s.write(`CONNECT ${dest} HTTP/1.1\r\nHost: ${dest}\r\n\r\n`),
+        );
+        let buf = '';
+        s.on('data', (d) => (buf += d));
+        s.on('close', () => resolve(buf.split('\r\n\r\n')[1] ?? ''));
+      });
+    try {
+      proxy.isolate({ reason: 'agent bot is isolated (no egress) by alice: exfiltration' });
+      assert.equal(await tunnel(proxy.port, `127.0.0.1:${port}`), 'HTTP/1.1 403 Forbidden');
+      assert.deepEqual(JSON.parse(await body(`127.0.0.1:${port}`)), {
+        error: 'forbidden by isolation',
+        destination: `127.0.0.1:${port}`,
+        reason: 'agent bot is isolated (no egress) by alice: exfiltration',
+      });
+      assert.deepEqual(asked, [], 'no decision is asked for while isolated');
+      // egress "baseline": what it allows still goes to the decision.
+      proxy.isolate({ reason: 'baseline only', allows: (h, p) => h === '127.0.0.1' && p === port });
+      assert.equal(
+        await tunnel(proxy.port, `127.0.0.1:${port}`),
+        'HTTP/1.1 200 Connection Established hello',
+      );
+      assert.equal(await tunnel(proxy.port, 'example.com:443'), 'HTTP/1.1 403 Forbidden');
+      proxy.isolate(undefined);
+      assert.equal(
+        await tunnel(proxy.port, `127.0.0.1:${port}`),
+        'HTTP/1.1 200 Connection Established hello',
+      );
+      assert.deepEqual(asked, [`127.0.0.1:${port}`, `127.0.0.1:${port}`]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('an isolation applied while a decision is pending still refuses it (the allow came too late)', async () => {
+    const port = await upstream();
+    let release!: () => void;
+    const pending = new Promise<void>((r) => (release = r));
+    const proxy = await startEgressProxy(async () => {
+      await pending;
+      return { allow: true, decisionId: 'd6' };
+    });
+    try {
+      const got = tunnel(proxy.port, `127.0.0.1:${port}`);
+      await new Promise((r) => setTimeout(r, 50));
+      proxy.isolate({ reason: 'isolated meanwhile' });
+      release();
+      assert.equal(await got, 'HTTP/1.1 403 Forbidden');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('closes the open tunnels and requests of an isolated agent, and only those it refuses', async () => {
+    const held: Socket[] = [];
+    const s = createServer((c) => {
+      c.on('error', () => {});
+      held.push(c);
+      c.write('hello');
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as { port: number }).port;
+    const web = createHttpServer((_req, res) => res.write('partial')); // never ends
+    servers.push(web as unknown as Server);
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
+    const webPort = (web.address() as { port: number }).port;
+    const proxy = await startEgressProxy(async () => ({ allow: true, decisionId: 'd7' }));
+    /** An open connection through the proxy: resolves `opened` on data, `closed` when it ends. */
+    const open = (write: string) => {
+      let opened!: () => void;
+      const o = new Promise<void>((r) => (opened = r));
+      const c = connect(proxy.port, '127.0.0.1', () => c.write(write));
+      c.once('data', () => opened());
+      c.on('error', () => {});
+      const closed = new Promise<void>((r) => c.on('close', () => r()));
+      return { opened: o, closed, sock: c };
+    };
+    try {
+      const t1 = open(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const t2 = open(`CONNECT localhost:${port} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const r1 = open(`GET http://127.0.0.1:${webPort}/stream HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await Promise.all([t1.opened, t2.opened, r1.opened]);
+      // Baseline: localhost stays; the address is refused, its tunnel and request closed.
+      assert.equal(proxy.isolate({ reason: 'baseline only', allows: (h) => h === 'localhost' }), 2);
+      await Promise.all([t1.closed, r1.closed]);
+      assert.equal(t2.sock.destroyed, false);
+      assert.equal(proxy.isolate({ reason: 'no egress' }), 1);
+      await t2.closed;
+    } finally {
+      for (const c of held) c.destroy();
       await proxy.close();
     }
   });

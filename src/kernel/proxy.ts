@@ -2,7 +2,8 @@
 // loopback. Each destination is a `connectNetwork` decision on NetworkDestination
 // "host:port", made by the caller's decision function (Cordon's DecisionService, so each
 // is audited). Host names the kernel cannot see are governed here; the kernel rules make this
-// proxy the agent's only way to reach them. Anything but a clear allow is refused.
+// proxy the agent's only way to reach them. Anything but a clear allow is refused. An isolation
+// of the agent (sandbox/isolation.ts) refuses before any decision and closes what is open.
 
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -22,8 +23,24 @@ export interface EgressVerdict {
 
 export type EgressDecide = (host: string, port: number) => Promise<EgressVerdict>;
 
+/**
+ * An isolation in force for the proxy's agent: every destination it does not let through is
+ * refused before any decision, and connections already open to one are closed.
+ */
+export interface EgressIsolation {
+  /** Shown in each refusal: names the isolation and why it was applied. */
+  reason: string;
+  /** Destinations still reachable (egress "baseline"); absent: none at all. */
+  allows?: (host: string, port: number) => boolean;
+}
+
 export interface EgressProxy {
   port: number;
+  /**
+   * Applies an isolation (undefined: lifts it). Open tunnels and requests to destinations it
+   * refuses are closed at once; returns how many were closed.
+   */
+  isolate(isolation: EgressIsolation | undefined): number;
   close(): Promise<void>;
 }
 
@@ -48,9 +65,9 @@ async function verdict(decide: EgressDecide, host: string, port: number): Promis
   }
 }
 
-function refusal(v: EgressVerdict, host: string, port: number): string {
+function refusal(v: EgressVerdict, host: string, port: number, isolated = false): string {
   const body = JSON.stringify({
-    error: 'forbidden by policy',
+    error: isolated ? 'forbidden by isolation' : 'forbidden by policy',
     destination: destId(host, port),
     decisionId: v.decisionId,
     reason: v.reason,
@@ -68,6 +85,25 @@ export async function startEgressProxy(
   limits: Partial<HttpLimits> = {},
 ): Promise<EgressProxy> {
   const sockets = new Set<Socket>();
+  let isolation: EgressIsolation | undefined;
+  /** Open connections by destination: what an isolation applied later must close. */
+  const open = new Map<Socket, { host: string; port: number; up?: { destroy(): void } }>();
+  /** The isolation's refusal for a destination, or undefined when it may go on. */
+  const isolated = (host: string, port: number): EgressVerdict | undefined =>
+    isolation && !isolation.allows?.(host, port)
+      ? { allow: false, reason: isolation.reason }
+      : undefined;
+  /**
+   * The isolation is checked before the decision and again after it: one applied while the
+   * decision was made still refuses (a decision is never newer than the isolation it missed).
+   */
+  const gate = async (host: string, port: number) => {
+    const before = isolated(host, port);
+    if (before) return { v: before, iso: true };
+    const v = await verdict(decide, host, port);
+    const after = isolated(host, port);
+    return after ? { v: after, iso: true } : { v, iso: false };
+  };
   // Slow headers and clients that pipeline without reading are cut off as on every listener;
   // a forwarded upload may take longer than an API request.
   const l = { ...DEFAULT_HTTP_LIMITS, requestTimeoutMs: 300_000, ...limits };
@@ -89,9 +125,9 @@ export async function startEgressProxy(
       return;
     }
     const port = Number(url.port || 80);
-    const v = await verdict(decide, host, port);
+    const { v, iso } = await gate(host, port);
     if (!v.allow) {
-      req.socket.end(refusal(v, host, port));
+      req.socket.end(refusal(v, host, port, iso));
       return;
     }
     const headers = { ...req.headers };
@@ -108,6 +144,11 @@ export async function startEgressProxy(
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: `upstream: ${e.message}` }));
     });
+    const socket = req.socket;
+    open.set(socket, { host, port, up });
+    res.once('close', () => {
+      if (open.get(socket)?.up === up) open.delete(socket);
+    });
     req.pipe(up);
   });
 
@@ -122,13 +163,15 @@ export async function startEgressProxy(
       client.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       return;
     }
-    const v = await verdict(decide, dest.host, dest.port);
+    const { v, iso } = await gate(dest.host, dest.port);
     if (!v.allow) {
-      client.end(refusal(v, dest.host, dest.port));
+      client.end(refusal(v, dest.host, dest.port, iso));
       return;
     }
     const up = connect(dest.port, dest.host);
     sockets.add(up);
+    open.set(client, { ...dest, up });
+    client.on('close', () => open.delete(client));
     up.on('close', () => sockets.delete(up));
     up.once('connect', () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -153,6 +196,18 @@ export async function startEgressProxy(
   });
   return {
     port: (server.address() as AddressInfo).port,
+    isolate: (i) => {
+      isolation = i;
+      let closed = 0;
+      for (const [client, c] of open) {
+        if (!isolated(c.host, c.port)) continue;
+        open.delete(client);
+        c.up?.destroy();
+        client.destroy();
+        closed++;
+      }
+      return closed;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

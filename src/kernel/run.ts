@@ -14,11 +14,22 @@ import type { CompiledPolicySet } from '../core/policy-set.js';
 import type { DecisionTrace } from '../core/engine.js';
 import { compileKernelPlan, KERNEL_ACTIONS, type KernelPlan } from './compiler.js';
 import { enforcementOf, type Enforcement } from './enforcement.js';
-import { buildLaunch, type LaunchSpec } from './launch.js';
+import { allowlistOf, buildLaunch, proxyEntry, type LaunchSpec } from './launch.js';
 import { formatReport } from './report.js';
 import { createAgentGroup, findCgroup2Mount, removeAgentGroup } from './cgroup.js';
 import { destId, startEgressProxy, type EgressProxy } from './proxy.js';
 import { initialFacts } from '../core/pipeline.js';
+import {
+  applyIsolation,
+  isolatedAllowlist,
+  proxyIsolation,
+  sandboxIsolation,
+  watchIsolation,
+  type IsolationSource,
+  type SandboxIsolation,
+  type SandboxParts,
+} from '../sandbox/isolation.js';
+import { EGRESS_TOOL } from '../sandbox/live-egress.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../native/build/cordon-launch', import.meta.url));
 export const BPF_OBJECT = fileURLToPath(
@@ -45,6 +56,13 @@ export interface RunOptions {
   bpfObject?: string;
   /** Print the compile report, the launch notes and what the launcher applies. */
   verbose?: boolean;
+  /**
+   * Where the agent's isolation is kept: read before the launch (a full isolation refuses it,
+   * read-only and a cut egress start the sandbox narrowed) and watched while it runs.
+   */
+  isolation?: IsolationSource;
+  /** cordon-egress, which changes the running sandbox's allowlist. */
+  egressTool?: string;
 }
 
 export interface Prepared {
@@ -57,6 +75,10 @@ export interface Prepared {
   cgroupDir?: string;
   env: NodeJS.ProcessEnv;
   launcher: string;
+  /** The isolation in force at launch, if any. */
+  isolation?: SandboxIsolation;
+  /** What an isolation acts on while the sandbox runs. */
+  parts: SandboxParts;
 }
 
 const executable = (p: string) =>
@@ -91,10 +113,42 @@ export function egressDecider(decisions: DecisionService, agent: string, session
   };
 }
 
+/**
+ * Read-only isolation at launch: only the read rules stay (everything readable when files
+ * were unrestricted); the launcher allowances still let the command start.
+ */
+function readOnly(enf: Enforcement): Enforcement {
+  return {
+    ...enf,
+    fsRestricted: true,
+    paths: enf.fsRestricted
+      ? enf.paths.filter((p) => p.mode === 'r')
+      : [{ mode: 'r', item: { kind: 'prefix', s: '/' }, from: 'isolation (read-only)' }],
+  };
+}
+
+/** The isolation in force for the agent now; a store that cannot be read refuses the launch. */
+async function isolationAtLaunch(o: RunOptions): Promise<SandboxIsolation | undefined> {
+  if (!o.isolation) return undefined;
+  let states;
+  try {
+    states = await o.isolation.store.active(new Date());
+  } catch (e) {
+    throw new KernelRunError(
+      `the isolation store cannot be read (${(e as Error).message}): not launching an agent whose isolation is unknown`,
+    );
+  }
+  const iso = sandboxIsolation(states, o.agent, o.session);
+  if (iso?.full) throw new KernelRunError(`${iso.reason}. Refusing to launch`);
+  return iso;
+}
+
 /** Sets up everything before the launch; the caller must `release` it. */
 export async function prepareRun(o: RunOptions): Promise<Prepared> {
   const plan = compileKernelPlan(o.set, o.agent);
-  const enforcement = enforcementOf(plan);
+  const isolation = await isolationAtLaunch(o);
+  const compiled = enforcementOf(plan);
+  const enforcement = isolation?.readOnly ? readOnly(compiled) : compiled;
   const unenforced: string[] = [];
   const refuse = (what: string) => {
     if (!o.bestEffort)
@@ -123,15 +177,16 @@ export async function prepareRun(o: RunOptions): Promise<Prepared> {
     const net = enforcement.net;
     if (net.restricted && net.names.length > 0) {
       proxy = await startEgressProxy(egressDecider(o.pdp.decisions, o.agent, o.session));
+      proxy.isolate(proxyIsolation(isolation));
       const url = `http://127.0.0.1:${proxy.port}`;
       for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY'])
         env[k] = url;
       delete env.NO_PROXY;
       delete env.no_proxy;
     }
+    const mount = findCgroup2Mount();
+    const obj = o.bpfObject ?? BPF_OBJECT;
     if (net.restricted) {
-      const mount = findCgroup2Mount();
-      const obj = o.bpfObject ?? BPF_OBJECT;
       if (process.getuid?.() !== 0)
         refuse(
           'IP egress (cgroup eBPF) needs root: addresses and UDP are not restricted, only TCP ports',
@@ -147,13 +202,34 @@ export async function prepareRun(o: RunOptions): Promise<Prepared> {
         );
         bpfObject = obj;
       }
+    } else if (
+      o.isolation &&
+      process.getuid?.() === 0 &&
+      mount &&
+      (await readable(obj)) &&
+      (await executable(o.egressTool ?? EGRESS_TOOL))
+    ) {
+      // Every destination is allowed; the group and its allow-all programs are there so an
+      // isolation can still cut egress (and kill) while the agent runs.
+      cgroupDir = await createAgentGroup(
+        mount,
+        `${o.agent.replace(/[^A-Za-z0-9_.-]/g, '_')}-${randomBytes(4).toString('hex')}`,
+      );
+      bpfObject = obj;
     }
+    const parts: SandboxParts = {
+      ...(mount && cgroupDir ? { mount, cgroupDir } : {}),
+      ebpf: !!bpfObject,
+      allowlist: allowlistOf(enforcement, proxy?.port),
+      ...(proxy ? { proxy, proxyEntry: proxyEntry(proxy.port) } : {}),
+      ...(o.egressTool ? { tool: o.egressTool } : {}),
+    };
     const launch = await buildLaunch(enforcement, {
       command: o.command,
       bestEffort: o.bestEffort,
       ...(proxy ? { proxyPort: proxy.port } : {}),
       ...(cgroupDir ? { cgroupDir } : {}),
-      ...(bpfObject ? { bpfObject } : {}),
+      ...(bpfObject ? { bpfObject, allowlist: isolatedAllowlist(parts, isolation) } : {}),
     });
     if (net.restricted && !net.portsRestrictable && !cgroupDir)
       refuse('TCP ports cannot be restricted by Landlock for this plan and eBPF is unavailable');
@@ -166,6 +242,8 @@ export async function prepareRun(o: RunOptions): Promise<Prepared> {
       ...(cgroupDir ? { cgroupDir } : {}),
       env,
       launcher,
+      ...(isolation ? { isolation } : {}),
+      parts,
     };
   } catch (e) {
     await proxy?.close();
@@ -215,6 +293,7 @@ async function recordLaunch(pdp: Pdp, o: RunOptions, p: Prepared): Promise<strin
           unenforced: p.unenforced,
           policies: p.plan.policies.map((x) => ({ id: x.id, layer: x.layer })),
           precision: p.enforcement.precision,
+          ...(p.isolation ? { isolation: p.isolation.reason } : {}),
         },
       },
     },
@@ -257,26 +336,46 @@ export async function runSandboxed(o: RunOptions): Promise<RunResult> {
         env: prepared.env,
       },
     );
+    prepared.parts.killCommand = () => child.kill('SIGKILL');
+    const watch = o.isolation
+      ? watchIsolation(
+          o.isolation,
+          o.agent,
+          o.session,
+          async (now, before) => {
+            if (now) say(`cordon run: ${now.reason}`);
+            else say(`cordon run: agent ${o.agent} released from isolation`);
+            for (const l of await applyIsolation(prepared.parts, now, before))
+              say(`cordon run: ${l}`);
+          },
+          (e) => say(`cordon run: isolation: ${e.message}`),
+          prepared.isolation,
+        )
+      : undefined;
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
     const onInt = forward('SIGINT');
     const onTerm = forward('SIGTERM');
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
-    const code = await new Promise<number>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (c, s) =>
-        resolve(
-          c ??
-            128 +
-              (s
-                ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[s] ?? 1)
-                : 1),
-        ),
-      );
-    });
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-    return { code, prepared };
+    try {
+      const code = await new Promise<number>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', (c, s) =>
+          resolve(
+            c ??
+              128 +
+                (s
+                  ? (({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[s] ?? 1)
+                  : 1),
+          ),
+        );
+      });
+      return { code, prepared };
+    } finally {
+      watch?.stop();
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    }
   } finally {
     for (const l of await releaseRun(prepared)) say(`cordon run: ${l}`);
   }

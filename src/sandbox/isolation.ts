@@ -1,0 +1,231 @@
+// How a `cordon run` sandbox obeys its agent's isolation while it runs. `cordon run` is its own
+// process, apart from `cordon serve`: it watches the isolation store (a poll every 250 ms, and at
+// once on a change-bus message where the backend has a shared bus) and acts on what changes:
+// egress cut in the kernel allowlist and at the egress proxy, open connections ended, and on
+// full isolation every process of the sandbox killed (docs/kernel.md).
+
+import type { ChangeBus, IsolationState, IsolationStore } from '../store/ports.js';
+import type { EgressProxy } from '../kernel/proxy.js';
+import { allowlistCovers, endConnections, killGroup, setAllowlist } from './live-egress.js';
+
+/** The isolation in force for one sandbox: the measures of every state that reaches it. */
+export interface SandboxIsolation {
+  /** none: no egress; baseline: only the agent's baseline (see `egressReason`). */
+  egress?: 'none' | 'baseline';
+  readOnly: boolean;
+  /** End the sandbox's processes. */
+  full: boolean;
+  /** Names the isolation and why it was applied, for refusals and messages. */
+  reason: string;
+}
+
+/** A state reaches the sandbox of `agent` when it is agent-wide or for the sandbox's session. */
+const reaches = (s: IsolationState, agent: string, session?: string) =>
+  s.agent === agent && s.user === undefined && (s.session === undefined || s.session === session);
+
+/**
+ * The sandbox's isolation from the states in force, or undefined when none reaches it. A state
+ * scoped to one user does not: a sandbox does not know for which user its agent acts.
+ */
+export function sandboxIsolation(
+  states: readonly IsolationState[],
+  agent: string,
+  session?: string,
+): SandboxIsolation | undefined {
+  const mine = states.filter((s) => reaches(s, agent, session));
+  if (mine.length === 0) return undefined;
+  const full = mine.some((s) => s.measures.full);
+  const egress =
+    full || mine.some((s) => s.measures.egress === 'none')
+      ? 'none'
+      : mine.some((s) => s.measures.egress === 'baseline')
+        ? 'baseline'
+        : undefined;
+  const readOnly = full || mine.some((s) => s.measures.readOnly === true);
+  const why = mine
+    .map((s) => {
+      const what = s.measures.full
+        ? 'full'
+        : [
+            s.measures.egress === 'none' && 'no egress',
+            s.measures.egress === 'baseline' && 'egress limited to the baseline',
+            s.measures.readOnly && 'read-only',
+            s.measures.noDelegation && 'no delegation',
+            s.measures.revokedTools?.length &&
+              `tools revoked: ${s.measures.revokedTools.join(', ')}`,
+          ]
+            .filter(Boolean)
+            .join(', ');
+      const scope = s.session ? ` in session ${s.session}` : '';
+      return `agent ${s.agent} is isolated${scope} (${what}) by ${s.by}: ${s.reason}`;
+    })
+    .join('; ');
+  return { ...(egress ? { egress } : {}), readOnly, full, reason: why };
+}
+
+/** The same isolation twice, so a poll that finds nothing new does nothing. */
+const sameIsolation = (a?: SandboxIsolation, b?: SandboxIsolation) =>
+  JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+export interface IsolationSource {
+  store: Pick<IsolationStore, 'active'>;
+  /** A shared bus (Redis with the PostgreSQL backend): a message makes the next poll immediate. */
+  bus?: Pick<ChangeBus, 'subscribe'>;
+  /** Poll interval; 250 ms keeps the whole path (poll, map update, socket ends) under a second. */
+  intervalMs?: number;
+}
+
+export interface IsolationWatch {
+  /** Reads the store now and acts on a change (the polls call this). */
+  poll(): Promise<void>;
+  current(): SandboxIsolation | undefined;
+  stop(): void;
+}
+
+/**
+ * Watches the isolation store for one sandbox. `onChange` runs once per change, never two at
+ * a time. A store that cannot be read keeps the last state read (fail closed: an isolation in
+ * force stays in force) and is reported once until it reads again.
+ */
+export function watchIsolation(
+  src: IsolationSource,
+  agent: string,
+  session: string | undefined,
+  onChange: (now: SandboxIsolation | undefined, before: SandboxIsolation | undefined) => unknown,
+  onError: (e: Error) => void,
+  initial?: SandboxIsolation,
+): IsolationWatch {
+  let current = initial;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let failing = false;
+  let stopped = false;
+  const once = async () => {
+    let next: SandboxIsolation | undefined;
+    try {
+      next = sandboxIsolation(await src.store.active(new Date()), agent, session);
+      failing = false;
+    } catch (e) {
+      if (!failing)
+        onError(new Error(`the isolation store cannot be read: ${(e as Error).message}`));
+      failing = true;
+      return;
+    }
+    if (stopped || sameIsolation(next, current)) return;
+    const before = current;
+    current = next;
+    try {
+      await onChange(next, before);
+    } catch (e) {
+      onError(e as Error);
+    }
+  };
+  // One poll at a time; a poll asked for meanwhile runs right after (a bus message is not lost).
+  const poll = (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = once().finally(() => {
+      running = undefined;
+      if (again && !stopped) {
+        again = false;
+        void poll();
+      }
+    });
+    return running;
+  };
+  const timer = setInterval(() => void poll(), src.intervalMs ?? 250);
+  timer.unref();
+  const unsubscribe = src.bus?.subscribe('isolation', () => void poll());
+  return {
+    poll,
+    current: () => current,
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+      unsubscribe?.();
+    },
+  };
+}
+
+/** What a running sandbox is made of, for the actuator. */
+export interface SandboxParts {
+  /** The cgroup v2 mount and the sandbox's group (root with eBPF): kernel cut and kill. */
+  mount?: string;
+  cgroupDir?: string;
+  /** Whether eBPF programs are attached to the group (their maps can change). */
+  ebpf: boolean;
+  /** The compiled allowlist (with the proxy's entry), restored on release. */
+  allowlist: string[];
+  /** The proxy's allowlist entry: kept while isolated, so the agent is told why it is refused. */
+  proxyEntry?: string;
+  proxy?: EgressProxy;
+  /** Ends the sandbox's command when there is no group to kill (not root). */
+  killCommand?: () => void;
+  tool?: string;
+}
+
+/** The allowlist an isolation leaves: the proxy only (egress "baseline" as "none", see docs). */
+export function isolatedAllowlist(parts: SandboxParts, iso: SandboxIsolation | undefined) {
+  if (!iso?.egress) return parts.allowlist;
+  return parts.proxyEntry ? [parts.proxyEntry] : [];
+}
+
+/** The proxy's isolation: refuse everything, naming it ("baseline" as "none" until baselines reach the sandbox). */
+export function proxyIsolation(iso: SandboxIsolation | undefined) {
+  if (!iso?.egress) return undefined;
+  return {
+    reason:
+      iso.egress === 'baseline'
+        ? `${iso.reason} (no baseline reaches this sandbox, so no destination is allowed)`
+        : iso.reason,
+  };
+}
+
+/**
+ * Applies a change of isolation to a running sandbox. Returns what was done, one line each,
+ * for the user. Throws when the kernel refused a step (the caller reports it).
+ */
+export async function applyIsolation(
+  parts: SandboxParts,
+  now: SandboxIsolation | undefined,
+  before: SandboxIsolation | undefined,
+): Promise<string[]> {
+  const done: string[] = [];
+  if (now?.full) {
+    // Nothing left to cut once the processes are gone: kill first, it is the fastest way out.
+    parts.proxy?.isolate(proxyIsolation(now));
+    if (parts.cgroupDir) {
+      const n = await killGroup(parts.cgroupDir);
+      done.push(`full isolation: ${n} process(es) of the sandbox killed (cgroup.kill)`);
+    } else {
+      parts.killCommand?.();
+      done.push('full isolation: the command was killed (its children may outlive it: no cgroup)');
+    }
+    return done;
+  }
+  const cut = !!now?.egress;
+  const wasCut = !!before?.egress;
+  if (cut || wasCut) {
+    // The proxy first: it changes at once, the kernel after a process spawn.
+    const closed = parts.proxy?.isolate(proxyIsolation(now)) ?? 0;
+    const list = isolatedAllowlist(parts, now);
+    if (parts.cgroupDir && parts.ebpf) await setAllowlist(parts.cgroupDir, list, parts.tool);
+    let ended = 0;
+    if (cut && parts.cgroupDir && parts.mount)
+      ended = await endConnections(parts.mount, parts.cgroupDir, (s) =>
+        allowlistCovers(list, s.peer.addr, s.peer.port),
+      );
+    if (cut)
+      done.push(
+        `egress cut${parts.cgroupDir && parts.ebpf ? ' (eBPF allowlist: the proxy only)' : ' at the proxy only (no eBPF)'}: ${ended} connection(s) ended, ${closed} proxied connection(s) closed`,
+      );
+    else done.push('egress restored');
+  }
+  if (now?.readOnly && !before?.readOnly)
+    done.push(
+      'read-only: Landlock rules cannot be narrowed from outside a running process; this sandbox keeps its file rules (a new `cordon run` starts read-only), the gateways refuse writes',
+    );
+  return done;
+}
