@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import type { IsolationState } from '../store/ports.js';
 
 /** The kernel layer and the PDP, loaded when compile or run runs. */
 const lib = () => import('./kernel-lib.js');
@@ -120,6 +121,16 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
       'run even when the machine refuses a mechanism, printing what is not enforced',
     )
     .option('--verbose', 'print the compile report and what the launcher applies')
+    .option(
+      '--follow <url>',
+      "obey the agent's isolation as the PDP at URL holds it (cordon isolate), checked 4 times a second while the command runs",
+    )
+    .option(
+      '--follow-data <dir>',
+      "that PDP's data directory, for its admin credential (or --token / CORDON_CREDENTIAL)",
+      './.cordon',
+    )
+    .option('--token <jwt>', 'a credential for --follow instead of the admin credential')
     .argument('<command...>', 'the command and its arguments (after --)')
     .action(
       async (
@@ -131,11 +142,27 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
           session?: string;
           bestEffort?: boolean;
           verbose?: boolean;
+          follow?: string;
+          followData: string;
+          token?: string;
         },
       ) => {
-        const { parseConfig, openPdp, pino, runSandboxed } = await lib();
+        const { callApi, combinedSource, parseConfig, openPdp, pino, runSandboxed, serviceSource } =
+          await lib();
         const config = parseConfig({ policies: o.policies, data: o.data, watch: false });
         const pdp = await openPdp(config, pino({ level: 'warn' }, pino.destination(2)));
+        // Its own PDP's isolations (what the proxy's decisions apply), and the server's.
+        const own = serviceSource(pdp.isolation);
+        const target = { url: o.follow ?? '', data: o.followData, token: o.token };
+        const path = `/v1/isolation?${new URLSearchParams({ agent: o.agent })}`;
+        const isolation = o.follow
+          ? combinedSource(own, {
+              store: {
+                active: async () =>
+                  ((await callApi(target, path)) as { isolations: IsolationState[] }).isolations,
+              },
+            })
+          : own;
         try {
           const r = await runSandboxed({
             agent: o.agent,
@@ -146,6 +173,7 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
             ...(o.session ? { session: o.session } : {}),
             bestEffort: !!o.bestEffort,
             ...(o.verbose ? { verbose: true } : {}),
+            isolation,
           });
           exit(r.code);
         } finally {

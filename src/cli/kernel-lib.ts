@@ -13,3 +13,5 @@ export { toCilium, toKubeArmor, toTetragon } from '../kernel/export/exports.js';
 export { buildLaunch } from '../kernel/launch.js';
 export { formatReport } from '../kernel/report.js';
 export { runSandboxed } from '../kernel/run.js';
+export { combinedSource, serviceSource } from '../sandbox/isolation.js';
+export { callApi } from './api-client.js';

@@ -7,13 +7,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
-import { findCgroup2Mount } from '../kernel/cgroup.js';
-import { BPF_OBJECT, KernelRunError, LAUNCHER, prepareRun, runSandboxed } from '../kernel/run.js';
+import { KernelRunError, LAUNCHER, prepareRun, runSandboxed } from '../kernel/run.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { openPdp, type Pdp } from '../server/pdp.js';
 import {
@@ -24,8 +22,8 @@ import {
 } from '../store/ports.js';
 import { agent, entities, tempDir, writeTree } from '../testing/fixtures.js';
 import { nativeMissing } from '../testing/native.js';
+import { AGENT, controlAt, heldUpstream, liveEgressMissing } from '../testing/sandbox-agent.js';
 import { sandboxIsolation } from './isolation.js';
-import { EGRESS_TOOL } from './live-egress.js';
 
 /** The isolation port, kept in memory (the embedded and PostgreSQL stores run the contract suite). */
 class MemoryIsolation implements IsolationStore {
@@ -51,18 +49,7 @@ const state = (measures: IsolationMeasures, extra: Partial<IsolationState> = {})
     ...extra,
   }) satisfies IsolationState;
 
-function kernelRefusal(): string | undefined {
-  if (process.getuid?.() !== 0) return 'cgroup eBPF needs root';
-  if (!findCgroup2Mount()) return 'no cgroup v2 hierarchy is mounted';
-  const missing =
-    nativeMissing(LAUNCHER, 'a C compiler') ??
-    nativeMissing(BPF_OBJECT, 'clang and libbpf-dev') ??
-    nativeMissing(EGRESS_TOOL, 'libbpf-dev');
-  if (missing) return missing;
-  const r = spawnSync(LAUNCHER, ['--no-fs', '--', '/bin/true'], { encoding: 'utf8' });
-  return r.status === 0 ? undefined : `the launcher refused: ${r.stderr.trim()}`;
-}
-const KERNEL = kernelRefusal();
+const KERNEL = liveEgressMissing();
 const LANDLOCK = (() => {
   const missing = nativeMissing(LAUNCHER, 'a C compiler');
   if (missing) return missing;
@@ -122,111 +109,16 @@ async function botPdp(dir: string, cedar: string): Promise<Pdp> {
   );
 }
 
-/** The sandboxed agent: takes commands over a UNIX socket (not an inet connect the cut would refuse). */
-const AGENT = `
-const net = require('net');
-const c = net.connect(process.env.CTL);
-c.on('close', () => process.exit(0)); // the test is over
-const say = (s) => c.write(s + '\\n');
-let buf = '';
-c.on('data', (d) => { buf += d; for (let i; (i = buf.indexOf('\\n')) >= 0; ) { const l = buf.slice(0, i); buf = buf.slice(i + 1); handle(l); } });
-function handle(l) {
-  const [cmd, a, b] = l.split(' ');
-  if (cmd === 'connect') {
-    const s = net.connect(Number(b), a);
-    s.on('connect', () => { s.destroy(); say('ok'); });
-    s.on('error', (e) => say(e.code));
-    return;
-  }
-  // proxy DEST: the CONNECT status (and body when refused); tunnel DEST: keeps it open.
-  const u = new URL(process.env.HTTPS_PROXY);
-  const s = net.connect(Number(u.port), u.hostname, () => s.write('CONNECT ' + a + ' HTTP/1.1\\r\\nHost: ' + a + '\\r\\n\\r\\n'));
-  let got = ''; let status;
-  s.on('data', (d) => {
-    got += d;
-    if (status === undefined && got.includes('\\r\\n\\r\\n')) {
-      status = got.split(' ')[1];
-      if (status === '200') { if (cmd === 'proxy') s.destroy(); say(cmd === 'proxy' ? '200' : 'open'); }
-    }
-  });
-  s.on('close', () => {
-    if (status === '200') { if (cmd === 'tunnel') say('tunnel closed'); }
-    else say((status ?? 'no answer') + ' ' + got.split('\\r\\n\\r\\n')[1]);
-  });
-  s.on('error', () => {});
-}
-`;
-
-/** The control side of AGENT: one command, one answer line. */
-class Control {
-  private lines: string[] = [];
-  private waiting: ((l: string) => void)[] = [];
-  private sock?: Socket;
-  private connected: Promise<void>;
-  constructor(readonly server: Server) {
-    this.connected = new Promise((resolve) =>
-      server.on('connection', (s) => {
-        this.sock = s;
-        let buf = '';
-        s.on('data', (d) => {
-          buf += d;
-          for (let i; (i = buf.indexOf('\n')) >= 0;) {
-            const line = buf.slice(0, i);
-            buf = buf.slice(i + 1);
-            const w = this.waiting.shift();
-            if (w) w(line);
-            else this.lines.push(line);
-          }
-        });
-        s.on('error', () => {});
-        resolve();
-      }),
-    );
-  }
-  /** Ends the agent (it exits when its control connection closes). */
-  close() {
-    this.sock?.destroy();
-    this.server.close();
-  }
-  next(): Promise<string> {
-    const l = this.lines.shift();
-    return l !== undefined ? Promise.resolve(l) : new Promise((r) => this.waiting.push(r));
-  }
-  async ask(line: string): Promise<string> {
-    await this.connected;
-    this.sock!.write(`${line}\n`);
-    return this.next();
-  }
-  /** Asks until the answer matches (the isolation is polled): the answers on the way. */
-  async until(line: string, want: RegExp): Promise<string> {
-    let got = '';
-    // A bound so a sandbox that never obeys fails the test instead of hanging it (not a timing
-    // requirement: the measured time is printed).
-    for (let i = 0; i < 500; i++) {
-      got = await this.ask(line);
-      if (want.test(got)) return got;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return got;
-  }
-}
-
 describe('sandbox isolation: a running `cordon run`', { skip: KERNEL }, () => {
   let dir: string;
   let pdp: Pdp;
-  let upstream: Server;
+  let upstream: { port: number; close(): void };
   let port: number;
-  const held: Socket[] = [];
 
   before(async () => {
     dir = await tempDir('cordon-sandbox-iso-');
-    upstream = createServer((s) => {
-      s.on('error', () => {});
-      held.push(s);
-      s.write('hello');
-    });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    port = (upstream.address() as { port: number }).port;
+    upstream = await heldUpstream();
+    port = upstream.port;
     // 127.0.0.1 directly (the eBPF allowlist), localhost by name (the egress proxy).
     pdp = await botPdp(
       dir,
@@ -236,7 +128,6 @@ describe('sandbox isolation: a running `cordon run`', { skip: KERNEL }, () => {
   });
 
   after(async () => {
-    for (const s of held) s.destroy();
     upstream.close();
     await pdp.close();
     await rm(dir, { recursive: true, force: true });
@@ -252,9 +143,7 @@ describe('sandbox isolation: a running `cordon run`', { skip: KERNEL }, () => {
   /** Starts the agent under `cordon run` with the isolation watched in `store`. */
   async function start(t: TestContext, store: IsolationStore, name: string) {
     const ctlPath = join(dir, `${name}.sock`);
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(ctlPath, r));
-    const ctl = new Control(server);
+    const ctl = await controlAt(ctlPath);
     const said: string[] = [];
     const r = await loadPolicyDir(join(dir, 'policies'));
     assert.ok(r.ok);

@@ -1,6 +1,7 @@
 // How a `cordon run` sandbox obeys its agent's isolation while it runs. `cordon run` is its own
-// process, apart from `cordon serve`: it watches the isolation store (a poll every 250 ms, and at
-// once on a change-bus message where the backend has a shared bus) and acts on what changes:
+// process, apart from `cordon serve`: it watches the isolation states (its own PDP's store, and
+// the server it follows, polled every 250 ms, and at once when a change is heard) and acts on
+// what changes:
 // egress cut in the kernel allowlist and at the egress proxy, open connections ended, and on
 // full isolation every process of the sandbox killed (docs/kernel.md).
 
@@ -69,10 +70,52 @@ const sameIsolation = (a?: SandboxIsolation, b?: SandboxIsolation) =>
 
 export interface IsolationSource {
   store: Pick<IsolationStore, 'active'>;
-  /** A shared bus (Redis with the PostgreSQL backend): a message makes the next poll immediate. */
-  bus?: Pick<ChangeBus, 'subscribe'>;
+  /** Tells of a change (a shared bus message): the next poll runs at once. Returns the unsubscribe. */
+  subscribe?: (onChange: () => void) => () => void;
   /** Poll interval; 250 ms keeps the whole path (poll, map update, socket ends) under a second. */
   intervalMs?: number;
+}
+
+/** A store and its change bus (`stores.isolation` and `stores.bus` of one backend). */
+export const busSource = (
+  store: Pick<IsolationStore, 'active'>,
+  bus: Pick<ChangeBus, 'subscribe'>,
+): IsolationSource => ({ store, subscribe: (f) => bus.subscribe('isolation', () => f()) });
+
+/** What an isolation service in this process knows (the PDP's, which `cordon run` opens). */
+export interface IsolationServiceView {
+  refresh(): Promise<void>;
+  list(): IsolationState[];
+  onChange(listener: () => void): () => void;
+}
+
+/**
+ * The isolation of the PDP `cordon run` opened: its store is read again at each poll, and an
+ * isolation its own decisions apply (the egress proxy's, by a policy outcome or a risk tier) is
+ * heard at once.
+ */
+export const serviceSource = (svc: IsolationServiceView): IsolationSource => ({
+  store: {
+    active: async () => {
+      await svc.refresh(); // a store it cannot read leaves the last states (fail closed)
+      return svc.list();
+    },
+  },
+  subscribe: (f) => svc.onChange(() => f()),
+});
+
+/** Several sources as one: the states of all of them; any that cannot be read fails the read. */
+export function combinedSource(...sources: IsolationSource[]): IsolationSource {
+  return {
+    store: {
+      active: async (now) => (await Promise.all(sources.map((s) => s.store.active(now)))).flat(),
+    },
+    subscribe: (f) => {
+      const offs = sources.map((s) => s.subscribe?.(f));
+      return () => offs.forEach((off) => off?.());
+    },
+    intervalMs: Math.min(...sources.map((s) => s.intervalMs ?? 250)),
+  };
 }
 
 export interface IsolationWatch {
@@ -137,7 +180,7 @@ export function watchIsolation(
   };
   const timer = setInterval(() => void poll(), src.intervalMs ?? 250);
   timer.unref();
-  const unsubscribe = src.bus?.subscribe('isolation', () => void poll());
+  const unsubscribe = src.subscribe?.(() => void poll());
   return {
     poll,
     current: () => current,

@@ -10,10 +10,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createAgentGroup, findCgroup2Mount, removeAgentGroup } from '../kernel/cgroup.js';
 import { BPF_OBJECT, LAUNCHER } from '../kernel/run.js';
-import { nativeMissing } from '../testing/native.js';
+import { liveEgressMissing } from '../testing/sandbox-agent.js';
 import {
   allowlistCovers,
-  EGRESS_TOOL,
   endConnections,
   killGroup,
   listAllowlist,
@@ -21,16 +20,7 @@ import {
   setAllowlist,
 } from './live-egress.js';
 
-function refusal(): string | undefined {
-  if (process.getuid?.() !== 0) return 'cgroup eBPF needs root';
-  if (!findCgroup2Mount()) return 'no cgroup v2 hierarchy is mounted';
-  return (
-    nativeMissing(LAUNCHER, 'a C compiler') ??
-    nativeMissing(BPF_OBJECT, 'clang and libbpf-dev') ??
-    nativeMissing(EGRESS_TOOL, 'libbpf-dev')
-  );
-}
-const SKIP = refusal();
+const SKIP = liveEgressMissing();
 if (SKIP) process.stdout.write(`# live egress tests skipped: ${SKIP}\n`);
 
 /**
