@@ -58,6 +58,8 @@ export function buildRenderer(): string {
         GO111MODULE: 'off',
         GOPATH: `${gopath}:/usr/share/gocode`,
         CGO_ENABLED: '0',
+        // CI may run without HOME, where Go finds no build cache of its own.
+        GOCACHE: process.env.GOCACHE ?? join(dir, 'gocache'),
       },
     });
     if (r.status !== 0) throw new Error(`building the chart renderer failed:\n${r.stderr}`);
