@@ -242,11 +242,11 @@ export interface SuggestWhatIf {
 /** Replays the agent's recorded decisions (events and other principals' left out). */
 export async function whatIfSuggestion(
   agent: string,
-  records: Iterable<AuditRecord>,
+  records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>,
   candidate: CompiledPolicySet,
 ): Promise<SuggestWhatIf> {
   const report: SuggestWhatIf = { total: 0, flipped: 0, transitions: {} };
-  for (const rec of records) {
+  for await (const rec of records) {
     if (rec.kind || rec.agent !== agent || rec.pep === 'control') continue;
     const r = await reevaluate(rec, candidate);
     report.total++;

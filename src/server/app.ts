@@ -208,9 +208,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       // Page by page: the log can be larger than memory.
       ...(audit
         ? {
-            *records(since: string | undefined): Generator<AuditRecord> {
+            async *records(since: string | undefined): AsyncGenerator<AuditRecord> {
               for (let after = -1; ;) {
-                const rows = audit.store.query({ ...(since ? { since } : {}), after, limit: 500 });
+                const rows = await audit.store.query({
+                  ...(since ? { since } : {}),
+                  after,
+                  limit: 500,
+                });
                 for (const row of rows) yield JSON.parse(row.record) as AuditRecord;
                 if (rows.length < 500) return;
                 after = rows.at(-1)!.seq;

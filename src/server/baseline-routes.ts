@@ -31,7 +31,7 @@ export interface BaselineRoutesOptions {
   baselines: BaselineService;
   decisions: DecisionService;
   /** The recorded decisions since an ISO time (all when undefined); absent without an audit log. */
-  records?: (since: string | undefined) => Iterable<AuditRecord>;
+  records?: (since: string | undefined) => AsyncIterable<AuditRecord>;
 }
 
 const modeBody = z.strictObject(
