@@ -119,7 +119,7 @@ describe('the Helm chart', () => {
     if (skip(t)) return;
     const f = valuesFile(
       'three.yaml',
-      'replicaCount: 3\nstorage: {postgres: {existingSecret: pg}}\n',
+      'replicaCount: 3\nstorage: {postgres: {existingSecret: pg}}\naudit: {signingKey: {existingSecret: k}}\n',
     );
     const ms = render([f]);
     assert.equal((find(ms, 'Deployment')!.spec as { replicas: number }).replicas, 3);
@@ -237,6 +237,10 @@ describe('the Helm chart', () => {
     const cases: [string, RegExp][] = [
       ['replicaCount: 3\n', /more than one replica .* storage\.postgres/],
       ['autoscaling: {enabled: true}\n', /more than one replica/],
+      [
+        'replicaCount: 2\nstorage: {postgres: {existingSecret: pg}}\n',
+        /audit\.signingKey\.existingSecret: every node .* one key/,
+      ],
       ['policies: {bundle: {url: "https://x/b.tar.gz"}}\n', /publicKey/],
       ['kernel: {enabled: true}\n', /kernel\.agent and kernel\.command/],
     ];

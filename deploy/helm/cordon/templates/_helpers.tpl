@@ -65,6 +65,10 @@ image
 {{- if and (or (gt $replicas 1) .Values.autoscaling.enabled) (not .Values.storage.postgres.existingSecret) -}}
 {{- fail "more than one replica (replicaCount > 1 or autoscaling) needs storage.postgres.existingSecret: the embedded stores are one pod's own" -}}
 {{- end -}}
+{{- $auditOn := ne (toString (dig "audit" "enabled" true (.Values.config | default dict))) "false" -}}
+{{- if and (or (gt $replicas 1) .Values.autoscaling.enabled) $auditOn (not .Values.audit.signingKey.existingSecret) -}}
+{{- fail "more than one replica needs audit.signingKey.existingSecret: every node of the shared audit log may sign its checkpoints, with one key" -}}
+{{- end -}}
 {{- if and .Values.storage.redis.existingSecret (not .Values.storage.postgres.existingSecret) -}}
 {{- fail "storage.redis needs storage.postgres" -}}
 {{- end -}}
