@@ -5,7 +5,14 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../core/canonical-json.js';
 import type { DecisionTrace } from '../core/engine.js';
-import type { CordonFacts, Obligation, Outcome, PolicyError, ResourceRef } from '../core/types.js';
+import type {
+  CordonFacts,
+  Obligation,
+  Outcome,
+  PolicyError,
+  ResourceRef,
+  ShadowResult,
+} from '../core/types.js';
 
 export interface AuditRecord {
   v: 1;
@@ -45,6 +52,8 @@ export interface AuditRecord {
   errors?: PolicyError[];
   /** The approval request this decision opened (pending), or the human approval it used. */
   approval?: { id: string; status: 'pending' | 'used'; by?: string; at?: string };
+  /** Shadow policies that applied, and what each would have made of the decision. */
+  shadow?: ShadowResult[];
   /** The id of the key that signs this log's checkpoints (hex). */
   keyId: string;
 }
@@ -111,6 +120,7 @@ export function buildRecord(
   if (r.documents) rec.documents = r.documents;
   if (r.trustedFor?.length) rec.trustedFor = r.trustedFor;
   if (d.errors) rec.errors = d.errors;
+  if (d.shadow) rec.shadow = d.shadow;
   if (trace.kind) rec.kind = trace.kind;
   if (trace.usage) rec.usage = trace.usage;
   if (d.approval) {

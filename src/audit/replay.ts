@@ -6,7 +6,8 @@ import { LOCAL_ADMIN } from '../core/stages/identity.js';
 import { compilePolicySet } from '../core/compile.js';
 import { Engine } from '../core/engine.js';
 import type { CompiledPolicySet } from '../core/policy-set.js';
-import type { ActionRequest, Outcome } from '../core/types.js';
+import type { ActionRequest, Outcome, Risk, ShadowResult } from '../core/types.js';
+import { scoreOfSignals } from '../risk/score.js';
 import { MASKED, type AuditRecord } from './record.js';
 import type { AuditReader } from '../store/audit-port.js';
 
@@ -17,6 +18,10 @@ export interface Reevaluation {
   policiesGave: Outcome;
   policies: string[];
   reproduces: boolean;
+  /** The risk as re-evaluated: the recorded score, level and signals (pinned), so its tier applies again. */
+  risk: Risk;
+  /** What the shadow policies would have done, as re-evaluated. */
+  shadow?: ShadowResult[];
   /** Why the recorded request could not be rebuilt exactly (input not recorded, masked values). */
   caveat?: string;
 }
@@ -65,6 +70,21 @@ export async function reevaluate(rec: AuditRecord, set: CompiledPolicySet): Prom
   let reproduces =
     d.decision === rec.decision &&
     JSON.stringify(policies) === JSON.stringify(policyIds(rec.reasons));
+  // Shadow policies are part of the policy version: what they would have done reproduces too.
+  const shadowOf = (list: { policy: string; wouldBe: string }[] | undefined) =>
+    JSON.stringify((list ?? []).map((x) => [x.policy, x.wouldBe]));
+  if (shadowOf(d.shadow) !== shadowOf(rec.shadow)) reproduces = false;
+  // The recorded signals must add up to the recorded score: a record edited to lower it does not.
+  const signals = rec.facts.risk.signals;
+  if (signals && scoreOfSignals(signals) !== rec.facts.risk.score) {
+    reproduces = false;
+    caveat = [
+      caveat,
+      `the recorded risk score ${rec.facts.risk.score} is not what its signals add up to (${scoreOfSignals(signals)})`,
+    ]
+      .filter(Boolean)
+      .join('; ');
+  }
   // The approval store, not the policies, turned these around: a person said no, or the
   // grant was already used. The policies reproduce if they still ask for (or honour) approval.
   const byStore = rec.reasons.find((r) => STORE_OUTCOMES[r.policy] !== undefined);
@@ -75,7 +95,14 @@ export async function reevaluate(rec: AuditRecord, set: CompiledPolicySet): Prom
       .filter(Boolean)
       .join('; ');
   }
-  const out = { record: rec, decision: d.decision, policiesGave, policies, reproduces };
+  const out = {
+    record: rec,
+    decision: d.decision,
+    policiesGave,
+    policies,
+    reproduces,
+    risk: d.risk,
+  };
   return caveat ? { ...out, caveat } : out;
 }
 

@@ -366,6 +366,30 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     });
 
   policy
+    .command('shadow-report')
+    .description(
+      'summarize from the audit log what each shadow policy (@mode("shadow")) would have changed',
+    )
+    .option('--since <time>', 'ISO time or duration (24h, 7d)')
+    .option('--json', 'print the report as one JSON document')
+    .option(...dataOption)
+    .option(...postgresOption)
+    .option(...schemaOption)
+    .action(async (o: LogSource & { since?: string; json?: boolean }) => {
+      const { formatShadowReport, shadowReport } = await lib();
+      const since = parseSince(o.since);
+      const store = await openStore(o);
+      try {
+        const rows = await store.query(since ? { since } : {});
+        const report = shadowReport(rows.map(parse));
+        if (o.json) out(JSON.stringify(report, null, 2));
+        else for (const line of formatShadowReport(report)) out(line);
+      } finally {
+        await store.close();
+      }
+    });
+
+  policy
     .command('whatif')
     .description(
       'replay recorded requests against a candidate policy set and show what would change',

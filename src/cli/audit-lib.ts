@@ -13,4 +13,5 @@ export { SqliteAuditStore } from '../audit/sqlite-store.js';
 export { verifyStore } from '../audit/verify.js';
 export { appendWitnessFile, readWitnessFile } from '../audit/witness-file.js';
 export { formatLocated } from '../core/source-location.js';
+export { formatShadowReport, shadowReport } from '../risk/shadow-report.js';
 export { loadPolicyDir } from '../policy/load.js';

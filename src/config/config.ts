@@ -4,11 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../core/request.js';
-import { DEFAULT_RISK_TIERS } from '../core/risk.js';
 import { isolationConfigSchema } from '../isolation/config.js';
 import { llmConfigSchema } from '../llm/config.js';
-
-const response = z.enum(['allow', 'require_approval', 'restrict', 'isolate']);
+import { riskConfigSchema } from '../risk/config.js';
 
 const issuerSchema = z
   .strictObject({
@@ -237,17 +235,8 @@ export const configSchema = z.strictObject({
       flushSeconds: 5,
       refreshSeconds: 30,
     }),
-  risk: z
-    .strictObject({
-      thresholds: z.strictObject({ medium: z.number(), high: z.number(), critical: z.number() }),
-      responses: z.strictObject({
-        low: response,
-        medium: response,
-        high: response,
-        critical: response,
-      }),
-    })
-    .default(DEFAULT_RISK_TIERS),
+  /** The risk tier table and the risk engine (src/risk/config.ts, docs/risk-and-baselines.md). */
+  risk: riskConfigSchema,
   isolation: isolationConfigSchema,
 });
 

@@ -53,6 +53,9 @@ export function policyVersion(src: PolicySources): string {
   return `sha256:${h.digest('hex')}`;
 }
 
+/** `@mode`: enforce (the default) or shadow (evaluated and reported, never deciding). */
+const POLICY_MODES = ['enforce', 'shadow'];
+
 function findOffset(text: string, needle: string, nth = 0): number | undefined {
   let at = -1;
   for (let i = 0; i <= nth; i++) {
@@ -197,6 +200,17 @@ function compileFile(
       } else {
         outcome = annotations.outcome as PolicyOutcome;
       }
+    }
+    if (annotations.mode !== undefined && !POLICY_MODES.includes(annotations.mode)) {
+      errors.push(
+        located(
+          f.file,
+          f.text,
+          findOffset(f.text, `@mode("${annotations.mode}")`),
+          `@mode("${annotations.mode}") on policy "${id}": expected one of ${POLICY_MODES.join(', ')}`,
+        ),
+      );
+      return;
     }
     for (const message of redactAnnotationErrors(annotations)) {
       errors.push(located(f.file, f.text, at, `policy "${id}": ${message}`));
@@ -364,8 +378,12 @@ export function assemblePolicySet(
   const { entities, warnings } = analysis;
   const schema = analysis.schema ? schemaInfo(analysis.schema) : undefined;
   const policies = new Map<string, PolicyMeta>();
-  for (const p of analysis.policies)
-    policies.set(p.id, { ...p, contextKeys: contextKeysRead(p.json) });
+  for (const p of analysis.policies) {
+    const meta: PolicyMeta = { ...p, contextKeys: contextKeysRead(p.json) };
+    // Derived here, not in the (cached) analysis, so a cache from before it cannot enforce one.
+    if (p.annotations.mode === 'shadow') meta.shadow = true;
+    policies.set(p.id, meta);
+  }
   let store: EntityStore;
   try {
     // The schema declares the action hierarchy; entities.json may list actions itself instead.

@@ -9,7 +9,7 @@ import { cordonReason, evaluate, UNKNOWN_INPUT_CONTEXT, type Verdict } from './e
 import type { SlicedEntity } from './entities.js';
 import { destinationHost, ipNet } from './destination.js';
 import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
-import type { CompiledPolicySet } from './policy-set.js';
+import type { CompiledPolicySet, Subset } from './policy-set.js';
 import { isolationMeasureFor, isolationReason, NOT_ISOLATED } from './isolation.js';
 import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
 import type { ApprovalGrant } from './stages/approval.js';
@@ -31,6 +31,7 @@ import type {
   Outcome,
   PrincipalRole,
   Reason,
+  ShadowResult,
 } from './types.js';
 
 export interface PolicyProvider {
@@ -85,6 +86,11 @@ export interface EngineOptions {
   tokens?: TokenVerifier;
   /** Inspects request `content` (default: Cordon's detectors, built on first use). */
   inspector?: ContentInspector;
+  /**
+   * The risk stage (src/risk): run after every other stage and after pinned facts, so it scores
+   * the final facts; skipped when a caller pins `risk`. Without one the score stays 0.
+   */
+  risk?: Stage;
 }
 
 let defaultInspector: Inspector | undefined;
@@ -202,6 +208,15 @@ export class Engine {
         if (state.denial) break;
       }
       const resolved = actor === 'agent' ? !!state.agent : !!state.user && !state.agent;
+      if (pinned && !state.denial && resolved) pin(state.facts, pinned);
+      // Scored for refusals too (the record says how risky the attempt was); a failed signal denies.
+      if (this.opts.risk && actor === 'agent' && !pinned?.risk) {
+        const earlier = state.denial;
+        await this.opts.risk.run(state);
+        if (earlier) state.denial = earlier;
+      }
+      if (!pinned?.risk?.level)
+        state.facts.risk.level = riskLevel(state.facts.risk.score, this.tiers);
       if (state.denial || !resolved) {
         const reason =
           state.denial ??
@@ -218,8 +233,6 @@ export class Engine {
           ...base,
         });
       }
-      if (pinned) pin(state.facts, pinned);
-      state.facts.risk.level = riskLevel(state.facts.risk.score, this.tiers);
       const decided = this.evaluateAll(state, state.agent, mode);
       if (state.findings && request.content !== undefined)
         decided.obligations = completeRedactions(decided.obligations, state.findings);
@@ -318,26 +331,27 @@ export class Engine {
     }
     const context = buildContext(state, mode);
     const approved = facts.approval.granted;
-    const evaluateFor = (role: PrincipalRole, principal: SlicedEntity): Verdict => {
-      // Evaluation is synchronous from here: the subset stays preparsed until Cedar has run.
-      const subset = set.subsetFor(request.action, principal, resource);
-      const ctx = pickContext(context, subset.contextKeys);
-      return evaluate({
+    // Evaluation is synchronous from here: a subset stays preparsed until Cedar has run.
+    const evaluateWith = (role: PrincipalRole, principal: SlicedEntity, subset: Subset): Verdict =>
+      evaluate({
         set,
         subset,
         role,
         principal,
         action,
         resource,
-        context: ctx,
+        context: pickContext(context, subset.contextKeys),
         approved,
         ...(mode.unknownInput ? { unknownInput: true } : {}),
       });
-    };
-
-    const verdicts: Verdict[] = [];
-    if (agent) verdicts.push(evaluateFor('agent', agent));
-    if (state.user) verdicts.push(evaluateFor('user', state.user));
+    const principals: [PrincipalRole, SlicedEntity][] = [];
+    if (agent) principals.push(['agent', agent]);
+    if (state.user) principals.push(['user', state.user]);
+    const evaluated = principals.map(([role, principal]) => {
+      const subset = set.subsetFor(request.action, principal, resource);
+      return { role, principal, subset, verdict: evaluateWith(role, principal, subset) };
+    });
+    const verdicts = evaluated.map((e) => e.verdict);
     // Unreachable after `run` resolved a principal, but the combination below starts at allow.
     if (verdicts.length === 0)
       return deny([cordonReason('internal-error', undefined, 'no principal to evaluate')], risk);
@@ -364,6 +378,37 @@ export class Engine {
       risk,
     };
     if (errors.length > 0) out.errors = errors;
+    // Shadow policies: what each would do in force. Listings are not decisions: none there.
+    if (!mode.unknownInput && evaluated.some((e) => e.subset.shadow.length > 0)) {
+      const shadow: ShadowResult[] = [];
+      evaluated.forEach((e, k) => {
+        for (let i = 0; i < e.subset.shadow.length; i++) {
+          const p = e.subset.shadow[i]!.policy;
+          const v = evaluateWith(
+            e.role,
+            e.principal,
+            set.shadowSubset(e.subset, i, request.action),
+          );
+          // It applied when the would-be verdict cites it (determining) or it errored.
+          if (!v.reasons.some((r) => r.policy === p.id) && !v.errors.some((x) => x.policy === p.id))
+            continue;
+          let would: Outcome = 'allow';
+          verdicts.forEach((other, j) => {
+            const o = j === k ? v.outcome : other.outcome;
+            if (SEVERITY[o] > SEVERITY[would]) would = o;
+          });
+          const wouldBe = applyRiskTier(would, risk, approved, this.tiers).outcome;
+          shadow.push({
+            policy: p.id,
+            effect: p.effect,
+            principal: e.role,
+            wouldBe,
+            wouldChange: wouldBe !== tier.outcome,
+          });
+        }
+      });
+      if (shadow.length > 0) out.shadow = shadow;
+    }
     return out;
   }
 }
@@ -426,7 +471,8 @@ function buildContext(state: DecisionState, mode: EvaluationMode): Record<string
   ctx.delegation = facts.delegation;
   ctx.session = facts.session;
   ctx.content = facts.content;
-  ctx.risk = facts.risk;
+  // The score and level: the signals explain the decision, they are not Cedar's to read.
+  ctx.risk = { score: facts.risk.score, level: facts.risk.level };
   ctx.approval = facts.approval;
   ctx.usage = facts.usage;
   ctx.baseline = facts.baseline;

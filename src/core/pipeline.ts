@@ -38,6 +38,8 @@ export interface DecisionState {
   approvalGrant?: ApprovalGrant;
   /** What the content stage found in the request's `content` (spans for redaction). */
   findings?: ContentFinding[];
+  /** The session's history as the risk signals read it (set by the session stage). */
+  history?: { retried: boolean; approvalsDenied: number };
   /** Set by a stage that refuses the request; the decision is then deny with this reason. */
   denial?: Reason;
 }

@@ -32,6 +32,14 @@ export interface PolicyMeta {
   json: PolicyJson;
   /** Context keys the conditions read ('all' when the policy uses `context` as a whole). */
   contextKeys: Set<string> | 'all';
+  /** `@mode("shadow")`: evaluated and reported, never part of the outcome. */
+  shadow?: boolean;
+}
+
+/** A shadow policy a subset's request could meet, and (built on first use) the subset with it in force. */
+export interface ShadowVariant {
+  policy: PolicyMeta;
+  subset?: Subset;
 }
 
 /** The policies one evaluation needs, preparsed. */
@@ -48,7 +56,10 @@ export interface Subset {
   compiledApproved: CompiledPolicy[] | undefined;
   /** Whether `id`/`approvedId` are in cedar-wasm's cache (compiled subsets preparse on first need). */
   preparsed: boolean;
+  /** The policies in force (shadow policies are not). */
   policies: PolicyMeta[];
+  /** Shadow policies whose scopes match: each is evaluated as if in force, to report what it would do. */
+  shadow: ShadowVariant[];
 }
 
 export interface PolicySetOptions {
@@ -139,8 +150,23 @@ export class CompiledPolicySet {
     return this.namedActions.has(action);
   }
 
-  /** Policies whose action scope admits `action`: unconstrained ones, and those naming it or a group it is in. */
+  /**
+   * Policies in force whose action scope admits `action`: unconstrained ones, and those naming it
+   * or a group it is in. Shadow policies are left out: they never decide.
+   */
   policiesFor(action: string): PolicyMeta[] {
+    const all = this.candidatesFor(action);
+    return this.hasShadow ? all.filter((p) => !p.shadow) : all;
+  }
+
+  /** Whether some policy is a shadow policy. */
+  get hasShadow(): boolean {
+    return (this.shadowCount ??= [...this.policies.values()].filter((p) => p.shadow).length) > 0;
+  }
+  private shadowCount: number | undefined;
+
+  /** Like policiesFor, with the shadow policies (a subset is selected from these). */
+  private candidatesFor(action: string): PolicyMeta[] {
     // Unknown action names share one entry, so arbitrary names cannot grow the index.
     const key = this.isKnownAction(action) ? action : UNLISTED;
     const hit = this.byAction.get(key);
@@ -170,7 +196,7 @@ export class CompiledPolicySet {
     let key = memoKey === undefined ? undefined : this.selections.get(memoKey);
     let selected: PolicyMeta[] | undefined;
     if (key === undefined) {
-      const candidates = this.policiesFor(action);
+      const candidates = this.candidatesFor(action);
       selected = [];
       key = this.isKnownAction(action) ? action : UNLISTED;
       for (let i = 0; i < candidates.length; i++) {
@@ -193,7 +219,7 @@ export class CompiledPolicySet {
     }
     if (!selected) {
       // Remembered selection whose subset the LRU has since dropped: select again.
-      const candidates = this.policiesFor(action);
+      const candidates = this.candidatesFor(action);
       selected = candidates.filter(
         (p) => scopeMatches(p.json.principal, principal) && scopeMatches(p.json.resource, resource),
       );
@@ -224,8 +250,20 @@ export class CompiledPolicySet {
     return this.store.get(e.uid.type, e.uid.id)?.parents === e.parents;
   }
 
-  private buildSubset(selected: PolicyMeta[], action: string): Subset {
+  /**
+   * The subset with its `index`th shadow policy in force, built on first use and kept with the
+   * subset. Must be used before the caller yields, like the subset.
+   */
+  shadowSubset(subset: Subset, index: number, action: string): Subset {
+    const variant = subset.shadow[index]!;
+    variant.subset ??= this.buildSubset([...subset.policies, variant.policy], action, true);
+    return variant.subset;
+  }
+
+  private buildSubset(all: PolicyMeta[], action: string, inForce = false): Subset {
     const id = `cordon-g${this.generation}-${this.nextId++}`;
+    const selected = inForce ? all : all.filter((p) => !p.shadow);
+    const shadow = inForce ? [] : all.filter((p) => p.shadow).map((policy) => ({ policy }));
     const waived = selected.filter(
       (p) => p.effect === 'forbid' && p.outcome === 'require_approval',
     );
@@ -257,6 +295,7 @@ export class CompiledPolicySet {
       compiledApproved,
       preparsed: false,
       policies: selected,
+      shadow,
     };
     if (!compiled) this.ensurePreparsed(subset);
     return subset;
@@ -285,6 +324,7 @@ export class CompiledPolicySet {
 }
 
 function free(s: Subset): void {
+  for (const v of s.shadow) if (v.subset) free(v.subset);
   if (!s.preparsed) return;
   s.preparsed = false;
   preparse(s.id, []);

@@ -1,13 +1,17 @@
 // Differential test: Cordon evaluates only the policies whose action, principal and resource
 // scopes can match (and only the context keys they read). The official engine evaluating the
 // whole set with every entity must agree on the decision, the determining policies and the
-// erroring policies.
+// erroring policies. Shadow policies (`@mode("shadow")`) change nothing of that; each one is
+// reported exactly when the official engine, with that policy in force, cites it or reports it
+// erroring, and with the outcome that engine gives then. Both of Cordon's engines are compared.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { cedar } from './cedar.js';
-import { compileOk, engineFor } from '../testing/fixtures.js';
+import { compilePolicySet } from './compile.js';
+import { Engine } from './engine.js';
+import { sources } from '../testing/fixtures.js';
 
 const AGENTS = ['a0', 'a1', 'a2'];
 const GROUPS = ['G0', 'G1', 'G2'];
@@ -77,6 +81,8 @@ const world = fc.record({
     ),
   ),
   policies: fc.array(policy, { minLength: 1, maxLength: 14 }),
+  shadows: fc.array(policy, { maxLength: 3 }),
+  engine: pick(['compiled', 'wasm'] as const),
   requests: fc.array(
     fc.record({
       agent: pick(AGENTS),
@@ -115,39 +121,67 @@ describe('evaluating the matching subset equals evaluating the whole set', () =>
           })),
           ...SETS.map((id) => ({ uid: { type: 'ToolSet', id }, attrs: {}, parents: [] })),
         ];
-        const text = w.policies.map((p, i) => `@id("p${i}") ${p}`).join('\n');
-        const engine = engineFor(
-          compileOk({ 'p.cedar': text, 'entities.json': JSON.stringify(entities) }),
+        const text = [
+          ...w.policies.map((p, i) => `@id("p${i}") ${p}`),
+          ...w.shadows.map((p, i) => `@id("s${i}") @mode("shadow") ${p}`),
+        ].join('\n');
+        const compiled = compilePolicySet(
+          sources({ 'p.cedar': text, 'entities.json': JSON.stringify(entities) }),
+          { engine: w.engine },
         );
+        assert.ok(compiled.ok);
+        if (!compiled.ok) return;
+        const set = compiled.set;
+        const engine = new Engine({ policies: { current: () => set } });
         const staticPolicies = Object.fromEntries(w.policies.map((p, i) => [`p${i}`, p]));
-        for (const r of w.requests) {
-          const context = defined({ x: r.x, y: r.y });
+        const isForbid = (id: string) =>
+          (id.startsWith('p') ? w.policies : w.shadows)[Number(id.slice(1))]!.startsWith('forbid');
+        const official = (policies: Record<string, string>, r: (typeof w.requests)[number]) => {
           const raw = cedar.isAuthorized({
             principal: { type: 'Agent', id: r.agent },
             action: { type: 'Action', id: r.action },
             resource: { type: 'Tool', id: r.tool },
-            context: context as never,
-            policies: { staticPolicies },
+            context: defined({ x: r.x, y: r.y }) as never,
+            policies: { staticPolicies: policies },
             entities: entities as never,
           });
           assert.equal(raw.type, 'success');
-          if (raw.type !== 'success') return;
-          const expected = raw.response;
+          return raw.type === 'success' ? raw.response : undefined;
+        };
+        for (const r of w.requests) {
+          const context = defined({ x: r.x, y: r.y });
+          const expected = official(staticPolicies, r);
+          if (!expected) return;
           const d = await engine.decide({
             agent: r.agent,
             action: r.action,
             resource: { type: 'Tool', id: r.tool },
             context,
           });
+          // What each shadow policy would have done: the official engine with it in force.
+          const wantShadow = w.shadows.flatMap((p, i) => {
+            const id = `s${i}`;
+            const withIt = official({ ...staticPolicies, [id]: p }, r);
+            if (!withIt) return [];
+            const errs = withIt.diagnostics.errors.map((e) => e.policyId);
+            // Cordon's verdict cites the erroring forbids alone when there are any.
+            const cited = errs.some(isForbid) ? [] : withIt.diagnostics.reason;
+            if (!cited.includes(id) && !errs.includes(id)) return [];
+            const wouldBe = errs.some(isForbid) || withIt.decision !== 'allow' ? 'deny' : 'allow';
+            return [[id, wouldBe, wouldBe !== d.decision]];
+          });
+          assert.deepEqual(
+            (d.shadow ?? []).map((x) => [x.policy, x.wouldBe, x.wouldChange]),
+            wantShadow,
+            'shadow policies',
+          );
           const errored = expected.diagnostics.errors.map((e) => e.policyId).sort();
           assert.deepEqual(
             (d.errors ?? []).map((e) => e.policy).sort(),
             errored,
             'erroring policies',
           );
-          const erroredForbid = errored.some((id) =>
-            w.policies[Number(id.slice(1))]!.startsWith('forbid'),
-          );
+          const erroredForbid = errored.some(isForbid);
           const reasons = d.reasons.map((x) => x.policy);
           if (erroredForbid) {
             assert.equal(d.decision, 'deny'); // Cordon's rule on top of Cedar's

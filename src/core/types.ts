@@ -71,6 +71,30 @@ export interface Obligation {
 export interface Risk {
   score: number;
   level: RiskLevel;
+  /**
+   * What raised the score, when the risk engine ran: each signal's strength (0–1) and the points
+   * it adds at full strength; the score is the sum of value × weight, capped at 100.
+   */
+  signals?: RiskSignal[];
+}
+
+export interface RiskSignal {
+  name: string;
+  value: number;
+  weight: number;
+  /** What the signal saw (the list entry a destination matched, the error of a failed signal). */
+  detail?: string;
+}
+
+/** What a shadow policy (`@mode("shadow")`) would have done to this decision; it did not. */
+export interface ShadowResult {
+  policy: string;
+  effect: 'permit' | 'forbid';
+  principal: PrincipalRole;
+  /** The outcome had the policy been in force. */
+  wouldBe: Outcome;
+  /** Whether that differs from the decision's outcome. */
+  wouldChange: boolean;
 }
 
 export interface PolicyError {
@@ -92,6 +116,8 @@ export interface Decision {
   approval?: DecisionApproval;
   /** What of the caller's resource description was not believed (derived, listed, untrusted). */
   ignored?: IgnoredField[];
+  /** Shadow policies that applied: what each would have done (the outcome is not theirs). */
+  shadow?: ShadowResult[];
 }
 
 export interface DecisionApproval {

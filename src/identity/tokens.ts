@@ -192,6 +192,7 @@ export class TokenService {
       scopeText: payload.scope,
       jti: payload.jti!,
       expiresAt: payload.exp!,
+      issuedAt: payload.iat!,
       audience: audience,
       payload,
       lineage: lineage as string[],

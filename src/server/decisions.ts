@@ -14,7 +14,13 @@ import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditService } from '../store/audit-port.js';
 import type { DecisionTrace, Engine, EvaluationMode, PinnedFacts } from '../core/engine.js';
-import { historyKey, sessionKey, type SessionStore } from '../core/stages/session.js';
+import {
+  eventResource,
+  historyKey,
+  sessionKey,
+  type SessionEvent,
+  type SessionStore,
+} from '../core/stages/session.js';
 import { cordonReason } from '../core/evaluate.js';
 import { checkRecordable } from '../core/request.js';
 import type { StandInUser } from '../core/stages/identity.js';
@@ -57,15 +63,16 @@ export class DecisionService {
   private async remember(trace: DecisionTrace, d: Decision): Promise<void> {
     const { request } = trace;
     if (!this.sessions || !trace.agent) return;
-    const event = {
+    const event: SessionEvent = {
       decisionId: d.decisionId,
       time: trace.time.getTime(),
       action: request.action,
-      resource: `${request.resource.type}::${JSON.stringify(request.resource.id)}`,
+      resource: eventResource(request.resource),
       outcome: d.decision,
       labels: d.decision === 'allow' ? trace.labels : [],
       destructive: trace.destructive,
     };
+    if (d.reasons.some((r) => r.policy === 'cordon/approval-denied')) event.approvalDenied = true;
     if (request.session)
       await this.sessions.append(sessionKey(trace.agent, request.session), event);
     if (event.labels.length === 0) return;
@@ -281,6 +288,8 @@ export class DecisionService {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const pep = request.pep ?? 'http';
     this.metrics.decisions.inc({ decision: d.decision, pep });
+    for (const s of d.shadow ?? [])
+      this.metrics.shadow.inc({ policy: s.policy, would_change: String(s.wouldChange) });
     this.metrics.latency.observe(seconds);
     // Identifiers only: never input, content or caller context.
     this.log.info(

@@ -1,5 +1,5 @@
 // Prometheus metrics for GET /metrics: decisions by outcome and PEP, decision latency,
-// policy reloads. A registry per server, so tests and embedded uses never collide.
+// policy reloads, shadow policies. A registry per server, so tests and embedded uses never collide.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -26,6 +26,12 @@ export class Metrics {
   readonly auditFailures = new Counter({
     name: 'cordon_audit_append_failures_total',
     help: 'Decisions denied because their audit record could not be stored',
+    registers: [this.registry],
+  });
+  readonly shadow = new Counter({
+    name: 'cordon_shadow_policy_decisions_total',
+    help: 'Decisions a shadow policy (@mode("shadow")) applied to, by policy and whether it would have changed the outcome',
+    labelNames: ['policy', 'would_change'] as const,
     registers: [this.registry],
   });
   readonly policies = new Gauge({

@@ -37,6 +37,8 @@ import { revokeDelegationTokens } from '../isolation/actuators.js';
 import { isolationWebhook } from '../isolation/webhook.js';
 import { isolationResponder } from '../isolation/responses.js';
 import { isolationStage } from '../core/stages/isolation.js';
+import { LiveReputation } from '../risk/reputation.js';
+import { riskStage } from '../risk/stage.js';
 
 export interface Pdp {
   policies: LivePolicySet;
@@ -95,6 +97,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   let usage: SqliteUsageStore | undefined;
   let isolationStore: SqliteIsolationStore | undefined;
   let isolation: IsolationService | undefined;
+  let reputation: LiveReputation | undefined;
   try {
     const { enabled, ...auditOptions } = config.audit;
     const signingKey =
@@ -165,9 +168,11 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
           onError: (what, err) => log.error({ err }, `baselines: ${what}`),
         })
       : undefined;
+    reputation = await openReputation(config, log, config.watch);
     const engine = new Engine({
       policies,
       riskTiers: config.risk,
+      risk: riskStage({ config: config.risk, ...(reputation ? { reputation } : {}) }),
       tokens,
       stages: [
         isolationStage(isolation),
@@ -195,6 +200,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     const openedUsage = usage;
     const openedIsolation = isolation;
     const openedIsolationStore = isolationStore;
+    const openedReputation = reputation;
     return {
       policies,
       bundle,
@@ -219,6 +225,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
         openedApprovals.close();
         openedUsage.close();
         openedIsolationStore.close();
+        await openedReputation?.close();
       },
     };
   } catch (e) {
@@ -231,6 +238,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     usage?.close();
     isolation?.close();
     isolationStore?.close();
+    await reputation?.close();
     throw e;
   }
 }
@@ -259,6 +267,34 @@ async function openClusterAudit(
       onError: (err) => log.error({ err }, 'audit sequencer or follower failed'),
     },
   );
+}
+
+/**
+ * The destination reputation list (risk.reputation.file), followed like the policies: a bad edit
+ * keeps the last good list and is logged. Unreadable or invalid at start: the start fails.
+ */
+async function openReputation(
+  config: CordonConfig,
+  log: Logger,
+  follow: boolean,
+): Promise<LiveReputation | undefined> {
+  const file = config.risk.reputation?.file;
+  if (!file) return undefined;
+  let live: LiveReputation;
+  try {
+    live = await LiveReputation.open(file);
+  } catch (e) {
+    throw new ConfigError(`risk.reputation.file: ${(e as Error).message}`);
+  }
+  live.on('reload', (e) => log.info(e, 'reputation list reloaded'));
+  live.on('error', (e) =>
+    log.error(
+      { file: e.file, errors: e.problems },
+      'reputation list reload failed; the last good list keeps serving',
+    ),
+  );
+  if (follow) await live.watch();
+  return live;
 }
 
 /** Says which evaluator decides, and which policies the compiled one leaves to cedar-wasm and why. */

@@ -21,6 +21,8 @@ export interface VerifiedDelegation {
   jti: string;
   /** Seconds since the epoch. */
   expiresAt: number;
+  /** When it was issued, seconds since the epoch (the risk engine's token age). */
+  issuedAt?: number;
   audience: string;
 }
 

@@ -24,7 +24,16 @@ export interface SessionEvent {
   /** Labels the event added to the session (allowed reads of labeled resources). */
   labels: string[];
   destructive: boolean;
+  /** A person refused the approval this request asked for (the approval.denied risk signal). */
+  approvalDenied?: boolean;
 }
+
+/** How an event names its resource: `Type::"id"`. */
+export const eventResource = (r: { type: string; id: string }) =>
+  `${r.type}::${JSON.stringify(r.id)}`;
+
+/** Denied action+resource pairs a summary remembers for retries; the oldest go beyond this. */
+const MAX_DENIED_KEYS = 256;
 
 /**
  * What a session amounts to, kept up to date event by event, so a decision costs the same
@@ -36,7 +45,10 @@ export class SessionSummary {
   /** Each label's latest event, for views that only count labels added since a time. */
   private readonly latest = new Map<string, LabelOrigin & { time: number }>();
   /** Events still inside the counting window, oldest first, from `head` on. */
-  private recent: Pick<SessionEvent, 'time' | 'outcome' | 'destructive'>[] = [];
+  private recent: Pick<SessionEvent, 'time' | 'outcome' | 'destructive' | 'approvalDenied'>[] = [];
+  /** action + resource → when it was last denied, for the retry signal. */
+  private readonly deniedAt = new Map<string, number>();
+  private approvalsDenied = 0;
   private head = 0;
   /** Counts over recent[head…], kept as events enter and leave the window. */
   private total = 0;
@@ -59,13 +71,29 @@ export class SessionSummary {
           resource: e.resource,
         });
     }
-    this.recent.push({ time: e.time, outcome: e.outcome, destructive: e.destructive });
+    this.recent.push({
+      time: e.time,
+      outcome: e.outcome,
+      destructive: e.destructive,
+      ...(e.approvalDenied ? { approvalDenied: true } : {}),
+    });
+    if (e.outcome === 'deny') {
+      const key = `${e.action}\u0000${e.resource}`;
+      this.deniedAt.delete(key); // re-inserted: the map's order is oldest denial first
+      this.deniedAt.set(key, e.time);
+      if (this.deniedAt.size > MAX_DENIED_KEYS)
+        this.deniedAt.delete(this.deniedAt.keys().next().value!);
+    }
     this.count(e, 1);
     this.prune(e.time);
   }
 
-  private count(e: Pick<SessionEvent, 'outcome' | 'destructive'>, by: 1 | -1): void {
+  private count(
+    e: Pick<SessionEvent, 'outcome' | 'destructive' | 'approvalDenied'>,
+    by: 1 | -1,
+  ): void {
     this.total += by;
+    if (e.approvalDenied) this.approvalsDenied += by;
     if (e.outcome === 'deny') this.denied += by;
     if (e.destructive && e.outcome === 'allow') this.destructive += by;
   }
@@ -95,6 +123,23 @@ export class SessionSummary {
       labels: [...this.origins.keys()],
       origins: [...this.origins.values()],
       counts: { total: this.total, destructive: this.destructive, denied: this.denied },
+    };
+  }
+
+  /**
+   * What the risk signals read: whether this action on this resource was denied within the
+   * window (a retry), and how many approvals people refused within it.
+   */
+  history(
+    now: number,
+    action: string,
+    resource: string,
+  ): { retried: boolean; approvalsDenied: number } {
+    this.prune(now);
+    const at = this.deniedAt.get(`${action}\u0000${resource}`);
+    return {
+      retried: at !== undefined && at >= now - this.windowMs,
+      approvalsDenied: this.approvalsDenied,
     };
   }
 
@@ -140,7 +185,9 @@ export function sessionStage(store: SessionStore, opts: SessionStageOptions = {}
       const now = s.now.getTime();
       const origins = new Map<string, LabelOrigin>();
       if (id) {
-        const v = (await store.summary(sessionKey(agent, id))).view(now);
+        const summary = await store.summary(sessionKey(agent, id));
+        const v = summary.view(now);
+        s.history = summary.history(now, s.request.action, eventResource(s.request.resource));
         s.facts.session = {
           id,
           actions: v.actions,
