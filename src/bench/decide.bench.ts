@@ -1,7 +1,8 @@
 // npm run bench: decision latency in-process and over HTTP, the compiled Cedar engine against
 // cedar-wasm (statefulIsAuthorized on the same preparsed subsets, same requests, same slices),
 // across policy and entity counts; memory for a large entity store; HTTP against a bare server.
-// Prints markdown tables; docs/perf.md keeps the latest numbers.
+// Risk scoring and shadow policies: the added cost per decision. Prints markdown tables;
+// docs/perf.md keeps the latest numbers. `--risk` runs only the risk rows.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,6 +16,9 @@ import type { EngineKind } from '../core/compiled/index.js';
 import { Engine } from '../core/engine.js';
 import { compilePolicySet } from '../core/compile.js';
 import { evaluate } from '../core/evaluate.js';
+import { initialFacts, type DecisionState } from '../core/pipeline.js';
+import { ReputationList } from '../risk/reputation.js';
+import { riskStage } from '../risk/stage.js';
 import { tempDir, writeTree } from '../testing/fixtures.js';
 import { waitForHttp } from '../testing/net.js';
 import { percentiles } from './stats.js';
@@ -364,6 +368,78 @@ async function http() {
   ].join('\n');
 }
 
+/** A reputation list of n entries: names, addresses and ranges (none matches the bench request). */
+function reputationList(n: number): ReputationList {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 3 === 0) lines.push(`bad-${i}.example`);
+    else if (i % 3 === 1) lines.push(`198.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    else lines.push(`10.${(i >> 8) & 255}.${i & 255}.0/24`);
+  }
+  const r = ReputationList.parse(lines.join('\n'));
+  if (!(r instanceof ReputationList)) throw new Error('bench reputation list does not parse');
+  return r;
+}
+
+/**
+ * The added cost of the risk stage: the same decision with and without it (every signal computed,
+ * a 10,000-entry reputation list looked up for the input's URL), the stage alone, and the cost
+ * of one shadow policy that applies to the request.
+ */
+async function riskCost() {
+  const set = compileSet(1000, 1000, 'compiled');
+  const reputation = reputationList(10_000);
+  const stage = riskStage({ reputation });
+  const plain = new Engine({ policies: { current: () => set } });
+  const scored = new Engine({ policies: { current: () => set }, risk: stage });
+  const request = { ...REQUEST, input: { url: 'https://api.partner.example/v1/orders' } };
+  for (const e of [plain, scored])
+    if ((await e.decide(request)).decision !== 'allow')
+      throw new Error('bench request should be allowed');
+  const n = quick ? 300 : 20000;
+  // Alternating halves, so drift on a shared machine falls on both alike.
+  const a1 = await timeAsync(n / 2, () => plain.decide(request));
+  const b1 = await timeAsync(n / 2, () => scored.decide(request));
+  const a2 = await timeAsync(n / 2, () => plain.decide(request));
+  const b2 = await timeAsync(n / 2, () => scored.decide(request));
+  const avg = (x: { p50: number; p99: number }, y: { p50: number; p99: number }) => ({
+    p50: (x.p50 + y.p50) / 2,
+    p99: (x.p99 + y.p99) / 2,
+  });
+  const without = avg(a1, a2);
+  const withRisk = avg(b1, b2);
+  const state: DecisionState = {
+    request,
+    set,
+    now: new Date(),
+    agent: set.store.get('Agent', 'bench')!,
+    facts: initialFacts('s'),
+    context: {},
+    obligations: [],
+  };
+  const alone = timeSync(n, () => stage.run(state));
+
+  const shadowText = `${policies(1000)}\n@id("shadow-bench") @mode("shadow") forbid(principal in Group::"g1", action == Action::"a1", resource) when { context.n > 100 };`;
+  const shadowSet = compileSet(1000, 1000, 'compiled', shadowText);
+  const shadowed = new Engine({ policies: { current: () => shadowSet } });
+  const shadowT = await timeAsync(n, () => shadowed.decide(REQUEST));
+  return [
+    '| 1,000 policies, compiled | p50 | p99 |',
+    '|---|---:|---:|',
+    `| \`decide\` without the risk stage | ${us(without.p50)} | ${us(without.p99)} |`,
+    `| \`decide\` with the risk stage (13 signals, 10,000-entry reputation list) | ${us(withRisk.p50)} | ${us(withRisk.p99)} |`,
+    `| added per decision | ${us(withRisk.p50 - without.p50)} | ${us(withRisk.p99 - without.p99)} |`,
+    `| the risk stage alone | ${us(alone.p50)} | ${us(alone.p99)} |`,
+    `| \`decide\` with one shadow policy in scope (one more evaluation) | ${us(shadowT.p50)} | ${us(shadowT.p99)} |`,
+  ].join('\n');
+}
+
+if (process.argv.includes('--risk')) {
+  console.log('## Risk scoring and shadow policies\n');
+  console.log(await riskCost());
+  process.exit(0);
+}
+
 const one = process.argv.indexOf('--one');
 if (one >= 0) {
   const [n, e, engine] = process.argv.slice(one + 1);
@@ -382,6 +458,8 @@ console.log('\n### Worst case for scope indexing\n');
 console.log(await concentrated());
 console.log('\n### After idle\n');
 console.log(await afterIdle());
+console.log('\n### Risk scoring and shadow policies\n');
+console.log(await riskCost());
 console.log('\n## Memory\n');
 console.log(memory());
 console.log('\n## HTTP decisions\n');

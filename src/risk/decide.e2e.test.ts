@@ -1,9 +1,12 @@
-// Risk end to end: `cordon serve` configured with a reputation file and weights in cordon.yaml
-// answers /v1/decide with risk {score, level, signals}; the audit record holds the signals and
-// replay reproduces the decision and its risk; an edit to the reputation file is followed and a
-// corrupt one keeps the last good list.
+// Risk and shadow policies end to end: `cordon serve` configured with a reputation file and
+// weights in cordon.yaml answers /v1/decide with risk {score, level, signals}; the audit record
+// holds the signals and replay reproduces the decision and its risk; an edit to the reputation
+// file is followed and a corrupt one keeps the last good list. A shadow policy is reported in the
+// response, the record and /metrics, and `cordon policy shadow-report` summarizes it.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +20,8 @@ import { agent, compileOk, entities, tempDir, writeTree } from '../testing/fixtu
 
 const POLICIES = {
   'agents.cedar': `@id("agents-connect") permit(principal, action == Action::"connectNetwork", resource);
-@id("agents-summarize") permit(principal, action == Action::"summarize", resource);`,
+@id("agents-summarize") permit(principal, action == Action::"summarize", resource);
+@id("shadow-no-summaries") @mode("shadow") forbid(principal, action == Action::"summarize", resource);`,
   'entities.json': entities([agent('bot', [], { risk_level: 'medium' })]),
 };
 
@@ -45,6 +49,7 @@ before(async () => {
 after(() => server.close());
 
 interface Body {
+  shadow?: { policy: string; wouldBe: string; wouldChange: boolean }[];
   decision: string;
   decisionId: string;
   reasons: { policy: string }[];
@@ -135,5 +140,50 @@ describe('POST /v1/decide: risk', () => {
     await writeFile(repFile, 'evil.example\nthis is not a host\n');
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await decide(connect('later.example'))).decision, 'deny');
+  });
+});
+
+describe('POST /v1/decide: shadow policies', () => {
+  it('reports the shadow forbid without denying, in the response, the record, /metrics and shadow-report', async () => {
+    const d = await decide({
+      agent: 'bot',
+      action: 'summarize',
+      resource: { type: 'Doc', id: 'q3' },
+    });
+    assert.equal(d.decision, 'allow');
+    assert.deepEqual(
+      d.shadow?.map((s) => [s.policy, s.wouldBe, s.wouldChange]),
+      [['shadow-no-summaries', 'deny', true]],
+    );
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /cordon_shadow_policy_decisions_total\{policy="shadow-no-summaries",would_change="true"\} [1-9]/,
+    );
+    const store = new SqliteAuditStore(join(dir, 'data', 'audit.db'), { readonly: true });
+    try {
+      const rec = store
+        .query({})
+        .map((r) => JSON.parse(r.record) as AuditRecord)
+        .find((r) => r.id === d.decisionId);
+      assert.deepEqual(rec?.shadow, d.shadow);
+      const again = await reevaluate(rec!, compileOk(POLICIES));
+      assert.equal(again.reproduces, true);
+    } finally {
+      store.close();
+    }
+    const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    const run = spawnSync(
+      process.execPath,
+      [cli, 'policy', 'shadow-report', '--data', join(dir, 'data'), '--since', '1h'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /shadow-no-summaries \(forbid, shadow\): applied to \d+, would have changed \d+/,
+    );
+    assert.match(run.stdout, /(allow|require_approval) → deny: \d+/);
+    assert.match(run.stdout, new RegExp(d.decisionId));
   });
 });

@@ -20,6 +20,10 @@ export interface ReputationProblem {
 const NAME =
   /^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
+/** What inet_aton could read as an IPv4 address (decimal, octal, hex parts): core/destination.ts. */
+const NUMERIC = /^(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+))*$/i;
+const MEMO_SIZE = 4096;
+
 export class ReputationList implements ReputationLookup {
   private readonly names = new Set<string>();
   private readonly ranges = new BlockList();
@@ -71,9 +75,27 @@ export class ReputationList implements ReputationLookup {
     return undefined;
   }
 
+  /** Hosts already looked up (an agent talks to few hosts); the list never changes. */
+  private readonly memo = new Map<string, string | null>();
+
   /** The entry `host` is covered by, or undefined. */
   match(host: string): string | undefined {
-    const h = destinationHost(host.replace(/^\[|\]$/g, '').replace(/\.$/, ''));
+    const hit = this.memo.get(host);
+    if (hit !== undefined) return hit ?? undefined;
+    const entry = this.lookup(host);
+    if (this.memo.size >= MEMO_SIZE) this.memo.clear();
+    this.memo.set(host, entry ?? null);
+    return entry;
+  }
+
+  private lookup(host: string): string | undefined {
+    const bare = host
+      .replace(/^\[|\]$/g, '')
+      .replace(/\.$/, '')
+      .toLowerCase();
+    // A plain name skips the address normalization (which throws, slowly, on every name); what
+    // the resolver could read as an address (`0x7f.1`, `2130706433`, IPv6) is normalized first.
+    const h = !bare.includes(':') && !NUMERIC.test(bare) ? bare : destinationHost(bare);
     if (h === undefined) return undefined;
     const family = isIP(h);
     if (family !== 0) {
