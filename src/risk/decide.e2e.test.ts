@@ -22,7 +22,10 @@ const POLICIES = {
   'agents.cedar': `@id("agents-connect") permit(principal, action == Action::"connectNetwork", resource);
 @id("agents-summarize") permit(principal, action == Action::"summarize", resource);
 @id("shadow-no-summaries") @mode("shadow") forbid(principal, action == Action::"summarize", resource);`,
-  'entities.json': entities([agent('bot', [], { risk_level: 'medium' })]),
+  'entities.json': entities([
+    agent('bot', [], { risk_level: 'medium' }),
+    agent('scout', [], { risk_level: 'medium' }),
+  ]),
 };
 
 let server: RunningServer;
@@ -70,8 +73,8 @@ async function decide(body: unknown): Promise<Body> {
   return (await res.json()) as Body;
 }
 
-const connect = (host: string) => ({
-  agent: 'bot',
+const connect = (host: string, who = 'bot') => ({
+  agent: who,
   action: 'connectNetwork',
   resource: { type: 'NetworkDestination', id: `${host}:443` },
 });
@@ -102,6 +105,13 @@ describe('POST /v1/decide: risk', () => {
     assert.deepEqual(
       bad.reasons.map((r) => r.policy),
       ['cordon/risk-tier'],
+    );
+    // The high tier's response acts: the agent's egress is cut, even to a good host.
+    const after = await decide(connect('api.good.example'));
+    assert.equal(after.decision, 'deny');
+    assert.deepEqual(
+      after.reasons.map((r) => r.policy),
+      ['cordon/isolation'],
     );
     const injected = await decide({
       agent: 'bot',
@@ -134,12 +144,15 @@ describe('POST /v1/decide: risk', () => {
   });
 
   it('follows the reputation file; a corrupt edit keeps the last good list', async () => {
-    assert.equal((await decide(connect('later.example'))).decision, 'allow');
+    // The score says whether the list holds the host (computed even once scout is restricted).
+    const risk = async (host: string) => (await decide(connect(host, 'scout'))).risk.score;
+    assert.equal(await risk('later.example'), 5);
     await writeFile(repFile, 'evil.example\nlater.example\n');
-    await waitFor(async () => (await decide(connect('later.example'))).decision === 'deny');
+    await waitFor(async () => (await risk('later.example')) === 75);
     await writeFile(repFile, 'evil.example\nthis is not a host\n');
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await decide(connect('later.example'))).decision, 'deny');
+    assert.equal(await risk('later.example'), 75, 'the last good list keeps serving');
+    assert.equal(await risk('other.example'), 5);
   });
 });
 
