@@ -262,6 +262,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       policyVersion: set.version,
       policies: set.size,
       ...(decisions.audit ? { auditRecords: decisions.audit.size } : {}),
+      // The isolation store failing keeps the last states applied: say so where it is looked at.
+      ...(opts.isolation && opts.isolation.health() !== 'ok'
+        ? { isolation: opts.isolation.health() }
+        : {}),
       ...(reloadError ? { reloadError } : {}),
       ...(bundle ? { policyBundle: bundle } : {}),
       ...(peers ? { policyPeers: peers } : {}),
