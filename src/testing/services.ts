@@ -123,6 +123,13 @@ export interface CuttableLink {
   cut(): Promise<void>;
   /** Listens again on the same port: the server is back. */
   restore(): Promise<void>;
+  /**
+   * Holds every byte in both directions, on open and new connections alike, with the
+   * connections left open: a server (or network) that hangs rather than refuses.
+   */
+  freeze(): void;
+  /** Delivers what was held, in order, and forwards again. */
+  thaw(): void;
   close(): Promise<void>;
 }
 
@@ -137,6 +144,12 @@ export async function cuttableLink(target: string): Promise<CuttableLink> {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | undefined;
+  let held: (() => void)[] | undefined;
+  const forward = (from: Socket, to: Socket) =>
+    from.on('data', (d: Buffer) => {
+      if (held) held.push(() => to.write(d));
+      else to.write(d);
+    });
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((client) => {
@@ -149,7 +162,8 @@ export async function cuttableLink(target: string): Promise<CuttableLink> {
             upstream.destroy();
           });
         }
-        client.pipe(upstream).pipe(client);
+        forward(client, upstream);
+        forward(upstream, client);
       });
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => {
@@ -166,7 +180,15 @@ export async function cuttableLink(target: string): Promise<CuttableLink> {
   await listen();
   const u = new URL(target);
   u.host = `127.0.0.1:${port}`;
-  return { url: u.toString(), cut, restore: listen, close: cut };
+  const freeze = () => {
+    held ??= [];
+  };
+  const thaw = () => {
+    const q = held ?? [];
+    held = undefined;
+    for (const write of q) write();
+  };
+  return { url: u.toString(), cut, restore: listen, freeze, thaw, close: cut };
 }
 
 /** Skip reasons for suites needing PostgreSQL, or PostgreSQL and Redis (undefined: run). */

@@ -43,6 +43,7 @@ export class NodeBus implements ChangeBus {
   private listener: pg.Client | undefined;
   private listenerDown: string | undefined = 'not connected yet';
   private retry: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
   private backoff = 100;
   private closed = false;
   private readonly redisPub: Redis | undefined;
@@ -104,7 +105,7 @@ export class NodeBus implements ChangeBus {
   }
 
   private async listen(): Promise<void> {
-    const c = new pg.Client({ ...this.db.clientConfig(), query_timeout: undefined });
+    const c = new pg.Client(this.db.clientConfig());
     c.on('error', (e) => this.lost(c, e));
     c.on('end', () => this.lost(c, new Error('connection ended')));
     c.on('notification', (n) => {
@@ -122,11 +123,19 @@ export class NodeBus implements ChangeBus {
     this.listener = c;
     this.listenerDown = undefined;
     this.backoff = 100;
+    // A connection the network left hanging says nothing: ask it something now and then, and
+    // take an answer that does not come (the query timeout) as a lost connection.
+    this.heartbeat = setInterval(
+      () => void c.query('SELECT 1').catch((e: Error) => this.lost(c, e)),
+      this.db.queryTimeoutMs,
+    );
+    this.heartbeat.unref();
   }
 
   /** The listening connection ended: connect again, with backoff, until it works or we close. */
   private lost(c: pg.Client, e: Error): void {
     if (this.listener !== c || this.closed) return;
+    clearInterval(this.heartbeat);
     this.listener = undefined;
     this.listenerDown = e.message;
     c.end().catch(() => {});
@@ -213,22 +222,31 @@ export class NodeBus implements ChangeBus {
   }
 
   /** The bus's parts for /healthz. */
-  health(): Record<string, string> {
+  async health(): Promise<Record<string, string>> {
     const h: Record<string, string> = {
       notifications: this.listenerDown
         ? `down: PostgreSQL listener (${this.listenerDown}), reconnecting`
         : 'ok',
     };
-    if (this.redisUrl)
-      h.redis = this.redisUp()
-        ? 'ok'
-        : `down: ${shownUrl(this.redisUrl)} ${this.redisError ?? this.redisPub?.status ?? ''} (notifications via PostgreSQL)`;
+    if (this.redisPub && this.redisUrl) {
+      // Connected is not answering: a Redis that hangs shows here (commandTimeout).
+      if (this.redisUp())
+        await this.redisPub.ping().then(
+          () => (this.redisError = undefined),
+          (e: Error) => (this.redisError = e.message),
+        );
+      h.redis =
+        this.redisUp() && !this.redisError
+          ? 'ok'
+          : `down: ${shownUrl(this.redisUrl)} ${this.redisError ?? this.redisPub.status} (notifications via PostgreSQL)`;
+    }
     return h;
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.retry) clearTimeout(this.retry);
+    clearTimeout(this.retry);
+    clearInterval(this.heartbeat);
     const c = this.listener;
     this.listener = undefined;
     await c?.end().catch(() => {});

@@ -67,13 +67,17 @@ export class PostgresDb {
   }
 
   /** Settings for a connection of this node (the pool's, and the notification listener's). */
+  get queryTimeoutMs(): number {
+    return this.opts.queryTimeoutMs ?? 5000;
+  }
+
   clientConfig(): pg.ClientConfig {
     const opts = this.opts;
     return {
       ...postgresConfig(this.url),
       application_name: `cordon:${this.schema}`,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 3000,
-      query_timeout: opts.queryTimeoutMs ?? 5000,
+      query_timeout: this.queryTimeoutMs,
       keepAlive: true,
       types,
     };

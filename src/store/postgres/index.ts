@@ -69,7 +69,8 @@ export async function openPostgresStores(
     baselines: new PostgresBaselineStore(db),
     bus: b,
     async health() {
-      return { postgres: await db.health(), ...b.health() };
+      const [postgres, bus] = await Promise.all([db.health(), b.health()]);
+      return { postgres, ...bus };
     },
     close() {
       closed ??= (async () => {

@@ -67,6 +67,22 @@ async function carries(from: Stores, to: Stores, topic: ChangeTopic): Promise<nu
   }
 }
 
+/** Node A reaches Redis through a link the test cuts or freezes; node B directly, or not at all. */
+async function behindLink(schema: string, bWithRedis: boolean) {
+  const link = await cuttableLink(TEST_REDIS);
+  const a = await openPostgresStores({ postgres: TEST_POSTGRES, redis: link.url }, { schema });
+  const b = await openPostgresStores(
+    { postgres: TEST_POSTGRES, ...(bWithRedis ? { redis: TEST_REDIS } : {}) },
+    { schema },
+  );
+  const close = async () => {
+    link.thaw();
+    await Promise.all([a.close(), b.close()]);
+    await link.close();
+  };
+  return { link, a, b, close };
+}
+
 describe('PostgreSQL backend: migrations', { skip: pgMissing }, () => {
   it('two nodes opening a new schema together both succeed, with one set of tables', async () => {
     const schema = throwawaySchema('migrate');
@@ -223,15 +239,7 @@ describe('PostgreSQL backend: changes reach the other nodes', { skip: pgMissing 
     'Redis lost mid-run: health says so, changes go through PostgreSQL, and Redis returns',
     { skip: noRedis },
     async () => {
-      const link = await cuttableLink(TEST_REDIS);
-      const a = await openPostgresStores(
-        { postgres: TEST_POSTGRES, redis: link.url },
-        { schema: schema.name },
-      );
-      const b = await openPostgresStores(
-        { postgres: TEST_POSTGRES, redis: TEST_REDIS },
-        { schema: schema.name },
-      );
+      const { link, a, b, close } = await behindLink(schema.name, true);
       try {
         assert.equal((await a.health()).redis, 'ok');
         await link.cut();
@@ -247,8 +255,29 @@ describe('PostgreSQL backend: changes reach the other nodes', { skip: pgMissing 
         await carries(a, b, 'isolation');
         await carries(b, a, 'revocation');
       } finally {
-        await Promise.all([a.close(), b.close()]);
-        await link.close();
+        await close();
+      }
+    },
+  );
+
+  it(
+    'Redis hanging: health says so and changes still arrive through PostgreSQL',
+    { skip: noRedis },
+    async () => {
+      const { link, a, b, close } = await behindLink(schema.name, false);
+      try {
+        assert.equal((await a.health()).redis, 'ok');
+        link.freeze();
+        assert.match(
+          (await a.health()).redis ?? '',
+          /^down: .*timed out.*\(notifications via PostgreSQL\)$/i,
+        );
+        await carries(a, b, 'isolation');
+        await carries(b, a, 'isolation');
+        link.thaw();
+        await eventually('Redis answers again', async () => (await a.health()).redis === 'ok');
+      } finally {
+        await close();
       }
     },
   );
@@ -347,6 +376,36 @@ describe('PostgreSQL backend: PostgreSQL unreachable or lost', { skip: pgMissing
       await s.sessions.append(key, event);
       assert.equal((await s.sessions.events(key, { after: 0, limit: 10 })).events.length, 2);
     } finally {
+      await s.close();
+      await link.close();
+    }
+  });
+
+  it('hanging mid-run (nothing answers, nothing closes): operations fail after the query timeout, health says so, and it recovers', async () => {
+    const link = await cuttableLink(TEST_POSTGRES);
+    const s = await openPostgresStores(
+      { postgres: link.url },
+      { schema: schema.name, queryTimeoutMs: 1000, connectTimeoutMs: 1000 },
+    );
+    try {
+      await s.isolation.active(new Date());
+      link.freeze();
+      await assert.rejects(
+        s.isolation.active(new Date()),
+        /PostgreSQL at postgres:\/\/.* is unreachable \(.*timeout.*\): reading isolation state failed/i,
+      );
+      await assert.rejects(s.approvals.consume('x', new Date()), /is unreachable \(.*timeout/i);
+      assert.match((await s.health()).postgres ?? '', /^down: PostgreSQL at .* is unreachable/);
+      await eventually('the hung listener noticed', async () =>
+        /^down: PostgreSQL listener/.test((await s.health()).notifications ?? ''),
+      );
+      link.thaw();
+      await eventually('health back to ok', async () =>
+        Object.values(await s.health()).every((v) => v === 'ok'),
+      );
+      assert.deepEqual(await s.isolation.active(new Date(0)), []);
+    } finally {
+      link.thaw();
       await s.close();
       await link.close();
     }
