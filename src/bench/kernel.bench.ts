@@ -1,7 +1,8 @@
 // npm run bench (part 4): the kernel layer. What enforcement adds to open() and connect()
 // (a C loop in the sandboxed child, native/bench/syscalls.c, µs per call, with and without
-// the rules), and how long the launcher takes to start a program (Landlock only, and with the
-// cgroup eBPF programs loaded and attached).
+// the rules), how long the launcher takes to start a program (Landlock only, and with the
+// cgroup eBPF programs loaded and attached), and how long an isolation takes to cut a running
+// `cordon run` agent's egress (from the isolation request to the first refused connect).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
@@ -11,9 +12,19 @@ import { fileURLToPath } from 'node:url';
 import { createAgentGroup, findCgroup2Mount, removeAgentGroup } from '../kernel/cgroup.js';
 import { BPF_OBJECT, LAUNCHER } from '../kernel/run.js';
 import { interpreterOf, RUNTIME_READ } from '../kernel/launch.js';
-import { tempDir } from '../testing/fixtures.js';
+import { agent, entities, tempDir, writeTree } from '../testing/fixtures.js';
+import { configSchema } from '../config/config.js';
+import { loadPolicyDir } from '../policy/load.js';
+import { startServer } from '../server/start.js';
+import { readAdminCredential } from '../identity/credentials.js';
+import { openPdp } from '../server/pdp.js';
+import { runSandboxed } from '../kernel/run.js';
+import { combinedSource, serviceSource } from '../sandbox/isolation.js';
+import { followSource } from '../cli/kernel-lib.js';
+import { AGENT, controlAt, heldUpstream, liveEgressMissing } from '../testing/sandbox-agent.js';
+import { pino } from 'pino';
 import { startHelper } from './helpers.js';
-import { median } from './stats.js';
+import { median, percentile } from './stats.js';
 
 const quick = process.argv.includes('--quick');
 const N_OPEN = quick ? 20_000 : 200_000;
@@ -100,6 +111,92 @@ async function main() {
     `\nKernel enforcement (${quick ? 'quick' : 'full'}: medians of ${RUNS} runs; ${STARTS} starts)\n`,
   );
   console.log(rows.join('\n'));
+  await isolationLatency();
+}
+
+/**
+ * An isolation request (POST /v1/isolation on a `cordon serve`) until the running sandbox's
+ * next direct connect is refused (EPERM), probed every 2 ms; the sandbox follows the server as
+ * `cordon run --follow` does. Released between runs.
+ */
+async function isolationLatency() {
+  const missing = liveEgressMissing();
+  if (missing) {
+    console.log(`\nisolation latency skipped: ${missing}`);
+    return;
+  }
+  const dir = await tempDir('cordon-isolation-bench-');
+  const up = await heldUpstream();
+  await writeTree(join(dir, 'policies'), {
+    'p.cedar': `
+      permit(principal, action == Action::"connectNetwork", resource) when { ip(resource.host).isInRange(ip("127.0.0.1/32")) };
+      permit(principal in Role::"cordon-admin", action in [Action::"isolate", Action::"readIsolation"], resource);`,
+    'entities.json': entities([agent('bot', [], { risk_level: 'low' })]),
+  });
+  const policies = join(dir, 'policies');
+  const silent = pino({ level: 'silent' });
+  const server = await startServer(
+    configSchema.parse({ policies, data: join(dir, 'serve'), port: 0, watch: false }),
+    silent,
+  );
+  const pdp = await openPdp(
+    configSchema.parse({ policies, data: join(dir, 'run'), watch: false }),
+    silent,
+  );
+  const url = `http://127.0.0.1:${server.port}`;
+  const ctl = await controlAt(join(dir, 'ctl.sock'));
+  const set = await loadPolicyDir(policies);
+  if (!set.ok) throw new Error('bench policies do not compile');
+  const running = runSandboxed({
+    agent: 'bot',
+    set: set.set,
+    pdp,
+    command: [process.execPath, '-e', AGENT],
+    env: { ...process.env, CTL: join(dir, 'ctl.sock') },
+    bestEffort: false,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    say: () => {},
+    isolation: combinedSource(
+      serviceSource(pdp.isolation),
+      followSource({ url, data: join(dir, 'serve') }, 'bot'),
+    ),
+  });
+  const admin = `Bearer ${await readAdminCredential(join(dir, 'serve'))}`;
+  const post = async (path: string, body: unknown) => {
+    const r = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { authorization: admin, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  };
+  const connect = `connect 127.0.0.1 ${up.port}`;
+  const times: number[] = [];
+  try {
+    if ((await ctl.until(connect, /^ok$/)) !== 'ok') throw new Error('the sandbox cannot connect');
+    for (let i = 0; i < (quick ? 5 : 20); i++) {
+      const t0 = performance.now();
+      await post('/v1/isolation', { agent: 'bot', measures: { egress: 'none' }, reason: 'bench' });
+      if ((await ctl.until(connect, /^EPERM$/, 2)) !== 'EPERM') throw new Error('not refused');
+      times.push(performance.now() - t0);
+      await post('/v1/isolation/release', { agent: 'bot' });
+      await ctl.until(connect, /^ok$/);
+    }
+    await post('/v1/isolation', { agent: 'bot', measures: { full: true }, reason: 'bench over' });
+    await running;
+  } finally {
+    ctl.close();
+    up.close();
+    await pdp.close();
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  console.log(`\nIsolation of a running cordon run (${times.length} runs, 250 ms poll)\n`);
+  console.log('| measure | p50 | p90 | max |\n|---|---:|---:|---:|');
+  const ms = (x: number) => `${x.toFixed(0)} ms`;
+  console.log(
+    `| isolation request → first refused connect (EPERM) | ${ms(median(times))} | ${ms(percentile(times, 0.9))} | ${ms(Math.max(...times))} |`,
+  );
 }
 
 async function measure(dir: string, rows: string[]) {

@@ -2,7 +2,6 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { IsolationState } from '../store/ports.js';
 
 /** The kernel layer and the PDP, loaded when compile or run runs. */
 const lib = () => import('./kernel-lib.js');
@@ -147,21 +146,24 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
           token?: string;
         },
       ) => {
-        const { callApi, combinedSource, parseConfig, openPdp, pino, runSandboxed, serviceSource } =
-          await lib();
+        const {
+          combinedSource,
+          followSource,
+          parseConfig,
+          openPdp,
+          pino,
+          runSandboxed,
+          serviceSource,
+        } = await lib();
         const config = parseConfig({ policies: o.policies, data: o.data, watch: false });
         const pdp = await openPdp(config, pino({ level: 'warn' }, pino.destination(2)));
         // Its own PDP's isolations (what the proxy's decisions apply), and the server's.
         const own = serviceSource(pdp.isolation);
-        const target = { url: o.follow ?? '', data: o.followData, token: o.token };
-        const path = `/v1/isolation?${new URLSearchParams({ agent: o.agent })}`;
         const isolation = o.follow
-          ? combinedSource(own, {
-              store: {
-                active: async () =>
-                  ((await callApi(target, path)) as { isolations: IsolationState[] }).isolations,
-              },
-            })
+          ? combinedSource(
+              own,
+              followSource({ url: o.follow, data: o.followData, token: o.token }, o.agent),
+            )
           : own;
         try {
           const r = await runSandboxed({
