@@ -18,6 +18,7 @@ import {
 } from '../../testing/services.js';
 import type { ChangeTopic, Stores } from '../ports.js';
 import { MIGRATIONS, openPostgresStores } from './index.js';
+import { LOCK, lockKey } from './migrations.js';
 import { postgresConfig } from './url.js';
 
 const { postgres: pgMissing, postgresAndRedis: noRedis } = await serviceSkips();
@@ -176,6 +177,74 @@ describe('PostgreSQL backend: migrations', { skip: pgMissing }, () => {
       /PostgreSQL schema .*: use lower-case letters, digits and _/,
     );
   });
+});
+
+describe('PostgreSQL backend: cursors never skip a late commit', { skip: pgMissing }, () => {
+  const schema = throwawaySchema('cursor');
+  after(() => schema.drop());
+  const event = {
+    decisionId: 'd',
+    time: 1,
+    action: 'readFile',
+    resource: 'File::"/a"',
+    outcome: 'allow' as const,
+    labels: ['pii'],
+    destructive: false,
+  };
+
+  // A writer that drew its sequence number before another committed a larger one would let a
+  // reader's cursor pass it: each write takes its key's lock first, and draws only once it
+  // holds it. Shown by holding the lock from outside and looking at the waiting writer.
+  for (const [what, lock, sequence, write] of [
+    [
+      'a session append',
+      LOCK.session,
+      'session_events_seq_seq',
+      (s: Stores, key: string) => s.sessions.append(key, event),
+    ],
+    [
+      'a usage record',
+      LOCK.usage,
+      'usage_seq_seq',
+      (s: Stores, key: string) => s.usage.record([key, `${key}-user`], 10, new Date()),
+    ],
+  ] as const)
+    it(`${what} waits for its key's lock before drawing its sequence number`, async () => {
+      const s = await openPostgresStores({ postgres: TEST_POSTGRES }, { schema: schema.name });
+      const holder = new pg.Client(postgresConfig(TEST_POSTGRES));
+      await holder.connect();
+      try {
+        const key = `agent\u0000s-${randomUUID()}`;
+        await write(s, key);
+        const last = async () =>
+          (
+            await holder.query<{ v: string }>(
+              `SELECT last_value AS v FROM ${schema.name}.${sequence}`,
+            )
+          ).rows[0]!.v;
+        const lockId = lockKey(schema.name, key);
+        await holder.query('SELECT pg_advisory_lock($1, $2)', [lock, lockId]);
+        const drawnBefore = await last();
+        let done = false;
+        const writing = write(s, key).then(() => (done = true));
+        await eventually('the writer waits for the lock', async () => {
+          const r = await holder.query(
+            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+             AND classid = $1 AND objid = $2 AND objsubid = 2`,
+            [lock >>> 0, lockId >>> 0],
+          );
+          return r.rowCount === 1;
+        });
+        assert.equal(await last(), drawnBefore, 'no sequence number drawn while waiting');
+        assert.equal(done, false);
+        await holder.query('SELECT pg_advisory_unlock($1, $2)', [lock, lockId]);
+        await writing;
+        assert.ok(Number(await last()) > Number(drawnBefore));
+      } finally {
+        await holder.end();
+        await s.close();
+      }
+    });
 });
 
 describe('PostgreSQL backend: changes reach the other nodes', { skip: pgMissing }, () => {
