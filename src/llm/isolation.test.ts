@@ -80,4 +80,28 @@ describe('LLM gateway under isolation', () => {
     await release();
     assert.deepEqual(proposed(await ask()), ['erp__read_ledger']);
   });
+
+  it('ends a streamed call in flight when the agent is fully isolated', async () => {
+    const stream = await openai.chat.completions.create({
+      model: 'local/gpt-4.1-mini',
+      messages: [{ role: 'user', content: 'hello, then [stall]' }],
+      stream: true,
+    });
+    // The provider sends one event, then goes silent for longer than the test lasts: only the
+    // isolation can end the call.
+    const events = stream[Symbol.asyncIterator]();
+    await events.next();
+    await isolate({ full: true });
+    await assert.rejects(
+      async () => {
+        while (!(await events.next()).done);
+      },
+      (e: unknown) => {
+        assert.doesNotMatch(String(e), /stalled/);
+        assert.match(String(e), /isolated: ledger anomaly/);
+        return true;
+      },
+    );
+    await release();
+  });
 });

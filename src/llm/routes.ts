@@ -14,6 +14,7 @@ import type { ActingDecision, DecisionService } from '../server/decisions.js';
 import { anthropicMessages } from './anthropic-messages.js';
 import type { LlmConfig, LlmUpstream } from './config.js';
 import type { Dialect, RequestSummary, ToolJudge } from './dialect.js';
+import { changeFor, type IsolationWatch } from '../isolation/watch.js';
 import { errorBody, errorEvent, type Api } from './errors.js';
 import { bearerOf } from '../mcp/bearer.js';
 import { SEPARATOR } from '../mcp/naming.js';
@@ -30,6 +31,8 @@ export interface LlmRoutesOptions {
   usage: SqliteUsageStore;
   log: Logger;
   env?: Record<string, string | undefined>;
+  /** Isolation changes: full isolation of an agent ends its model calls in flight. */
+  isolation?: IsolationWatch;
 }
 
 type Identity = Pick<ActionRequest, 'agent' | 'user' | 'token'>;
@@ -207,6 +210,13 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
     const abort = new AbortController();
     const onClose = () => abort.abort(new Error('client went away'));
     req.raw.once('close', onClose);
+    // Full isolation of the agent ends this call, streaming or not, wherever it is.
+    const principal = { ...(agent ? { agent } : {}), ...(user ? { user } : {}) };
+    const unwatch = o.isolation?.onChange((c) => {
+      if (changeFor(c, principal, common.session ?? '') === 'close')
+        abort.abort(new Error(`agent "${agent}" was isolated: ${c.state.reason}`));
+    });
+    if (unwatch) reply.raw.once('close', unwatch);
     // A record that cannot be made durable ends the call now, not when the provider answers.
     durable.catch((e: unknown) => abort.abort(e));
     let res: Dispatcher.ResponseData;

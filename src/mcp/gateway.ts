@@ -37,7 +37,7 @@ import {
 import { ToolPins, type PinVerdict, type ToolAttributes } from './pins.js';
 import { descriptionRefusal } from './tool-descriptions.js';
 import { Upstream, type DownstreamLink, type UpstreamSpec } from './upstream.js';
-import { changeFor, sessionPrincipal, type IsolationWatch } from './isolation-watch.js';
+import { changeFor, sessionPrincipal, type IsolationWatch } from '../isolation/watch.js';
 
 /** Who the session acts as: an agent (and user) given on the command line, or a token. */
 export interface GatewayIdentity {

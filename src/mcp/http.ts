@@ -21,7 +21,7 @@ import type { DecisionService } from '../server/decisions.js';
 import { GatewaySession, type ContentHook } from './gateway.js';
 import { allowedHostnames, rebindingRefusal } from './origin.js';
 import type { ToolPins } from './pins.js';
-import type { IsolationWatch } from './isolation-watch.js';
+import type { IsolationWatch } from '../isolation/watch.js';
 import { duplicateIdError, RequestIds } from './request-ids.js';
 import type { UpstreamSpec } from './upstream.js';
 import {

@@ -1,10 +1,10 @@
-// The MCP gateway follows isolation changes (docs/mcp.md, "Isolation"): a change for the
-// session's agent (and its user or session, when the state is narrowed to one) tells the client
-// that its tool list changed, so revoked tools disappear and released ones return without a
-// reconnect; full isolation closes the session, and with it its upstream servers.
+// How a gateway follows isolation changes (docs/mcp.md and docs/llm-gateway.md, "Isolation"):
+// a change for a session's agent (and its user or session, when the state is narrowed to one)
+// makes the MCP gateway tell the client its tool list changed; full isolation closes the MCP
+// session, with its upstream servers, and ends the LLM gateway's calls in flight.
 
 import { decodeJwt } from 'jose';
-import type { IsolationChange } from '../isolation/service.js';
+import type { IsolationChange } from './service.js';
 
 /** What the gateway needs of the isolation service: to hear of changes. */
 export interface IsolationWatch {
