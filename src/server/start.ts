@@ -91,7 +91,9 @@ export async function serveApi(
     );
   const app = buildApp({
     approvals: { approvals, approvers: config.approvals.approvers },
-    ...(config.llm.upstreams.length > 0 ? { llm: { config: config.llm, usage, log, isolation: pdp.isolation } } : {}),
+    ...(config.llm.upstreams.length > 0
+      ? { llm: { config: config.llm, usage, log, isolation: pdp.isolation } }
+      : {}),
     decisions,
     metrics,
     logger: log,
