@@ -25,7 +25,8 @@ RUN npm ci --ignore-scripts --no-fund --no-audit \
  && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build-native.mjs scripts/build-native.mjs
-COPY native/cordon-launch.c native/egress.bpf.c native/
+# Every native source and header (native/build is in .dockerignore: built here, not copied).
+COPY native native
 COPY src src
 COPY examples examples
 # The package's own build (tsc + native); CORDON_REQUIRE_NATIVE makes a launcher or BPF object
