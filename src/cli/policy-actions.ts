@@ -4,6 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { EngineKind } from '../core/compiled/index.js';
 import { Engine } from '../core/engine.js';
+import type { CompiledPolicySet } from '../core/policy-set.js';
 import { parseActionRequest } from '../core/request.js';
 import { formatLocated } from '../core/source-location.js';
 import { loadPolicyDir } from '../policy/load.js';
@@ -65,6 +66,7 @@ export async function validate(
           entities: r.set.store.listed,
           typeChecked: !!r.set.schema,
           fallbacks: r.set.fallbacks,
+          shadow: shadowIds(r.set),
           version: r.set.version,
         }
       : { valid: false, errors: r.errors, warnings: r.warnings };
@@ -94,7 +96,15 @@ export async function validate(
     ? 'type-checked against schema.cedarschema (strict)'
     : 'parsed only: no schema.cedarschema, so not type-checked';
   out(`valid: ${set.size} policies, ${set.store.listed} entities; ${typed}`);
+  const shadow = shadowIds(set);
+  if (shadow.length > 0)
+    out(`shadow (evaluated and reported, never deciding): ${shadow.join(', ')}`);
   out(`version ${set.version}`);
+}
+
+/** The policies annotated @mode("shadow"). */
+function shadowIds(set: CompiledPolicySet): string[] {
+  return [...set.policies.values()].filter((p) => p.shadow).map((p) => p.id);
 }
 
 export async function fmt(dir: string, o: { check?: boolean }, exit: Exit): Promise<void> {

@@ -3,11 +3,13 @@
 // permit does not allow; neither reaches the kernel compiler's policy selection or a listing.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { compilePolicySet } from './compile.js';
 import type { EngineKind } from './compiled/index.js';
 import { Engine } from './engine.js';
-import { agent, entities, sources, user } from '../testing/fixtures.js';
+import { agent, entities, sources, tempDir, user, writeTree } from '../testing/fixtures.js';
 
 const POLICIES = `
 @id("read-docs") permit(principal, action == Action::"read", resource);
@@ -168,5 +170,17 @@ describe('shadow policies in the policy set', () => {
       /@mode\("dry-run"\) on policy "x": expected one of enforce, shadow/,
     );
     assert.equal(r.errors[0]!.line, 1);
+  });
+
+  it('cordon policy validate names the shadow policies', async () => {
+    const dir = await tempDir('cordon-shadow-');
+    await writeTree(dir, { 'p.cedar': POLICIES, 'entities.json': ENTITIES });
+    const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    const run = spawnSync(process.execPath, [cli, 'policy', 'validate', dir], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /shadow \(evaluated and reported, never deciding\): shadow-no-drafts, shadow-write-docs, shadow-gate-reports, shadow-broken, shadow-no-secrets-either/,
+    );
   });
 });
