@@ -418,6 +418,13 @@ async function riskCost() {
     obligations: [],
   };
   const alone = timeSync(n, () => stage.run(state));
+  // A new host on every decision: the reputation memo (4,096 hosts) never hits.
+  const hosts = Array.from({ length: 10_000 }, (_, i) => ({
+    ...state,
+    request: { ...request, input: { url: `https://h${i}.partner${i % 97}.example/v1` } },
+  }));
+  let next = 0;
+  const cold = timeSync(n, () => stage.run(hosts[next++ % hosts.length]!));
 
   const shadowText = `${policies(1000)}\n@id("shadow-bench") @mode("shadow") forbid(principal in Group::"g1", action == Action::"a1", resource) when { context.n > 100 };`;
   const shadowSet = compileSet(1000, 1000, 'compiled', shadowText);
@@ -430,6 +437,7 @@ async function riskCost() {
     `| \`decide\` with the risk stage (13 signals, 10,000-entry reputation list) | ${us(withRisk.p50)} | ${us(withRisk.p99)} |`,
     `| added per decision | ${us(withRisk.p50 - without.p50)} | ${us(withRisk.p99 - without.p99)} |`,
     `| the risk stage alone | ${us(alone.p50)} | ${us(alone.p99)} |`,
+    `| the risk stage alone, a host not seen before on every decision | ${us(cold.p50)} | ${us(cold.p99)} |`,
     `| \`decide\` with one shadow policy in scope (one more evaluation) | ${us(shadowT.p50)} | ${us(shadowT.p99)} |`,
   ].join('\n');
 }
