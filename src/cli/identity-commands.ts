@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { Engine } from '../core/engine.js';
 import type { ScopeError } from '../core/token-scope.js';
-import type { RevocationStore } from '../identity/revocations.js';
+import type { Revocations } from '../store/cache/revocations.js';
 import type { TokenService } from '../identity/tokens.js';
 import { parseDurationSeconds } from './durations.js';
 
@@ -20,17 +20,27 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 async function withTokens<T>(
   data: string,
   audience: string | undefined,
-  fn: (t: TokenService, r: RevocationStore) => Promise<T>,
+  fn: (t: TokenService, r: Revocations) => Promise<T>,
 ): Promise<T> {
-  const { loadTokenKeys, RevocationStore, TokenService } = await lib();
-  const revocations = new RevocationStore(data);
+  const { loadTokenKeys, TokenService } = await lib();
+  return withRevocations(data, async (revocations) =>
+    fn(new TokenService(await loadTokenKeys(data), revocations, audience), revocations),
+  );
+}
+
+/** The data directory's revocations, through the store port, closed when `fn` is done. */
+async function withRevocations<T>(data: string, fn: (r: Revocations) => Promise<T>): Promise<T> {
+  const { openStores, Revocations } = await lib();
+  const stores = await openStores({ data, storage: {} });
   try {
-    return await fn(
-      new TokenService(await loadTokenKeys(data), revocations, audience),
-      revocations,
-    );
+    const revocations = await Revocations.open(stores.revocations, stores.bus);
+    try {
+      return await fn(revocations);
+    } finally {
+      revocations.close();
+    }
   } finally {
-    revocations.close();
+    await stores.close();
   }
 }
 
@@ -193,14 +203,10 @@ export function registerIdentityCommands(program: Command, exit: Exit): void {
     .option('--data <dir>', 'data directory', DEFAULT_DATA)
     .action(async (o: { jti?: string; agent?: string; data: string }) => {
       if (!o.jti === !o.agent) throw new IdentityCliError('give exactly one of --jti or --agent');
-      const { RevocationStore } = await lib();
-      const r = new RevocationStore(o.data);
-      try {
-        if (o.jti) r.revokeToken(o.jti);
-        else r.revokeAgent(o.agent!);
-      } finally {
-        r.close();
-      }
+      await withRevocations(o.data, async (r) => {
+        if (o.jti) await r.revokeToken(o.jti);
+        else await r.revokeAgent(o.agent!);
+      });
       out(
         o.jti
           ? `revoked token ${o.jti}`
@@ -216,14 +222,7 @@ export function registerIdentityCommands(program: Command, exit: Exit): void {
     .requiredOption('--agent <agent>')
     .option('--data <dir>', 'data directory', DEFAULT_DATA)
     .action(async (o: { agent: string; data: string }) => {
-      const { RevocationStore } = await lib();
-      const r = new RevocationStore(o.data);
-      let lifted: boolean;
-      try {
-        lifted = r.reinstateAgent(o.agent);
-      } finally {
-        r.close();
-      }
+      const lifted = await withRevocations(o.data, (r) => r.reinstateAgent(o.agent));
       if (!lifted) throw new IdentityCliError(`agent ${o.agent} is not revoked`);
       out(`reinstated agent ${o.agent}: it may be delegated to again`);
     });

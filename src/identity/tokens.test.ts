@@ -7,14 +7,16 @@ import { Engine } from '../core/engine.js';
 import { readPolicySources } from '../policy/load.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { ExchangeError, exchangeToken } from './exchange.js';
-import { RevocationStore } from './revocations.js';
+import { Revocations } from '../store/cache/revocations.js';
+import { openEmbeddedStores } from '../store/sqlite/index.js';
 import { createTokenKey, loadTokenKeys } from './token-keys.js';
 import { TokenError, TokenService } from './tokens.js';
 
 async function setup(extraPolicy?: string) {
   const dir = await tempDir('cordon-tokens-');
   const keys = await loadTokenKeys(dir);
-  const revocations = new RevocationStore(dir);
+  const stores = await openEmbeddedStores(dir);
+  const revocations = await Revocations.open(stores.revocations, stores.bus);
   const tokens = new TokenService(keys, revocations);
   const src = await readPolicySources(EXAMPLE_POLICIES);
   if (extraPolicy) src.policies.push({ file: 'extra.cedar', text: extraPolicy });
@@ -22,7 +24,7 @@ async function setup(extraPolicy?: string) {
   assert.ok(compiled.ok);
   const engine = new Engine({ policies: { current: () => compiled.set }, tokens });
   const decide = (r: Parameters<Engine['decide']>[0]) => engine.decide(r);
-  return { dir, keys, revocations, tokens, engine, decide };
+  return { dir, keys, stores, revocations, tokens, engine, decide };
 }
 
 const root = (tokens: TokenService, user: string, agent: string, scope = '*', ttlSeconds = 600) =>
@@ -231,7 +233,7 @@ describe('delegation tokens', () => {
     });
 
     it('revoked tokens, by jti and by agent, also after a restart', async () => {
-      const { dir, keys, tokens, revocations } = await setup();
+      const { dir, keys, tokens, stores, revocations } = await setup();
       const one = await root(tokens, 'bob', 'director-agent');
       const two = await tokens.issue({
         user: 'bob',
@@ -239,12 +241,17 @@ describe('delegation tokens', () => {
         scope: '*',
         ttlSeconds: 60,
       });
-      revocations.revokeToken(one.jti);
+      await revocations.revokeToken(one.jti);
       await rejects(tokens, one.token, /revoked/);
-      revocations.revokeAgent('ledger-bot');
+      await revocations.revokeAgent('ledger-bot');
       await rejects(tokens, two.token, /ledger-bot.*revoked/);
       revocations.close();
-      const restarted = new TokenService(keys, new RevocationStore(dir));
+      await stores.close();
+      const reopened = await openEmbeddedStores(dir);
+      const restarted = new TokenService(
+        keys,
+        await Revocations.open(reopened.revocations, reopened.bus),
+      );
       await rejects(restarted, one.token, /revoked/);
       await rejects(restarted, two.token, /revoked/);
     });

@@ -14,7 +14,7 @@ import {
 } from 'jose';
 import { parseScope, ScopeError, type ScopeItem } from '../core/token-scope.js';
 import type { VerifiedDelegation } from '../core/stages/identity.js';
-import type { RevocationStore } from './revocations.js';
+import type { RevocationCheck } from '../store/cache/revocations.js';
 import type { TokenKey } from './token-keys.js';
 
 export const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
@@ -75,7 +75,7 @@ function chainOf(act: unknown): string[] {
 export class TokenService {
   constructor(
     private readonly keys: TokenKey[],
-    private readonly revocations: RevocationStore,
+    private readonly revocations: RevocationCheck,
     /** The audience tokens presented to this PDP must carry. */
     readonly audience = DEFAULT_AUDIENCE,
   ) {

@@ -23,12 +23,12 @@ import { textRail, type TextRail } from './rail.js';
 import { openaiEmbeddings, openaiResponses } from './openai-responses.js';
 import { formatSse, pumpSse, UpstreamIdle } from './sse.js';
 import { redactTree } from './text-walk.js';
-import type { SqliteUsageStore } from './usage-store.js';
+import type { UsageWindows } from '../store/cache/usage.js';
 
 export interface LlmRoutesOptions {
   config: LlmConfig;
   decisions: DecisionService;
-  usage: SqliteUsageStore;
+  usage: UsageWindows;
   log: Logger;
   env?: Record<string, string | undefined>;
   /** Isolation changes: full isolation of an agent ends its model calls in flight. */
@@ -202,7 +202,9 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
       const ks = [agent && usageKey('agent', agent), user && usageKey('user', user)].filter(
         (k): k is string => !!k,
       );
-      o.usage.record(ks, tokens ?? 0, new Date());
+      o.usage
+        .record(ks, tokens ?? 0, new Date())
+        .catch((err: unknown) => o.log.error({ err }, 'recording model usage failed'));
       void o.decisions.recordUsage(trace, tokens ?? 0);
     };
 

@@ -11,7 +11,8 @@ import { sessionStage } from '../core/stages/session.js';
 import type { ActionRequest } from '../core/types.js';
 import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
-import { SqliteSessionStore } from '../session/sqlite-session-store.js';
+import { SessionCache } from '../store/cache/sessions.js';
+import { SqliteSessionEvents } from '../store/sqlite/sessions.js';
 import { agent, compileOk, entities, tempDir } from '../testing/fixtures.js';
 import { ReputationList } from './reputation.js';
 import { riskStage } from './stage.js';
@@ -201,7 +202,8 @@ describe('risk stage: baseline, pinned facts', () => {
 describe('risk stage: session history', () => {
   it('asking again for what was just denied is a retry; denials and refused approvals count', async () => {
     const dir = await tempDir('cordon-risk-');
-    const sessions = new SqliteSessionStore(dir, 600_000);
+    const events = new SqliteSessionEvents(dir);
+    const sessions = new SessionCache(events, 600_000);
     try {
       const e = new Engine({
         policies: { current: () => set },
@@ -257,7 +259,7 @@ describe('risk stage: session history', () => {
         ['session.denials', 'approval.denied'],
       );
     } finally {
-      sessions.close();
+      events.close();
     }
   });
 });

@@ -11,27 +11,26 @@ import { InjectionModel } from '../inspect/injection/model.js';
 import { defaultDetectors, Inspector } from '../inspect/inspector.js';
 import { Engine } from '../core/engine.js';
 import type { CompiledPolicySet } from '../core/policy-set.js';
-import { RevocationStore } from '../identity/revocations.js';
 import { loadTokenKeys, type TokenKey } from '../identity/token-keys.js';
 import { TokenService } from '../identity/tokens.js';
 import type { LivePolicySet } from '../policy/live.js';
 import { BundleError } from '../policy/bundle.js';
 import { openPolicySource, type PolicyBundleFollower } from '../policy/bundle-source.js';
 import { sessionStage } from '../core/stages/session.js';
-import { SqliteSessionStore } from '../session/sqlite-session-store.js';
 import { DecisionService } from './decisions.js';
 import { ApprovalService } from '../approval/service.js';
-import { SqliteApprovalStore } from '../approval/sqlite-approval-store.js';
 import { webhookNotifier } from '../approval/webhook.js';
 import { approvalStage } from '../core/stages/approval.js';
 import { usageStage } from '../core/stages/usage.js';
-import { SqliteUsageStore } from '../llm/usage-store.js';
 import { Metrics } from './metrics.js';
-import { MemoryBaselineStore } from '../risk/baseline-memory-store.js';
+import { openStores } from '../store/open.js';
+import type { Stores } from '../store/ports.js';
+import { Revocations } from '../store/cache/revocations.js';
+import { SessionCache } from '../store/cache/sessions.js';
+import { UsageWindows } from '../store/cache/usage.js';
 import { baselineServiceFrom, type BaselineService } from '../risk/baseline-service.js';
 import { baselineLearner, baselineStage } from '../risk/baseline-stage.js';
 import { IsolationService } from '../isolation/service.js';
-import { LocalChangeBus, SqliteIsolationStore } from '../isolation/sqlite-store.js';
 import { auditRecorder } from '../isolation/audit.js';
 import { revokeDelegationTokens } from '../isolation/actuators.js';
 import { isolationWebhook } from '../isolation/webhook.js';
@@ -47,11 +46,13 @@ export interface Pdp {
   audit: AuditService | undefined;
   tokens: TokenService;
   keys: TokenKey[];
-  revocations: RevocationStore;
+  revocations: Revocations;
   metrics: Metrics;
   decisions: DecisionService;
   approvals: ApprovalService;
-  usage: SqliteUsageStore;
+  usage: UsageWindows;
+  /** Every store of the configured backend (isolation, baselines and the change bus too). */
+  stores: Stores;
   /** Behavioral baselines; absent when `baselines.enabled` is false. */
   baselines?: BaselineService;
   /** Who is isolated, in memory, kept fresh from the isolation store (src/isolation/). */
@@ -91,11 +92,8 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   const metrics = new Metrics();
   metrics.servingVersion(policies.current().version);
   let audit: AuditService | undefined;
-  let revocations: RevocationStore | undefined;
-  let sessions: SqliteSessionStore | undefined;
-  let approvalStore: SqliteApprovalStore | undefined;
-  let usage: SqliteUsageStore | undefined;
-  let isolationStore: SqliteIsolationStore | undefined;
+  let stores: Stores | undefined;
+  let revocations: Revocations | undefined;
   let isolation: IsolationService | undefined;
   let reputation: LiveReputation | undefined;
   try {
@@ -134,12 +132,15 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       bundle.start();
     } else if (config.watch) await policies.watch();
     const keys = await loadTokenKeys(config.data);
-    revocations = new RevocationStore(config.data);
+    stores = await openStores(config);
+    revocations = await Revocations.open(stores.revocations, stores.bus, (err) =>
+      log.error({ err }, 'reading revocations failed'),
+    );
     const tokens = new TokenService(keys, revocations, config.tokens.audience);
-    sessions = new SqliteSessionStore(config.data, config.sessions.windowSeconds * 1000);
-    approvalStore = new SqliteApprovalStore(config.data);
-    usage = new SqliteUsageStore(config.data, config.llm.budgetWindowSeconds * 1000);
-    usage.compact(new Date());
+    const sessions = new SessionCache(stores.sessions, config.sessions.windowSeconds * 1000);
+    const approvalStore = stores.approvals;
+    const usage = new UsageWindows(stores.usage, config.llm.budgetWindowSeconds * 1000);
+    await usage.compact(new Date());
     const { webhook, pendingSeconds, grantSeconds, maxUses } = config.approvals;
     const approvals = new ApprovalService({
       store: approvalStore,
@@ -148,14 +149,13 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       maxUses,
       ...(webhook ? { notify: webhookNotifier(webhook, log) } : {}),
     });
-    isolationStore = new SqliteIsolationStore(config.data);
     const isolationHook = config.isolation.webhook
       ? isolationWebhook(config.isolation.webhook, log)
       : undefined;
     // Throws when the store cannot be read: nothing is served without knowing who is isolated.
     isolation = await IsolationService.open({
-      store: isolationStore,
-      bus: new LocalChangeBus(),
+      store: stores.isolation,
+      bus: stores.bus,
       log,
       knownAgent: (a) => policies.current().store.get('Agent', a) !== undefined,
       ...(audit ? { record: auditRecorder(audit, policies) } : {}),
@@ -164,7 +164,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     const inspector = await configuredInspector(config);
     const { enabled: baselinesOn, ...baselineConfig } = config.baselines;
     const baselines = baselinesOn
-      ? baselineServiceFrom(baselineConfig, new MemoryBaselineStore(), {
+      ? baselineServiceFrom(baselineConfig, stores.baselines, {
           onError: (what, err) => log.error({ err }, `baselines: ${what}`),
         })
       : undefined;
@@ -194,12 +194,9 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       isolationResponder(isolation, config.isolation),
     );
     if (baselines) decisions.afterEffects.push(baselineLearner(baselines));
-    const opened = revocations;
-    const openedSessions = sessions;
-    const openedApprovals = approvalStore;
-    const openedUsage = usage;
+    const openedStores = stores;
+    const openedRevocations = revocations;
     const openedIsolation = isolation;
-    const openedIsolationStore = isolationStore;
     const openedReputation = reputation;
     return {
       policies,
@@ -214,31 +211,26 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       usage,
       ...(baselines ? { baselines } : {}),
       isolation,
+      stores,
       async close() {
         openedIsolation.close();
         await baselines?.close();
         await bundle?.close();
         await policies.close();
         await audit?.close();
-        opened.close();
-        openedSessions.close();
-        openedApprovals.close();
-        openedUsage.close();
-        openedIsolationStore.close();
         await openedReputation?.close();
+        openedRevocations.close();
+        await openedStores.close();
       },
     };
   } catch (e) {
     await bundle?.close();
     await policies.close();
     await audit?.close();
-    revocations?.close();
-    sessions?.close();
-    approvalStore?.close();
-    usage?.close();
     isolation?.close();
-    isolationStore?.close();
     await reputation?.close();
+    revocations?.close();
+    await stores?.close();
     throw e;
   }
 }

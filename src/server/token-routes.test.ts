@@ -7,7 +7,9 @@ import { createLocalJWKSet, jwtVerify } from 'jose';
 import { pino } from 'pino';
 import { Engine } from '../core/engine.js';
 import { TOKEN_EXCHANGE_GRANT } from '../identity/exchange.js';
-import { RevocationStore } from '../identity/revocations.js';
+import { Revocations } from '../store/cache/revocations.js';
+import type { Stores } from '../store/ports.js';
+import { openEmbeddedStores } from '../store/sqlite/index.js';
 import { loadTokenKeys, type TokenKey } from '../identity/token-keys.js';
 import { TokenService } from '../identity/tokens.js';
 import { loadPolicyDir } from '../policy/load.js';
@@ -26,13 +28,15 @@ let base: string;
 let data: string;
 let tokens: TokenService;
 let keys: TokenKey[];
-let revocations: RevocationStore;
+let revocations: Revocations;
+let stores: Stores;
 let admin: { authorization: string };
 
 before(async () => {
   data = await tempDir('cordon-token-http-');
   keys = await loadTokenKeys(data);
-  revocations = new RevocationStore(data);
+  stores = await openEmbeddedStores(data);
+  revocations = await Revocations.open(stores.revocations, stores.bus);
   tokens = new TokenService(keys, revocations);
   const compiled = await loadPolicyDir(EXAMPLE_POLICIES);
   assert.ok(compiled.ok);
@@ -55,6 +59,7 @@ before(async () => {
 after(async () => {
   await app.close();
   revocations.close();
+  await stores.close();
 });
 
 const form = (fields: Record<string, string>) =>

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { formatIssues } from '../core/request.js';
 import { ExchangeError, exchangeToken, TOKEN_EXCHANGE_GRANT } from '../identity/exchange.js';
-import type { RevocationStore } from '../identity/revocations.js';
+import type { Revocations } from '../store/cache/revocations.js';
 import { jwks, type TokenKey } from '../identity/token-keys.js';
 import { TOKEN_TYPE_JWT, type TokenService } from '../identity/tokens.js';
 import type { DecisionService } from './decisions.js';
@@ -16,7 +16,7 @@ import { authorizeControl, ControlDenied, sendDenied } from './control.js';
 export interface TokenRoutesOptions {
   tokens: TokenService;
   keys: TokenKey[];
-  revocations: RevocationStore;
+  revocations: Revocations;
   decisions: DecisionService;
 }
 
@@ -103,8 +103,8 @@ export async function registerTokenRoutes(
       if (e instanceof ControlDenied) return sendDenied(reply, e);
       throw e;
     }
-    if ('jti' in body.data) o.revocations.revokeToken(body.data.jti);
-    else o.revocations.revokeAgent(body.data.agent);
+    if ('jti' in body.data) await o.revocations.revokeToken(body.data.jti);
+    else await o.revocations.revokeAgent(body.data.agent);
     return { revoked: body.data };
   });
 
@@ -122,7 +122,7 @@ export async function registerTokenRoutes(
       if (e instanceof ControlDenied) return sendDenied(reply, e);
       throw e;
     }
-    const lifted = o.revocations.reinstateAgent(body.data.agent);
+    const lifted = await o.revocations.reinstateAgent(body.data.agent);
     if (!lifted) return reply.code(404).send({ error: `agent ${body.data.agent} is not revoked` });
     return { reinstated: body.data };
   });

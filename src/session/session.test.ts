@@ -17,7 +17,10 @@ import {
   user,
 } from '../testing/fixtures.js';
 import { egressDecider } from '../kernel/run.js';
-import { SqliteSessionStore } from './sqlite-session-store.js';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { SessionCache } from '../store/cache/sessions.js';
+import { SqliteSessionEvents } from '../store/sqlite/sessions.js';
 
 const DAY = 86_400_000;
 
@@ -29,7 +32,11 @@ async function service(
 ) {
   const compiled = set ? { ok: true as const, set } : await loadPolicyDir(EXAMPLE_POLICIES);
   assert.ok(compiled.ok);
-  const store = new SqliteSessionStore(dataDir, 600_000);
+  const events = new SqliteSessionEvents(dataDir);
+  const store = Object.assign(new SessionCache(events, 600_000), {
+    close: () => events.close(),
+    events: (key: string) => events.eventsNow(key, { after: 0, limit: 1000 }).events,
+  });
   const engine = new Engine({
     policies: { current: () => compiled.set },
     stages: [sessionStage(store, { labelWindowMs })],
@@ -233,15 +240,21 @@ describe('session-aware decisions', () => {
   });
 
   it('denies when the session history cannot be updated (a lost read would loosen the next decision)', async () => {
-    const { decisions, store } = await service(await tempDir('cordon-sessions-'));
+    const data = await tempDir('cordon-sessions-');
+    const { decisions, store } = await service(data);
     assert.equal(
       (await decisions.decide(read('support-bot', 'fragile', 'crm/tickets.body'))).decision,
       'allow',
     );
-    store.close(); // the store fails underneath; the summary is still cached, the append is not possible
+    // The store fails underneath: history can still be read, but nothing can be appended.
+    const other = new Database(join(data, 'sessions.db'));
+    other.exec(`CREATE TRIGGER full BEFORE INSERT ON session_events
+      BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    other.close();
     const d = await decisions.decide(read('support-bot', 'fragile', 'crm/customers.ssn'));
     assert.equal(d.decision, 'deny');
     assert.equal(d.reasons[0]?.policy, 'cordon/session-unavailable');
+    store.close();
   });
 
   it('counts destructive actions in the window and restricts past the limit', async () => {

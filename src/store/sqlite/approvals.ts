@@ -1,8 +1,9 @@
-// Approval requests in DATA/approvals.db: they survive restarts. Answering and using an approval
-// are single conditional UPDATEs, so two approvers, or two retries, cannot both win.
+// Approval requests in DATA/approvals.db (synchronous FULL): they survive restarts and power loss.
+// Answering and using an approval are single conditional UPDATEs, so two approvers, or two
+// retries, cannot both win.
 
 import type Database from 'better-sqlite3';
-import { openStore } from '../storage/sqlite.js';
+import { dataVersion, openStore } from './db.js';
 import type {
   Approval,
   ApprovalGrant,
@@ -10,7 +11,7 @@ import type {
   ApprovalStore,
   NewApproval,
   Settlement,
-} from './approval.js';
+} from '../../approval/approval.js';
 
 interface Row {
   id: string;
@@ -43,8 +44,13 @@ function toApproval(r: Row, now: number): Approval {
 export class SqliteApprovalStore implements ApprovalStore {
   private readonly db: Database.Database;
   private readonly stmts;
-  /** Approved grants with uses left: a hint to skip lookups, recounted when one is missed. */
+  /**
+   * Approved grants with uses left: a hint to skip lookups, recounted when one is missed and
+   * when another process wrote to the database.
+   */
   private usableGrants: number;
+  private readonly version: () => number;
+  private seen: number;
 
   constructor(dataDir: string) {
     this.db = openStore(dataDir, 'approvals.db', {
@@ -98,6 +104,8 @@ export class SqliteApprovalStore implements ApprovalStore {
          WHERE id = ? AND status = 'approved' AND uses_left > 0 AND grant_expires_at > ?`,
       ),
     };
+    this.version = dataVersion(d);
+    this.seen = this.version();
     this.usableGrants = this.stmts.usable.get(Date.now()) as number;
   }
 
@@ -133,6 +141,11 @@ export class SqliteApprovalStore implements ApprovalStore {
   }
 
   mayHaveGrants(): boolean {
+    const v = this.version();
+    if (v !== this.seen) {
+      this.seen = v;
+      this.usableGrants = this.stmts.usable.get(Date.now()) as number;
+    }
     return this.usableGrants > 0;
   }
 
