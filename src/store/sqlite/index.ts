@@ -2,6 +2,7 @@
 // Durability as each store needs it: approvals, revocations and isolation commit with
 // synchronous FULL (they survive power loss), sessions, usage and baselines with NORMAL.
 
+import { ensureDataDir } from '../../storage/data-dir.js';
 import type { Stores } from '../ports.js';
 import { SqliteApprovalStore } from './approvals.js';
 import { SqliteBaselineStore } from './baselines.js';
@@ -21,35 +22,56 @@ export interface EmbeddedStores extends Stores {
   readonly baselines: SqliteBaselineStore;
 }
 
+/**
+ * Each store's file is opened when the store is first used: a CLI command that needs one store
+ * (`cordon token revoke`) opens that one only, and creates no other file in the data directory.
+ */
 export async function openEmbeddedStores(dataDir: string): Promise<EmbeddedStores> {
+  ensureDataDir(dataDir);
   const opened: { close(): void }[] = [];
-  const open = <T extends { close(): void }>(s: T): T => {
-    opened.push(s);
-    return s;
-  };
-  try {
-    const stores = {
-      backend: 'embedded' as const,
-      approvals: open(new SqliteApprovalStore(dataDir)),
-      sessions: open(new SqliteSessionEvents(dataDir)),
-      usage: open(new SqliteUsageStore(dataDir)),
-      revocations: open(new SqliteRevocationStore(dataDir)),
-      isolation: open(new SqliteIsolationStore(dataDir)),
-      baselines: open(new SqliteBaselineStore(dataDir)),
-      bus: new LocalChangeBus(),
-      async health() {
-        // Open files in the data directory: nothing can go down between decisions.
-        return { storage: 'ok' };
-      },
-      async close() {
-        for (const s of opened.splice(0)) s.close();
-      },
+  const lazy = <T extends { close(): void }>(make: () => T): (() => T) => {
+    let store: T | undefined;
+    return () => {
+      if (!store) opened.push((store = make()));
+      return store;
     };
-    return stores;
-  } catch (e) {
-    for (const s of opened) s.close();
-    throw e;
-  }
+  };
+  const approvals = lazy(() => new SqliteApprovalStore(dataDir));
+  const sessions = lazy(() => new SqliteSessionEvents(dataDir));
+  const usage = lazy(() => new SqliteUsageStore(dataDir));
+  const revocations = lazy(() => new SqliteRevocationStore(dataDir));
+  const isolation = lazy(() => new SqliteIsolationStore(dataDir));
+  const baselines = lazy(() => new SqliteBaselineStore(dataDir));
+  const bus = new LocalChangeBus();
+  return {
+    backend: 'embedded',
+    get approvals() {
+      return approvals();
+    },
+    get sessions() {
+      return sessions();
+    },
+    get usage() {
+      return usage();
+    },
+    get revocations() {
+      return revocations();
+    },
+    get isolation() {
+      return isolation();
+    },
+    get baselines() {
+      return baselines();
+    },
+    bus,
+    async health() {
+      // Files in the data directory: nothing to lose contact with between decisions.
+      return { storage: 'ok' };
+    },
+    async close() {
+      for (const s of opened.splice(0)) s.close();
+    },
+  };
 }
 
 export { SqliteApprovalStore, SqliteRevocationStore, SqliteSessionEvents, SqliteUsageStore };

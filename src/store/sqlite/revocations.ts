@@ -53,6 +53,15 @@ export class SqliteRevocationStore implements RevocationStore {
       (this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map(
         (c) => c.name,
       );
+    const current = () =>
+      columns('revoked_agents').includes('lifted') &&
+      columns('revoked_agents').includes('seq') &&
+      columns('revoked_tokens').includes('seq') &&
+      this.db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'revoked_agents_seq'")
+        .get() !== undefined;
+    // Most opens find the store current and take no write lock (the CLI beside a busy server).
+    if (current()) return;
     this.db
       .transaction(() => {
         if (!columns('revoked_agents').includes('lifted'))
