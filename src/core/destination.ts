@@ -73,6 +73,9 @@ const v4Text = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 0xff
 export function destinationHost(host: string): string | undefined {
   let h = host.toLowerCase();
   if (h.includes('/')) return undefined;
+  // A name (no colon, not an inet_aton form) is no address Cedar's ip() reads: it is the
+  // name, and the failed parse below would cost a thrown error per decision.
+  if (!h.includes(':') && !addressLike(h)) return h;
   if (!h.includes(':') && addressLike(h)) {
     const v4 = inetAton(h);
     if (v4 === undefined) return undefined;

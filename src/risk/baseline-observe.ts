@@ -16,13 +16,21 @@ const NETWORK_ACTIONS = new Set(['connectNetwork', 'httpRequest', 'sendExternal'
 
 /** `host:port` as the egress proxy connects (normalized host), or undefined if not a destination. */
 export function destinationOf(id: string): string | undefined {
+  if (destinations.has(id)) return destinations.get(id);
+  let out: string | undefined;
   try {
     const a = derivedAttrs('NetworkDestination', id);
-    return a.port === undefined ? String(a.host) : `${String(a.host)}:${String(a.port)}`;
+    out = a.port === undefined ? String(a.host) : `${String(a.host)}:${String(a.port)}`;
   } catch {
-    return undefined;
+    out = undefined;
   }
+  if (destinations.size >= 10_000) destinations.clear();
+  destinations.set(id, out);
+  return out;
 }
+
+/** Destination id → normalized: agents reach the same few hosts again and again. */
+const destinations = new Map<string, string | undefined>();
 
 /**
  * The items `request` touches. `labels`: the classifications of the resource (from entities.json

@@ -268,14 +268,18 @@ export function assess(
   let observations = 0;
   for (const b of baselines) observations += b.observations(now);
   const confidence = Math.min(1, observations / Math.max(1, opts.minObservations));
+  // Each baseline's read factor once, not once per item.
+  const inverse = baselines.map((b) => 1 / b.scale(now));
   for (const dim of DIMENSIONS) {
     const list = obs[dim];
     if (!list || list.length === 0) continue;
     let total = 0;
-    for (const b of baselines) total += b.dimensionTotal(dim, now);
+    for (let i = 0; i < baselines.length; i++)
+      total += (baselines[i]!.totals.get(dim) ?? 0) * inverse[i]!;
     for (const item of list) {
       let c = 0;
-      for (const b of baselines) c += b.count(dim, item, now);
+      for (let i = 0; i < baselines.length; i++)
+        c += (baselines[i]!.items.get(dim)?.get(item) ?? 0) * inverse[i]!;
       if (c < FORGOTTEN) {
         novel[dim] = true;
         deviation = 100;
@@ -335,8 +339,19 @@ export function unknownAssessment(obs: Observation): Assessment {
  * not even key names are stored. Array elements contribute their distinct shapes, not their count.
  */
 export function argumentShape(input: unknown): string {
-  return createHash('sha256').update(shapeText(input, 0)).digest('base64url').slice(0, 12);
+  const text = shapeText(input, 0);
+  let hash = shapeHashes.get(text);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(text).digest('base64url').slice(0, 12);
+    // Tools have few shapes; a flood of new ones only costs the hashing again.
+    if (shapeHashes.size >= 10_000) shapeHashes.clear();
+    shapeHashes.set(text, hash);
+  }
+  return hash;
 }
+
+/** Shape text → hash: the same few shapes recur on every call of a tool. */
+const shapeHashes = new Map<string, string>();
 
 export function shapeText(v: unknown, depth: number): string {
   if (v === null) return 'null';
