@@ -169,6 +169,8 @@ describe('POST /v1/decide: shadow policies', () => {
       [['shadow-no-summaries', 'deny', true]],
     );
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /cordon_risk_signals_total\{signal="destination.reputation"\} [1-9]/);
+    assert.match(metrics, /cordon_decision_risk_score_count [1-9]/);
     assert.match(
       metrics,
       /cordon_shadow_policy_decisions_total\{policy="shadow-no-summaries",would_change="true"\} [1-9]/,

@@ -288,6 +288,11 @@ export class DecisionService {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const pep = request.pep ?? 'http';
     this.metrics.decisions.inc({ decision: d.decision, pep });
+    if (d.risk.signals) {
+      // Only where the risk engine ran: a score of 0 from no engine would skew the histogram.
+      this.metrics.riskScore.observe(d.risk.score);
+      for (const s of d.risk.signals) this.metrics.riskSignals.inc({ signal: s.name });
+    }
     for (const s of d.shadow ?? [])
       this.metrics.shadow.inc({ policy: s.policy, would_change: String(s.wouldChange) });
     this.metrics.latency.observe(seconds);

@@ -28,6 +28,18 @@ export class Metrics {
     help: 'Decisions denied because their audit record could not be stored',
     registers: [this.registry],
   });
+  readonly riskScore = new Histogram({
+    name: 'cordon_decision_risk_score',
+    help: 'Risk scores of decisions (0-100), for tuning risk.weights and risk.thresholds',
+    buckets: [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+    registers: [this.registry],
+  });
+  readonly riskSignals = new Counter({
+    name: 'cordon_risk_signals_total',
+    help: 'Decisions each risk signal raised the score of',
+    labelNames: ['signal'] as const,
+    registers: [this.registry],
+  });
   readonly shadow = new Counter({
     name: 'cordon_shadow_policy_decisions_total',
     help: 'Decisions a shadow policy (@mode("shadow")) applied to, by policy and whether it would have changed the outcome',
