@@ -191,7 +191,7 @@ async function isolationLatency() {
     await server.close();
     await rm(dir, { recursive: true, force: true });
   }
-  console.log(`\nIsolation of a running cordon run (${times.length} runs, 250 ms poll)\n`);
+  console.log(`\nIsolation of a running cordon run (${times.length} runs, --follow long poll)\n`);
   console.log('| measure | p50 | p90 | max |\n|---|---:|---:|---:|');
   const ms = (x: number) => `${x.toFixed(0)} ms`;
   console.log(

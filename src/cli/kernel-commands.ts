@@ -122,7 +122,7 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
     .option('--verbose', 'print the compile report and what the launcher applies')
     .option(
       '--follow <url>',
-      "obey the agent's isolation as the PDP at URL holds it (cordon isolate), checked 4 times a second while the command runs",
+      "obey the agent's isolation as the PDP at URL holds it (cordon isolate), followed by a long poll while the command runs",
     )
     .option(
       '--follow-data <dir>',

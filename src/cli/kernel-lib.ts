@@ -20,16 +20,57 @@ import type { IsolationState } from '../store/ports.js';
 import { callApi, type ApiTarget } from './api-client.js';
 
 /**
- * `cordon run --follow`: the agent's isolation states as the PDP at `target.url` holds them
- * (GET /v1/isolation, decided as `readIsolation` for the caller). A server that cannot be
- * reached fails the read: the launch is refused, a running sandbox keeps the last states.
+ * `cordon run --follow`: the agent's isolation states as the PDP at `target.url` holds them.
+ * A long poll (GET /v1/isolation?wait=20&since=TAG, decided as `readIsolation`) answers as soon
+ * as they change, so a change is heard at once with one request per 20 s at rest. A server that
+ * cannot be reached fails the read: the launch is refused, a running sandbox keeps the last
+ * states (and the poll retries every second).
  */
-export function followSource(target: ApiTarget, agent: string): IsolationSource {
-  const path = `/v1/isolation?${new URLSearchParams({ agent })}`;
+export function followSource(target: ApiTarget, agent: string, waitSeconds = 20): IsolationSource {
+  let latest: IsolationState[] | undefined;
+  let tag: string | undefined;
+  let error: Error | undefined;
+  const fetchOnce = async (wait: number, signal?: AbortSignal) => {
+    const q = new URLSearchParams({ agent });
+    if (wait > 0 && tag !== undefined) {
+      q.set('wait', String(wait));
+      q.set('since', tag);
+    }
+    const body = (await callApi(target, `/v1/isolation?${q}`, signal ? { signal } : {})) as {
+      isolations: IsolationState[];
+      tag?: string;
+    };
+    latest = body.isolations;
+    tag = body.tag;
+    error = undefined;
+  };
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
   return {
     store: {
-      active: async () =>
-        ((await callApi(target, path)) as { isolations: IsolationState[] }).isolations,
+      active: async () => {
+        if (latest === undefined || error) await fetchOnce(0);
+        return latest!;
+      },
+    },
+    subscribe: (changed) => {
+      const abort = new AbortController();
+      void (async () => {
+        while (!abort.signal.aborted) {
+          const before = tag;
+          try {
+            await fetchOnce(waitSeconds, abort.signal);
+            if (tag !== before) changed();
+            // An older server answers at once: do not spin.
+            else await pause(250);
+          } catch (e) {
+            if (abort.signal.aborted) return;
+            error = e as Error;
+            changed();
+            await pause(1000);
+          }
+        }
+      })();
+      return () => abort.abort();
     },
   };
 }

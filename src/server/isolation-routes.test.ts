@@ -214,3 +214,37 @@ describe('isolation control routes', () => {
     assert.equal(told.isolation.reason, 'beaconing');
   });
 });
+
+// Last: the other tests read the audit log's newest records.
+describe('isolation list, long poll', () => {
+  it("a list that waits (wait, since) answers when the agent's states change, not before", async () => {
+    const first = await call('GET', '/v1/isolation?agent=support-bot', person('carol'));
+    const tag = String(first.body.tag);
+    let answered = false;
+    const waiting = call(
+      'GET',
+      `/v1/isolation?agent=support-bot&wait=20&since=${encodeURIComponent(tag)}`,
+      person('carol'),
+    ).then((r) => ((answered = true), r));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(answered, false, 'nothing changed: still waiting');
+    const applied = await apply(admin, {
+      agent: 'support-bot',
+      measures: { egress: 'none' },
+      reason: 'long poll',
+    });
+    assert.equal(applied.status, 201);
+    const woken = await waiting;
+    assert.equal((woken.body.isolations as unknown[]).length, 1);
+    assert.notEqual(woken.body.tag, tag);
+    // A stale tag answers at once; a wait past 20 s is refused.
+    const stale = await call(
+      'GET',
+      `/v1/isolation?agent=support-bot&wait=20&since=${encodeURIComponent(tag)}`,
+      person('carol'),
+    );
+    assert.equal((stale.body.isolations as unknown[]).length, 1);
+    assert.equal((await call('GET', '/v1/isolation?wait=60', person('carol'))).status, 400);
+    assert.equal((await call('DELETE', '/v1/isolation/support-bot', admin)).status, 200);
+  });
+});

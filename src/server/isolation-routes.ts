@@ -1,9 +1,10 @@
 // Isolation on the control plane (docs/risk-and-baselines.md, "Isolation"): apply
-// (POST /v1/isolation), list (GET /v1/isolation), release (POST /v1/isolation/release, or
+// (POST /v1/isolation), list (GET /v1/isolation, which can wait for a change), release (POST /v1/isolation/release, or
 // DELETE /v1/isolation/:agent). Each is decided by Cedar for the authenticated caller
 // (`isolate` on the Agent, `readIsolation` on ControlPlane::"isolation") and recorded; each
 // change is an audit record of its own. An unknown agent is a 404, never a silent no-op.
 
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { formatIssues } from '../core/request.js';
@@ -45,6 +46,10 @@ function untilOf(text: string | undefined, now: Date): Date | undefined {
     throw new IsolationError(`until "${text}": give a duration like 30m or an ISO time`);
   return t;
 }
+
+/** A short tag of a list of states: equal tags, same list. */
+const listTag = (states: unknown[]) =>
+  createHash('sha256').update(JSON.stringify(states)).digest('base64url').slice(0, 22);
 
 const failed = (reply: FastifyReply, e: unknown) => {
   if (e instanceof ControlDenied) return sendDenied(reply, e);
@@ -88,16 +93,47 @@ export function registerIsolationRoutes(app: FastifyInstance, o: IsolationRoutes
     }
   });
 
+  // Long polls waiting for a change (`cordon run --follow`), woken when the server closes.
+  const waiters = new Set<() => void>();
+  app.addHook('onClose', async () => {
+    for (const w of [...waiters]) w();
+  });
+
   app.get('/v1/isolation', control, async (req, reply) => {
-    const agent = (req.query as { agent?: unknown }).agent;
+    const q = req.query as { agent?: unknown; wait?: unknown; since?: unknown };
+    const agent = q.agent;
     if (agent !== undefined && typeof agent !== 'string')
       return reply.code(400).send({ error: 'agent must be one agent id' });
+    // wait=S&since=TAG: answer once the list differs from the one tagged TAG, or after S seconds
+    // (a follower learns of a change at once, with one request, one decision, per S seconds).
+    const wait = q.wait === undefined ? 0 : Number(q.wait);
+    if (!Number.isInteger(wait) || wait < 0 || wait > 20)
+      return reply.code(400).send({ error: 'wait must be whole seconds from 0 to 20' });
+    if (q.since !== undefined && typeof q.since !== 'string')
+      return reply.code(400).send({ error: 'since must be one tag' });
     try {
       await authorizeControl(decisions, req.caller, 'readIsolation', controlPlane('isolation'));
     } catch (e) {
       return failed(reply, e);
     }
-    return { isolations: isolation.list(agent || undefined), store: isolation.health() };
+    const list = () => isolation.list(agent || undefined);
+    if (wait > 0 && q.since === listTag(list()))
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          off();
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        };
+        const off = isolation.onChange((c) => {
+          if (!agent || c.state.agent === agent) done();
+        });
+        const timer = setTimeout(done, wait * 1000);
+        waiters.add(done);
+        reply.raw.once('close', done);
+      });
+    const isolations = list();
+    return { isolations, tag: listTag(isolations), store: isolation.health() };
   });
 
   const release = async (
