@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { agent, compileOk, engineFor, entities, tempDir, user } from '../testing/fixtures.js';
 import { IsolationService } from '../isolation/service.js';
-import { SqliteIsolationStore } from '../isolation/sqlite-store.js';
+import { SqliteIsolationStore } from '../store/sqlite/isolation.js';
 import type { IsolationMeasures } from '../store/ports.js';
 import type { Engine } from './engine.js';
 import { mergeIsolation, toolRevoked } from './isolation.js';

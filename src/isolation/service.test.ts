@@ -10,7 +10,8 @@ import {
   type IsolationChange,
   type IsolationServiceOptions,
 } from './service.js';
-import { LocalChangeBus, SqliteIsolationStore } from './sqlite-store.js';
+import { SqliteIsolationStore } from '../store/sqlite/isolation.js';
+import { LocalChangeBus } from '../store/sqlite/bus.js';
 
 const known = new Set(['bot', 'other-bot']);
 const open = (o: Partial<IsolationServiceOptions> & Pick<IsolationServiceOptions, 'store'>) =>

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LocalChangeBus } from '../isolation/sqlite-store.js';
+import { LocalChangeBus } from '../store/sqlite/bus.js';
 import { openPostgresStores } from '../store/postgres/index.js';
 import type { ChangeBus } from '../store/ports.js';
 import { serviceSkips, TEST_POSTGRES, TEST_REDIS, throwawaySchema } from '../testing/services.js';

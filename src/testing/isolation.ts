@@ -11,7 +11,8 @@ import { DEFAULT_ISOLATION, type IsolationConfig } from '../isolation/config.js'
 import { auditRecorder } from '../isolation/audit.js';
 import { isolationResponder } from '../isolation/responses.js';
 import { IsolationService, type IsolationServiceOptions } from '../isolation/service.js';
-import { LocalChangeBus, SqliteIsolationStore } from '../isolation/sqlite-store.js';
+import { SqliteIsolationStore } from '../store/sqlite/isolation.js';
+import { LocalChangeBus } from '../store/sqlite/bus.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { DecisionService } from '../server/decisions.js';
 import { Metrics } from '../server/metrics.js';
