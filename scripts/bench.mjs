@@ -3,7 +3,17 @@ import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
 let failed = false;
-for (const bench of ['decide', 'audit', 'mcp', 'inspect', 'llm', 'kernel', 'store', 'isolation', 'baseline']) {
+for (const bench of [
+  'decide',
+  'audit',
+  'mcp',
+  'inspect',
+  'llm',
+  'kernel',
+  'store',
+  'isolation',
+  'baseline',
+]) {
   // mcp.bench prints warnings itself, less the SDK client's listener-count ones.
   const flags = ['--expose-gc', ...(bench === 'mcp' ? ['--no-warnings'] : [])];
   const r = spawnSync(process.execPath, [...flags, `dist/bench/${bench}.bench.js`, ...args], {

@@ -165,6 +165,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     const { enabled: baselinesOn, ...baselineConfig } = config.baselines;
     const baselines = baselinesOn
       ? baselineServiceFrom(baselineConfig, stores.baselines, {
+          bus: stores.bus,
           onError: (what, err) => log.error({ err }, `baselines: ${what}`),
         })
       : undefined;
