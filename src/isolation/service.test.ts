@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { EventEmitter } from 'node:events';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { openPostgresStores } from '../store/postgres/index.js';
+import { serviceSkips, TEST_POSTGRES, TEST_REDIS, throwawaySchema } from '../testing/services.js';
 import { tempDir } from '../testing/fixtures.js';
 import { isolationKey } from '../store/ports.js';
 import {
@@ -233,4 +235,48 @@ describe('isolation service: persistence, other nodes, expiry, failure', () => {
       isolationKey({ agent: 'a', session: 'b' }),
     );
   });
+});
+
+describe('isolation service on PostgreSQL: two nodes', async () => {
+  const skips = await serviceSkips();
+  const schema = throwawaySchema('isolation');
+  after(() => schema.drop());
+
+  for (const [label, storage, skip] of [
+    ['notifications by NOTIFY', { postgres: TEST_POSTGRES }, skips.postgres],
+    [
+      'notifications by Redis',
+      { postgres: TEST_POSTGRES, redis: TEST_REDIS },
+      skips.postgresAndRedis,
+    ],
+  ] as const)
+    it(`another node hears an apply and a release (${label}), and a restart keeps the state`, async (t) => {
+      if (skip) return t.skip(skip);
+      const s1 = await openPostgresStores(storage, { schema: schema.name });
+      const s2 = await openPostgresStores(storage, { schema: schema.name });
+      // A refresh period far beyond the test: only the bus can bring the change.
+      const a = await open({ store: s1.isolation, bus: s1.bus, refreshMs: 3_600_000 });
+      const b = await open({ store: s2.isolation, bus: s2.bus, refreshMs: 3_600_000 });
+      try {
+        const seen = new EventEmitter();
+        b.onChange((c) => seen.emit(c.kind, c));
+        const applied = once(seen, 'applied');
+        await a.apply({ ...base, measures: { readOnly: true } });
+        await applied;
+        assert.equal(b.statesFor('bot', undefined, undefined, new Date()).length, 1);
+        b.close();
+        const restarted = await open({ store: s2.isolation, bus: s2.bus, refreshMs: 3_600_000 });
+        assert.equal(restarted.statesFor('bot', undefined, undefined, new Date()).length, 1);
+        const released = new Promise<IsolationChange>((r) => restarted.onChange(r));
+        await a.release({ agent: 'bot' }, 'alice');
+        assert.equal((await released).kind, 'released');
+        assert.equal(restarted.statesFor('bot', undefined, undefined, new Date()).length, 0);
+        restarted.close();
+      } finally {
+        a.close();
+        b.close();
+        await s1.close();
+        await s2.close();
+      }
+    });
 });
