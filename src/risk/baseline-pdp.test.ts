@@ -25,6 +25,18 @@ describe('baselines in cordon serve: the embedded store', () => {
     try {
       for (let i = 0; i < 3; i++)
         assert.equal((await first.decisions.decide(post('hooks.example.com'))).decision, 'allow');
+      // Monitor: a novel destination is a fact, a risk signal and an alert, not a refusal.
+      await first.baselines!.setMode('support-bot', 'monitor', 'cordon-admin');
+      const watched = await first.decisions.decide(post('paste.example.net'));
+      assert.equal(watched.decision, 'allow');
+      assert.ok(watched.risk.score > 0, 'the deviation raised the risk score');
+      const metrics = await first.metrics.registry.getSingleMetricAsString(
+        'cordon_baseline_novel_total',
+      );
+      assert.match(metrics, /mode="monitor",dimension="destination",decision="allow"\} 1/);
+      await first.baselines!.reset('support-bot'); // forget the watched host again
+      for (let i = 0; i < 3; i++)
+        assert.equal((await first.decisions.decide(post('hooks.example.com'))).decision, 'allow');
       await first.baselines!.setMode('support-bot', 'enforce', 'cordon-admin');
     } finally {
       await first.close(); // writes what is pending

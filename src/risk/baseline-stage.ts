@@ -49,14 +49,27 @@ export function baselineStage(service: BaselineService): Stage {
 }
 
 /**
- * Learns what was allowed. Not listings (`probe`: nothing was done), not events (usage,
- * launch), not people acting in person (no agent), not control-plane calls.
+ * Learns what was allowed, and alerts on novelty in monitor and enforce mode. Not listings
+ * (`probe`: nothing was done), not events (usage, launch), not people acting in person (no
+ * agent), not control-plane calls.
  */
-export function baselineLearner(service: BaselineService) {
+export function baselineLearner(
+  service: BaselineService,
+  /** Told of each decided action that was novel in monitor or enforce mode (the alert). */
+  onNovel?: (trace: DecisionTrace, d: Decision, dimensions: string[]) => void,
+) {
   return {
     name: 'baseline',
     decided(trace: DecisionTrace, d: Decision, probe: boolean): void {
-      if (probe || trace.kind || d.decision !== 'allow' || trace.request.pep === 'control') return;
+      if (probe || trace.kind || trace.request.pep === 'control') return;
+      const b = trace.facts.baseline;
+      if (onNovel && (b.mode === 'monitor' || b.mode === 'enforce')) {
+        const dims = Object.entries(b.novel)
+          .filter(([, v]) => v)
+          .map(([k]) => k);
+        if (dims.length > 0) onNovel(trace, d, dims);
+      }
+      if (d.decision !== 'allow') return;
       const seen = observed.get(trace.request);
       if (!seen || seen.agent !== trace.agent) return;
       service.learn(seen.agent, seen.classes, seen.obs, trace.time.getTime());

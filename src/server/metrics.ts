@@ -82,6 +82,13 @@ export class Metrics {
     this.policyVersion.set({ version }, 1);
   }
 
+  readonly baselineNovel = new Counter({
+    name: 'cordon_baseline_novel_total',
+    help: 'Actions that were novel for the agent in monitor or enforce mode, by mode, dimension and outcome',
+    labelNames: ['mode', 'dimension', 'decision'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cordon_' });
   }

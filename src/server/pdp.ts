@@ -194,7 +194,28 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       approvals,
       isolationResponder(isolation, config.isolation),
     );
-    if (baselines) decisions.afterEffects.push(baselineLearner(baselines));
+    if (baselines)
+      decisions.afterEffects.push(
+        // Deviations are alerts: a metric and a log line (identifiers only, never input).
+        baselineLearner(baselines, (trace, d, dims) => {
+          const mode = trace.facts.baseline.mode;
+          for (const dimension of dims)
+            metrics.baselineNovel.inc({ mode, dimension, decision: d.decision });
+          log.warn(
+            {
+              decisionId: d.decisionId,
+              agent: trace.agent,
+              mode,
+              novel: dims,
+              deviation: trace.facts.baseline.deviation,
+              action: trace.request.action,
+              resource: `${trace.request.resource.type}::${trace.request.resource.id}`,
+              decision: d.decision,
+            },
+            'baseline deviation',
+          );
+        }),
+      );
     const openedStores = stores;
     const openedRevocations = revocations;
     const openedIsolation = isolation;
