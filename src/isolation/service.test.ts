@@ -180,6 +180,26 @@ describe('isolation service: persistence, other nodes, expiry, failure', () => {
     storeB.close();
   });
 
+  it('a response on one node keeps what another node applied a moment before (read before write)', async () => {
+    const dir = await tempDir();
+    const [storeA, storeB] = [new SqliteIsolationStore(dir), new SqliteIsolationStore(dir)];
+    // No bus, no refresh within the test: node A's cache does not know of B's isolation.
+    const a = await open({ store: storeA, refreshMs: 3_600_000 });
+    const b = await open({ store: storeB, refreshMs: 3_600_000 });
+    await b.apply({ ...base, measures: { revokedTools: ['gh/push'] } });
+    const merged = await a.restrict({
+      agent: 'bot',
+      measures: { egress: 'none' },
+      reason: 'policy p',
+      by: 'policy:p',
+    });
+    assert.deepEqual(merged?.measures, { revokedTools: ['gh/push'], egress: 'none' });
+    a.close();
+    b.close();
+    storeA.close();
+    storeB.close();
+  });
+
   it('stops applying a state at its until, and records its expiry', async () => {
     let now = new Date('2026-01-01T00:00:00Z');
     const store = new SqliteIsolationStore(await tempDir());

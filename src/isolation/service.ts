@@ -232,11 +232,20 @@ export class IsolationService implements IsolationLookup {
    * written when the scope already takes all of it away. Returns the state written, if any.
    */
   async restrict(r: IsolationRequest): Promise<IsolationState | undefined> {
-    const have = this.byKey.get(isolationKey(r));
-    const live = have && (have.until === undefined || have.until > this.clock().toISOString());
-    if (live && covers(have.measures, r.measures)) return undefined;
+    const current = () => {
+      const have = this.byKey.get(isolationKey(r));
+      const live = have && (have.until === undefined || have.until > this.clock().toISOString());
+      return live ? have : undefined;
+    };
+    // The cache answers the usual case (already covered) without reading the store; before
+    // writing, read it, so a measure another node applied a moment ago is kept in the union.
+    const cached = current();
+    if (cached && covers(cached.measures, r.measures)) return undefined;
+    await this.refresh();
+    const have = current();
+    if (have && covers(have.measures, r.measures)) return undefined;
     return this.apply(
-      live
+      have
         ? {
             ...r,
             measures: unionMeasures(have.measures, r.measures),
