@@ -148,7 +148,9 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
       ) => {
         const {
           combinedSource,
+          followBaseline,
           followSource,
+          ownBaseline,
           parseConfig,
           openPdp,
           pino,
@@ -159,12 +161,9 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
         const pdp = await openPdp(config, pino({ level: 'warn' }, pino.destination(2)));
         // Its own PDP's isolations (what the proxy's decisions apply), and the server's.
         const own = serviceSource(pdp.isolation);
-        const isolation = o.follow
-          ? combinedSource(
-              own,
-              followSource({ url: o.follow, data: o.followData, token: o.token }, o.agent),
-            )
-          : own;
+        const server = o.follow ? { url: o.follow, data: o.followData, token: o.token } : undefined;
+        const isolation = server ? combinedSource(own, followSource(server, o.agent)) : own;
+        const baseline = server ? followBaseline(server, o.agent) : ownBaseline(pdp, o.agent);
         try {
           const r = await runSandboxed({
             agent: o.agent,
@@ -176,6 +175,7 @@ export function registerKernelCommands(program: Command, exit: Exit): void {
             bestEffort: !!o.bestEffort,
             ...(o.verbose ? { verbose: true } : {}),
             isolation,
+            ...(baseline ? { baseline } : {}),
           });
           exit(r.code);
         } finally {

@@ -17,6 +17,8 @@ export { combinedSource, serviceSource } from '../sandbox/isolation.js';
 
 import type { IsolationSource } from '../sandbox/isolation.js';
 import type { IsolationState } from '../store/ports.js';
+import type { BaselineSummary } from '../risk/baseline-service.js';
+import type { Pdp } from '../server/pdp.js';
 import { callApi, type ApiTarget } from './api-client.js';
 
 /**
@@ -72,5 +74,28 @@ export function followSource(target: ApiTarget, agent: string, waitSeconds = 20)
       })();
       return () => abort.abort();
     },
+  };
+}
+
+/** The destinations a baseline holds; undefined where it does not compare (learn mode, empty). */
+const heldDestinations = (s: BaselineSummary) =>
+  s.mode.mode === 'learn' || s.observations <= 0
+    ? undefined
+    : (s.dimensions.destination ?? []).map((d) => d.item);
+
+/** For egress "baseline": the agent's baseline as the followed PDP holds it. */
+export const followBaseline = (target: ApiTarget, agent: string) => async () =>
+  heldDestinations(
+    (await callApi(target, `/v1/baselines/${encodeURIComponent(agent)}`)) as BaselineSummary,
+  );
+
+/** For egress "baseline": the agent's baseline as `cordon run`'s own PDP holds it. */
+export function ownBaseline(pdp: Pdp, agent: string) {
+  const baselines = pdp.baselines;
+  if (!baselines) return undefined;
+  return async () => {
+    const entity = pdp.policies.current().store.get('Agent', agent);
+    const classes = (entity?.parents ?? []).filter((p) => p.type === 'AgentClass').map((p) => p.id);
+    return heldDestinations(await baselines.summary(agent, classes));
   };
 }

@@ -21,8 +21,7 @@ import { destId, startEgressProxy, type EgressProxy } from './proxy.js';
 import { initialFacts } from '../core/pipeline.js';
 import {
   applyIsolation,
-  isolatedAllowlist,
-  proxyIsolation,
+  egressCut,
   sandboxIsolation,
   watchIsolation,
   type IsolationSource,
@@ -63,6 +62,8 @@ export interface RunOptions {
   isolation?: IsolationSource;
   /** cordon-egress, which changes the running sandbox's allowlist. */
   egressTool?: string;
+  /** The `host:port` destinations of the agent's baseline, for egress "baseline" (SandboxParts). */
+  baseline?: () => Promise<string[] | undefined>;
 }
 
 export interface Prepared {
@@ -177,7 +178,6 @@ export async function prepareRun(o: RunOptions): Promise<Prepared> {
     const net = enforcement.net;
     if (net.restricted && net.names.length > 0) {
       proxy = await startEgressProxy(egressDecider(o.pdp.decisions, o.agent, o.session));
-      proxy.isolate(proxyIsolation(isolation));
       const url = `http://127.0.0.1:${proxy.port}`;
       for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY'])
         env[k] = url;
@@ -223,13 +223,16 @@ export async function prepareRun(o: RunOptions): Promise<Prepared> {
       allowlist: allowlistOf(enforcement, proxy?.port),
       ...(proxy ? { proxy, proxyEntry: proxyEntry(proxy.port) } : {}),
       ...(o.egressTool ? { tool: o.egressTool } : {}),
+      ...(o.baseline ? { baseline: o.baseline } : {}),
     };
+    const cut = await egressCut(parts, isolation);
+    proxy?.isolate(cut.proxy);
     const launch = await buildLaunch(enforcement, {
       command: o.command,
       bestEffort: o.bestEffort,
       ...(proxy ? { proxyPort: proxy.port } : {}),
       ...(cgroupDir ? { cgroupDir } : {}),
-      ...(bpfObject ? { bpfObject, allowlist: isolatedAllowlist(parts, isolation) } : {}),
+      ...(bpfObject ? { bpfObject, allowlist: cut.allowlist } : {}),
     });
     if (net.restricted && !net.portsRestrictable && !cgroupDir)
       refuse('TCP ports cannot be restricted by Landlock for this plan and eBPF is unavailable');

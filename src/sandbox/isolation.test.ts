@@ -141,7 +141,12 @@ describe('sandbox isolation: a running `cordon run`', { skip: KERNEL }, () => {
   }
 
   /** Starts the agent under `cordon run` with the isolation watched in `store`. */
-  async function start(t: TestContext, store: IsolationStore, name: string) {
+  async function start(
+    t: TestContext,
+    store: IsolationStore,
+    name: string,
+    baseline?: () => Promise<string[] | undefined>,
+  ) {
     const ctlPath = join(dir, `${name}.sock`);
     const ctl = await controlAt(ctlPath);
     const said: string[] = [];
@@ -157,6 +162,7 @@ describe('sandbox isolation: a running `cordon run`', { skip: KERNEL }, () => {
       stdio: ['ignore', 'ignore', 'inherit'],
       say: (s) => said.push(s),
       isolation: { store },
+      ...(baseline ? { baseline } : {}),
     });
     t.after(() => ctl.close());
     return { ctl, said, done };
@@ -208,6 +214,39 @@ describe('sandbox isolation: a running `cordon run`', { skip: KERNEL }, () => {
     const { ctl, done } = await start(t, store, 'launched-cut');
     assert.equal(await ctl.ask(`connect 127.0.0.1 ${port}`), 'EPERM');
     assert.match(await ctl.ask(`proxy localhost:${port}`), /^403 .*forbidden by isolation/);
+    await store.put(state({ full: true }));
+    assert.equal((await done).code, 137);
+  });
+
+  it('egress limited to the baseline keeps what the baseline holds (by name at the proxy, by address in the kernel) and cuts the rest', async (t) => {
+    const other = await heldUpstream();
+    t.after(() => other.close());
+    const store = new MemoryIsolation();
+    const { ctl, said, done } = await start(t, store, 'baseline', async () => [
+      `localhost:${port}`,
+      `127.0.0.1:${port}`,
+    ]);
+    assert.equal(await ctl.ask(`connect 127.0.0.1 ${other.port}`), 'ok');
+    await store.put(state({ egress: 'baseline' }));
+    assert.equal(await ctl.until(`connect 127.0.0.1 ${other.port}`, /^EPERM$/), 'EPERM');
+    assert.ok(await saidMatch(said, /egress cut to the baseline/), said.join('\n'));
+    assert.equal(await ctl.ask(`connect 127.0.0.1 ${port}`), 'ok');
+    assert.equal(await ctl.ask(`proxy localhost:${port}`), '200');
+    const refused = await ctl.ask(`proxy localhost:${other.port}`);
+    assert.match(refused, /^403 .*forbidden by isolation.*outside the baseline/);
+    await store.put(state({ full: true }));
+    assert.equal((await done).code, 137);
+  });
+
+  it('egress limited to the baseline with no baseline to compare with is no egress (fail closed)', async (t) => {
+    const store = new MemoryIsolation();
+    await store.put(state({ egress: 'baseline' }));
+    const { ctl, done } = await start(t, store, 'no-baseline', async () => undefined);
+    assert.equal(await ctl.ask(`connect 127.0.0.1 ${port}`), 'EPERM');
+    assert.match(
+      await ctl.ask(`proxy localhost:${port}`),
+      /^403 .*no baseline to compare with, so no destination is allowed/,
+    );
     await store.put(state({ full: true }));
     assert.equal((await done).code, 137);
   });

@@ -6,7 +6,8 @@
 // full isolation every process of the sandbox killed (docs/kernel.md).
 
 import type { ChangeBus, IsolationState, IsolationStore } from '../store/ports.js';
-import type { EgressProxy } from '../kernel/proxy.js';
+import { destId, type EgressIsolation, type EgressProxy } from '../kernel/proxy.js';
+import { ipNet } from '../core/destination.js';
 import { allowlistCovers, endConnections, killGroup, setAllowlist } from './live-egress.js';
 
 /** The isolation in force for one sandbox: the measures of every state that reaches it. */
@@ -204,25 +205,62 @@ export interface SandboxParts {
   /** The proxy's allowlist entry: kept while isolated, so the agent is told why it is refused. */
   proxyEntry?: string;
   proxy?: EgressProxy;
+  /**
+   * The `host:port` destinations the agent's baseline holds, for egress "baseline"; undefined
+   * when there is none to compare with (learn mode, nothing learned): then no destination.
+   */
+  baseline?: () => Promise<string[] | undefined>;
   /** Ends the sandbox's command when there is no group to kill (not root). */
   killCommand?: () => void;
   tool?: string;
 }
 
-/** The allowlist an isolation leaves: the proxy only (egress "baseline" as "none", see docs). */
-export function isolatedAllowlist(parts: SandboxParts, iso: SandboxIsolation | undefined) {
-  if (!iso?.egress) return parts.allowlist;
-  return parts.proxyEntry ? [parts.proxyEntry] : [];
+/** What egress an isolation leaves: the kernel allowlist and the proxy's isolation. */
+export interface EgressCut {
+  allowlist: string[];
+  proxy?: EgressIsolation;
 }
 
-/** The proxy's isolation: refuse everything, naming it ("baseline" as "none" until baselines reach the sandbox). */
-export function proxyIsolation(iso: SandboxIsolation | undefined) {
-  if (!iso?.egress) return undefined;
+/**
+ * The egress an isolation leaves. "none": the proxy refuses everything, the kernel lets the agent
+ * reach the proxy only (so it is told why). "baseline": the destinations the baseline holds stay,
+ * at the proxy by name and in the kernel for addresses the compiled allowlist had; no baseline
+ * to compare with (or one that cannot be read) is "none" (fail closed).
+ */
+export async function egressCut(
+  parts: SandboxParts,
+  iso: SandboxIsolation | undefined,
+): Promise<EgressCut> {
+  if (!iso?.egress) return { allowlist: parts.allowlist };
+  const only = parts.proxyEntry ? [parts.proxyEntry] : [];
+  let held: string[] | undefined;
+  if (iso.egress === 'baseline') held = await parts.baseline?.().catch(() => undefined);
+  if (!held?.length)
+    return {
+      allowlist: only,
+      proxy: {
+        reason:
+          iso.egress === 'baseline'
+            ? `${iso.reason} (no baseline to compare with, so no destination is allowed)`
+            : iso.reason,
+      },
+    };
+  const dests = new Set(held);
+  const kernel: string[] = [];
+  for (const d of held) {
+    const m = /^(?:\[([0-9a-f:.]+)\]|([^:]+)):(\d+)$/i.exec(d);
+    const host = m?.[1] ?? m?.[2];
+    if (!host || !ipNet(host)) continue; // a name: the proxy's to allow
+    const port = Number(m![3]);
+    if (allowlistCovers(parts.allowlist, host, port))
+      kernel.push(`${host.includes(':') ? 6 : 4},${host},${host.includes(':') ? 128 : 32},${port}`);
+  }
   return {
-    reason:
-      iso.egress === 'baseline'
-        ? `${iso.reason} (no baseline reaches this sandbox, so no destination is allowed)`
-        : iso.reason,
+    allowlist: [...only, ...kernel],
+    proxy: {
+      reason: `${iso.reason} (outside the baseline)`,
+      allows: (host, port) => dests.has(destId(host, port)),
+    },
   };
 }
 
@@ -238,7 +276,7 @@ export async function applyIsolation(
   const done: string[] = [];
   if (now?.full) {
     // Nothing left to cut once the processes are gone: kill first, it is the fastest way out.
-    parts.proxy?.isolate(proxyIsolation(now));
+    parts.proxy?.isolate({ reason: now.reason });
     if (parts.cgroupDir) {
       const n = await killGroup(parts.cgroupDir);
       done.push(`full isolation: ${n} process(es) of the sandbox killed (cgroup.kill)`);
@@ -251,9 +289,10 @@ export async function applyIsolation(
   const cut = !!now?.egress;
   const wasCut = !!before?.egress;
   if (cut || wasCut) {
+    const left = await egressCut(parts, now);
     // The proxy first: it changes at once, the kernel after a process spawn.
-    const closed = parts.proxy?.isolate(proxyIsolation(now)) ?? 0;
-    const list = isolatedAllowlist(parts, now);
+    const closed = parts.proxy?.isolate(left.proxy) ?? 0;
+    const list = left.allowlist;
     if (parts.cgroupDir && parts.ebpf) await setAllowlist(parts.cgroupDir, list, parts.tool);
     let ended = 0;
     if (cut && parts.cgroupDir && parts.mount)
@@ -262,7 +301,7 @@ export async function applyIsolation(
       );
     if (cut)
       done.push(
-        `egress cut${parts.cgroupDir && parts.ebpf ? ' (eBPF allowlist: the proxy only)' : ' at the proxy only (no eBPF)'}: ${ended} connection(s) ended, ${closed} proxied connection(s) closed`,
+        `egress cut${left.proxy?.allows ? ' to the baseline' : ''}${parts.cgroupDir && parts.ebpf ? ` (eBPF allowlist: the proxy${list.length > 1 ? ` and ${list.length - 1} baseline address(es)` : ' only'})` : ' at the proxy only (no eBPF)'}: ${ended} connection(s) ended, ${closed} proxied connection(s) closed`,
       );
     else done.push('egress restored');
   }
