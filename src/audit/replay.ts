@@ -95,6 +95,15 @@ export async function reevaluate(rec: AuditRecord, set: CompiledPolicySet): Prom
       .filter(Boolean)
       .join('; ');
   }
+  // Replay applies the default tier responses; the server may have been configured otherwise.
+  const tiered = (ids: { policy: string }[]) => ids.some((r) => r.policy === 'cordon/risk-tier');
+  if (!reproduces && (tiered(rec.reasons) || tiered(d.reasons)))
+    caveat = [
+      caveat,
+      `the risk tier table decided (risk ${rec.facts.risk.score}, ${rec.facts.risk.level}); replay applies the default risk.responses`,
+    ]
+      .filter(Boolean)
+      .join('; ');
   const out = {
     record: rec,
     decision: d.decision,
