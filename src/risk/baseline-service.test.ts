@@ -216,3 +216,21 @@ describe('a baseline store that cannot be read fails closed', () => {
     assert.equal(Math.round(stored.observations(clock.now)), 4);
   });
 });
+
+describe('the cache of baselines', () => {
+  it('beyond maxCached, baselines with nothing pending leave memory and are read again on need', async () => {
+    const store = new MemoryBaselineStore();
+    const clock = { now: Date.UTC(2026, 0, 1) };
+    const svc = new BaselineService({ store, clock: () => clock.now, maxCached: 3, retryMs: 0 });
+    for (const a of ['a1', 'a2', 'a3', 'a4', 'a5']) {
+      svc.learn(a, [], { destination: [`${a}.example:443`] }, clock.now);
+      await svc.flush();
+    }
+    assert.ok(svc.cached <= 3, `${svc.cached} cached`);
+    await svc.setMode('a1', 'enforce', 'test');
+    const seen = await svc.facts('a1', [], { destination: ['a1.example:443'] });
+    const novel = await svc.facts('a1', [], { destination: ['a2.example:443'] });
+    assert.equal(seen.novel.destination, false);
+    assert.equal(novel.novel.destination, true);
+  });
+});

@@ -55,6 +55,8 @@ export interface BaselineOptions {
   refreshMs?: number;
   /** After a failed read, how long before the store is tried again for that subject (ms). */
   retryMs?: number;
+  /** Baselines kept in memory; beyond, the ones cached longest with nothing pending go. */
+  maxCached?: number;
   /** Tells other nodes about resets and mode changes. */
   bus?: ChangeBus;
   clock?: () => number;
@@ -94,6 +96,7 @@ export class BaselineService {
   private readonly clock: () => number;
   private readonly refreshMs: number;
   private readonly retryMs: number;
+  private readonly maxCached: number;
   private timer?: NodeJS.Timeout;
   private unsubscribe?: () => void;
   private flushing?: Promise<void>;
@@ -106,6 +109,7 @@ export class BaselineService {
     this.clock = o.clock ?? Date.now;
     this.refreshMs = o.refreshMs ?? 30_000;
     this.retryMs = o.retryMs ?? 1000;
+    this.maxCached = o.maxCached ?? 100_000;
     if (o.flushMs) {
       this.timer = setInterval(() => void this.flush(), o.flushMs);
       this.timer.unref();
@@ -172,7 +176,7 @@ export class BaselineService {
       if (!e) {
         // Not read yet: learn now, merge the stored baseline in when it arrives.
         e = { view: new Baseline(this.params, at), loaded: false, loadedAt: -Infinity };
-        this.entries.set(subject, e);
+        this.cache(subject, e);
         void this.load(subject);
       }
       e.view.add(obs, at);
@@ -208,6 +212,20 @@ export class BaselineService {
     return undefined; // a load is under way
   }
 
+  /** Adds an entry, first making room: entries with nothing pending are read again on need. */
+  private cache(subject: string, e: Entry): void {
+    if (this.entries.size >= this.maxCached) {
+      let excess = this.entries.size - Math.floor(this.maxCached * 0.9);
+      for (const [k, v] of this.entries) {
+        if (excess <= 0) break;
+        if (v.pending || v.busy) continue;
+        this.entries.delete(k);
+        excess--;
+      }
+    }
+    this.entries.set(subject, e);
+  }
+
   private loadMode(agent: string): Promise<void> {
     let m = this.modes.get(agent);
     if (m?.busy) return m.busy;
@@ -235,7 +253,7 @@ export class BaselineService {
     if (e?.busy) return e.busy;
     if (!e) {
       e = { view: new Baseline(this.params, this.clock()), loaded: false, loadedAt: -Infinity };
-      this.entries.set(subject, e);
+      this.cache(subject, e);
     }
     const entry = e;
     entry.busy = (async () => {

@@ -134,3 +134,29 @@ describe('cordon baseline show|mode|reset|suggest through the control API', () =
     assert.equal(change.user, 'cordon-admin');
   });
 });
+
+describe('a baseline store that fails', () => {
+  it('is a 503 that says so, not an internal error', async () => {
+    class DownStore extends MemoryBaselineStore {
+      override get(): Promise<never> {
+        return Promise.reject(new Error('connection refused'));
+      }
+    }
+    const metrics = new Metrics();
+    const logger = pino({ level: 'silent' });
+    const baselines = new BaselineService({ store: new DownStore() });
+    const decisions = new DecisionService(await exampleEngine(), metrics, logger);
+    const t = testAuth();
+    const down = buildApp({ decisions, metrics, logger, auth: t.auth, baselines });
+    try {
+      const res = await down.inject({ url: '/v1/baselines/support-bot', headers: t.admin });
+      assert.equal(res.statusCode, 503);
+      assert.match(
+        (res.json() as { error: string }).error,
+        /the baseline store cannot be used: connection refused/,
+      );
+    } finally {
+      await down.close();
+    }
+  });
+});

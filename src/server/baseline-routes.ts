@@ -42,6 +42,24 @@ const suggestQuery = z.strictObject({ since: z.iso.datetime({ offset: true }).op
 
 type Params = { Params: { agent: string } };
 
+/** A baseline store that fails is a 503 saying so, not a 500. */
+const UNAVAILABLE = Symbol('unavailable');
+
+async function stored<T>(
+  reply: FastifyReply,
+  op: () => Promise<T>,
+): Promise<T | typeof UNAVAILABLE> {
+  try {
+    return await op();
+  } catch (e) {
+    reply.log.error({ err: e }, 'baseline store failed');
+    void reply
+      .code(503)
+      .send({ error: `the baseline store cannot be used: ${(e as Error).message}` });
+    return UNAVAILABLE;
+  }
+}
+
 export function registerBaselineRoutes(app: FastifyInstance, o: BaselineRoutesOptions): void {
   const control = { config: { auth: 'control' as const } };
   const agentRef = (id: string): ResourceRef => ({ type: 'Agent', id });
@@ -76,7 +94,8 @@ export function registerBaselineRoutes(app: FastifyInstance, o: BaselineRoutesOp
     const { agent } = req.params;
     const classes = await permitted(req.caller, reply, agent, [['readBaseline', agentRef(agent)]]);
     if (!classes) return reply;
-    return o.baselines.summary(agent, classes);
+    const summary = await stored(reply, () => o.baselines.summary(agent, classes));
+    return summary === UNAVAILABLE ? reply : summary;
   });
 
   app.post<Params>('/v1/baselines/:agent/mode', control, async (req, reply) => {
@@ -87,8 +106,12 @@ export function registerBaselineRoutes(app: FastifyInstance, o: BaselineRoutesOp
       mode: body.data.mode,
     });
     if (!ok) return reply;
-    const before = await o.baselines.mode(agent);
-    const after = await o.baselines.setMode(agent, body.data.mode, describe(req.caller));
+    const changed = await stored(reply, async () => ({
+      before: await o.baselines.mode(agent),
+      after: await o.baselines.setMode(agent, body.data.mode, describe(req.caller)),
+    }));
+    if (changed === UNAVAILABLE) return reply;
+    const { before, after } = changed;
     req.log.info(
       { agent, from: before.mode, to: after.mode, by: after.by },
       'baseline mode changed',
@@ -102,7 +125,8 @@ export function registerBaselineRoutes(app: FastifyInstance, o: BaselineRoutesOp
       reset: true,
     });
     if (!ok) return reply;
-    const forgotten = await o.baselines.reset(agent);
+    const forgotten = await stored(reply, () => o.baselines.reset(agent));
+    if (forgotten === UNAVAILABLE) return reply;
     req.log.info({ agent, forgotten, by: describe(req.caller) }, 'baseline reset');
     return { agent, reset: forgotten };
   });
@@ -117,7 +141,8 @@ export function registerBaselineRoutes(app: FastifyInstance, o: BaselineRoutesOp
     ]);
     if (!ok) return reply;
     const serving = o.decisions.engine.policies;
-    const baseline = await o.baselines.current('agent', agent);
+    const baseline = await stored(reply, () => o.baselines.current('agent', agent));
+    if (baseline === UNAVAILABLE) return reply;
     const now = Date.now();
     const suggestion = suggestPolicies(agent, baseline, now);
     const validation = validateSuggestion(suggestion.text, serving.sources);
