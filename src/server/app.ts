@@ -75,6 +75,8 @@ export interface AppOptions {
   policyPeers?: () => PolicyPeers | undefined;
   /** The policy bundle's state, when the policies come from one (shown in /healthz). */
   policyBundle?: () => BundleStatus | undefined;
+  /** Each storage part's state: "ok" or what is wrong (Stores.health, shown in /healthz). */
+  storage?: () => Promise<Record<string, string>>;
   /** Behavioral baselines: show, mode, reset, suggest (baseline-routes.ts). */
   baselines?: BaselineService;
   /** Reloads the policies (POST /v1/policies/reload); absent when nothing can be reloaded. */
@@ -269,6 +271,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       ...(reloadError ? { reloadError } : {}),
       ...(bundle ? { policyBundle: bundle } : {}),
       ...(peers ? { policyPeers: peers } : {}),
+      ...(opts.storage ? { storage: await opts.storage() } : {}),
     };
   });
 

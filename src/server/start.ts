@@ -108,6 +108,7 @@ export async function serveApi(
     reload: () => (pdp.bundle ? pdp.bundle.check() : policies.reload()),
     policyBundle: () => pdp.bundle?.status(),
     policyPeers: () => gossip?.status(),
+    storage: () => pdp.stores.health(),
     auth,
   });
   try {

@@ -5,11 +5,12 @@ import type { CordonConfig } from '../config/config.js';
 import type { Stores } from './ports.js';
 
 export async function openStores(config: Pick<CordonConfig, 'data' | 'storage'>): Promise<Stores> {
-  const { postgres, redis } = config.storage;
+  const { postgres } = config.storage;
   if (!postgres) {
     const { openEmbeddedStores } = await import('./sqlite/index.js');
     return openEmbeddedStores(config.data);
   }
   const { openPostgresStores } = await import('./postgres/index.js');
-  return openPostgresStores({ postgres, redis });
+  // The whole storage section: storage.schema too (the cluster audit log uses the same one).
+  return openPostgresStores({ ...config.storage, postgres });
 }

@@ -18,6 +18,17 @@ import { PostgresSessionEvents } from './sessions.js';
 import { PostgresUsageStore } from './usage.js';
 
 export type { PostgresOptions };
+
+const HEALTH_MS = 1000;
+
+/** `p`, or `late` when it takes longer than `ms`. */
+function within<T>(ms: number, p: Promise<T>, late: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(late), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 export { MIGRATIONS } from './migrations.js';
 
 export interface PostgresStores extends Stores {
@@ -69,7 +80,16 @@ export async function openPostgresStores(
     baselines: new PostgresBaselineStore(db),
     bus: b,
     async health() {
-      const [postgres, bus] = await Promise.all([db.health(), b.health()]);
+      // A probe asking /healthz waits at most a second, whatever hangs.
+      const [postgres, bus] = await Promise.all([
+        within(HEALTH_MS, db.health(), `down: PostgreSQL at ${db.shown} did not answer within 1 s`),
+        within(HEALTH_MS, b.health(), {
+          notifications: 'unknown: no answer within 1 s',
+          ...(storage.redis
+            ? { redis: 'down: no answer within 1 s (notifications via PostgreSQL)' }
+            : {}),
+        }),
+      ]);
       return { postgres, ...bus };
     },
     close() {

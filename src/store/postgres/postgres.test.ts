@@ -464,7 +464,7 @@ describe('PostgreSQL backend: PostgreSQL unreachable or lost', { skip: pgMissing
         /PostgreSQL at postgres:\/\/.* is unreachable \(.*timeout.*\): reading isolation state failed/i,
       );
       await assert.rejects(s.approvals.consume('x', new Date()), /is unreachable \(.*timeout/i);
-      assert.match((await s.health()).postgres ?? '', /^down: PostgreSQL at .* is unreachable/);
+      assert.match((await s.health()).postgres ?? '', /^down: PostgreSQL at /);
       await eventually('the hung listener noticed', async () =>
         /^down: PostgreSQL listener/.test((await s.health()).notifications ?? ''),
       );
