@@ -13,6 +13,7 @@ for (const bench of [
   'store',
   'isolation',
   'baseline',
+  'audit-cluster',
 ]) {
   // mcp.bench prints warnings itself, less the SDK client's listener-count ones.
   const flags = ['--expose-gc', ...(bench === 'mcp' ? ['--no-warnings'] : [])];

@@ -155,6 +155,26 @@ describe('the cluster audit log in PostgreSQL', { skip }, () => {
     }
   });
 
+  it('the sequencer numbers the record itself, not a "seq" inside its recorded input', async () => {
+    const c = await cluster('seq');
+    try {
+      const a = await c.open({ recordInput: true });
+      const engine = await exampleEngine();
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t = await engine.trace({ ...REQUESTS[0]!, input: { seq: 0, a: { seq: 0 } } });
+        await a.append(t);
+        ids.push(t.decision.decisionId);
+      }
+      const p = (await a.proof(ids[2]!))!;
+      assert.equal(p.record.seq, p.index);
+      assert.deepEqual(p.record.input, { seq: 0, a: { seq: 0 } });
+      assert.equal((await c.verify(a)).ok, true);
+    } finally {
+      await c.closeAll();
+    }
+  });
+
   it('a sequencer whose node is killed (SIGKILL) mid-load is replaced, and nothing acknowledged is lost', async () => {
     const c = await cluster('kill');
     const script = new URL('../../testing/cluster-audit-writer.js', import.meta.url);

@@ -122,6 +122,19 @@ export async function fencedCheckpointInsert(
   return r.rowCount === 1;
 }
 
+/**
+ * Where the record's own `seq` value (0) is in its canonical text: the one character that
+ * changes when the record is numbered 1 instead (a nested "seq" in the input does not move).
+ */
+function seqOffset(rec: AuditRecord, text: string): number {
+  const other = canonical({ ...rec, seq: 1 });
+  let i = 0;
+  while (i < text.length && text.charCodeAt(i) === other.charCodeAt(i)) i++;
+  if (text[i] !== '0' || other[i] !== '1' || text.length !== other.length)
+    throw new Error('the record number could not be located in its canonical text');
+  return i;
+}
+
 /** An in-memory tree over leaf hashes (32 bytes a record), as each node holds one. */
 class Tree {
   readonly leaves: Hash[] = [];
@@ -286,15 +299,15 @@ export class ClusterAuditLog implements AuditService {
   private async commitBatch(batch: Pending[]): Promise<void> {
     const keyId = this.signer.key.id.toString('hex');
     const kept: Pending[] = [];
-    const ids: string[] = [];
-    const bodies: string[] = [];
+    const entries: [string, string | null, string, string, number][] = [];
     const newSets: { version: string; sources: PolicySources }[] = [];
     for (const p of batch) {
       try {
-        // Numbered 0 here; the sequencer sets the index and hashes the record with it.
-        const text = canonical(buildRecord(p.trace, 0, keyId, this.opts));
-        ids.push(p.trace.decision.decisionId);
-        bodies.push(text);
+        // Canonical text numbered 0, and where the number is: the sequencer puts the index
+        // there without parsing the record again (its work is what bounds the cluster).
+        const rec = buildRecord(p.trace, 0, keyId, this.opts);
+        const text = canonical(rec);
+        entries.push([rec.id, rec.session ?? null, rec.time, text, seqOffset(rec, text)]);
         kept.push(p);
       } catch (e) {
         p.reject(new AuditLogError(`audit append failed: ${(e as Error).message}`));
@@ -306,9 +319,11 @@ export class ClusterAuditLog implements AuditService {
     }
     if (kept.length === 0) return;
     try {
+      // Rows as one JSON parameter: JSON.stringify is native, array literals are escaped in JS.
       const insert = [
-        'INSERT INTO audit_entries (decision_id, body) SELECT * FROM unnest($1::text[], $2::text[])',
-        [ids, bodies],
+        `INSERT INTO audit_entries (decision_id, session, time, body, seq_at)
+           SELECT x->>0, x->>1, x->>2, x->>3, (x->>4)::int FROM json_array_elements($1::json) AS x`,
+        [JSON.stringify(entries)],
       ] as const;
       if (newSets.length === 0) await this.pool.query(insert[0], [...insert[1]]);
       else {
@@ -373,8 +388,9 @@ export class ClusterAuditLog implements AuditService {
       if (this.closed) return;
       try {
         await this.follow();
+        this.reported.follower = undefined;
       } catch (e) {
-        this.report(e);
+        this.report('follower', e);
       }
     }
   }
@@ -399,10 +415,18 @@ export class ClusterAuditLog implements AuditService {
     return { size, note };
   }
 
-  private report(e: unknown): void {
+  /** What each background task last reported: the same failure is reported once, not per retry. */
+  private reported: Record<'sequencer' | 'follower', string | undefined> = {
+    sequencer: undefined,
+    follower: undefined,
+  };
+
+  private report(source: 'sequencer' | 'follower', e: unknown): void {
     if (this.closed) return;
     const err = e instanceof Error ? e : new Error(String(e));
     this.lastError = err.message;
+    if (this.reported[source] === err.message) return;
+    this.reported[source] = err.message;
     this.opts.onError(err);
   }
 
@@ -426,7 +450,9 @@ export class ClusterAuditLog implements AuditService {
           await sleep(this.opts.lockRetryMs);
         }
         await this.exclusive(() => this.takeOver(client!));
-        let lastSigned = Date.now();
+        this.reported.sequencer = undefined;
+        let lastSigned = 0; // what the last sequencer left unsigned is signed at once
+        let idle = 0;
         while (!this.closed) {
           const n = await this.exclusive(() => this.sequence(client!));
           const grown = this.tree.size > (this.checkpointed?.size ?? -1);
@@ -438,10 +464,13 @@ export class ClusterAuditLog implements AuditService {
             await this.exclusive(() => this.sign(client!));
             lastSigned = Date.now();
           }
-          if (n === 0) await sleep(this.opts.sequencePollMs);
+          // Idle, it looks less often (up to 10 times the poll interval); busy, not at all.
+          idle =
+            n > 0 ? 0 : Math.min(idle + this.opts.sequencePollMs, 10 * this.opts.sequencePollMs);
+          if (idle > 0) await sleep(idle);
         }
       } catch (e) {
-        if (!this.closed) this.report(e);
+        if (!this.closed) this.report('sequencer', e);
       } finally {
         this.sequencing = false;
         if (this.lockClient === client) this.lockClient = undefined;
@@ -493,6 +522,9 @@ export class ClusterAuditLog implements AuditService {
 
   /** One transaction: checks the lock, numbers up to maxBatch entries, moves them to records. */
   private async sequence(client: pg.Client): Promise<number> {
+    // A read first: an idle log costs one query per poll, not a transaction.
+    const any = await client.query('SELECT 1 FROM audit_entries LIMIT 1');
+    if (any.rowCount === 0) return 0;
     await client.query('BEGIN');
     let rows: StoredRecord[];
     try {
@@ -508,8 +540,15 @@ export class ClusterAuditLog implements AuditService {
         throw new SequencerFenced(
           `audit_records ends at ${next.rows[0]!.n}, this sequencer's tree at ${this.tree.size}: another writer`,
         );
-      const entries = await client.query<{ id: string; decision_id: string; body: string }>(
-        'SELECT id, decision_id, body FROM audit_entries ORDER BY id LIMIT $1',
+      const entries = await client.query<{
+        id: string;
+        decision_id: string;
+        session: string | null;
+        time: string;
+        body: string;
+        seq_at: number;
+      }>(
+        'SELECT id, decision_id, session, time, body, seq_at FROM audit_entries ORDER BY id LIMIT $1',
         [this.opts.maxBatch],
       );
       if (entries.rows.length === 0) {
@@ -525,28 +564,33 @@ export class ClusterAuditLog implements AuditService {
       rows = [];
       for (const e of entries.rows) {
         if (numbered.has(e.decision_id)) continue;
-        const rec = JSON.parse(e.body) as AuditRecord;
-        rec.seq = this.tree.size + rows.length;
-        const text = canonical(rec);
+        const seq = this.tree.size + rows.length;
+        // The canonical text with `seq` in place of the 0 (an integer is its own canonical form).
+        const text = `${e.body.slice(0, e.seq_at)}${seq}${e.body.slice(e.seq_at + 1)}`;
         rows.push({
-          seq: rec.seq,
-          decisionId: rec.id,
-          session: rec.session ?? null,
-          time: rec.time,
+          seq,
+          decisionId: e.decision_id,
+          session: e.session,
+          time: e.time,
           record: text,
           leafHash: hashLeaf(Buffer.from(text, 'utf8')),
         });
       }
       await client.query(
         `INSERT INTO audit_records (seq, decision_id, session, time, record, leaf_hash)
-           SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])`,
+           SELECT (x->>0)::int8, x->>1, x->>2, x->>3, x->>4, decode(x->>5, 'hex')
+             FROM json_array_elements($1::json) AS x`,
         [
-          rows.map((r) => r.seq),
-          rows.map((r) => r.decisionId),
-          rows.map((r) => r.session),
-          rows.map((r) => r.time),
-          rows.map((r) => r.record),
-          rows.map((r) => r.leafHash),
+          JSON.stringify(
+            rows.map((r) => [
+              r.seq,
+              r.decisionId,
+              r.session,
+              r.time,
+              r.record,
+              r.leafHash.toString('hex'),
+            ]),
+          ),
         ],
       );
       await client.query('DELETE FROM audit_entries WHERE id = ANY($1::int8[])', [

@@ -76,7 +76,11 @@ const DDL = `
   CREATE TABLE IF NOT EXISTS audit_entries (
     id BIGSERIAL PRIMARY KEY,
     decision_id TEXT NOT NULL UNIQUE,
+    session TEXT,
+    time TEXT NOT NULL,
+    -- the canonical record numbered 0, and the offset of that 0 (the sequencer writes the index)
     body TEXT NOT NULL,
+    seq_at INTEGER NOT NULL,
     created TIMESTAMPTZ NOT NULL DEFAULT now()
   );
   CREATE TABLE IF NOT EXISTS audit_records (
