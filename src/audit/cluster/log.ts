@@ -213,7 +213,10 @@ export class ClusterAuditLog implements AuditService {
         throw new AuditLogError(`audit signing key: ${(e as Error).message}`);
       }
       if (signer.key.name !== origin)
-        throw new AuditLogError(`signing key is for "${signer.key.name}", the log is "${origin}"`);
+        throw new AuditLogError(
+          `signing key ${signer.file} is for "${signer.key.name}", the log in PostgreSQL is "${origin}"` +
+            (opts.signingKey ? '' : ': set audit.signingKey to a key file shared by every node'),
+        );
       // The first node records the log's verifier key; every other node must sign with it.
       const vkey = formatVerifierKey(signer.key);
       await pool.query(
@@ -523,7 +526,8 @@ export class ClusterAuditLog implements AuditService {
   /** One transaction: checks the lock, numbers up to maxBatch entries, moves them to records. */
   private async sequence(client: pg.Client): Promise<number> {
     // A read first: an idle log costs one query per poll, not a transaction.
-    const any = await client.query('SELECT 1 FROM audit_entries LIMIT 1');
+    // By the index: a scan of the table would walk the dead rows of every batch moved out.
+    const any = await client.query('SELECT id FROM audit_entries ORDER BY id LIMIT 1');
     if (any.rowCount === 0) return 0;
     await client.query('BEGIN');
     let rows: StoredRecord[];

@@ -83,6 +83,8 @@ const DDL = `
     seq_at INTEGER NOT NULL,
     created TIMESTAMPTZ NOT NULL DEFAULT now()
   );
+  -- A queue: every row is deleted soon after it is inserted, so vacuum it by row count.
+  ALTER TABLE audit_entries SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
   CREATE TABLE IF NOT EXISTS audit_records (
     seq BIGINT PRIMARY KEY,
     decision_id TEXT NOT NULL UNIQUE,
