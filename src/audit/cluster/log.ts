@@ -161,7 +161,8 @@ export class ClusterAuditLog implements AuditService {
   private treeLock: Promise<unknown> = Promise.resolve();
   private lockClient: pg.Client | undefined;
   private sequencing = false;
-  private checkpointWanted = false;
+  /** A proof waits for a checkpoint of at least this size (signed before the interval ends). */
+  private wantedSize = 0;
   private loops: Promise<void>[] = [];
   private readonly keys: LockKeys;
   private readonly channel: string;
@@ -458,12 +459,12 @@ export class ClusterAuditLog implements AuditService {
         let idle = 0;
         while (!this.closed) {
           const n = await this.exclusive(() => this.sequence(client!));
-          const grown = this.tree.size > (this.checkpointed?.size ?? -1);
+          const signedSize = this.checkpointed?.size ?? -1;
+          const wanted = this.wantedSize > signedSize;
           if (
-            grown &&
-            (this.checkpointWanted || Date.now() - lastSigned >= this.opts.checkpointIntervalMs)
+            this.tree.size > signedSize &&
+            (wanted || Date.now() - lastSigned >= this.opts.checkpointIntervalMs)
           ) {
-            this.checkpointWanted = false;
             await this.exclusive(() => this.sign(client!));
             lastSigned = Date.now();
           }
@@ -515,7 +516,8 @@ export class ClusterAuditLog implements AuditService {
     }
     await client.query(`LISTEN ${this.channel}`);
     client.on('notification', (m) => {
-      if (m.channel === this.channel) this.checkpointWanted = true;
+      if (m.channel === this.channel)
+        this.wantedSize = Math.max(this.wantedSize, Number(m.payload) || 0);
     });
     this.tree = tree;
     this.checkpointed = checkpointed;
@@ -666,8 +668,10 @@ export class ClusterAuditLog implements AuditService {
         );
       if (row && !asked) {
         asked = true;
-        if (this.sequencing) this.checkpointWanted = true;
-        else await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, 'checkpoint']);
+        // The sequencer, wherever it runs, signs a checkpoint covering it now.
+        const size = row.seq + 1;
+        if (this.sequencing) this.wantedSize = Math.max(this.wantedSize, size);
+        else await this.pool.query('SELECT pg_notify($1, $2)', [this.channel, String(size)]);
       }
       await sleep(Math.min(50, this.opts.followMs));
       await this.follow();
