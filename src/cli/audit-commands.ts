@@ -29,7 +29,8 @@ interface LogSource {
 
 async function openStore(o: LogSource): Promise<AuditReader> {
   if (o.postgres !== undefined) {
-    const { openPgReader } = await lib();
+    // PostgreSQL's client is loaded only for a cluster's log.
+    const { openPgReader } = await import('../audit/cluster/schema.js');
     try {
       return await openPgReader({ url: o.postgres, schema: o.schema });
     } catch (e) {

@@ -5,7 +5,6 @@ export { SingleBar } from 'cli-progress';
 export { checkInclusionBundle } from '../audit/check-proof.js';
 export { isInside, keyPaths, readVerifierKey } from '../audit/keys.js';
 export { parseVerifierKey } from '../audit/note.js';
-export { openPgReader } from '../audit/cluster/schema.js';
 export { AUDIT_DB, inclusionBundle, treeFromReader } from '../audit/log.js';
 export { toOcsf } from '../audit/ocsf.js';
 export { replaySession, whatIf } from '../audit/replay.js';
