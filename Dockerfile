@@ -1,7 +1,7 @@
 # Cordon's container image (docs/deploy.md). Two stages:
 #   build    Debian with Node 20 and the C/BPF toolchain: compiles the TypeScript and the native
-#            kernel parts (native/build/cordon-launch, native/build/egress.bpf.o), then drops the
-#            development dependencies.
+#            kernel parts (native/build: cordon-launch, egress.bpf.o, cordon-egress), then drops
+#            the development dependencies.
 #   runtime  Debian slim with Node 20, the production dependencies, the build output and libbpf,
 #            running as an unprivileged user. `cordon serve` reads /etc/cordon/cordon.yaml.
 # The same Debian release in both stages, so better-sqlite3's compiled addon and the launcher
