@@ -20,10 +20,10 @@ function node(bus: ChangeBus, name: string, version: { v: string }, now = Date.n
 }
 
 /** Waits (bounded) until `check` holds: messages cross a real bus asynchronously. */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (check()) return;
-    await sleep(50);
+async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await check()) return;
+    await sleep(100);
   }
   assert.fail(`never happened: ${what}`);
 }
@@ -128,6 +128,63 @@ describe('policy version gossip between nodes on PostgreSQL and Redis', async ()
       b.close();
       await s1.close();
       await s2.close();
+    }
+  });
+});
+
+describe('cordon serve nodes on one PostgreSQL report a peer on another policy version', async () => {
+  const skip = (await serviceSkips()).postgresAndRedis;
+  const schema = throwawaySchema('gossip_serve');
+  after(() => schema.drop());
+
+  it('shows the differing peer in /healthz, and hears only its own cluster', async (t) => {
+    if (skip) return t.skip(skip);
+    const { configSchema } = await import('../config/config.js');
+    const { startServer } = await import('../server/start.js');
+    const { EXAMPLE_POLICIES, tempDir } = await import('../testing/fixtures.js');
+    const { cp, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { pino } = await import('pino');
+    const changed = await tempDir();
+    await cp(EXAMPLE_POLICIES, changed, { recursive: true });
+    await writeFile(
+      join(changed, 'extra.cedar'),
+      'forbid(principal, action, resource) when { false };\n',
+    );
+    const start = async (policies: string) =>
+      startServer(
+        configSchema.parse({
+          policies,
+          data: await tempDir(),
+          port: 0,
+          storage: { postgres: TEST_POSTGRES, redis: TEST_REDIS, schema: schema.name },
+          // Not what this is about (a shared log needs one signing key for both nodes).
+          audit: { enabled: false },
+        }),
+        pino({ level: 'silent' }),
+      );
+    const health = async (url: string) =>
+      (await (await fetch(`${url}/healthz`)).json()) as {
+        policyVersion: string;
+        policyPeers?: { peers: number; differing: { version: string }[] };
+      };
+    const a = await start(EXAMPLE_POLICIES);
+    const b = await start(changed).catch(async (e: unknown) => {
+      await a.close();
+      throw e;
+    });
+    try {
+      const vb = (await health(b.url)).policyVersion;
+      let seen: Awaited<ReturnType<typeof health>> | undefined;
+      await eventually(async () => {
+        seen = await health(a.url);
+        return seen.policyPeers?.differing[0]?.version === vb;
+      }, 'node a reports node b on another version');
+      assert.notEqual(seen!.policyVersion, vb);
+      assert.equal(seen!.policyPeers?.peers, 1, 'only the node of its own cluster (schema)');
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });
