@@ -264,6 +264,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       policyVersion: set.version,
       policies: set.size,
       ...(decisions.audit ? { auditRecords: decisions.audit.size } : {}),
+      // A log shared by several nodes: whether this one sequences and signs it now.
+      ...(decisions.audit && 'isSequencer' in decisions.audit
+        ? { auditSequencer: decisions.audit.isSequencer }
+        : {}),
       // The isolation store failing keeps the last states applied: say so where it is looked at.
       ...(opts.isolation && opts.isolation.health() !== 'ok'
         ? { isolation: opts.isolation.health() }
