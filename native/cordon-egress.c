@@ -7,6 +7,8 @@
 //       the allowlist becomes exactly these entries (none: nothing is allowed)
 //   cordon-egress list CGROUPDIR
 //       prints the entries, one FAMILY,ADDR,PREFIX,PORT a line
+//   cordon-egress serve CGROUPDIR
+//       a `set` per stdin line (entries separated by spaces), answered by its status line
 //
 // The maps are found from the group itself (the programs attached to it, then their maps), so
 // nothing is pinned and nothing outlives the group. New entries go in before old ones come
@@ -28,7 +30,8 @@
 static int usage(void)
 {
 	fputs("usage: cordon-egress set CGROUPDIR [FAMILY,ADDR,PREFIX,PORT]...\n"
-	      "       cordon-egress list CGROUPDIR\n",
+	      "       cordon-egress list CGROUPDIR\n"
+	      "       cordon-egress serve CGROUPDIR\n",
 	      stderr);
 	return 2;
 }
@@ -111,26 +114,15 @@ static void print_key(int family, const unsigned char *k)
 static struct entry want[2][MAX_ENTRIES], have[MAX_ENTRIES];
 static int nwant[2];
 
-int main(int argc, char **argv)
+/* The wanted entries from FAMILY,ADDR,PREFIX,PORT specs; 2 when one is bad. */
+static int parse_entries(char **specs, int n)
 {
-	if (argc < 3)
-		return usage();
-	int list = !strcmp(argv[1], "list");
-	if (!list && strcmp(argv[1], "set"))
-		return usage();
-	if (list && argc != 3)
-		return usage();
-	int cg = open(argv[2], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg < 0) {
-		fprintf(stderr, "cordon-egress: cannot open the group %s: %s\n", argv[2],
-			strerror(errno));
-		return 3;
-	}
-	for (int i = 3; i < argc; i++) {
+	nwant[0] = nwant[1] = 0;
+	for (int i = 0; i < n; i++) {
 		int family, keylen;
 		unsigned char key[EGRESS_KEY_MAX];
-		if (parse_net(argv[i], &family, key, &keylen)) {
-			fprintf(stderr, "cordon-egress: bad entry %s\n", argv[i]);
+		if (parse_net(specs[i], &family, key, &keylen)) {
+			fprintf(stderr, "cordon-egress: bad entry %s\n", specs[i]);
 			return 2;
 		}
 		int f = family == 4 ? 0 : 1;
@@ -140,15 +132,34 @@ int main(int argc, char **argv)
 		}
 		memcpy(want[f][nwant[f]++].key, key, (size_t)keylen);
 	}
-	libbpf_set_print(NULL);
-	int maps[2];
+	return 0;
+}
+
+/* The group's maps into maps[0..1]; 3 when the programs are not (yet) attached. */
+static int open_maps(const char *dir, int maps[2])
+{
+	int cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg < 0) {
+		fprintf(stderr, "cordon-egress: cannot open the group %s: %s\n", dir, strerror(errno));
+		return 3;
+	}
 	find_maps(cg, &maps[0], &maps[1]);
 	close(cg);
 	if (maps[0] < 0 || maps[1] < 0) {
-		fprintf(stderr, "cordon-egress: no Cordon egress programs are attached to %s\n",
-			argv[2]);
+		if (maps[0] >= 0)
+			close(maps[0]);
+		if (maps[1] >= 0)
+			close(maps[1]);
+		maps[0] = maps[1] = -1;
+		fprintf(stderr, "cordon-egress: no Cordon egress programs are attached to %s\n", dir);
 		return 3;
 	}
+	return 0;
+}
+
+/* Lists the maps (list) or makes them hold exactly the wanted entries; 4 when one failed. */
+static int apply(int maps[2], int list)
+{
 	int failed = 0;
 	for (int f = 0; f < 2; f++) {
 		int keylen = f == 0 ? 10 : 22, family = f == 0 ? 4 : 6;
@@ -183,4 +194,51 @@ int main(int argc, char **argv)
 		}
 	}
 	return failed ? 4 : 0;
+}
+
+/*
+ * serve: one `set` per stdin line (the entries separated by spaces; an empty line allows
+ * nothing), answered by one line with its exit status, so `cordon run` changes the allowlist
+ * without starting a process each time. The maps are looked up again until they are found.
+ */
+static int serve(const char *dir)
+{
+	int maps[2] = { -1, -1 };
+	char *line = NULL;
+	size_t cap = 0;
+	static char *specs[2 * MAX_ENTRIES];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (getline(&line, &cap, stdin) >= 0) {
+		int n = 0, rc;
+		for (char *tok = strtok(line, " \t\r\n"); tok && n < 2 * MAX_ENTRIES;
+		     tok = strtok(NULL, " \t\r\n"))
+			specs[n++] = tok;
+		rc = parse_entries(specs, n);
+		if (!rc && maps[0] < 0)
+			rc = open_maps(dir, maps);
+		if (!rc)
+			rc = apply(maps, 0);
+		printf("%d\n", rc);
+	}
+	free(line);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		return usage();
+	libbpf_set_print(NULL);
+	if (!strcmp(argv[1], "serve"))
+		return argc == 3 ? serve(argv[2]) : usage();
+	int list = !strcmp(argv[1], "list");
+	if (!list && strcmp(argv[1], "set"))
+		return usage();
+	if (list && argc != 3)
+		return usage();
+	int rc = list ? 0 : parse_entries(argv + 3, argc - 3);
+	int maps[2];
+	if (!rc)
+		rc = open_maps(argv[2], maps);
+	return rc ? rc : apply(maps, list);
 }

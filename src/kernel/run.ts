@@ -28,7 +28,7 @@ import {
   type SandboxIsolation,
   type SandboxParts,
 } from '../sandbox/isolation.js';
-import { EGRESS_TOOL } from '../sandbox/live-egress.js';
+import { AllowlistServer, EGRESS_TOOL } from '../sandbox/live-egress.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../native/build/cordon-launch', import.meta.url));
 export const BPF_OBJECT = fileURLToPath(
@@ -340,6 +340,12 @@ export async function runSandboxed(o: RunOptions): Promise<RunResult> {
       },
     );
     prepared.parts.killCommand = () => child.kill('SIGKILL');
+    // Kept running beside the sandbox, so a cut does not wait for a process to start.
+    const allowlist =
+      o.isolation && prepared.cgroupDir && prepared.parts.ebpf
+        ? new AllowlistServer(prepared.cgroupDir, o.egressTool).start()
+        : undefined;
+    if (allowlist) prepared.parts.setAllowlist = (e) => allowlist.set(e);
     const watch = o.isolation
       ? watchIsolation(
           o.isolation,
@@ -376,6 +382,7 @@ export async function runSandboxed(o: RunOptions): Promise<RunResult> {
       return { code, prepared };
     } finally {
       watch?.stop();
+      allowlist?.close();
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
     }

@@ -210,6 +210,8 @@ export interface SandboxParts {
    * when there is none to compare with (learn mode, nothing learned): then no destination.
    */
   baseline?: () => Promise<string[] | undefined>;
+  /** Changes the kernel allowlist (a kept `cordon-egress serve`); default: `setAllowlist`. */
+  setAllowlist?: (entries: readonly string[]) => Promise<void>;
   /** Ends the sandbox's command when there is no group to kill (not root). */
   killCommand?: () => void;
   tool?: string;
@@ -293,7 +295,10 @@ export async function applyIsolation(
     // The proxy first: it changes at once, the kernel after a process spawn.
     const closed = parts.proxy?.isolate(left.proxy) ?? 0;
     const list = left.allowlist;
-    if (parts.cgroupDir && parts.ebpf) await setAllowlist(parts.cgroupDir, list, parts.tool);
+    if (parts.cgroupDir && parts.ebpf)
+      await (parts.setAllowlist
+        ? parts.setAllowlist(list)
+        : setAllowlist(parts.cgroupDir, list, parts.tool));
     let ended = 0;
     if (cut && parts.cgroupDir && parts.mount)
       ended = await endConnections(parts.mount, parts.cgroupDir, (s) =>

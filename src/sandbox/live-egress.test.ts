@@ -12,6 +12,7 @@ import { createAgentGroup, findCgroup2Mount, removeAgentGroup } from '../kernel/
 import { BPF_OBJECT, LAUNCHER } from '../kernel/run.js';
 import { liveEgressMissing } from '../testing/sandbox-agent.js';
 import {
+  AllowlistServer,
   allowlistCovers,
   endConnections,
   killGroup,
@@ -124,6 +125,20 @@ describe('live egress: a running sandbox', { skip: SKIP }, () => {
     await setAllowlist(group, ['4,127.0.0.0,8,0']);
     assert.deepEqual(await listAllowlist(group), ['4,127.0.0.0,8,0']);
     assert.equal(await agent.ask(`connect ${port}`), 'ok');
+  });
+
+  it('a kept cordon-egress serve makes the same changes, line by line, in order', async () => {
+    const server = new AllowlistServer(group).start();
+    try {
+      await Promise.all([server.set(['4,127.0.0.1,32,0']), server.set([])]);
+      assert.equal(await agent.ask(`connect ${port}`), 'EPERM');
+      await server.set(['4,127.0.0.1,32,0']);
+      assert.equal(await agent.ask(`connect ${port}`), 'ok');
+      await assert.rejects(server.set(['4,not-an-address,32,0']), /an entry is malformed/);
+      assert.deepEqual(await listAllowlist(group), ['4,127.0.0.1,32,0']);
+    } finally {
+      server.close();
+    }
   });
 
   it('ends its open connections (socket destroy): the agent reads ECONNABORTED on the one it held', async () => {

@@ -4,7 +4,8 @@
 // processes (cgroup.kill). Nothing is restarted and no program is reloaded: the next connect()
 // of every process in the group sees the new list.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { readFile, writeFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +48,80 @@ export async function setAllowlist(
         throw failure(`cannot change the egress allowlist of ${cgroupDir}`, e);
       await new Promise((r) => setTimeout(r, 25));
     }
+  }
+}
+
+/**
+ * A `cordon-egress serve` kept running beside one sandbox: each change is a line to it, not a
+ * process start (which takes 100 ms and more on a loaded machine, most of the cut's latency).
+ * If it is gone, a change falls back to a one-shot `cordon-egress set`.
+ */
+/** What `cordon-egress serve`'s status lines mean (its exit codes). */
+const SERVE_STATUS: Record<number, string> = {
+  2: 'an entry is malformed',
+  3: 'no Cordon egress programs are attached',
+  4: 'the kernel refused a map update',
+};
+
+export class AllowlistServer {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private answers: ((code: number) => void)[] = [];
+  private lastError = '';
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly cgroupDir: string,
+    readonly tool = EGRESS_TOOL,
+  ) {}
+
+  /** Starts the helper (it finds the maps at its first change, once the launcher attached them). */
+  start(): this {
+    const child = spawn(this.tool, ['serve', this.cgroupDir], { stdio: 'pipe' });
+    this.child = child;
+    createInterface({ input: child.stdout }).on('line', (l) => this.answers.shift()?.(Number(l)));
+    createInterface({ input: child.stderr }).on('line', (l) => (this.lastError = l));
+    const gone = () => {
+      if (this.child === child) this.child = undefined;
+      for (const a of this.answers.splice(0)) a(-1);
+    };
+    child.once('exit', gone);
+    child.once('error', gone);
+    child.stdin.on('error', () => {}); // a helper that died: seen as its exit
+    return this;
+  }
+
+  private send(entries: readonly string[]): Promise<number> {
+    const child = this.child;
+    if (!child) return Promise.resolve(-1);
+    return new Promise((resolve) => {
+      this.answers.push(resolve);
+      child.stdin.write(`${entries.join(' ')}\n`);
+    });
+  }
+
+  /** As `setAllowlist`, one change at a time, in order. */
+  set(entries: readonly string[]): Promise<void> {
+    const run = async () => {
+      for (let attempt = 0; ; attempt++) {
+        const code = await this.send(entries);
+        if (code === 0) return;
+        if (code === -1) return setAllowlist(this.cgroupDir, entries, this.tool);
+        // 3: the launcher has not attached its programs yet; wait for them, briefly.
+        if (code !== 3 || attempt >= 20)
+          throw new LiveEgressError(
+            `cannot change the egress allowlist of ${this.cgroupDir}: ${SERVE_STATUS[code] ?? `status ${code}`}${this.lastError ? ` (${this.lastError})` : ''}`,
+          );
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  close(): void {
+    this.child?.stdin.end();
+    this.child = undefined;
   }
 }
 
