@@ -223,6 +223,8 @@ export const configSchema = z.strictObject({
       flushSeconds: z.number().positive().default(5),
       /** How long a node uses a cached baseline before reading it again. */
       refreshSeconds: z.number().positive().default(30),
+      /** Baselines a node keeps in memory (about 1.5 KiB each); more are read again on need. */
+      maxCached: z.number().int().min(100).default(100_000),
     })
     .default({
       enabled: true,
@@ -234,6 +236,7 @@ export const configSchema = z.strictObject({
       maxItems: 1000,
       flushSeconds: 5,
       refreshSeconds: 30,
+      maxCached: 100_000,
     }),
   /** The risk tier table and the risk engine (src/risk/config.ts, docs/risk-and-baselines.md). */
   risk: riskConfigSchema,

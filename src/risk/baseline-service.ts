@@ -466,6 +466,7 @@ export interface BaselineConfig {
   maxItems: number;
   flushSeconds: number;
   refreshSeconds: number;
+  maxCached: number;
 }
 
 export function baselineServiceFrom(
@@ -485,6 +486,7 @@ export function baselineServiceFrom(
     defaultMode: c.defaultMode,
     flushMs: c.flushSeconds * 1000,
     refreshMs: c.refreshSeconds * 1000,
+    maxCached: c.maxCached,
     ...more,
   });
 }
