@@ -14,6 +14,7 @@ for (const bench of [
   'isolation',
   'baseline',
   'audit-cluster',
+  'cluster',
 ]) {
   // mcp.bench prints warnings itself, less the SDK client's listener-count ones.
   const flags = ['--expose-gc', ...(bench === 'mcp' ? ['--no-warnings'] : [])];

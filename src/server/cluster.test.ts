@@ -6,18 +6,15 @@
 // node takes over sequencing and the one shared log verifies.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { stringify } from 'yaml';
 import { postgresConfig } from '../store/postgres/url.js';
-import { adminHeader } from '../testing/auth.js';
-import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
+import { tempDir } from '../testing/fixtures.js';
 import { CORDON_CLI } from '../testing/mcp.js';
+import { startServeNode, type ServeNode } from '../testing/serve-node.js';
 import {
   postgresMissing,
   redisMissing,
@@ -29,14 +26,7 @@ import {
 const skip = (await postgresMissing()) ?? (await redisMissing());
 if (skip) console.log(`# skipping the three-node cluster test: ${skip}`);
 
-interface Node {
-  name: string;
-  url: string;
-  data: string;
-  proc: ChildProcess;
-  verifierKey: string;
-  admin: { authorization: string };
-}
+type Node = ServeNode;
 
 interface Decision {
   decision: string;
@@ -49,52 +39,14 @@ const schema = throwawaySchema('cluster');
 const nodes: Node[] = [];
 let keyDir = '';
 
-/** Starts one `cordon serve` process on the shared schema; resolves once it listens. */
+/** Starts one node on the shared schema and key; resolves once it listens. */
 async function startNode(name: string): Promise<Node> {
-  const data = await tempDir(`cordon-cluster-${name}-`);
-  const config = join(data, 'cordon.yaml');
-  await writeFile(
-    config,
-    stringify({
-      policies: EXAMPLE_POLICIES,
-      data,
-      port: 0,
-      watch: false,
-      log: { level: 'info' },
-      storage: { postgres: TEST_POSTGRES, redis: TEST_REDIS, schema: schema.name },
-      // Every node signs with the one key of the shared log (only the sequencer uses it).
-      audit: { signingKey: join(keyDir, 'audit.key') },
-      approvals: { approvers: 'trusted' },
-    }),
-  );
-  const proc = spawn(process.execPath, [CORDON_CLI, 'serve', '--config', config], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const node = await startServeNode(name, {
+    storage: { postgres: TEST_POSTGRES, redis: TEST_REDIS, schema: schema.name },
+    // Every node signs with the one key of the shared log (only the sequencer uses it).
+    signingKey: join(keyDir, 'audit.key'),
+    config: { approvals: { approvers: 'trusted' } },
   });
-  const stderr: string[] = [];
-  proc.stderr!.on('data', (c: Buffer) => stderr.push(c.toString()));
-  const lines = createInterface({ input: proc.stdout! });
-  const ready = new Promise<{ port: number; key: string }>((resolve, reject) => {
-    lines.on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number; audit?: { key: string } };
-        if (entry.msg === 'cordon serving') resolve({ port: entry.port!, key: entry.audit!.key });
-      } catch {
-        /* not a log line */
-      }
-    });
-    proc.once('exit', (code) =>
-      reject(new Error(`node ${name} exited (${code}) before serving: ${stderr.join('')}`)),
-    );
-  });
-  const { port, key } = await ready;
-  const node: Node = {
-    name,
-    url: `http://127.0.0.1:${port}`,
-    data,
-    proc,
-    verifierKey: key,
-    admin: await adminHeader(data),
-  };
   nodes.push(node);
   return node;
 }
@@ -161,9 +113,7 @@ describe('three cordon serve nodes on one PostgreSQL and Redis', { skip }, () =>
     await Promise.all([startNode('b'), startNode('c')]);
   });
   after(async () => {
-    const running = nodes.filter((n) => n.proc.exitCode === null && n.proc.signalCode === null);
-    for (const n of running) n.proc.kill('SIGTERM');
-    await Promise.all(running.map((n) => once(n.proc, 'exit')));
+    await Promise.all(nodes.map((n) => n.stop()));
     await schema.drop();
   });
 
