@@ -190,6 +190,52 @@ describe('progressive outcomes', () => {
     const critical = await at(95);
     assert.equal(critical.obligations[0]?.type, 'isolate');
   });
+
+  it('in monitor mode, baseline deviations raise the score but never trigger the tier table alone', async () => {
+    const anyone = compileOk({
+      'entities.json': basicEntities,
+      'p.cedar': 'permit(principal, action, resource);',
+    });
+    // A novel item and a burst: 45 points, over the medium threshold (40), all from the baseline.
+    const deviating = (
+      mode: string,
+      extra: { name: string; value: number; weight: number }[] = [],
+    ): Stage => ({
+      name: 'baseline-and-risk',
+      run: (s) => {
+        s.facts.baseline = {
+          mode,
+          novel: {
+            tool: true,
+            model: false,
+            destination: false,
+            path: false,
+            dataset: false,
+            delegate: false,
+          },
+          deviation: 100,
+          rateRatio: 500,
+        };
+        const signals = [
+          { name: 'baseline.deviation', value: 1, weight: 35 },
+          { name: 'baseline.rate', value: 1, weight: 10 },
+          ...extra,
+        ];
+        s.facts.risk.signals = signals;
+        s.facts.risk.score = signals.reduce((t, x) => t + x.value * x.weight, 0);
+      },
+    });
+    const at = (stage: Stage) => engineFor(anyone, { stages: [stage] }).decide(req({}));
+    const monitored = await at(deviating('monitor'));
+    assert.equal(monitored.decision, 'allow', 'monitor: a deviation alone is no denial');
+    assert.equal(monitored.risk.score, 45, 'the score still says how unusual it was');
+    assert.equal(monitored.risk.level, 'medium');
+    assert.equal((await at(deviating('enforce'))).decision, 'require_approval');
+    const withInjection = await at(
+      deviating('monitor', [{ name: 'content.injection', value: 1, weight: 50 }]),
+    );
+    assert.equal(withInjection.decision, 'require_approval', 'other signals still count in full');
+  });
 });
 
 describe('context', () => {

@@ -31,6 +31,7 @@ import type {
   Outcome,
   PrincipalRole,
   Reason,
+  Risk,
   ShadowResult,
 } from './types.js';
 
@@ -370,7 +371,12 @@ export class Engine {
     ]);
     const errors = verdicts.flatMap((v) => v.errors);
 
-    const tier = applyRiskTier(outcome, risk, approved, this.tiers);
+    const tier = applyRiskTier(
+      outcome,
+      tierRisk(risk, facts.baseline, this.tiers),
+      approved,
+      this.tiers,
+    );
     const out: Omit<Decision, 'policyVersion' | 'decisionId'> = {
       decision: tier.outcome,
       reasons: tier.outcome === outcome ? [...reasons, ...tier.reasons] : tier.reasons,
@@ -397,7 +403,12 @@ export class Engine {
             const o = j === k ? v.outcome : other.outcome;
             if (SEVERITY[o] > SEVERITY[would]) would = o;
           });
-          const wouldBe = applyRiskTier(would, risk, approved, this.tiers).outcome;
+          const wouldBe = applyRiskTier(
+            would,
+            tierRisk(risk, facts.baseline, this.tiers),
+            approved,
+            this.tiers,
+          ).outcome;
           shadow.push({
             policy: p.id,
             effect: p.effect,
@@ -432,6 +443,20 @@ function uniqueObligations(list: Obligation[]): Obligation[] {
     const key = JSON.stringify(o);
     return !seen.has(key) && (seen.add(key), true);
   });
+}
+
+/**
+ * The risk the tier table responds to. In monitor mode a baseline's deviations are facts and
+ * risk signals, never a denial on their own: its signals stay in the recorded score, but the
+ * tier is chosen from the score without them (enforce mode counts them; learn mode has none).
+ */
+function tierRisk(risk: Risk, baseline: unknown, tiers: RiskTiers): Risk {
+  const mode = (baseline as { mode?: unknown } | undefined)?.mode;
+  if (mode !== 'monitor' || !risk.signals?.some((s) => s.name.startsWith('baseline.'))) return risk;
+  let total = 0;
+  for (const s of risk.signals) if (!s.name.startsWith('baseline.')) total += s.value * s.weight;
+  const score = Math.min(100, Math.round(total));
+  return { score, level: riskLevel(score, tiers) };
 }
 
 function deny(reasons: Reason[], risk: Decision['risk']) {
