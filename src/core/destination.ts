@@ -91,3 +91,49 @@ export function destinationHost(host: string): string | undefined {
   // One spelling per IPv6 address (RFC 5952, as WHATWG URL writes it), so equal hosts compare equal.
   return ip.v6 ? new URL(`http://[${h}]/`).hostname.slice(1, -1) : h;
 }
+
+/** Argument names a tool or a request commonly gives its target host in. */
+export const DESTINATION_KEYS = ['url', 'host', 'destination', 'endpoint'];
+
+/** A host and port from `https://h:1/p`, `h:1` or `h`; undefined for what is not one. */
+export function argumentDestination(v: unknown): { host: string; port?: number } | undefined {
+  if (typeof v !== 'string' || v === '' || v.length > 2048) return undefined;
+  if (v.includes('://')) {
+    try {
+      const u = new URL(v);
+      const host = u.hostname.replace(/^\[|\]$/g, '');
+      if (!host) return undefined;
+      const port = u.port ? Number(u.port) : DEFAULT_PORTS[u.protocol];
+      return port === undefined ? { host } : { host, port };
+    } catch {
+      return undefined;
+    }
+  }
+  const m = /^(\[[^\]]+\]|[^\s/:]+)(?::(\d{1,5}))?(?:\/.*)?$/.exec(v);
+  if (!m) return undefined;
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  return m[2] === undefined ? { host } : { host, port: Number(m[2]) };
+}
+
+const DEFAULT_PORTS: Record<string, number> = {
+  'https:': 443,
+  'http:': 80,
+  'wss:': 443,
+  'ws:': 80,
+};
+
+/**
+ * The destinations a request's arguments name (`url`, `host`, `destination`, `endpoint` at the
+ * top level of the input): a tool that posts to a URL reaches the network as surely as a
+ * connect does, so risk, baselines and egress isolation treat those arguments as destinations.
+ */
+export function inputDestinations(input: unknown): { host: string; port?: number }[] {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return [];
+  const rec = input as Record<string, unknown>;
+  const out: { host: string; port?: number }[] = [];
+  for (const k of DESTINATION_KEYS) {
+    const d = argumentDestination(rec[k]);
+    if (d) out.push(d);
+  }
+  return out;
+}

@@ -7,7 +7,7 @@ import { pathFacts } from './path-facts.js';
 import { fillDefaults } from './schema-info.js';
 import { cordonReason, evaluate, UNKNOWN_INPUT_CONTEXT, type Verdict } from './evaluate.js';
 import type { SlicedEntity } from './entities.js';
-import { destinationHost, ipNet } from './destination.js';
+import { destinationHost, inputDestinations, ipNet } from './destination.js';
 import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
 import type { CompiledPolicySet, Subset } from './policy-set.js';
 import { isolationMeasureFor, isolationReason, NOT_ISOLATED } from './isolation.js';
@@ -323,6 +323,7 @@ export class Engine {
           parents: resource.parents,
         },
         comparing ? b.novel.destination : undefined,
+        request.action === 'invokeTool' && inputDestinations(request.input).length > 0,
       );
       if (measure)
         return deny(

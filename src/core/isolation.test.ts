@@ -5,7 +5,7 @@ import { IsolationService } from '../isolation/service.js';
 import { SqliteIsolationStore } from '../store/sqlite/isolation.js';
 import type { IsolationMeasures } from '../store/ports.js';
 import type { Engine } from './engine.js';
-import { mergeIsolation, toolRevoked } from './isolation.js';
+import { isolationMeasureFor, mergeIsolation, toolRevoked } from './isolation.js';
 import { isolationStage } from './stages/isolation.js';
 import type { ActionRequest, Decision } from './types.js';
 
@@ -309,5 +309,18 @@ describe('merging isolation states', () => {
     assert.ok(
       toolRevoked(['ToolSet::"dangerous"'], 'db/drop', [{ type: 'ToolSet', id: 'dangerous' }]),
     );
+  });
+
+  it('egress cut refuses a tool call whose arguments name a destination, not the other tools', () => {
+    const iso = mergeIsolation([
+      { agent: 'a', measures: { egress: 'none' }, reason: 'r', by: 'p', at: 't' },
+    ])!;
+    const post = { type: 'Tool', id: 'helpdesk/post', attrs: {} };
+    assert.equal(
+      isolationMeasureFor(iso, 'invokeTool', post, undefined, true),
+      'network egress is cut',
+    );
+    assert.equal(isolationMeasureFor(iso, 'invokeTool', post, undefined, false), undefined);
+    assert.equal(isolationMeasureFor(iso, 'listTools', post), undefined);
   });
 });

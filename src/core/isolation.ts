@@ -121,19 +121,22 @@ export interface IsolatedResource {
  * Which measure refuses this action, or undefined when the isolation leaves it alone.
  * `novelDestination`: whether the baseline has never seen the destination (egress "baseline");
  * unknown (no baseline facts) counts as novel, so the measure fails closed.
+ * `reachesNetwork`: a tool call whose arguments name a destination (a `url`, `host`…): a post
+ * through a tool is egress as much as a connect is.
  */
 export function isolationMeasureFor(
   iso: IsolationFacts,
   action: string,
   resource: IsolatedResource,
   novelDestination?: boolean,
+  reachesNetwork = false,
 ): string | undefined {
   if (!iso.active) return undefined;
   if (iso.full) return 'full isolation: every action is refused';
   const isTool = resource.type === 'Tool' && TOOL_ACTIONS.has(action);
   if (isTool && toolRevoked(iso.revokedTools, resource.id, resource.parents))
     return `tool ${resource.id} is revoked`;
-  if (EGRESS_ACTIONS.has(action)) {
+  if (EGRESS_ACTIONS.has(action) || (action === 'invokeTool' && reachesNetwork)) {
     if (iso.egress === 'none') return 'network egress is cut';
     if (iso.egress === 'baseline' && novelDestination !== false)
       return `network egress is limited to the agent's baseline, which does not hold ${resource.id}`;

@@ -3,6 +3,7 @@
 // touches), plus the classifications of the data read. Identifiers and shapes only: a tool's
 // arguments become the hash of their shape, a file path its directory prefix.
 
+import { inputDestinations } from '../core/destination.js';
 import { derivedAttrs } from '../core/engine.js';
 import type { ActionRequest } from '../core/types.js';
 import { argumentShape, pathPrefix, type Observation } from './baseline.js';
@@ -29,6 +30,18 @@ export function destinationOf(id: string): string | undefined {
   return out;
 }
 
+/** The destinations a tool call's arguments name, as `host:port` (or `host`) items. */
+export function toolDestinations(input: unknown): string[] {
+  const out = new Set<string>();
+  for (const d of inputDestinations(input)) {
+    const id =
+      d.port === undefined ? d.host : `${d.host.includes(':') ? `[${d.host}]` : d.host}:${d.port}`;
+    const n = destinationOf(id);
+    if (n !== undefined) out.add(n);
+  }
+  return [...out];
+}
+
 /** Destination id → normalized: agents reach the same few hosts again and again. */
 const destinations = new Map<string, string | undefined>();
 
@@ -45,7 +58,13 @@ export function observe(
   const obs: Observation = {};
   switch (resource.type) {
     case 'Tool':
-      if (action === 'invokeTool') obs.tool = [`${resource.id}#${argumentShape(request.input)}`];
+      if (action === 'invokeTool') {
+        obs.tool = [`${resource.id}#${argumentShape(request.input)}`];
+        // A tool that posts to a URL reaches that host: learned as a destination, so a host
+        // the agent never sent to is novel whichever tool (or connect) it goes through.
+        const ds = toolDestinations(request.input);
+        if (ds.length) obs.destination = ds;
+      }
       break;
     case 'Model':
       obs.model = [resource.id];

@@ -146,5 +146,18 @@ describe('what a request shows: identifiers and shapes, never values', () => {
       { dataset: ['Field::crm.email', 'label:pii'] },
     );
     assert.equal(pathPrefix('/etc/passwd', 3), '/etc');
+    // A tool that posts to a URL reaches that host: a destination like a connect's.
+    assert.deepEqual(
+      observe(
+        {
+          action: 'invokeTool',
+          resource: { type: 'Tool', id: 'helpdesk/post' },
+          input: { url: 'https://Hooks.Example:8443/x', body: '{}' },
+        },
+        [],
+        o,
+      ).destination,
+      ['hooks.example:8443'],
+    );
   });
 });

@@ -21,6 +21,12 @@ describe('risk configuration', () => {
     assert.deepEqual(riskSettings(c.risk).weights, DEFAULT_WEIGHTS);
   });
 
+  it('one response or threshold named alone keeps the others at their defaults', () => {
+    const c = parseConfig({ risk: { responses: { medium: 'allow' }, thresholds: { high: 75 } } });
+    assert.deepEqual(c.risk.responses, { ...DEFAULT_RISK_TIERS.responses, medium: 'allow' });
+    assert.deepEqual(c.risk.thresholds, { ...DEFAULT_RISK_TIERS.thresholds, high: 75 });
+  });
+
   it('no risk section: the default tier table and weights', () => {
     const c = parseConfig({});
     assert.deepEqual(c.risk.thresholds, DEFAULT_RISK_TIERS.thresholds);

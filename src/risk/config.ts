@@ -76,10 +76,20 @@ const positive = z.number().positive();
 export const riskConfigSchema = z
   .strictObject({
     thresholds: z
-      .strictObject({ medium: z.number(), high: z.number(), critical: z.number() })
+      // Each key is optional: one named alone keeps the others at their defaults.
+      .strictObject({
+        medium: z.number().default(DEFAULT_RISK_TIERS.thresholds.medium),
+        high: z.number().default(DEFAULT_RISK_TIERS.thresholds.high),
+        critical: z.number().default(DEFAULT_RISK_TIERS.thresholds.critical),
+      })
       .default(DEFAULT_RISK_TIERS.thresholds),
     responses: z
-      .strictObject({ low: response, medium: response, high: response, critical: response })
+      .strictObject({
+        low: response.default(DEFAULT_RISK_TIERS.responses.low),
+        medium: response.default(DEFAULT_RISK_TIERS.responses.medium),
+        high: response.default(DEFAULT_RISK_TIERS.responses.high),
+        critical: response.default(DEFAULT_RISK_TIERS.responses.critical),
+      })
       .default(DEFAULT_RISK_TIERS.responses),
     /** Points per signal at full strength (docs/risk-and-baselines.md); unnamed ones keep their default. */
     weights: z

@@ -3,6 +3,7 @@
 // and the signals that explain it. The engine runs it after every other stage (and after facts a
 // trusted caller pinned), so its input is final. A signal that fails denies the request.
 
+import { argumentDestination, inputDestinations } from '../core/destination.js';
 import { derivedAttrs } from '../core/engine.js';
 import { cordonReason } from '../core/evaluate.js';
 import type { DecisionState, Stage } from '../core/pipeline.js';
@@ -15,22 +16,8 @@ export interface RiskStageOptions {
   reputation?: ReputationLookup;
 }
 
-/** Input keys an action's target host is commonly given in (a tool's or a request's arguments). */
-const HOST_KEYS = ['url', 'host', 'destination', 'endpoint'];
-
 /** A host from `https://h:1/p`, `h:1` or `h`; undefined for what is not one. */
-function hostOf(v: unknown): string | undefined {
-  if (typeof v !== 'string' || v === '' || v.length > 2048) return undefined;
-  if (v.includes('://')) {
-    try {
-      return new URL(v).hostname.replace(/^\[|\]$/g, '') || undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  const m = /^(\[[^\]]+\]|[^\s/:]+)(?::\d{1,5})?(?:\/.*)?$/.exec(v);
-  return m ? m[1]!.replace(/^\[|\]$/g, '') : undefined;
-}
+const hostOf = (v: unknown) => argumentDestination(v)?.host;
 
 /** The hosts the action reaches: a network destination, a resource's host or URL, the input's. */
 export function destinationsOf(state: DecisionState): string[] {
@@ -48,13 +35,7 @@ export function destinationsOf(state: DecisionState): string[] {
     const h = hostOf(v);
     if (h) out.add(h);
   }
-  if (input !== null && typeof input === 'object' && !Array.isArray(input)) {
-    const rec = input as Record<string, unknown>;
-    for (const k of HOST_KEYS) {
-      const h = hostOf(rec[k]);
-      if (h) out.add(h);
-    }
-  }
+  for (const d of inputDestinations(input)) out.add(d.host);
   return [...out];
 }
 
