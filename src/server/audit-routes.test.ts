@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -10,13 +8,12 @@ import { AuditLog } from '../audit/log.js';
 import { exampleEngine, tempDir } from '../testing/fixtures.js';
 import { testAuth } from '../testing/auth.js';
 import { Secret } from '../identity/credentials.js';
+import { runCli } from '../testing/cli.js';
 import { buildApp } from './app.js';
 import { DecisionService } from './decisions.js';
 import { Metrics } from './metrics.js';
 
-const BIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const cordon = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+const cordon = (...args: string[]) => runCli(args);
 
 let app: FastifyInstance;
 let audit: AuditLog;
@@ -146,14 +143,14 @@ describe('audit over HTTP and from the CLI', () => {
 
     // Offline: only the proof file and the public key.
     const vkey = audit.verifierKey;
-    const ok = cordon('audit', 'check-proof', proofFile, '--key', vkey);
+    const ok = await cordon('audit', 'check-proof', proofFile, '--key', vkey);
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
     const proof = JSON.parse(await (await read(`/v1/audit/proof/${second.decisionId}`)).text()) as {
       record: { decision: string };
     };
     proof.record.decision = 'allow';
     await writeFile(proofFile, JSON.stringify(proof));
-    const forged = cordon('audit', 'check-proof', proofFile, '--key', vkey);
+    const forged = await cordon('audit', 'check-proof', proofFile, '--key', vkey);
     assert.equal(forged.status, 1);
     assert.match(forged.stdout, /INVALID/);
 
@@ -169,12 +166,12 @@ describe('audit over HTTP and from the CLI', () => {
       resource: { type: 'Tool', id: 'erp/wire_transfer' },
     });
     await audit.checkpoint();
-    const v = cordon('audit', 'verify', '--data', dataDir, '--key', audit.verifierKey);
+    const v = await cordon('audit', 'verify', '--data', dataDir, '--key', audit.verifierKey);
     assert.equal(v.status, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /^ok: \d+ records, \d+ checkpoints verified/);
 
-    const ocsf = cordon('audit', 'export', '--format', 'ocsf', '--data', dataDir)
-      .stdout.trim()
+    const ocsf = (await cordon('audit', 'export', '--format', 'ocsf', '--data', dataDir)).stdout
+      .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(ocsf.length >= 4);
@@ -185,34 +182,45 @@ describe('audit over HTTP and from the CLI', () => {
       'require_approval is a delayed disposition',
     );
 
-    const replay = cordon('audit', 'replay', '--session', 'cli-1', '--data', dataDir);
+    const replay = await cordon('audit', 'replay', '--session', 'cli-1', '--data', dataDir);
     assert.equal(replay.status, 0, replay.stdout);
     assert.match(replay.stdout, /1 reproduced, 0 differ/);
-    assert.equal(cordon('audit', 'replay', '--session', 'none', '--data', dataDir).status, 1);
+    assert.equal(
+      (await cordon('audit', 'replay', '--session', 'none', '--data', dataDir)).status,
+      1,
+    );
 
-    const tail = cordon('audit', 'tail', '-n', '2', '--data', dataDir).stdout.trim().split('\n');
+    const tail = (await cordon('audit', 'tail', '-n', '2', '--data', dataDir)).stdout
+      .trim()
+      .split('\n');
     assert.equal(tail.length, 2);
     const last = JSON.parse(tail[1]!) as { id: string; session: string };
     assert.equal(last.session, 'cli-1');
     assert.equal(
-      (JSON.parse(cordon('audit', 'show', last.id, '--data', dataDir).stdout) as { id: string }).id,
+      (
+        JSON.parse((await cordon('audit', 'show', last.id, '--data', dataDir)).stdout) as {
+          id: string;
+        }
+      ).id,
       last.id,
     );
-    assert.equal(cordon('audit', 'show', 'missing', '--data', dataDir).status, 1);
+    assert.equal((await cordon('audit', 'show', 'missing', '--data', dataDir)).status, 1);
     assert.equal(
-      cordon(
-        'audit',
-        'export',
-        '--format',
-        'jsonl',
-        '--since',
-        '2999-01-01T00:00:00Z',
-        '--data',
-        dataDir,
+      (
+        await cordon(
+          'audit',
+          'export',
+          '--format',
+          'jsonl',
+          '--since',
+          '2999-01-01T00:00:00Z',
+          '--data',
+          dataDir,
+        )
       ).stdout,
       '',
     );
-    assert.equal(cordon('audit', 'export', '--format', 'xml', '--data', dataDir).status, 1);
+    assert.equal((await cordon('audit', 'export', '--format', 'xml', '--data', dataDir)).status, 1);
   });
 
   it('verify exits 1 and names the index when a copy of the log is altered', async () => {
@@ -232,7 +240,7 @@ describe('audit over HTTP and from the CLI', () => {
     assert.notEqual(flipped, rec);
     db.prepare('UPDATE records SET record = ? WHERE seq = 1').run(flipped);
     db.close();
-    const r = cordon('audit', 'verify', '--data', copy, '--key', audit.verifierKey);
+    const r = await cordon('audit', 'verify', '--data', copy, '--key', audit.verifierKey);
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /^TAMPERED at index 1: record 1 does not match its stored hash/);
   });

@@ -6,14 +6,13 @@
 // node takes over sequencing and the one shared log verifies.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { postgresConfig } from '../store/postgres/url.js';
 import { tempDir } from '../testing/fixtures.js';
-import { CORDON_CLI } from '../testing/mcp.js';
+import { runCli } from '../testing/cli.js';
 import { startServeNode, type ServeNode } from '../testing/serve-node.js';
 import {
   postgresMissing,
@@ -93,16 +92,6 @@ async function sql<T extends pg.QueryResultRow>(text: string, args: unknown[] = 
   } finally {
     await c.end();
   }
-}
-
-function runCli(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CORDON_CLI, ...args]);
-    let out = '';
-    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    p.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    p.on('close', (code) => resolve({ code: code ?? -1, out }));
-  });
 }
 
 describe('three cordon serve nodes on one PostgreSQL and Redis', { skip }, () => {
@@ -290,9 +279,11 @@ describe('three cordon serve nodes on one PostgreSQL and Redis', { skip }, () =>
     let result = await verify();
     await until('a checkpoint covers the log', async () => {
       result = await verify();
-      return result.code === 0;
+      return result.status === 0;
     });
-    assert.match(result.out, /^ok: \d+ records/m);
-    console.log(`# ${acknowledged.length} acknowledged decisions, all in the log: ${result.out}`);
+    assert.match(result.stdout, /^ok: \d+ records/m);
+    console.log(
+      `# ${acknowledged.length} acknowledged decisions, all in the log: ${result.stdout.trim()}`,
+    );
   });
 });

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, jwtVerify } from 'jose';
@@ -15,13 +13,12 @@ import { TokenService } from '../identity/tokens.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { testAuth } from '../testing/auth.js';
+import { runCli } from '../testing/cli.js';
 import { buildApp } from './app.js';
 import { DecisionService } from './decisions.js';
 import { Metrics } from './metrics.js';
 
-const BIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const cordon = (...args: string[]) =>
-  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
+const cordon = (...args: string[]) => runCli(args);
 
 let app: FastifyInstance;
 let base: string;
@@ -219,7 +216,10 @@ describe('token endpoints', () => {
       scope: '*',
       ttlSeconds: 600,
     });
-    assert.equal(cordon('token', 'revoke', '--agent', 'director-agent', '--data', data).status, 0);
+    assert.equal(
+      (await cordon('token', 'revoke', '--agent', 'director-agent', '--data', data)).status,
+      0,
+    );
     assert.equal((await decide({ token: two.token, ...query })).decision, 'deny');
   });
 });
@@ -357,7 +357,7 @@ describe('token revocation and minting', () => {
 describe('cordon token', () => {
   it('issues, verifies, exchanges and rejects from the command line', async () => {
     const dir = await tempDir('cordon-token-cli-');
-    const issued = cordon(
+    const issued = await cordon(
       'token',
       'issue',
       '--user',
@@ -375,11 +375,11 @@ describe('cordon token', () => {
     );
     assert.equal(issued.status, 0, issued.stderr);
     const token = issued.stdout.trim();
-    const verified = cordon('token', 'verify', token, '--data', dir);
+    const verified = await cordon('token', 'verify', token, '--data', dir);
     assert.equal(verified.status, 0, verified.stdout + verified.stderr);
     assert.equal((JSON.parse(verified.stdout) as { agent: string }).agent, 'public-chatbot');
 
-    const next = cordon(
+    const next = await cordon(
       'token',
       'exchange',
       '--subject-token',
@@ -392,7 +392,7 @@ describe('cordon token', () => {
       dir,
     );
     assert.equal(next.status, 0, next.stdout + next.stderr);
-    const refused = cordon(
+    const refused = await cordon(
       'token',
       'exchange',
       '--subject-token',
@@ -408,11 +408,11 @@ describe('cordon token', () => {
     assert.match(refused.stdout, /refused \(access_denied\)/);
 
     const other = await tempDir('cordon-token-cli-');
-    const foreign = cordon('token', 'verify', token, '--data', other);
+    const foreign = await cordon('token', 'verify', token, '--data', other);
     assert.equal(foreign.status, 1);
     assert.match(foreign.stdout, /rejected: unknown signing key/);
 
-    const reach = cordon(
+    const reach = await cordon(
       'topology',
       'reach',
       '--policies',
