@@ -11,37 +11,11 @@ import type {
   NewApproval,
   Settlement,
 } from '../../approval/approval.js';
+import { iso, toApproval, type ApprovalRow } from '../approval-row.js';
 import type { PostgresDb } from './db.js';
 
-interface Row {
-  id: string;
-  status: 'pending' | 'approved' | 'denied' | 'used';
-  body: string;
-  expires_at: number;
-  approver: string | null;
-  note: string | null;
-  decided_at: number | null;
-  grant_expires_at: number | null;
-  uses_left: number | null;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
 const COLUMNS =
   'id, status, body, expires_at, approver, note, decided_at, grant_expires_at, uses_left';
-
-function toApproval(r: Row, now: number): Approval {
-  const body = JSON.parse(r.body) as NewApproval;
-  let status: ApprovalStatus = r.status;
-  if (status === 'pending' && r.expires_at <= now) status = 'expired';
-  if (status === 'approved' && (r.grant_expires_at ?? 0) <= now) status = 'expired';
-  const a: Approval = { ...body, status };
-  if (r.approver !== null) a.approver = r.approver;
-  if (r.note !== null) a.note = r.note;
-  if (r.decided_at !== null) a.decidedAt = iso(r.decided_at);
-  if (r.grant_expires_at !== null) a.grantExpiresAt = iso(r.grant_expires_at);
-  if (r.uses_left !== null) a.usesLeft = r.uses_left;
-  return a;
-}
 
 export class PostgresApprovalStore implements ApprovalStore {
   constructor(private readonly db: PostgresDb) {}
@@ -60,7 +34,7 @@ export class PostgresApprovalStore implements ApprovalStore {
   }
 
   async get(id: string, now: Date): Promise<Approval | undefined> {
-    const r = await this.db.query<Row>(
+    const r = await this.db.query<ApprovalRow>(
       'reading an approval',
       `SELECT ${COLUMNS} FROM ${this.t} WHERE id = $1`,
       [id],
@@ -74,14 +48,14 @@ export class PostgresApprovalStore implements ApprovalStore {
     // Expiry is computed, not stored: filter those by what they read as now.
     const stored = filter.status === 'expired' ? undefined : filter.status;
     const r = stored
-      ? await this.db.query<Row>(
+      ? await this.db.query<ApprovalRow>(
           'listing approvals',
           `SELECT ${COLUMNS} FROM ${this.t} WHERE status = $1
            ORDER BY created_at DESC, id DESC LIMIT $2`,
           [stored, filter.limit],
           true,
         )
-      : await this.db.query<Row>(
+      : await this.db.query<ApprovalRow>(
           'listing approvals',
           `SELECT ${COLUMNS} FROM ${this.t} ORDER BY created_at DESC, id DESC LIMIT $1`,
           [filter.limit],
@@ -92,7 +66,7 @@ export class PostgresApprovalStore implements ApprovalStore {
   }
 
   async latestFor(binding: string, now: Date): Promise<Approval | undefined> {
-    const r = await this.db.query<Row>(
+    const r = await this.db.query<ApprovalRow>(
       'reading the approval requests of a binding',
       `SELECT ${COLUMNS} FROM ${this.t} WHERE binding = $1 AND status IN ('pending', 'denied')
        ORDER BY created_at DESC, id DESC LIMIT 1`,

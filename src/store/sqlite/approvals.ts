@@ -12,34 +12,7 @@ import type {
   NewApproval,
   Settlement,
 } from '../../approval/approval.js';
-
-interface Row {
-  id: string;
-  status: 'pending' | 'approved' | 'denied' | 'used';
-  body: string;
-  expires_at: number;
-  approver: string | null;
-  note: string | null;
-  decided_at: number | null;
-  grant_expires_at: number | null;
-  uses_left: number | null;
-}
-
-const iso = (ms: number) => new Date(ms).toISOString();
-
-function toApproval(r: Row, now: number): Approval {
-  const body = JSON.parse(r.body) as NewApproval;
-  let status: ApprovalStatus = r.status;
-  if (status === 'pending' && r.expires_at <= now) status = 'expired';
-  if (status === 'approved' && (r.grant_expires_at ?? 0) <= now) status = 'expired';
-  const a: Approval = { ...body, status };
-  if (r.approver !== null) a.approver = r.approver;
-  if (r.note !== null) a.note = r.note;
-  if (r.decided_at !== null) a.decidedAt = iso(r.decided_at);
-  if (r.grant_expires_at !== null) a.grantExpiresAt = iso(r.grant_expires_at);
-  if (r.uses_left !== null) a.usesLeft = r.uses_left;
-  return a;
-}
+import { iso, toApproval, type ApprovalRow } from '../approval-row.js';
 
 export class SqliteApprovalStore implements ApprovalStore {
   private readonly db: Database.Database;
@@ -120,7 +93,7 @@ export class SqliteApprovalStore implements ApprovalStore {
   }
 
   async get(id: string, now: Date): Promise<Approval | undefined> {
-    const r = this.stmts.get.get(id) as Row | undefined;
+    const r = this.stmts.get.get(id) as ApprovalRow | undefined;
     return r && toApproval(r, now.getTime());
   }
 
@@ -130,13 +103,13 @@ export class SqliteApprovalStore implements ApprovalStore {
     const stored = filter.status === 'expired' ? undefined : filter.status;
     const rows = (
       stored ? this.stmts.listStatus.all(stored, filter.limit) : this.stmts.list.all(filter.limit)
-    ) as Row[];
+    ) as ApprovalRow[];
     const all = rows.map((r) => toApproval(r, t));
     return filter.status ? all.filter((a) => a.status === filter.status) : all;
   }
 
   async latestFor(binding: string, now: Date): Promise<Approval | undefined> {
-    const r = this.stmts.latest.get(binding) as Row | undefined;
+    const r = this.stmts.latest.get(binding) as ApprovalRow | undefined;
     return r && toApproval(r, now.getTime());
   }
 
@@ -175,7 +148,7 @@ export class SqliteApprovalStore implements ApprovalStore {
 
   async consume(id: string, now: Date): Promise<boolean> {
     const used = this.stmts.consume.run(id, now.getTime()).changes === 1;
-    if (used && (this.stmts.get.get(id) as Row).status === 'used') this.usableGrants--;
+    if (used && (this.stmts.get.get(id) as ApprovalRow).status === 'used') this.usableGrants--;
     return used;
   }
 
