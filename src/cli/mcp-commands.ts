@@ -42,6 +42,7 @@ interface ServeOptions {
   allowedHost: string[];
   maxSessions: string;
   pins?: string;
+  cordonConfig?: string;
 }
 
 function durationMs(text: string, flag: string): number {
@@ -115,6 +116,10 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
     .option('--config <file>', 'an mcpServers file: every server behind the gateway')
     .option('--url <url>', 'one Streamable HTTP upstream')
     .option('--pins <file>', 'the tool pin file (default: POLICIES/mcp-pins.json, if present)')
+    .option(
+      '--cordon-config <file>',
+      'a cordon.yaml for risk, baselines, isolation… (the flags given here win over it)',
+    )
     .option('--listen <where>', 'stdio, or http://HOST:PORT', 'stdio')
     .option('--log-level <level>', 'log level (logs go to stderr)', 'info')
     .addOption(engineOption())
@@ -154,6 +159,7 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         answerMalformedMessages,
         bearerAuthenticator,
         parseConfig,
+        parseYaml,
         createMcpHttpServer,
         limitsFromConfig,
         GatewaySession,
@@ -171,13 +177,32 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
       if (o.auditSync !== 'full' && o.auditSync !== 'normal') {
         throw new McpCliError('--audit-sync is full or normal');
       }
-      const config = parseConfig({
-        policies: o.policies,
-        data: o.data,
-        engine: o.engine,
-        log: { level: o.logLevel },
-        audit: { sync: o.auditSync },
-      });
+      // The gateway's own PDP takes cordon.yaml's risk, baselines and isolation settings too.
+      let file: Record<string, unknown> = {};
+      if (o.cordonConfig) {
+        let parsed: unknown;
+        try {
+          parsed = parseYaml(await readFile(o.cordonConfig, 'utf8')) ?? {};
+        } catch (e) {
+          throw new McpCliError(`${o.cordonConfig}: ${(e as Error).message.split('\n')[0]}`);
+        }
+        if (typeof parsed !== 'object' || Array.isArray(parsed))
+          throw new McpCliError(`${o.cordonConfig}: not a mapping`);
+        file = parsed as Record<string, unknown>;
+      }
+      const section = (k: string) =>
+        typeof file[k] === 'object' && file[k] !== null ? (file[k] as object) : {};
+      const config = parseConfig(
+        {
+          ...file,
+          policies: o.policies,
+          data: o.data,
+          engine: o.engine,
+          log: { ...section('log'), level: o.logLevel },
+          audit: { ...section('audit'), sync: o.auditSync },
+        },
+        o.cordonConfig ?? 'config',
+      );
       const approvalWaitMs = durationMs(o.approvalWait, '--approval-wait');
       if (o.listen !== 'stdio') listenAddress(o.listen, '--listen'); // refuse before starting
       const pdp = await openPdp(config, log);

@@ -4,6 +4,7 @@
 export { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 export { pino } from 'pino';
 export { parseConfig } from '../config/config.js';
+export { parse as parseYaml } from 'yaml';
 export { answerMalformedMessages, GatewaySession } from '../mcp/gateway.js';
 export { bearerAuthenticator } from '../mcp/bearer.js';
 export { createMcpHttpServer } from '../mcp/http.js';
