@@ -15,7 +15,9 @@ export const measuresSchema = z.strictObject({
 });
 
 export const DEFAULT_ISOLATION = {
-  restrict: { egress: 'none' as const, noDelegation: true },
+  // Surgical: egress only. noDelegation also revokes the tokens the agent itself connects with
+  // over HTTP, which would leave it unable to read or answer (the workflow must survive).
+  restrict: { egress: 'none' as const },
   isolate: { full: true },
   scope: 'agent' as const,
 };

@@ -61,12 +61,10 @@ const ENTITIES = [
  * The scenario's cordon.yaml (docs/walkthrough-support-agent.md). The poisoned ticket is medium
  * risk: by default it would wait for a person's approval (and the shipped content.cedar
  * withholds it); here it reaches the agent, to show the layers behind that one. A restricted
- * agent loses its egress only: the default also takes delegation away, which revokes the
- * delegation token an agent connects with over HTTP.
+ * agent loses its egress only (the default restrict).
  */
 const SCENARIO_CONFIG = {
   risk: { responses: { medium: 'allow' } },
-  isolation: { restrict: { egress: 'none' } },
 };
 
 const INJECTED =
