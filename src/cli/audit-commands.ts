@@ -92,6 +92,7 @@ interface VerifyCliOptions extends LogSource {
   checkpoint?: string[];
   minSize?: number;
   saveCheckpoint?: string;
+  json?: boolean;
 }
 
 /** "2026-11-01T00:00:00Z" as is, or a duration back from now: 90s, 15m, 24h, 7d. */
@@ -147,6 +148,10 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
       '--save-checkpoint <file>',
       'once verified, append the newest checkpoint to file (for --checkpoint next time)',
     )
+    .option(
+      '--json',
+      'print one JSON object {ok, records, checkpoints, signedSize, key, problem?} (same exit codes)',
+    )
     .action(async (o: VerifyCliOptions) => {
       const { appendWitnessFile, readWitnessFile, SingleBar, verifyStore } = await lib();
       const witnessed: string[] = [];
@@ -173,32 +178,50 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
           progress: (done) => bar?.update(done),
         });
         bar?.stop();
+        const keyName = `${key.name}+${key.id.toString('hex')}`;
+        // For --json: one object whatever the outcome, so a script reads the reason without parsing prose.
+        const json = (ok: boolean, problem?: { index?: number; message: string }) =>
+          out(
+            JSON.stringify({
+              ok,
+              records: report.records,
+              checkpoints: report.checkpoints,
+              signedSize: report.signedSize ?? null,
+              key: keyName,
+              ...(report.witnessed ? { witnessed: report.witnessed } : {}),
+              ...(problem ? { problem } : {}),
+            }),
+          );
         if (!report.ok) {
-          out(`TAMPERED at index ${report.problem!.index}: ${report.problem!.message}`);
+          if (o.json) json(false, report.problem);
+          else out(`TAMPERED at index ${report.problem!.index}: ${report.problem!.message}`);
           return exit(1);
         }
-        const keyName = `${key.name}+${key.id.toString('hex')}`;
         if (await keyFromDataDir(o, o.key)) {
           // Whoever can write the data directory can replace this key and re-sign everything.
           const where = o.postgres === undefined ? o.data : 'the database';
-          out(
-            `UNTRUSTED: the log is consistent with the key stored in ${where}, which proves nothing against whoever can write ${where}: pass --key with the verifier key you keep elsewhere (${keyName})`,
-          );
+          const message = `the log is consistent with the key stored in ${where}, which proves nothing against whoever can write ${where}: pass --key with the verifier key you keep elsewhere (${keyName})`;
+          if (o.json) json(false, { message: `UNTRUSTED: ${message}` });
+          else out(`UNTRUSTED: ${message}`);
           return exit(1);
         }
         const uncovered = report.records - report.signedSize!;
-        out(
-          `ok: ${report.records} records, ${report.checkpoints} checkpoints verified with ${keyName}; newest at size ${report.signedSize}` +
-            (uncovered > 0 ? ` (${uncovered} later records not signed yet)` : '') +
-            (report.witnessed ? `; consistent with ${report.witnessed} witnessed checkpoints` : ''),
-        );
+        if (o.json) json(true);
+        else
+          out(
+            `ok: ${report.records} records, ${report.checkpoints} checkpoints verified with ${keyName}; newest at size ${report.signedSize}` +
+              (uncovered > 0 ? ` (${uncovered} later records not signed yet)` : '') +
+              (report.witnessed
+                ? `; consistent with ${report.witnessed} witnessed checkpoints`
+                : ''),
+          );
         if (o.saveCheckpoint !== undefined)
           await appendWitnessFile(
             o.saveCheckpoint,
             (await store.checkpointAt(report.signedSize!))!.note,
           );
         if (o.minSize === undefined && witnessed.length === 0)
-          out(
+          (o.json ? (l: string) => process.stderr.write(`${l}\n`) : out)(
             'note: a rollback (newest records and checkpoints deleted) is caught only with --checkpoint or --min-size',
           );
       } finally {
@@ -400,7 +423,8 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .option(...dataOption)
     .option(...postgresOption)
     .option(...schemaOption)
-    .action(async (o: LogSource & { candidate: string; since?: string }) => {
+    .option('--json', 'print the report as one JSON object')
+    .action(async (o: LogSource & { candidate: string; since?: string; json?: boolean }) => {
       const { formatLocated, loadPolicyDir, whatIf } = await lib();
       const compiled = await loadPolicyDir(o.candidate);
       if (!compiled.ok) {
@@ -410,6 +434,28 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
       const store = await openStore(o);
       try {
         const report = await whatIf(store, compiled.set, parseSince(o.since));
+        if (o.json) {
+          const transitions = [...report.transitions]
+            .sort((a, b) => b[1].count - a[1].count)
+            .map(([transition, t]) => ({
+              transition,
+              count: t.count,
+              examples: t.examples.map((e) => ({
+                id: e.record.id,
+                agent: e.record.agent ?? null,
+                user: e.record.user ?? null,
+                action: e.record.action,
+                resource: e.record.resource,
+                was: e.policiesGave,
+                now: e.decision,
+                policies: e.policies,
+              })),
+            }));
+          const { total, changed } = report;
+          const version = compiled.set.version;
+          out(JSON.stringify({ candidate: o.candidate, version, total, changed, transitions }));
+          return;
+        }
         out(
           `${report.total} recorded decisions replayed against ${o.candidate} (${compiled.set.version})`,
         );

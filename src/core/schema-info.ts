@@ -4,16 +4,19 @@
 
 import type { CedarEntity } from './entities.js';
 
-type SchemaType = {
+export type SchemaType = {
   type: string;
   name?: string;
   element?: SchemaType;
   attributes?: Record<string, SchemaType & { required?: boolean }>;
 };
 
+/** An entity type's declared attributes (common types resolved). */
+export type EntityShape = Record<string, SchemaType & { required?: boolean }>;
+
 interface NamespaceJson {
   commonTypes?: Record<string, SchemaType>;
-  entityTypes: Record<string, unknown>;
+  entityTypes: Record<string, { shape?: SchemaType }>;
   actions: Record<
     string,
     {
@@ -32,6 +35,8 @@ export interface SchemaInfo {
   actionEntities: CedarEntity[];
   /** Per action: context defaults for every required key the schema declares. */
   contextDefaults: Map<string, Record<string, unknown>>;
+  /** Per entity type with a declared shape: its attributes, to check what a PEP passes. */
+  entityShapes: Map<string, EntityShape>;
 }
 
 const qualify = (ns: string, name: string) => (ns ? `${ns}::${name}` : name);
@@ -41,15 +46,20 @@ export function schemaInfo(json: SchemaJson): SchemaInfo {
   const actions = new Set<string>();
   const actionEntities: CedarEntity[] = [];
   const contextDefaults = new Map<string, Record<string, unknown>>();
+  const entityShapes = new Map<string, EntityShape>();
 
   for (const [ns, def] of Object.entries(json)) {
-    for (const name of Object.keys(def.entityTypes ?? {})) entityTypes.add(qualify(ns, name));
     const actionType = qualify(ns, 'Action');
     const resolve = (t: SchemaType): SchemaType => {
       // Resolved types still name common types by reference; follow them within the namespace.
       const common = def.commonTypes?.[t.type] ?? json['']?.commonTypes?.[t.type];
       return common ? resolve(common) : t;
     };
+    for (const [name, e] of Object.entries(def.entityTypes ?? {})) {
+      entityTypes.add(qualify(ns, name));
+      const shape = e?.shape ? resolve(e.shape) : undefined;
+      if (shape?.type === 'Record') entityShapes.set(qualify(ns, name), shape.attributes ?? {});
+    }
     const defaultFor = (raw: SchemaType): unknown => {
       const t = resolve(raw);
       switch (t.type) {
@@ -90,7 +100,89 @@ export function schemaInfo(json: SchemaJson): SchemaInfo {
       }
     }
   }
-  return { entityTypes, actions, actionEntities, contextDefaults };
+  return { entityTypes, actions, actionEntities, contextDefaults, entityShapes };
+}
+
+/** What a value of schema type `t` looks like in words, for the error message. */
+function describe(t: SchemaType): string {
+  switch (t.type) {
+    case 'Bool':
+    case 'Boolean':
+      return 'a boolean (Bool)';
+    case 'Long':
+      return 'an integer (Long)';
+    case 'String':
+      return 'a string (String)';
+    case 'Set':
+      return `a set (array)${t.element ? ` of ${describe(t.element)}` : ''}`;
+    case 'Record':
+      return 'a record (object)';
+    case 'Entity':
+      return `an entity reference${t.name ? ` to ${t.name}` : ''}`;
+    default:
+      return `an ${t.type === 'Extension' ? (t.name ?? 'extension') : t.type} value`;
+  }
+}
+
+/**
+ * The first place `value` contradicts schema type `t`, or undefined. Entities and extension
+ * values (ipaddr, decimal…) are only checked loosely: Cedar accepts several JSON forms for them.
+ */
+export function typeProblem(value: unknown, t: SchemaType, path: string): string | undefined {
+  const bad = () => `${path} must be ${describe(t)}, got ${JSON.stringify(value)}`;
+  switch (t.type) {
+    case 'Bool':
+    case 'Boolean':
+      return typeof value === 'boolean' ? undefined : bad();
+    case 'Long':
+      return Number.isSafeInteger(value) ? undefined : bad();
+    case 'String':
+      return typeof value === 'string' ? undefined : bad();
+    case 'Set': {
+      if (!Array.isArray(value)) return bad();
+      if (!t.element) return undefined;
+      for (let i = 0; i < value.length; i++) {
+        const p = typeProblem(value[i], t.element, `${path}[${i}]`);
+        if (p) return p;
+      }
+      return undefined;
+    }
+    case 'Record': {
+      if (!value || typeof value !== 'object' || Array.isArray(value)) return bad();
+      return shapeProblem(value as Record<string, unknown>, t.attributes ?? {}, path, true);
+    }
+    case 'Entity':
+      return value && typeof value === 'object' && !Array.isArray(value) ? undefined : bad();
+    default:
+      return typeof value === 'string' || (value && typeof value === 'object') ? undefined : bad();
+  }
+}
+
+/**
+ * The first attribute of `attrs` the shape does not declare or types differently, then (when
+ * `complete`) the first required one missing, or undefined.
+ */
+export function shapeProblem(
+  attrs: Record<string, unknown>,
+  shape: EntityShape,
+  path: string,
+  complete: boolean,
+  skip: (key: string) => boolean = () => false,
+): string | undefined {
+  for (const [k, v] of Object.entries(attrs)) {
+    if (skip(k)) continue;
+    const t = shape[k];
+    const declared = Object.keys(shape);
+    if (!t)
+      return `${path}.${k} is not declared in the schema${declared.length ? ` (declared: ${declared.join(', ')})` : ' (no attributes declared)'}`;
+    const p = typeProblem(v, t, `${path}.${k}`);
+    if (p) return p;
+  }
+  if (complete)
+    for (const [k, t] of Object.entries(shape))
+      if (t.required !== false && !Object.hasOwn(attrs, k))
+        return `${path}.${k} is missing: the schema requires ${describe(t)}`;
+  return undefined;
 }
 
 /** Fills keys missing from `value` with the defaults, recursively through records. */

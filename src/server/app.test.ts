@@ -118,6 +118,67 @@ describe('POST /v1/decide', () => {
     );
   });
 
+  it('refuses resource attributes that contradict the schema, naming the attribute', async () => {
+    const asBob = (attrs: Record<string, unknown>, id = 'wiki/search') =>
+      post('/v1/decide', {
+        agent: 'director-agent',
+        user: 'bob',
+        action: 'invokeTool',
+        resource: { type: 'Tool', id, attrs },
+      });
+    const ok = { readOnly: true, irreversible: false, destructive: false };
+    const wrongType = await asBob({ ...ok, destructive: 'yes' });
+    assert.equal(wrongType.status, 400);
+    assert.equal(
+      wrongType.json.error,
+      'resource attributes contradict the schema: resource.attrs.destructive must be a boolean (Bool), got "yes"',
+    );
+    const undeclared = await asBob({ ...ok, colour: 'red' });
+    assert.equal(undeclared.status, 400);
+    assert.match(
+      undeclared.json.error as string,
+      /resource\.attrs\.colour is not declared in the schema \(declared: .*destructive/,
+    );
+    // A missing required attribute would make every policy reading it error: said up front.
+    const missing = await asBob({ readOnly: true, irreversible: false });
+    assert.equal(missing.status, 400);
+    assert.match(
+      missing.json.error as string,
+      /resource\.attrs\.destructive is missing: the schema requires a boolean \(Bool\)/,
+    );
+    // Correct attributes decide, and the policies read them.
+    const allowed = await asBob(ok);
+    assert.equal(allowed.status, 200, JSON.stringify(allowed.json));
+    assert.doesNotMatch(JSON.stringify(allowed.json.reasons), /interns-no-destructive|error/i);
+    const destructive = await asBob({ ...ok, destructive: true });
+    assert.equal(destructive.status, 200);
+    assert.equal(destructive.json.decision, 'deny');
+    assert.match(JSON.stringify(destructive.json.reasons), /interns-no-destructive/);
+    // A listed tool's attributes come from entities.json: the caller's are ignored, not refused.
+    const listed = await asBob({ destructive: 'yes' }, 'postgres/drop_table');
+    assert.equal(listed.status, 200, JSON.stringify(listed.json));
+    assert.deepEqual(listed.json.ignored, [
+      {
+        field: 'resource.attrs.destructive',
+        reason: 'entities.json lists this entity: its attributes and parents apply',
+      },
+    ]);
+    // Derived attributes win (and are reported), whatever their claimed type.
+    const derived = await post('/v1/decide', {
+      agent: 'analyst-bot',
+      action: 'readFile',
+      resource: { type: 'FilePath', id: '/etc/hosts', attrs: { path: 42 } },
+    });
+    assert.equal(derived.status, 200);
+    const undeclaredOnPath = await post('/v1/decide', {
+      agent: 'analyst-bot',
+      action: 'readFile',
+      resource: { type: 'FilePath', id: '/etc/hosts', attrs: { owner: 'root' } },
+    });
+    assert.equal(undeclaredOnPath.status, 400);
+    assert.match(undeclaredOnPath.json.error as string, /resource\.attrs\.owner is not declared/);
+  });
+
   it('rejects malformed requests with 400 and a clear message', async () => {
     const cases: [unknown, RegExp][] = [
       ['{"agent": ', /JSON/i],

@@ -10,6 +10,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import { actionRequestSchema, formatIssues } from '../core/request.js';
+import { resourceAttrsProblem } from '../core/resource-attrs.js';
 import type { ActionRequest } from '../core/types.js';
 import {
   AuthzenError,
@@ -152,6 +153,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         : req.body;
     const parsed = actionRequestSchema.safeParse(body);
     if (!parsed.success) return reply.code(400).send({ error: formatIssues(parsed.error) });
+    const attrsProblem = resourceAttrsProblem(decisions.engine.policies, parsed.data.resource);
+    if (attrsProblem)
+      return reply
+        .code(400)
+        .send({ error: `resource attributes contradict the schema: ${attrsProblem}` });
     try {
       return await decisions.decide(
         trusted(req, asCaller(parsed.data as ActionRequest, req.caller, 'http')),

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { AuditLog } from '../audit/log.js';
-import { exampleEngine, tempDir } from '../testing/fixtures.js';
+import { EXAMPLE_POLICIES, exampleEngine, tempDir } from '../testing/fixtures.js';
 import { testAuth } from '../testing/auth.js';
 import { Secret } from '../identity/credentials.js';
 import { runCli } from '../testing/cli.js';
@@ -169,6 +169,46 @@ describe('audit over HTTP and from the CLI', () => {
     const v = await cordon('audit', 'verify', '--data', dataDir, '--key', audit.verifierKey);
     assert.equal(v.status, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /^ok: \d+ records, \d+ checkpoints verified/);
+    const vj = await cordon(
+      'audit',
+      'verify',
+      '--json',
+      '--data',
+      dataDir,
+      '--key',
+      audit.verifierKey,
+    );
+    assert.equal(vj.status, 0, vj.stdout + vj.stderr);
+    const report = JSON.parse(vj.stdout) as Record<string, unknown>;
+    assert.equal(report.ok, true);
+    assert.ok((report.records as number) >= 4 && (report.checkpoints as number) >= 1);
+    assert.equal(typeof report.signedSize, 'number');
+    assert.match(report.key as string, /\+[0-9a-f]{8}$/);
+    assert.equal(report.problem, undefined);
+    // The key beside the log proves nothing: exit 1, and the JSON says why.
+    const untrusted = await cordon('audit', 'verify', '--json', '--data', dataDir);
+    assert.equal(untrusted.status, 1);
+    const u = JSON.parse(untrusted.stdout) as { ok: boolean; problem: { message: string } };
+    assert.equal(u.ok, false);
+    assert.match(u.problem.message, /^UNTRUSTED/);
+
+    const whatif = await cordon(
+      'policy',
+      'whatif',
+      '--json',
+      '--candidate',
+      EXAMPLE_POLICIES,
+      '--data',
+      dataDir,
+    );
+    assert.equal(whatif.status, 0, whatif.stdout + whatif.stderr);
+    const w = JSON.parse(whatif.stdout) as {
+      total: number;
+      changed: number;
+      transitions: unknown[];
+    };
+    assert.ok(w.total >= 1);
+    assert.deepEqual([w.changed, w.transitions], [0, []], 'the same policies change nothing');
 
     const ocsf = (await cordon('audit', 'export', '--format', 'ocsf', '--data', dataDir)).stdout
       .trim()
@@ -243,5 +283,14 @@ describe('audit over HTTP and from the CLI', () => {
     const r = await cordon('audit', 'verify', '--data', copy, '--key', audit.verifierKey);
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /^TAMPERED at index 1: record 1 does not match its stored hash/);
+    const j = await cordon('audit', 'verify', '--json', '--data', copy, '--key', audit.verifierKey);
+    assert.equal(j.status, 1);
+    const report = JSON.parse(j.stdout) as {
+      ok: boolean;
+      problem: { index: number; message: string };
+    };
+    assert.equal(report.ok, false);
+    assert.equal(report.problem.index, 1);
+    assert.match(report.problem.message, /does not match its stored hash/);
   });
 });
