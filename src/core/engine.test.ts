@@ -241,7 +241,7 @@ describe('progressive outcomes', () => {
 describe('context', () => {
   const schema = [
     'entity Agent; entity Tool;',
-    'type Ctx = { approval: { granted: Bool, by: String }, session: { id: String, labels: Set<String> }, ticket: String, note?: String };',
+    'type Ctx = { approval: { granted: Bool, by: String }, session: { id: String, labels: Set<String> }, ticket: String, urgent: Bool, note?: String };',
     'action invokeTool appliesTo { principal: Agent, resource: Tool, context: Ctx };',
   ].join('\n');
 
@@ -264,7 +264,7 @@ describe('context', () => {
       'schema.cedarschema': schema,
       'entities.json': entities([agent('bot')]),
       'p.cedar': [
-        '@id("p") permit(principal, action, resource) when { context.ticket == "" };',
+        '@id("p") permit(principal, action, resource) when { context.ticket == "" && !context.urgent };',
         '@id("f") forbid(principal, action, resource) when { context.session.labels.contains("secret") };',
       ].join('\n'),
     });

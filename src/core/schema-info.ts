@@ -67,6 +67,8 @@ export function schemaInfo(json: SchemaJson): SchemaInfo {
           return '';
         case 'Long':
           return 0;
+        // Cedar's resolved schema says Bool; its JSON schema format says Boolean.
+        case 'Bool':
         case 'Boolean':
           return false;
         case 'Set':
