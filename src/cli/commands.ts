@@ -3,7 +3,7 @@
 // commands and their options only: each action imports what it needs when it runs, so
 // `--help`, `--version` and every command load only their own subsystems.
 
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import type { EngineKind } from '../core/compiled/index.js';
 import type { ServeFlags } from './serve-action.js';
 import { registerApprovalCommands } from './approval-commands.js';
@@ -108,5 +108,13 @@ export function buildCli(exit: Exit): Command {
   registerKernelCommands(program, exit);
   registerIsolationCommands(program, exit);
   registerBaselineCommands(program, exit);
+  program
+    .command('completion')
+    .description('print a shell completion script: eval "$(cordon completion bash)"')
+    .addArgument(new Argument('<shell>').choices(['bash', 'zsh', 'fish']))
+    .action(async (shell: string) => {
+      const { completionScript } = await import('./completion.js');
+      process.stdout.write(completionScript(shell, program));
+    });
   return program;
 }
