@@ -17,6 +17,8 @@ import { Buffer } from 'node:buffer';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { BITS, features, windowScores } from '../../dist/inspect/injection/features.js';
 import { InjectionHeuristics, injectionScore } from '../../dist/inspect/injection/heuristics.js';
+// The same seeded generator the test fixtures use, so a training run is reproducible.
+import { seeded } from '../../dist/inspect/fixtures/samples.js';
 
 const args = process.argv.slice(2);
 const dataPath = args[0];
@@ -34,17 +36,6 @@ const LR = Number(opt('--lr', '0.5'));
 const L2 = Number(opt('--l2', '1e-6'));
 const FPR = 0.01;
 const DIM = 1 << BITS;
-
-function seeded(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rows = readFileSync(dataPath, 'utf8')
   .split('\n')
