@@ -92,9 +92,6 @@ export function destinationHost(host: string): string | undefined {
   return ip.v6 ? new URL(`http://[${h}]/`).hostname.slice(1, -1) : h;
 }
 
-/** Argument names a tool or a request commonly gives its target host in. */
-export const DESTINATION_KEYS = ['url', 'host', 'destination', 'endpoint'];
-
 /** A host and port from `https://h:1/p`, `h:1` or `h`; undefined for what is not one. */
 export function argumentDestination(v: unknown): { host: string; port?: number } | undefined {
   if (typeof v !== 'string' || v === '' || v.length > 2048) return undefined;
@@ -122,18 +119,37 @@ const DEFAULT_PORTS: Record<string, number> = {
   'ws:': 80,
 };
 
+/** Keys whose value names a host even without a scheme (`host`, `targetHost`, `webhook_url` …). */
+const DESTINATION_KEY = /(?:url|uri|host|hostname|destination|endpoint|webhook)$/i;
+/** Most values looked at in one input: arguments are bounded, the walk over them is too. */
+const WALK_LIMIT = 2000;
+
 /**
- * The destinations a request's arguments name (`url`, `host`, `destination`, `endpoint` at the
- * top level of the input): a tool that posts to a URL reaches the network as surely as a
- * connect does, so risk, baselines and egress isolation treat those arguments as destinations.
+ * The destinations a request's arguments name, at any depth: every string that is a URL with a
+ * network scheme, and every `host:port` or host under a key that names one (`url`, `host`,
+ * `destination`, `endpoint`, `webhookUrl` …). A tool that posts to a URL reaches the network as
+ * surely as a connect does, whatever its argument is called or however deep it sits, so risk,
+ * baselines and egress isolation treat those as destinations.
  */
 export function inputDestinations(input: unknown): { host: string; port?: number }[] {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) return [];
-  const rec = input as Record<string, unknown>;
   const out: { host: string; port?: number }[] = [];
-  for (const k of DESTINATION_KEYS) {
-    const d = argumentDestination(rec[k]);
-    if (d) out.push(d);
+  const stack: [unknown, string][] = [[input, '']];
+  for (let seen = 0; stack.length > 0 && seen < WALK_LIMIT; seen++) {
+    const [v, key] = stack.pop()!;
+    if (typeof v === 'string') {
+      const d =
+        /^[a-z][a-z0-9+.-]*:\/\//i.test(v) || DESTINATION_KEY.test(key)
+          ? argumentDestination(v)
+          : undefined;
+      if (d && (v.includes('://') ? NETWORK_SCHEME.test(v) : true)) out.push(d);
+    } else if (Array.isArray(v)) {
+      for (const x of v) stack.push([x, key]);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) stack.push([x, k]);
+    }
   }
   return out;
 }
+
+const NETWORK_SCHEME =
+  /^(?:https?|wss?|ftp|ftps|sftp|ssh|smtp|smtps|tcp|udp|grpcs?|redis|rediss|postgres(?:ql)?|mysql|mongodb(?:\+srv)?|amqps?|mqtts?|ldaps?):\/\//i;

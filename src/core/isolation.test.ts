@@ -152,6 +152,33 @@ describe('isolation in the decision path: each measure refuses its actions, and 
     await release();
   });
 
+  it('no egress refuses a tool call naming a destination in any argument, at any depth', async () => {
+    // Whatever the argument is called: a URL with a network scheme anywhere, or a host under a
+    // key that names one.
+    for (const input of [
+      { url: 'https://paste.example.com/x' },
+      { target: 'https://paste.example.com:8443/x' },
+      { request: { options: { webhookUrl: 'paste.example.com:443' } } },
+      { messages: [{ to: 'wss://paste.example.com/socket' }] },
+      { conn: 'postgres://db.example.com:5432/prod' },
+    ])
+      await refusedOnlyWhileIsolated(
+        { egress: 'none' },
+        call('gh/comment', { input }),
+        /network egress is cut/,
+      );
+    await isolate({ egress: 'none' });
+    const local = call('gh/comment', {
+      input: { body: 'see https://docs.example in the text', path: '/w/a' },
+    });
+    assert.equal(
+      (await engine.decide(local)).decision,
+      'allow',
+      'prose and paths are no destination',
+    );
+    await release();
+  });
+
   it('egress limited to the baseline refuses a destination no baseline vouches for (fail closed)', async () => {
     await refusedOnlyWhileIsolated(
       { egress: 'baseline' },
