@@ -4,7 +4,7 @@
 
 import type { StandInUser } from '../core/stages/identity.js';
 import type { Decision } from '../core/types.js';
-import type { DecisionService } from '../server/decisions.js';
+import type { DecisionService } from '../decision/service.js';
 import type { Approval } from './approval.js';
 import { ApprovalError, type ApprovalService } from './service.js';
 

@@ -13,7 +13,7 @@ import { SqliteAuditStore } from '../audit/sqlite-store.js';
 import { whatIf } from '../audit/replay.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { configSchema } from '../config/config.js';
-import { startServer, type RunningServer } from '../server/start.js';
+import { startServer, type RunningServer } from '../runtime/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { CORDON_CLI, issueToken } from '../testing/mcp.js';
 import { adminHeader } from '../testing/auth.js';

@@ -11,8 +11,8 @@
 // agent cannot approve its own request. Policy then decides whether the approver may answer.
 
 import type { StandInUser } from '../core/stages/identity.js';
-import type { Caller } from '../server/auth.js';
-import { inPerson } from '../server/control.js';
+import type { Caller } from '../pep/http/auth.js';
+import { inPerson } from '../pep/http/control.js';
 import { ApprovalError } from './service.js';
 
 export type ApproverMode = 'authenticated' | 'token' | 'trusted';

@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { ensureDataDir } from '../storage/data-dir.js';
+import { ensureDataDir } from '../store/data-dir.js';
 import { join, resolve } from 'node:path';
 import type { DecisionTrace } from '../core/engine.js';
 import { loadOrCreateSigningKey, type SigningKey } from './keys.js';

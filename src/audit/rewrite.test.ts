@@ -306,7 +306,7 @@ describe('the signing key can live outside the data directory', () => {
     const keyFile = join(await tempDir('cordon-key-'), 'audit.key');
     const dir = await tempDir('cordon-data-');
     const { configSchema } = await import('../config/config.js');
-    const { openPdp } = await import('../server/pdp.js');
+    const { openPdp } = await import('../runtime/pdp.js');
     const { pino } = await import('pino');
     process.env.CORDON_AUDIT_SIGNING_KEY = keyFile;
     try {

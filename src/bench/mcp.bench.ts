@@ -11,8 +11,8 @@ import { pino } from 'pino';
 import { AuditLog } from '../audit/log.js';
 import { Engine } from '../core/engine.js';
 import { loadPolicyDir } from '../policy/load.js';
-import { DecisionService } from '../server/decisions.js';
-import { Metrics } from '../server/metrics.js';
+import { DecisionService } from '../decision/service.js';
+import { Metrics } from '../decision/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { freePort } from '../testing/net.js';
 import {

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
-import { startServer, type RunningServer } from '../server/start.js';
+import { startServer, type RunningServer } from '../runtime/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { CORDON_CLI } from '../testing/mcp.js';
 

@@ -6,7 +6,7 @@ export { default as YAML } from 'yaml';
 export { parseConfig } from '../config/config.js';
 export { formatLocated } from '../core/source-location.js';
 export { loadPolicyDir } from '../policy/load.js';
-export { openPdp } from '../server/pdp.js';
+export { openPdp } from '../runtime/pdp.js';
 export { compileKernelPlan, KERNEL_ACTIONS } from '../kernel/compiler.js';
 export { enforcementOf } from '../kernel/enforcement.js';
 export { toCilium, toKubeArmor, toTetragon } from '../kernel/export/exports.js';
@@ -18,7 +18,7 @@ export { combinedSource, serviceSource } from '../sandbox/isolation.js';
 import type { IsolationSource } from '../sandbox/isolation.js';
 import type { IsolationState } from '../store/ports.js';
 import type { BaselineSummary } from '../risk/baseline-service.js';
-import type { Pdp } from '../server/pdp.js';
+import type { Pdp } from '../runtime/pdp.js';
 import { callApi, type ApiTarget } from './api-client.js';
 
 /**

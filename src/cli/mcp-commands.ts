@@ -3,8 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import type { UpstreamSpec } from '../mcp/upstream.js';
-import type { RunningApi } from '../server/start.js';
+import type { UpstreamSpec } from '../pep/mcp/upstream.js';
+import type { RunningApi } from '../runtime/start.js';
 import { parseDurationSeconds } from './durations.js';
 import { engineOption } from './engine-option.js';
 import { registerMcpPinCommand } from './mcp-pin-command.js';

@@ -5,8 +5,8 @@
 
 import type { Command } from 'commander';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { UnpinnedMode } from '../mcp/pins.js';
-import type { DownstreamLink, UpstreamSpec } from '../mcp/upstream.js';
+import type { UnpinnedMode } from '../pep/mcp/pins.js';
+import type { DownstreamLink, UpstreamSpec } from '../pep/mcp/upstream.js';
 
 /** Loaded when the command runs (the command tree loads no subsystem). */
 const lib = () => import('./mcp-lib.js');

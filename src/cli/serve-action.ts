@@ -2,7 +2,7 @@
 
 import { loadConfig, parseConfig } from '../config/config.js';
 import type { EngineKind } from '../core/compiled/index.js';
-import { startServer } from '../server/start.js';
+import { startServer } from '../runtime/start.js';
 
 export interface ServeFlags {
   config?: string;

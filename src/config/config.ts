@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../core/request.js';
 import { isolationConfigSchema } from '../isolation/config.js';
-import { llmConfigSchema } from '../llm/config.js';
+import { llmConfigSchema } from '../pep/llm/config.js';
 import { riskConfigSchema } from '../risk/config.js';
 
 const issuerSchema = z

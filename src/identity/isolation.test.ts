@@ -4,8 +4,8 @@ import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
 import { readAdminCredential } from './credentials.js';
 import { TOKEN_EXCHANGE_GRANT } from './exchange.js';
-import { openPdp, type Pdp } from '../server/pdp.js';
-import { serveApi, type RunningApi } from '../server/start.js';
+import { openPdp, type Pdp } from '../runtime/pdp.js';
+import { serveApi, type RunningApi } from '../runtime/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 
 // Token exchange under isolation, through `cordon serve`'s own wiring: the isolation applied

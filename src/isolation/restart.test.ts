@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
-import { openPdp } from '../server/pdp.js';
+import { openPdp } from '../runtime/pdp.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 
 const configFor = (data: string) =>

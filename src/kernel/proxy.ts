@@ -13,7 +13,7 @@ import {
   guardPending,
   serverOptions,
   type HttpLimits,
-} from '../server/http-limits.js';
+} from '../pep/http/http-limits.js';
 
 export interface EgressVerdict {
   allow: boolean;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
-import { openPdp, type Pdp } from '../server/pdp.js';
+import { openPdp, type Pdp } from '../runtime/pdp.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { agent, entities, EXAMPLE_POLICIES, tempDir, writeTree } from '../testing/fixtures.js';
 import { nativeMissing } from '../testing/native.js';

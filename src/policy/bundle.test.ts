@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { pack } from 'tar-stream';
 import { formatVerifierKey, noteKey, signNote, type NoteKey } from '../audit/note.js';
 import { configSchema } from '../config/config.js';
-import { startServer } from '../server/start.js';
+import { startServer } from '../runtime/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 import { CORDON_CLI } from '../testing/mcp.js';
 import { BundleError, createBundle, manifestText, openBundle, parseManifest } from './bundle.js';

@@ -140,7 +140,7 @@ describe('cordon serve nodes on one PostgreSQL report a peer on another policy v
   it('shows the differing peer in /healthz, and hears only its own cluster', async (t) => {
     if (skip) return t.skip(skip);
     const { configSchema } = await import('../config/config.js');
-    const { startServer } = await import('../server/start.js');
+    const { startServer } = await import('../runtime/start.js');
     const { EXAMPLE_POLICIES, tempDir } = await import('../testing/fixtures.js');
     const { cp, writeFile } = await import('node:fs/promises');
     const { join } = await import('node:path');

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
 import type { ActionRequest } from '../core/types.js';
-import { openPdp } from '../server/pdp.js';
+import { openPdp } from '../runtime/pdp.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
 
 const post = (host: string): ActionRequest => ({

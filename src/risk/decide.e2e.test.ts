@@ -15,7 +15,7 @@ import type { AuditRecord } from '../audit/record.js';
 import { reevaluate } from '../audit/replay.js';
 import { SqliteAuditStore } from '../audit/sqlite-store.js';
 import { configSchema } from '../config/config.js';
-import { startServer, type RunningServer } from '../server/start.js';
+import { startServer, type RunningServer } from '../runtime/start.js';
 import { agent, compileOk, entities, tempDir, writeTree } from '../testing/fixtures.js';
 
 const POLICIES = {

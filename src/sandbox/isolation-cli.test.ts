@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../config/config.js';
-import { startServer, type RunningServer } from '../server/start.js';
+import { startServer, type RunningServer } from '../runtime/start.js';
 import { readAdminCredential } from '../identity/credentials.js';
 import { agent, entities, tempDir, writeTree } from '../testing/fixtures.js';
 import {

@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
 import { KernelRunError, LAUNCHER, prepareRun, runSandboxed } from '../kernel/run.js';
 import { loadPolicyDir } from '../policy/load.js';
-import { openPdp, type Pdp } from '../server/pdp.js';
+import { openPdp, type Pdp } from '../runtime/pdp.js';
 import {
   isolationKey,
   type IsolationState,

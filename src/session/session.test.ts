@@ -5,8 +5,8 @@ import { Engine } from '../core/engine.js';
 import { sessionStage } from '../core/stages/session.js';
 import type { ActionRequest } from '../core/types.js';
 import { loadPolicyDir } from '../policy/load.js';
-import { DecisionService } from '../server/decisions.js';
-import { Metrics } from '../server/metrics.js';
+import { DecisionService } from '../decision/service.js';
+import { Metrics } from '../decision/metrics.js';
 import type { CompiledPolicySet } from '../core/policy-set.js';
 import {
   agent,

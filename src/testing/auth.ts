@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { readAdminCredential, Secret } from '../identity/credentials.js';
 import type { TokenService } from '../identity/tokens.js';
-import type { AuthOptions } from '../server/auth.js';
+import type { AuthOptions } from '../pep/http/auth.js';
 
 /** Auth options with a fresh admin secret, and the header that presents it. */
 export function testAuth(tokens?: TokenService, extra: Partial<AuthOptions> = {}) {

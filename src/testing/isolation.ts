@@ -14,8 +14,8 @@ import { IsolationService, type IsolationServiceOptions } from '../isolation/ser
 import { SqliteIsolationStore } from '../store/sqlite/isolation.js';
 import { LocalChangeBus } from '../store/sqlite/bus.js';
 import { loadPolicyDir } from '../policy/load.js';
-import { DecisionService } from '../server/decisions.js';
-import { Metrics } from '../server/metrics.js';
+import { DecisionService } from '../decision/service.js';
+import { Metrics } from '../decision/metrics.js';
 import { tempDir } from './fixtures.js';
 import { mcpPolicyDir } from './mcp.js';
 

@@ -3,7 +3,7 @@
 
 import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
-import { startServer, type RunningServer } from '../server/start.js';
+import { startServer, type RunningServer } from '../runtime/start.js';
 import type { FakeProvider } from './llm-upstream.js';
 
 export const GATEWAY_KEY = 'gw-key-ledger-bot-for-alice';

@@ -7,14 +7,14 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { GatewaySession, type GatewayOptions } from '../mcp/gateway.js';
-import { PIN_FILE, ToolPins } from '../mcp/pins.js';
+import { GatewaySession, type GatewayOptions } from '../pep/mcp/gateway.js';
+import { PIN_FILE, ToolPins } from '../pep/mcp/pins.js';
 import { pino } from 'pino';
 import type { AuditLog } from '../audit/log.js';
 import { Engine } from '../core/engine.js';
 import { loadPolicyDir } from '../policy/load.js';
-import { DecisionService } from '../server/decisions.js';
-import { Metrics } from '../server/metrics.js';
+import { DecisionService } from '../decision/service.js';
+import { Metrics } from '../decision/metrics.js';
 import { EXAMPLE_POLICIES, tempDir } from './fixtures.js';
 import { freePort, waitForHttp } from './net.js';
 

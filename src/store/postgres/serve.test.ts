@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../config/config.js';
-import { startServer, type RunningServer } from '../../server/start.js';
+import { startServer, type RunningServer } from '../../runtime/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../../testing/fixtures.js';
 import {
   TEST_POSTGRES,

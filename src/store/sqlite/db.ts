@@ -4,7 +4,7 @@
 
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { ensureDataDir } from '../../storage/data-dir.js';
+import { ensureDataDir } from '../data-dir.js';
 
 export function openStore(
   dataDir: string,

@@ -2,7 +2,7 @@
 // Durability as each store needs it: approvals, revocations and isolation commit with
 // synchronous FULL (they survive power loss), sessions, usage and baselines with NORMAL.
 
-import { ensureDataDir } from '../../storage/data-dir.js';
+import { ensureDataDir } from '../data-dir.js';
 import type { Stores } from '../ports.js';
 import { SqliteApprovalStore } from './approvals.js';
 import { SqliteBaselineStore } from './baselines.js';

@@ -1,0 +1,161 @@
+// `cordon serve`: the PDP and its HTTP API. `serveApi` also lets another process that opened a
+// PDP (the MCP gateway) offer the same API beside its own protocol. Either way the data
+// directory holds the admin credential (created on first start, mode 0600) the CLI uses.
+
+import { pino, type Logger } from 'pino';
+import { readFile } from 'node:fs/promises';
+import { ConfigError, peopleIssuer, type CordonConfig } from '../config/config.js';
+import { loadOrCreateAdminCredential, Secret } from '../identity/credentials.js';
+import { personVerifier } from '../identity/people.js';
+import type { LivePolicySet } from '../policy/live.js';
+import type { AuthOptions } from '../pep/http/auth.js';
+import { buildApp } from '../pep/http/app.js';
+import { openPdp, type Pdp } from './pdp.js';
+import { PolicyVersionGossip } from '../policy/version-gossip.js';
+import type { Stores } from '../store/ports.js';
+import { trustedForRequest } from '../pep/http/resource-trust.js';
+import { limitsFromConfig } from '../pep/http/http-limits.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  policies: LivePolicySet;
+  close(): Promise<void>;
+}
+
+export interface RunningApi {
+  url: string;
+  port: number;
+  /** Stops the HTTP server; the PDP stays open. */
+  close(): Promise<void>;
+}
+
+/** Who may call the API: the admin credential (created on first start), PEPs, agents, people. */
+export async function apiAuth(pdp: Pdp, config: CordonConfig): Promise<AuthOptions> {
+  const issuer = peopleIssuer(config);
+  if (config.approvals.approvers === 'token' && !issuer)
+    throw new ConfigError('approvals.approvers: token needs auth.issuer (the identity provider)');
+  const peps = await Promise.all(
+    config.auth.peps.map(async (p) => {
+      let text: string;
+      try {
+        text = await readFile(p.credentialFile, 'utf8');
+      } catch (e) {
+        throw new ConfigError(`auth.peps ${p.name}: ${(e as Error).message}`);
+      }
+      try {
+        return { name: p.name, secret: new Secret(text.trim()) };
+      } catch (e) {
+        throw new ConfigError(`auth.peps ${p.name}: ${(e as Error).message}`);
+      }
+    }),
+  );
+  return {
+    admin: [new Secret(await loadOrCreateAdminCredential(config.data))],
+    peps,
+    tokens: pdp.tokens,
+    ...(issuer ? { people: await personVerifier(issuer) } : {}),
+    required: config.auth.required,
+  };
+}
+
+/**
+ * Tells the other nodes which policy version this one serves, and hears theirs, where the PDP's
+ * stores share a change bus between nodes (the PostgreSQL backend; store/open.ts).
+ */
+async function startPolicyGossip(pdp: Pdp, log: Logger): Promise<PolicyVersionGossip | undefined> {
+  const stores = (pdp as Pdp & Partial<{ stores: Pick<Stores, 'backend' | 'bus'> }>).stores;
+  if (!stores || stores.backend !== 'postgres') return undefined;
+  const gossip = new PolicyVersionGossip({
+    bus: stores.bus,
+    current: () => pdp.policies.current().version,
+    onError: (err) => log.warn({ err: err.message }, 'could not tell the peers the policy version'),
+  });
+  pdp.policies.on('reload', () => void gossip.publish());
+  pdp.metrics.peerStatus = () => gossip.status();
+  return gossip.start();
+}
+
+export async function serveApi(
+  pdp: Pdp,
+  config: CordonConfig,
+  log: Logger,
+  where: { host: string; port: number },
+): Promise<RunningApi> {
+  const { policies, decisions, metrics, tokens, keys, revocations, approvals, usage } = pdp;
+  const auth = await apiAuth(pdp, config);
+  const gossip = await startPolicyGossip(pdp, log);
+  if (config.approvals.approvers === 'trusted')
+    log.warn(
+      'approvals.approvers is trusted: the admin credential may name any approver. For local development only',
+    );
+  const app = buildApp({
+    approvals: { approvals, approvers: config.approvals.approvers },
+    ...(config.llm.upstreams.length > 0
+      ? { llm: { config: config.llm, usage, log, isolation: pdp.isolation } }
+      : {}),
+    decisions,
+    metrics,
+    logger: log,
+    bodyLimit: config.bodyLimit,
+    limits: limitsFromConfig(config.limits),
+    identity: { tokens, keys, revocations },
+    isolation: pdp.isolation,
+    ...(pdp.baselines ? { baselines: pdp.baselines } : {}),
+    reloadError: () => policies.lastError?.message ?? pdp.bundle?.error,
+    trustedFor: trustedForRequest(config.resources.trustedPeps),
+    // With a bundle, a reload fetches it now (the polling does the same on its own).
+    reload: () => (pdp.bundle ? pdp.bundle.check() : policies.reload()),
+    policyBundle: () => pdp.bundle?.status(),
+    policyPeers: () => gossip?.status(),
+    storage: () => pdp.stores.health(),
+    auth,
+  });
+  try {
+    await app.listen(where);
+  } catch (e) {
+    gossip?.close();
+    throw e;
+  }
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : where.port;
+  return {
+    url: `http://${where.host.includes(':') ? `[${where.host}]` : where.host}:${port}`,
+    port,
+    close: async () => {
+      gossip?.close();
+      await app.close();
+    },
+  };
+}
+
+export async function startServer(config: CordonConfig, logger?: Logger): Promise<RunningServer> {
+  const log = logger ?? pino({ level: config.log.level, base: { svc: 'cordon' } });
+  const pdp = await openPdp(config, log);
+  let api: RunningApi;
+  try {
+    api = await serveApi(pdp, config, log, { host: config.host, port: config.port });
+  } catch (e) {
+    await pdp.close();
+    throw e;
+  }
+  const current = pdp.policies.current();
+  log.info(
+    {
+      port: api.port,
+      policyVersion: current.version,
+      policies: current.size,
+      audit: pdp.audit ? { records: pdp.audit.size, key: pdp.audit.verifierKey } : 'off',
+    },
+    'cordon serving',
+  );
+  return {
+    url: api.url,
+    port: api.port,
+    policies: pdp.policies,
+    async close() {
+      await api.close();
+      await pdp.close();
+    },
+  };
+}
