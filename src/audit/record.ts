@@ -19,7 +19,7 @@ export interface AuditRecord {
   /** Absent for decisions. "usage": what a model call used (parent: its decision); "launch": an
    * agent started under compiled kernel rules; "isolation": an isolation applied, released or
    * expired. Events are recorded, never re-evaluated. */
-  kind?: 'usage' | 'launch' | 'isolation';
+  kind?: 'usage' | 'launch' | 'isolation' | 'failure';
   usage?: { tokens: number };
   /** Position in the log (the Merkle leaf index). */
   seq: number;

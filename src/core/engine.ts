@@ -70,9 +70,10 @@ export interface DecisionTrace {
   /**
    * Set on records that are events, not decisions: "usage" (what a model call used; see
    * `usage`), "launch" (an agent started under compiled kernel rules) and "isolation" (an
-   * isolation applied, released or expired: src/isolation/audit.ts). Replay skips them.
+   * isolation applied, released or expired: src/isolation/audit.ts) and "failure" (an allowed
+   * SDK call whose function threw: src/sdk/embedded.ts). Replay skips them.
    */
-  kind?: 'usage' | 'launch' | 'isolation';
+  kind?: 'usage' | 'launch' | 'isolation' | 'failure';
   /** What the provider reported for the decision's model call (kind "usage"). */
   usage?: { tokens: number };
 }

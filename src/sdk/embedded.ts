@@ -1,0 +1,131 @@
+// The embedded decider: the whole decision point in this process, as `cordon serve` runs it
+// (runtime/pdp.ts: policies, delegation tokens, approvals, sessions, isolation, risk, the audit
+// log in a data directory), without its HTTP server. Every decision is recorded before guard()
+// acts on it. Loading this module does not load fastify; opening one loads the configured
+// stores (SQLite in the data directory, or PostgreSQL when cordon.yaml names it).
+
+import { pino, type Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { initialFacts } from '../core/pipeline.js';
+import type { ActionRequest, Decision } from '../core/types.js';
+import { loadConfig, parseConfig, type CordonConfig } from '../config/config.js';
+import type { DecisionTrace } from '../core/engine.js';
+import { openPdp, type Pdp } from '../runtime/pdp.js';
+import type { Decider } from './guard.js';
+import { withIdentity, type IdentityDefaults } from './identity.js';
+
+export interface EmbeddedOptions extends IdentityDefaults {
+  /** A cordon.yaml (the same file `cordon serve --config` reads); the options below win. */
+  config?: string;
+  /** The policy directory (or signed bundle), as `cordon serve --policies`. */
+  policies?: string;
+  /** The data directory: audit log, approvals, sessions (default ./.cordon). One process at a time. */
+  data?: string;
+  /** Record decisions in the tamper-evident audit log (default: as configured, on). */
+  audit?: boolean;
+  /** Follow policy edits (default false here: a library does not watch files unasked). */
+  watch?: boolean;
+  /** Where the decision point logs (default: silent; identifiers only, never input). */
+  log?: Logger;
+}
+
+export class EmbeddedDecider implements Decider {
+  private constructor(
+    /** The decision point itself: policies, decision service, approvals, audit log. */
+    readonly pdp: Pdp,
+    private readonly defaults: IdentityDefaults,
+    private readonly log: Logger,
+  ) {}
+
+  static async open(o: EmbeddedOptions = {}): Promise<EmbeddedDecider> {
+    const file = await loadConfig(o.config);
+    const config: CordonConfig = parseConfig(
+      {
+        ...file,
+        ...(o.policies ? { policies: o.policies } : {}),
+        ...(o.data ? { data: o.data } : {}),
+        watch: o.watch ?? (o.config ? file.watch : false),
+        ...(o.audit !== undefined ? { audit: { ...file.audit, enabled: o.audit } } : {}),
+      },
+      o.config ? `${o.config} with the SDK options` : 'the SDK options',
+    );
+    const log = o.log ?? pino({ level: 'silent' });
+    const pdp = await openPdp(config, log);
+    const { agent, user, token, session } = o;
+    return new EmbeddedDecider(pdp, { agent, user, token, session }, log);
+  }
+
+  decide(request: ActionRequest): Promise<Decision> {
+    return this.pdp.decisions.decide(withIdentity(request, this.defaults));
+  }
+
+  async awaitApproval(id: string, timeoutMs: number): Promise<void> {
+    await this.pdp.approvals.wait(id, timeoutMs);
+  }
+
+  /** An audit event (kind "failure", parent: the decision) saying the allowed call threw. */
+  async recordFailure(request: ActionRequest, decision: Decision, error: unknown): Promise<void> {
+    const audit = this.pdp.audit;
+    if (!audit) return;
+    try {
+      await audit.append(
+        failureTrace(this.pdp, withIdentity(request, this.defaults), decision, error),
+      );
+    } catch (e) {
+      this.log.error({ err: e, decisionId: decision.decisionId }, 'failure record failed');
+    }
+  }
+
+  /** Stops following policies and closes the stores and the audit log (flushing it). */
+  close(): Promise<void> {
+    return this.pdp.close();
+  }
+}
+
+/**
+ * The event record of an allowed call whose function threw. Replay skips events. The error's
+ * class and `code` are recorded, not its message: messages often quote the input, which the
+ * log keeps only where audit.recordInput says so.
+ */
+export function failureTrace(
+  pdp: Pick<Pdp, 'policies'>,
+  request: ActionRequest,
+  decision: Decision,
+  error: unknown,
+): DecisionTrace {
+  const { input: _input, content: _content, ...rest } = request;
+  const name = (error instanceof Error ? error.name : typeof error).slice(0, 128);
+  const raw = (error as { code?: unknown } | null)?.code;
+  const code = typeof raw === 'string' || typeof raw === 'number' ? String(raw).slice(0, 128) : '';
+  const set = pdp.policies.current();
+  return {
+    kind: 'failure',
+    time: new Date(),
+    set,
+    ...(request.agent ? { agent: request.agent } : {}),
+    ...(request.user ? { user: request.user } : {}),
+    labels: [],
+    destructive: false,
+    facts: initialFacts(request.session),
+    request: {
+      ...rest,
+      parent: decision.decisionId,
+      context: { ...rest.context, failure: { error: name, ...(code ? { code } : {}) } },
+    },
+    decision: {
+      decision: decision.decision,
+      reasons: [
+        {
+          policy: 'cordon/call-failed',
+          effect: 'permit',
+          annotations: {},
+          message: `the allowed call threw ${name}${code ? ` (${code})` : ''}`,
+        },
+      ],
+      obligations: [],
+      risk: decision.risk,
+      policyVersion: decision.policyVersion,
+      decisionId: uuidv7(),
+    },
+  };
+}
