@@ -343,3 +343,52 @@ describe('policy validate warnings', () => {
     );
   });
 });
+
+describe('cordon policy explain', () => {
+  const side = fileURLToPath(new URL('../../examples/requests/side-door.json', import.meta.url));
+
+  it('shows per principal which policy applied, its scope and the condition that held', () => {
+    const r = cordon(['policy', 'explain', EXAMPLE_POLICIES, '--request', side]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^decision: deny/);
+    assert.match(
+      r.stdout,
+      /^user User::"bob", Action::"invokeTool", Tool::"postgres\/drop_table"/m,
+    );
+    assert.match(r.stdout, /● forbid interns-no-destructive \(sre\.cedar:\d+\): applies/);
+    assert.match(r.stdout, /✓ when \{ resource\.destructive \} is true/);
+    assert.match(
+      r.stdout,
+      /· permit finance-payments \(finance\.cedar:\d+\): scope does not match: principal is Agent in Group::"finance-agents"/,
+    );
+  });
+
+  it('reads the request from stdin and prints JSON with --json', async () => {
+    const r = cordon(
+      ['policy', 'explain', EXAMPLE_POLICIES, '--json'],
+      await readFile(side, 'utf8'),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const view = JSON.parse(r.stdout) as {
+      decision: { decision: string };
+      evaluations: { role: string; policies: { policy: string; result: string }[] }[];
+    };
+    assert.equal(view.decision.decision, 'deny');
+    assert.deepEqual(
+      view.evaluations.map((e) => e.role),
+      ['agent', 'user'],
+    );
+    const user = view.evaluations[1]!;
+    assert.equal(
+      user.policies.find((p) => p.policy === 'interns-no-destructive')?.result,
+      'satisfied',
+    );
+  });
+
+  it('says in one line what is wrong with a request that is not JSON', () => {
+    const r = cordon(['policy', 'explain', EXAMPLE_POLICIES], 'not json');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^cordon: request is not JSON/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+});

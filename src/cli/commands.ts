@@ -88,6 +88,19 @@ export function buildCli(exit: Exit): Command {
       (await policyActions()).test(dir, o, exit),
     );
 
+  policy
+    .command('explain')
+    .description(
+      'why a request is decided as it is: per policy, whether its scope matched and which condition held',
+    )
+    .argument('<dir>', 'policy directory')
+    .option('--request <file>', 'request JSON, as for decide (default: stdin)')
+    .addOption(engineOption())
+    .option('--json', 'print {decision, evaluations} as JSON')
+    .action(async (dir: string, o: { request?: string; engine: EngineKind; json?: boolean }) =>
+      (await policyActions()).explain(dir, o, exit),
+    );
+
   program
     .command('decide')
     .description('make one decision; the request JSON comes from --request or stdin')

@@ -4,7 +4,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { EngineKind } from '../core/compiled/index.js';
 import { Engine } from '../core/engine.js';
+import type { PrincipalExplained } from '../core/explain.js';
 import type { CompiledPolicySet } from '../core/policy-set.js';
+import type { ActionRequest } from '../core/types.js';
 import { parseActionRequest } from '../core/request.js';
 import { formatLocated } from '../core/source-location.js';
 import { loadPolicyDir } from '../policy/load.js';
@@ -161,15 +163,13 @@ export async function test(
   if (failed > 0) return exit(1);
 }
 
-export async function decide(
-  o: { policies: string; request?: string; engine: EngineKind; fail?: boolean },
-  exit: Exit,
-): Promise<void> {
+/** The request of `decide` and `policy explain`, from --request FILE or stdin. */
+async function readRequest(file: string | undefined): Promise<ActionRequest> {
   let text: string;
   try {
-    text = o.request ? await readFile(o.request, 'utf8') : await readStdin();
+    text = file ? await readFile(file, 'utf8') : await readStdin();
   } catch (e) {
-    throw new UserError(`cannot read the request ${o.request}: ${(e as Error).message}`);
+    throw new UserError(`cannot read the request ${file}: ${(e as Error).message}`);
   }
   let body: unknown;
   try {
@@ -178,12 +178,41 @@ export async function decide(
     throw new UserError(`request is not JSON: ${(e as Error).message}`);
   }
   const request = parseActionRequest(body);
+  // Local and offline, like a policy test: the request's parents are believed.
+  return { pep: 'cli', ...request, trustedFor: [request.resource.type] };
+}
+
+export async function decide(
+  o: { policies: string; request?: string; engine: EngineKind; fail?: boolean },
+  exit: Exit,
+): Promise<void> {
+  const request = await readRequest(o.request);
   const set = await compileOrReport(o.policies, o.engine);
   if (!set) return exit(1);
   const engine = new Engine({ policies: { current: () => set } });
-  // Local and offline, like a policy test: the request's parents are believed.
-  const trusted = { trustedFor: [request.resource.type] };
-  const decision = await engine.decide({ pep: 'cli', ...request, ...trusted });
+  const decision = await engine.decide(request);
   out(JSON.stringify(decision, null, 2));
   if (o.fail) exit(FAIL_EXIT[decision.decision]);
+}
+
+export async function explain(
+  dir: string,
+  o: { request?: string; engine: EngineKind; json?: boolean },
+  exit: Exit,
+): Promise<void> {
+  const request = await readRequest(o.request);
+  const set = await compileOrReport(dir, o.engine);
+  if (!set) return exit(1);
+  const { explainEvaluation } = await import('../core/explain.js');
+  const engine = new Engine({ policies: { current: () => set } });
+  const evaluations: PrincipalExplained[] = [];
+  const { decision } = await engine.trace(request, undefined, {
+    observe: (input) => evaluations.push(explainEvaluation(input)),
+  });
+  if (o.json) {
+    out(JSON.stringify({ decision, evaluations }, null, 2));
+    return;
+  }
+  const { explainText } = await import('./explain-view.js');
+  out(explainText(decision, evaluations));
 }

@@ -5,7 +5,13 @@
 import { v7 as uuidv7 } from 'uuid';
 import { pathFacts } from './path-facts.js';
 import { fillDefaults } from './schema-info.js';
-import { cordonReason, evaluate, UNKNOWN_INPUT_CONTEXT, type Verdict } from './evaluate.js';
+import {
+  cordonReason,
+  evaluate,
+  UNKNOWN_INPUT_CONTEXT,
+  type EvalInput,
+  type Verdict,
+} from './evaluate.js';
 import type { SlicedEntity } from './entities.js';
 import { destinationHost, inputDestinations, ipNet } from './destination.js';
 import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
@@ -46,6 +52,11 @@ export interface PolicyProvider {
  */
 export interface EvaluationMode {
   unknownInput?: boolean;
+  /**
+   * Told of every evaluation of a principal as it is made (not of shadow variants):
+   * `cordon policy explain` reads what each policy saw from it.
+   */
+  observe?: (input: EvalInput) => void;
 }
 
 /** Facts a trusted in-process caller pins (policy tests, replay); never reachable over HTTP. */
@@ -352,6 +363,7 @@ export class Engine {
     if (state.user) principals.push(['user', state.user]);
     const evaluated = principals.map(([role, principal]) => {
       const subset = set.subsetFor(request.action, principal, resource);
+      mode.observe?.({ set, subset, role, principal, action, resource, context, approved });
       return { role, principal, subset, verdict: evaluateWith(role, principal, subset) };
     });
     const verdicts = evaluated.map((e) => e.verdict);

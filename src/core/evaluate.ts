@@ -51,7 +51,8 @@ interface CedarResult {
   errors: { policy: string; message: string }[];
 }
 
-function slice(input: EvalInput): SlicedEntity[] {
+/** The entities Cedar is given for one evaluation: the request's own and what they reference. */
+export function slice(input: EvalInput): SlicedEntity[] {
   const out: SlicedEntity[] = [input.principal];
   // The slice is a handful of entities: a scan dedups them without building key strings.
   const add = (e: SlicedEntity) => {

@@ -165,6 +165,11 @@ export class CompiledPolicySet {
   }
   private shadowCount: number | undefined;
 
+  /** Every policy the action index offers for `action`, shadow ones too (`policy explain` lists them). */
+  indexedFor(action: string): readonly PolicyMeta[] {
+    return this.candidatesFor(action);
+  }
+
   /** Like policiesFor, with the shadow policies (a subset is selected from these). */
   private candidatesFor(action: string): PolicyMeta[] {
     // Unknown action names share one entry, so arbitrary names cannot grow the index.

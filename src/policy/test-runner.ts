@@ -127,7 +127,8 @@ export async function readTestFiles(
   return { cases, errors };
 }
 
-function pinnedFacts(c: PolicyTestCase): PinnedFacts | undefined {
+/** The facts a test case pins (its `facts:`), as the engine takes them. */
+export function pinnedFacts(c: PolicyTestCase): PinnedFacts | undefined {
   if (!c.facts) return undefined;
   const { time, ...rest } = c.facts;
   const pinned: PinnedFacts = { ...rest };
