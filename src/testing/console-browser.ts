@@ -1,5 +1,5 @@
 // The console's end-to-end browser tests: a signed-in browser page on a running server, and a relay
-// front of that server whose connections can be cut (the live streams must say so and recover).
+// in front of that server whose connections can be cut (the live streams must say so and recover).
 
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
