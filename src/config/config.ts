@@ -241,6 +241,24 @@ export const configSchema = z.strictObject({
   /** The risk tier table and the risk engine (src/risk/config.ts, docs/risk-and-baselines.md). */
   risk: riskConfigSchema,
   isolation: isolationConfigSchema,
+  /** The AuthZEN API: how subjects map to principals, the PDP identifier, search limits (docs/api.md). */
+  authzen: z
+    .strictObject({
+      /** The acting agent of a User subject that names none (the application asking). */
+      agent: z.string().min(1).optional(),
+      /** Further subject type names and the principal kind each means (`identity: User`). */
+      subjectTypes: z.record(z.string().min(1), z.enum(['Agent', 'User'])).optional(),
+      /** The PDP identifier published in /.well-known/authzen-configuration. */
+      pdp: z.url({ protocol: /^https?$/ }).optional(),
+      search: z
+        .strictObject({
+          defaultLimit: z.number().int().min(1).optional(),
+          maxLimit: z.number().int().min(1).optional(),
+          scanPerPage: z.number().int().min(1).optional(),
+        })
+        .optional(),
+    })
+    .default({}),
 });
 
 export type CordonConfig = z.infer<typeof configSchema>;

@@ -145,6 +145,13 @@ export class CompiledPolicySet {
     return this.policies.size;
   }
 
+  /** Every action known by name: declared, listed in entities.json, or named by a policy. */
+  actionNames(): string[] {
+    const names = new Set(this.knownActions);
+    for (const a of this.store.ofType('Action')) names.add(a.id);
+    return [...names];
+  }
+
   /** Whether some policy's action scope names this action explicitly (not just `action`). */
   namesAction(action: string): boolean {
     return this.namedActions.has(action);

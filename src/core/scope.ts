@@ -43,6 +43,13 @@ export function scopeMatches(c: ScopeConstraint, e: ScopedEntity): boolean {
   }
 }
 
+/** The entities a scope constraint names (`== E`, `in E`, `is T in E`), for search candidates. */
+export function scopeEntities(c: ScopeConstraint): EntityRef[] {
+  if ((c.op === '==' || c.op === 'in') && 'entity' in c) return [refOf(c.entity)];
+  if (c.op === 'is' && c.in && 'entity' in c.in) return [refOf(c.in.entity)];
+  return [];
+}
+
 /** Top-level context keys a policy's conditions read, or 'all' when it uses `context` whole. */
 export function contextKeysRead(json: PolicyJson): Set<string> | 'all' {
   const keys = new Set<string>();

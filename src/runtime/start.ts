@@ -104,6 +104,7 @@ export async function serveApi(
     ...(pdp.baselines ? { baselines: pdp.baselines } : {}),
     reloadError: () => policies.lastError?.message ?? pdp.bundle?.error,
     trustedFor: trustedForRequest(config.resources.trustedPeps),
+    authzen: config.authzen,
     // With a bundle, a reload fetches it now (the polling does the same on its own).
     reload: () => (pdp.bundle ? pdp.bundle.check() : policies.reload()),
     policyBundle: () => pdp.bundle?.status(),

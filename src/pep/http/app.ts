@@ -12,13 +12,8 @@ import type { Logger } from 'pino';
 import { actionRequestSchema, formatIssues } from '../../core/request.js';
 import { resourceAttrsProblem } from '../../core/resource-attrs.js';
 import type { ActionRequest } from '../../core/types.js';
-import {
-  AuthzenError,
-  parseEvaluation,
-  parseEvaluations,
-  toActionRequest,
-  toAuthzenResponse,
-} from './authzen.js';
+import { AuthzenError } from './authzen.js';
+import { registerAuthzenRoutes, type AuthzenOptions } from './authzen-routes.js';
 import { registerApprovalRoutes, type ApprovalRoutesOptions } from './approval-routes.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerIsolationRoutes } from './isolation-routes.js';
@@ -80,6 +75,8 @@ export interface AppOptions {
   storage?: () => Promise<Record<string, string>>;
   /** Behavioral baselines: show, mode, reset, suggest (baseline-routes.ts). */
   baselines?: BaselineService;
+  /** AuthZEN: subject mapping, the PDP identifier, search limits (authzen-routes.ts). */
+  authzen?: AuthzenOptions;
   /** Reloads the policies (POST /v1/policies/reload); absent when nothing can be reloaded. */
   reload?: () => Promise<void>;
 }
@@ -168,42 +165,22 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     }
   });
 
-  app.post('/access/v1/evaluation', decision, async (req, reply) => {
-    try {
-      const request = trusted(
-        req,
-        asCaller(toActionRequest(parseEvaluation(req.body)), req.caller, 'authzen'),
-      );
-      return toAuthzenResponse(await decisions.decide(request));
-    } catch (e) {
-      if (e instanceof AuthzenError || e instanceof CallerConflict)
-        return reply.code(400).send({ error: e.message });
-      throw e;
-    }
-  });
-
-  app.post('/access/v1/evaluations', decision, async (req, reply) => {
-    let parsed;
-    let requests: ActionRequest[];
-    try {
-      parsed = parseEvaluations(req.body);
-      requests = parsed.items.map((i) =>
-        trusted(req, asCaller(toActionRequest(i), req.caller, 'authzen')),
-      );
-    } catch (e) {
-      if (e instanceof AuthzenError || e instanceof CallerConflict)
-        return reply.code(400).send({ error: e.message });
-      throw e;
-    }
-    const out = [];
-    for (const r of requests) {
-      const res = toAuthzenResponse(await decisions.decide(r));
-      out.push(res);
-      if (parsed.semantic === 'deny_on_first_deny' && !res.decision) break;
-      if (parsed.semantic === 'permit_on_first_permit' && res.decision) break;
-    }
-    return { evaluations: out };
-  });
+  const authzen = opts.authzen ?? {};
+  // Its own plugin scope, so the X-Request-ID echo applies to the AuthZEN routes only.
+  void app.register(async (scope) =>
+    registerAuthzenRoutes(scope, {
+      decisions,
+      options: authzen,
+      prepare: (req, r) => {
+        try {
+          return trusted(req, asCaller(r, req.caller, 'authzen'));
+        } catch (e) {
+          if (e instanceof CallerConflict) throw new AuthzenError(e.message);
+          throw e;
+        }
+      },
+    }),
+  );
 
   if (decisions.audit) registerAuditRoutes(app, decisions.audit, decisions);
   if (opts.approvals) registerApprovalRoutes(app, { ...opts.approvals, decisions });
