@@ -2,8 +2,12 @@
 // Entry point of the `cordon` command. It loads the command definitions only; each command
 // loads its subsystems when it runs, and an error is classified without loading any.
 
+import { ownProcessFlags } from '../core/process-flags.js';
 import { buildCli } from './commands.js';
 import { debugRequested, describeError } from './errors.js';
+
+// This process is Cordon's: compiling a large policy set may switch V8 flags (core/compile.ts).
+ownProcessFlags();
 
 // Output piped into `head` and the like: stop quietly when the reader goes away.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {

@@ -4,6 +4,7 @@
 // call, check the entities) gives plain data that can be cached by policy version; assembling
 // turns that data into a CompiledPolicySet without calling cedar-wasm.
 
+import { processFlagsOwned } from './process-flags.js';
 import v8 from 'node:v8';
 import { createHash } from 'node:crypto';
 import { redactAnnotationErrors } from '../inspect/obligations.js';
@@ -91,11 +92,14 @@ function compileSchema(
 /**
  * Node 20's V8 aborts the process ("unreachable code" in the deoptimizer, a builtin
  * continuation) somewhere past 6,000 policies compiled in one loop. Compiling with TurboFan
- * inlining off avoids it; it is turned back on for everything else (decisions).
+ * inlining off avoids it; it is turned back on for everything else (decisions). The flag is
+ * process-wide, so it is switched only in a process Cordon owns (the `cordon` command); in a
+ * library host, policy/isolated-compile.ts analyzes large sets in a child process instead
+ * (docs/architecture.md, "Process-wide V8 flags").
  */
 function withoutInlining(fn: () => void): void {
   // Started with inlining off already: leave the process as the operator set it.
-  if (process.execArgv.includes('--no-turbo-inlining')) return fn();
+  if (!processFlagsOwned() || process.execArgv.includes('--no-turbo-inlining')) return fn();
   v8.setFlagsFromString('--no-turbo-inlining');
   try {
     fn();

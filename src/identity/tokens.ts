@@ -72,9 +72,13 @@ function chainOf(act: unknown): string[] {
   return out.reverse();
 }
 
+/** A key that only verifies (from a JWKS): a TokenService over such keys cannot issue. */
+export type VerifyingKey = Pick<TokenKey, 'kid' | 'publicKey'> &
+  Partial<Pick<TokenKey, 'privateKey'>>;
+
 export class TokenService {
   constructor(
-    private readonly keys: TokenKey[],
+    private readonly keys: VerifyingKey[],
     private readonly revocations: RevocationCheck,
     /** The audience tokens presented to this PDP must carry. */
     readonly audience = DEFAULT_AUDIENCE,
@@ -88,7 +92,9 @@ export class TokenService {
   }
 
   private get signingKey(): TokenKey {
-    return this.keys.at(-1)!;
+    const key = this.keys.at(-1)!;
+    if (!key.privateKey) throw new TokenError('this token service only verifies (no private key)');
+    return key as TokenKey;
   }
 
   async issue(r: IssueRequest): Promise<{ token: string; jti: string; expiresAt: number }> {

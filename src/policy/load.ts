@@ -7,13 +7,13 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { PolicySetOptions } from '../core/policy-set.js';
 import {
-  analyzePolicySources,
   assemblePolicySet,
   policyVersion,
   type CompileResult,
   type PolicySources,
   type SourceFile,
 } from '../core/compile.js';
+import { analyzeSources } from './isolated-compile.js';
 import { defaultCacheDir, readCachedAnalysis, writeCachedAnalysis } from './compile-cache.js';
 
 export const SCHEMA_FILE = 'schema.cedarschema';
@@ -94,13 +94,13 @@ export async function loadPolicyDir(
   const { cacheDir = defaultCacheDir() ?? false, ...setOptions } = options;
   const src = await readPolicySources(dir);
   if (cacheDir === false) {
-    const r = analyzePolicySources(src);
+    const r = await analyzeSources(src);
     return r.ok ? assemblePolicySet(src, r.analysis, setOptions) : r;
   }
   const version = policyVersion(src);
   const cached = readCachedAnalysis(cacheDir, version);
   if (cached) return assemblePolicySet(src, cached, setOptions);
-  const r = analyzePolicySources(src);
+  const r = await analyzeSources(src);
   if (!r.ok) return r;
   writeCachedAnalysis(cacheDir, version, r.analysis);
   return assemblePolicySet(src, r.analysis, setOptions);
