@@ -53,6 +53,12 @@ export interface ApprovalStore extends ApprovalGrants {
   list(filter: { status?: ApprovalStatus; limit: number }, now: Date): Promise<Approval[]>;
   /** The newest request with this binding that is pending or was denied (retries join it). */
   latestFor(binding: string, now: Date): Promise<Approval | undefined>;
+  /**
+   * The request a retry of `a` joins: the newest with its binding that is pending and unexpired,
+   * or denied less than `deniedForMs` ago; else `a`, stored as pending. Atomic: concurrent
+   * retries (on several nodes too) open one request, never one each.
+   */
+  openOrJoin(a: NewApproval, now: Date, deniedForMs: number): Promise<Approval>;
   /** Answers a pending, unexpired request; false when it was not (any more) pending. */
   settle(id: string, s: Settlement): Promise<boolean>;
   /** Takes one use of a grant; false when it is used up, expired or not approved. */

@@ -159,6 +159,19 @@ describe('approvals', () => {
     }
   });
 
+  it('opens one request for concurrent retries of the same call, listed once', async () => {
+    const s = await start(await tempDir('cordon-approvals-'));
+    const c = client(s);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => c.decide(wire())));
+    const ids = new Set(answers.map((a) => a.approval?.id));
+    assert.equal(ids.size, 1, `one request, not ${ids.size}`);
+    const listed = await c.list('?status=pending');
+    assert.deepEqual(
+      listed.approvals.map((a) => a.id),
+      [...ids],
+    );
+  });
+
   it('binds an approval to its session: a yes given in one session is not used in another', async () => {
     const s = await start(await tempDir('cordon-approvals-'));
     const c = client(s);

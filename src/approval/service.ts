@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { v7 as uuidv7 } from 'uuid';
 import type { DecisionTrace } from '../core/engine.js';
 import { approvalBinding, type ApprovalGrant } from '../core/stages/approval.js';
-import type { Approval, ApprovalStatus, ApprovalStore } from './approval.js';
+import type { Approval, ApprovalStatus, ApprovalStore, NewApproval } from './approval.js';
 
 export type ApprovalEvent = 'approval.requested' | 'approval.approved' | 'approval.denied';
 
@@ -56,14 +56,9 @@ export class ApprovalService {
       user: trace.user,
       request: trace.request,
     });
-    const last = await this.o.store.latestFor(binding, now);
-    if (last?.status === 'pending') return last;
-    const deniedUntil = Date.parse(last?.decidedAt ?? '') + this.o.pendingSeconds * 1000;
-    if (last?.status === 'denied' && deniedUntil > now.getTime()) return last;
     const { request, decision } = trace;
-    const a: Approval = {
+    const a: NewApproval = {
       id: uuidv7(),
-      status: 'pending',
       binding,
       agent: trace.agent,
       request: { action: request.action, resource: request.resource },
@@ -77,10 +72,10 @@ export class ApprovalService {
     if (request.session !== undefined) a.session = request.session;
     if (request.input !== undefined) a.request.input = request.input;
     if (request.context !== undefined) a.request.context = request.context;
-    const { status: _status, ...stored } = a;
-    await this.o.store.create(stored);
-    this.o.notify?.('approval.requested', a);
-    return a;
+    // Looked up and opened in one step: concurrent retries of one call join one request.
+    const opened = await this.o.store.openOrJoin(a, now, this.o.pendingSeconds * 1000);
+    if (opened.id === a.id) this.o.notify?.('approval.requested', opened);
+    return opened;
   }
 
   /** Takes one use of the grant a decision relied on. */

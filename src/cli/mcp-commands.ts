@@ -333,9 +333,9 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
       ) => {
         const text = file ? await readFile(file, 'utf8') : await readStdin();
         const { wrapMcpServers } = await lib();
-        process.stdout.write(
-          `${JSON.stringify(wrapMcpServers(text, file ?? 'stdin', o), null, 2)}\n`,
-        );
+        const wrapped = wrapMcpServers(text, file ?? 'stdin', o);
+        for (const w of wrapped.warnings) process.stderr.write(`cordon: warning: ${w}\n`);
+        process.stdout.write(wrapped.text);
       },
     );
 }

@@ -18,6 +18,17 @@ export interface ApprovalRow {
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
+/** Whether a retry joins `last` (see ApprovalStore.openOrJoin) rather than opening a request. */
+export function joins(last: Approval | undefined, now: Date, deniedForMs: number): boolean {
+  if (last?.status === 'pending') return true;
+  return (
+    last?.status === 'denied' && Date.parse(last.decidedAt ?? '') + deniedForMs > now.getTime()
+  );
+}
+
+/** A request as it reads once stored, before anyone answers it. */
+export const pending = (a: NewApproval): Approval => ({ ...a, status: 'pending' });
+
 export function toApproval(r: ApprovalRow, now: number): Approval {
   const body = JSON.parse(r.body) as NewApproval;
   let status: ApprovalStatus = r.status;

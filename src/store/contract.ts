@@ -89,6 +89,40 @@ export function storeContract(name: string, open: () => Promise<Stores>): void {
         assert.equal(one.length, 1);
       });
 
+      it('opens one request for concurrent retries of one call, and joins it until it expires', async () => {
+        const now = Date.now();
+        const binding = `sha256:${unique('binding')}`;
+        const at = new Date(now);
+        const tries = Array.from({ length: 16 }, (_, i) =>
+          stores.approvals.openOrJoin(newApproval(now + i, { binding }), at, 10 * MIN),
+        );
+        const opened = await Promise.all(tries);
+        const ids = new Set(opened.map((a) => a.id));
+        assert.equal(ids.size, 1, `one request, not ${ids.size}`);
+        assert.equal(opened[0]!.status, 'pending');
+        const pending = (
+          await stores.approvals.list({ status: 'pending', limit: 1000 }, at)
+        ).filter((a) => a.binding === binding);
+        assert.equal(pending.length, 1);
+        // A denial is joined for the window given, then a retry opens a new request.
+        await stores.approvals.settle(opened[0]!.id, { verdict: 'denied', approver: 'bob', at });
+        const later = new Date(now + MIN);
+        const joined = await stores.approvals.openOrJoin(
+          newApproval(now, { binding }),
+          later,
+          2 * MIN,
+        );
+        assert.equal(joined.id, opened[0]!.id);
+        assert.equal(joined.status, 'denied');
+        const fresh = newApproval(now, { binding });
+        const reopened = await stores.approvals.openOrJoin(fresh, later, MIN / 2);
+        assert.equal(reopened.id, fresh.id);
+        // An expired request is not joined either.
+        const afterExpiry = new Date(now + 11 * MIN);
+        const next = newApproval(now + 11 * MIN, { binding });
+        assert.equal((await stores.approvals.openOrJoin(next, afterExpiry, 0)).id, next.id);
+      });
+
       it('finds the newest pending or denied request for a binding, never an approved one', async () => {
         const now = Date.now();
         const binding = `sha256:${unique('binding')}`;

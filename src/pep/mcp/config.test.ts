@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { EXAMPLE_POLICIES, tempDir } from '../../testing/fixtures.js';
-import { McpConfigError, parseMcpServers } from './config.js';
+import { McpConfigError, parseMcpServers, wrapMcpServers } from './config.js';
 
 const require = createRequire(import.meta.url);
 const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
@@ -133,5 +133,72 @@ describe('mcpServers files', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('mcp wrap keeps the rest of the file', () => {
+  // A Claude Desktop file as people keep it: four-space indent, settings around the servers,
+  // client keys on each entry.
+  const claude = `{
+    "globalShortcut": "Ctrl+Space",
+    "mcpServers": {
+        "fs": {
+            "disabled": false,
+            "command": "npx",
+            "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"],
+            "env": { "A": "1" },
+            "autoApprove": ["read_file"]
+        },
+        "web": { "type": "http", "url": "http://127.0.0.1:9/mcp", "timeout": 30 }
+    },
+    "theme": "dark"
+}
+`;
+  const opts = { policies: '/p', agent: 'a', data: '/d' };
+
+  it('keeps top-level keys, entry keys and their order, and the indentation', () => {
+    const { text, warnings } = wrapMcpServers(claude, 'claude.json', opts);
+    assert.deepEqual(warnings, []);
+    assert.match(text, /^\{\n {4}"globalShortcut": "Ctrl\+Space",\n {4}"mcpServers": \{\n {8}"fs"/);
+    const json = JSON.parse(text) as {
+      mcpServers: Record<string, Record<string, unknown>>;
+    } & Record<string, unknown>;
+    assert.deepEqual(Object.keys(json), ['globalShortcut', 'mcpServers', 'theme']);
+    assert.equal(json.theme, 'dark');
+    assert.deepEqual(Object.keys(json.mcpServers.fs!), [
+      'disabled',
+      'command',
+      'args',
+      'env',
+      'autoApprove',
+    ]);
+    assert.deepEqual(json.mcpServers.fs!.autoApprove, ['read_file']);
+    assert.deepEqual(json.mcpServers.fs!.env, { A: '1' });
+    assert.deepEqual(Object.keys(json.mcpServers.web!), ['command', 'args', 'timeout']);
+    assert.deepEqual((json.mcpServers.web!.args as string[]).slice(-2), [
+      '--url',
+      'http://127.0.0.1:9/mcp',
+    ]);
+    assert.ok(text.endsWith('}\n'));
+  });
+
+  it('leaves an entry it wrapped before as it is', () => {
+    const once = wrapMcpServers(claude, 'claude.json', opts).text;
+    assert.equal(wrapMcpServers(once, 'claude.json', opts).text, once);
+  });
+
+  it('uses two spaces for a file on one line, and the VS Code "servers" key in place', () => {
+    const vscode = JSON.stringify({ inputs: [], servers: { s: { command: 'x' } } });
+    const { text } = wrapMcpServers(vscode, 'mcp.json', opts);
+    assert.match(text, /^\{\n {2}"inputs": \[\],\n {2}"servers"/);
+  });
+
+  it('warns that an entry with headers loses them behind --url', () => {
+    const withHeaders = JSON.stringify({
+      mcpServers: { api: { url: 'http://127.0.0.1:9/mcp', headers: { authorization: 'x' } } },
+    });
+    const { text, warnings } = wrapMcpServers(withHeaders, 'c.json', opts);
+    assert.match(warnings[0] ?? '', /server "api": its headers are not passed on/);
+    assert.doesNotMatch(text, /authorization/);
   });
 });

@@ -86,16 +86,75 @@ export function parseMcpServers(
 
 const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 
-/** The same file with every server behind `cordon mcp serve` (run with this Node and this Cordon). */
+/** An entry `wrap` wrote earlier: wrapping again leaves it as it is. */
+function alreadyWrapped(entry: unknown): boolean {
+  const args = (entry as { args?: unknown }).args;
+  return (
+    Array.isArray(args) &&
+    typeof args[0] === 'string' &&
+    /[\\/]cli[\\/]main\.js$/.test(args[0]) &&
+    args[1] === 'mcp' &&
+    args[2] === 'serve'
+  );
+}
+
+/**
+ * The entry with its command replaced, its other keys (a client's own: `disabled`,
+ * `autoApprove`, `env` …) kept where they were: `command` and `args` take the place of the
+ * original `command` (or `url`); `args`, `headers` and `type` belong to the original transport.
+ */
+function wrapEntry(original: Record<string, unknown>, args: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let placed = false;
+  const place = () => {
+    if (placed) return;
+    out.command = process.execPath;
+    out.args = args;
+    placed = true;
+  };
+  for (const [k, v] of Object.entries(original)) {
+    if (k === 'command' || k === 'url') place();
+    else if (k !== 'args' && k !== 'headers' && k !== 'type') out[k] = v;
+  }
+  place();
+  return out;
+}
+
+/** The indentation the file uses (two spaces when it has none), so the output reads like it. */
+function indentOf(text: string): string | number {
+  const m = /\n([ \t]+)["}\]]/.exec(text);
+  return m ? m[1]! : 2;
+}
+
+export interface WrappedMcpServers {
+  /** The file, every server behind Cordon, laid out as the input was. */
+  text: string;
+  /** What the user should know (an entry whose headers cannot follow it). */
+  warnings: string[];
+}
+
+/**
+ * The same file with every server behind `cordon mcp serve` (run with this Node and this
+ * Cordon). Everything else in it stays as and where it was: other top-level keys, each entry's
+ * other keys, key order and indentation.
+ */
 export function wrapMcpServers(
   text: string,
   source: string,
   o: { policies: string; agent: string; user?: string; data: string; engine?: string },
-): McpServersFile {
-  const { key, raw, specs } = parseMcpServers(text, source);
-  const wrapped: Record<string, unknown> = {};
+): WrappedMcpServers {
+  const { key, specs } = parseMcpServers(text, source);
+  // The parsed text, not the schema's output: the schema moves the keys it knows first.
+  const json = JSON.parse(text) as Record<string, Record<string, Record<string, unknown>>>;
+  const servers = json[key]!;
+  const warnings: string[] = [];
   for (const spec of specs) {
-    const original = raw[key]![spec.name]!;
+    const original = servers[spec.name]!;
+    if (alreadyWrapped(original)) continue;
+    if ('headers' in original)
+      warnings.push(
+        `server "${spec.name}": its headers are not passed on by \`mcp serve --url\`; serve it with \`cordon mcp serve --config ${source}\` instead`,
+      );
     const args = [
       CLI,
       'mcp',
@@ -112,20 +171,7 @@ export function wrapMcpServers(
       spec.name,
       ...('command' in spec ? ['--', spec.command, ...(spec.args ?? [])] : ['--url', spec.url]),
     ];
-    const {
-      command: _c,
-      args: _a,
-      url: _u,
-      headers: _h,
-      type: _t,
-      ...rest
-    } = original as Record<string, unknown>;
-    wrapped[spec.name] = {
-      ...rest,
-      command: process.execPath,
-      args,
-      ...('env' in spec && spec.env ? { env: spec.env } : {}),
-    };
+    servers[spec.name] = wrapEntry(original, args);
   }
-  return { ...raw, [key]: wrapped };
+  return { text: `${JSON.stringify(json, null, indentOf(text))}\n`, warnings };
 }

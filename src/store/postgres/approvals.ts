@@ -11,7 +11,8 @@ import type {
   NewApproval,
   Settlement,
 } from '../../approval/approval.js';
-import { iso, toApproval, type ApprovalRow } from '../approval-row.js';
+import { iso, joins, pending, toApproval, type ApprovalRow } from '../approval-row.js';
+import { LOCK, lockKey } from './migrations.js';
 import type { PostgresDb } from './db.js';
 
 const COLUMNS =
@@ -31,6 +32,31 @@ export class PostgresApprovalStore implements ApprovalStore {
        VALUES ($1, $2, 'pending', $3, $4, $5)`,
       [a.id, a.binding, JSON.stringify(a), Date.parse(a.createdAt), Date.parse(a.expiresAt)],
     );
+  }
+
+  async openOrJoin(a: NewApproval, now: Date, deniedForMs: number): Promise<Approval> {
+    // The binding's lock is taken by a statement of its own: a READ COMMITTED statement reads
+    // from a snapshot taken when it starts, so the lookup after it sees a request another node
+    // committed while this one waited for the lock.
+    return this.db.transaction('opening an approval request', async (q) => {
+      await q('SELECT pg_advisory_xact_lock($1, $2)', [
+        LOCK.approval,
+        lockKey(this.db.schema, a.binding),
+      ]);
+      const r = await q<ApprovalRow>(
+        `SELECT ${COLUMNS} FROM ${this.t} WHERE binding = $1 AND status IN ('pending', 'denied')
+         ORDER BY created_at DESC, id DESC LIMIT 1`,
+        [a.binding],
+      );
+      const last = r.rows[0] && toApproval(r.rows[0], now.getTime());
+      if (joins(last, now, deniedForMs)) return last!;
+      await q(
+        `INSERT INTO ${this.t} (id, binding, status, body, created_at, expires_at)
+         VALUES ($1, $2, 'pending', $3, $4, $5)`,
+        [a.id, a.binding, JSON.stringify(a), Date.parse(a.createdAt), Date.parse(a.expiresAt)],
+      );
+      return pending(a);
+    });
   }
 
   async get(id: string, now: Date): Promise<Approval | undefined> {

@@ -124,6 +124,41 @@ export class PostgresDb {
     }
   }
 
+  /**
+   * Runs `fn`'s statements in one transaction on one connection: committed when it returns,
+   * rolled back when it throws. Never retried (it may have written).
+   */
+  async transaction<T>(
+    what: string,
+    fn: (
+      q: <R extends pg.QueryResultRow = pg.QueryResultRow>(
+        sql: string,
+        params?: unknown[],
+      ) => Promise<pg.QueryResult<R>>,
+    ) => Promise<T>,
+  ): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw this.failure(what, e);
+    }
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      const out = await fn((sql, params = []) => client.query(sql, params));
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      broken = e;
+      await client.query('ROLLBACK').catch(() => {});
+      throw this.failure(what, e);
+    } finally {
+      // A connection that failed mid-transaction is not given back to the pool for reuse.
+      client.release(broken !== undefined && connectionLost(broken));
+    }
+  }
+
   /** "ok", or why the server cannot be used now. */
   async health(): Promise<string> {
     try {

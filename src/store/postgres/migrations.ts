@@ -95,6 +95,7 @@ export const LOCK = {
   session: 0x436f7202,
   usage: 0x436f7203,
   revocation: 0x436f7204,
+  approval: 0x436f7205,
 };
 
 /**

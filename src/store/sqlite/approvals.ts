@@ -12,7 +12,7 @@ import type {
   NewApproval,
   Settlement,
 } from '../../approval/approval.js';
-import { iso, toApproval, type ApprovalRow } from '../approval-row.js';
+import { iso, joins, pending, toApproval, type ApprovalRow } from '../approval-row.js';
 
 export class SqliteApprovalStore implements ApprovalStore {
   private readonly db: Database.Database;
@@ -90,6 +90,26 @@ export class SqliteApprovalStore implements ApprovalStore {
       Date.parse(a.createdAt),
       Date.parse(a.expiresAt),
     );
+  }
+
+  async openOrJoin(a: NewApproval, now: Date, deniedForMs: number): Promise<Approval> {
+    // IMMEDIATE: the write lock is taken before the read, so another process sharing the data
+    // directory cannot insert between them.
+    return this.db
+      .transaction(() => {
+        const r = this.stmts.latest.get(a.binding) as ApprovalRow | undefined;
+        const last = r && toApproval(r, now.getTime());
+        if (joins(last, now, deniedForMs)) return last!;
+        this.stmts.insert.run(
+          a.id,
+          a.binding,
+          JSON.stringify(a),
+          Date.parse(a.createdAt),
+          Date.parse(a.expiresAt),
+        );
+        return pending(a);
+      })
+      .immediate();
   }
 
   async get(id: string, now: Date): Promise<Approval | undefined> {
