@@ -122,6 +122,17 @@ export function buildCli(exit: Exit): Command {
   registerIsolationCommands(program, exit);
   registerBaselineCommands(program, exit);
   program
+    .command('demo')
+    .description("run the problem statements' stories end to end on real components in a temp dir")
+    .argument('[story]', 'run only this story (cordon demo --list)')
+    .option('--list', 'list the stories')
+    .option('--json', 'print the results as one JSON object')
+    .option('--policies <dir>', 'run against this policy directory (default: the shipped examples)')
+    .option('--dir <dir>', 'where to start everything (default: a new temp directory, kept)')
+    .action(async (story: string | undefined, o: import('../demo/run.js').DemoFlags) =>
+      (await import('../demo/run.js')).demo(story, o, exit),
+    );
+  program
     .command('completion')
     .description('print a shell completion script: eval "$(cordon completion bash)"')
     .addArgument(new Argument('<shell>').choices(['bash', 'zsh', 'fish']))

@@ -16,6 +16,7 @@ import { openPdp, type Pdp } from '../runtime/pdp.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { agent, entities, EXAMPLE_POLICIES, tempDir, writeTree } from '../testing/fixtures.js';
 import { nativeMissing } from '../testing/native.js';
+import { landlockProbe } from '../sandbox/available.js';
 import { findCgroup2Mount } from './cgroup.js';
 import {
   BPF_OBJECT,
@@ -34,9 +35,7 @@ import { pathDomain } from './sets.js';
 function landlockRefusal(): string | undefined {
   const missing = nativeMissing(LAUNCHER, 'a C compiler at npm install time');
   if (missing) return missing;
-  const r = spawnSync(LAUNCHER, ['--allow', 'rx:/', '--', '/bin/true'], { encoding: 'utf8' });
-  if (r.error) return `the launcher did not run: ${r.error.message}`;
-  return r.status === 0 ? undefined : `Landlock refused: ${r.stderr.trim()}`;
+  return landlockProbe();
 }
 
 function ebpfRefusal(): string | undefined {

@@ -5,7 +5,6 @@
 // narrows). The kernel parts skip with the reason where the machine lacks root/cgroup v2/BPF.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -23,6 +22,7 @@ import {
 import { agent, entities, tempDir, writeTree } from '../testing/fixtures.js';
 import { nativeMissing } from '../testing/native.js';
 import { AGENT, controlAt, heldUpstream, liveEgressMissing } from '../testing/sandbox-agent.js';
+import { landlockProbe } from './available.js';
 import { sandboxIsolation } from './isolation.js';
 
 /** The isolation port, kept in memory (the embedded and PostgreSQL stores run the contract suite). */
@@ -53,8 +53,7 @@ const KERNEL = liveEgressMissing();
 const LANDLOCK = (() => {
   const missing = nativeMissing(LAUNCHER, 'a C compiler');
   if (missing) return missing;
-  const r = spawnSync(LAUNCHER, ['--allow', 'rx:/', '--', '/bin/true'], { encoding: 'utf8' });
-  return r.status === 0 ? undefined : `Landlock refused: ${r.stderr.trim()}`;
+  return landlockProbe();
 })();
 if (KERNEL) process.stdout.write(`# sandbox isolation tests skipped: ${KERNEL}\n`);
 

@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
 import { startServer, type RunningServer } from '../runtime/start.js';
-import type { FakeProvider } from './llm-upstream.js';
+import type { FakeProvider } from '../demo/model-server.js';
 
 export const GATEWAY_KEY = 'gw-key-ledger-bot-for-alice';
 export const UPSTREAM_KEY = 'sk-upstream-secret-never-for-agents';

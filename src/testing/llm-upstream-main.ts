@@ -1,5 +1,5 @@
 // The local provider as its own process (benches): prints its URL, runs until killed.
-import { startFakeProvider } from './llm-upstream.js';
+import { startFakeProvider } from '../demo/model-server.js';
 
 const p = await startFakeProvider();
 process.stdout.write(`${p.url}\n`);

@@ -5,7 +5,7 @@ import { readAdminCredential } from '../../identity/credentials.js';
 import type { RunningServer } from '../../runtime/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../../testing/fixtures.js';
 import { GATEWAY_KEY, startLlmGateway } from '../../testing/llm-gateway.js';
-import { startFakeProvider, type FakeProvider } from '../../testing/llm-upstream.js';
+import { startFakeProvider, type FakeProvider } from '../../demo/model-server.js';
 
 // `cordon serve` with the LLM gateway; isolation applied and released through the HTTP API with
 // the local admin credential, as `cordon isolate` / `cordon release` do.

@@ -11,7 +11,7 @@ import { SqliteAuditStore } from '../../audit/sqlite-store.js';
 import type { RunningServer } from '../../runtime/start.js';
 import { GATEWAY_KEY, startLlmGateway, UPSTREAM_KEY } from '../../testing/llm-gateway.js';
 import { EXAMPLE_POLICIES, tempDir } from '../../testing/fixtures.js';
-import { LEAKED_KEY, startFakeProvider, type FakeProvider } from '../../testing/llm-upstream.js';
+import { LEAKED_KEY, startFakeProvider, type FakeProvider } from '../../demo/model-server.js';
 import { makeSecrets } from '../../inspect/fixtures/samples.js';
 import { issueToken } from '../../testing/mcp.js';
 

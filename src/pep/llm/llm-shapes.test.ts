@@ -12,7 +12,7 @@ import OpenAI from 'openai';
 import type { RunningServer } from '../../runtime/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../../testing/fixtures.js';
 import { GATEWAY_KEY, startLlmGateway } from '../../testing/llm-gateway.js';
-import { LEAKED_KEY, startFakeProvider, type FakeProvider } from '../../testing/llm-upstream.js';
+import { LEAKED_KEY, startFakeProvider, type FakeProvider } from '../../demo/model-server.js';
 import { makeSecrets } from '../../inspect/fixtures/samples.js';
 
 let provider: FakeProvider;

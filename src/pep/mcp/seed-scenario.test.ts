@@ -23,7 +23,7 @@ import { EXAMPLE_POLICIES, tempDir } from '../../testing/fixtures.js';
 import { CORDON_CLI, inProcessGateway, TRUST_ANNOTATIONS } from '../../testing/mcp.js';
 import { PIN_FILE } from './pins.js';
 
-const HELPDESK = fileURLToPath(new URL('../../testing/helpdesk-server.js', import.meta.url));
+const HELPDESK = fileURLToPath(new URL('../../demo/helpdesk-server.js', import.meta.url));
 
 /** The scenario's own policies; the shipped baselines.cedar does the rest. */
 export const SUPPORT_POLICIES = `

@@ -1,4 +1,4 @@
-// A small helpdesk MCP server for the seed scenario (src/pep/mcp/seed-scenario.test.ts,
+// A small helpdesk MCP server for `cordon demo` and the seed scenario (seed-scenario.test.ts,
 // docs/walkthrough-support-agent.md): a ticket reader, a database query tool, an HTTP post tool
 // and a reply tool, on stdio. Nothing leaves the machine: `post` only records where it would
 // have posted (Cordon decides on the `url` argument before the call reaches this server).

@@ -1,4 +1,4 @@
-// A local model provider for tests and benches, speaking the real OpenAI (chat completions,
+// A local model provider for `cordon demo`, tests and benches, speaking the real OpenAI (chat completions,
 // responses, embeddings, models) and Anthropic (messages) wire formats, streamed or not. The
 // last user message scripts it: `[tool:NAME:{"json":"args"}]` proposes a tool call (`$LEAK` in
 // its arguments becomes an AWS access key), `[legacy:NAME:{…}]` a legacy chat `function_call`,
