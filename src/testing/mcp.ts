@@ -160,8 +160,10 @@ export async function rawGateway(args: string[], protocolVersion = '2025-06-18')
     },
   });
   send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  // Generous: a loaded CI machine can take many seconds to start the gateway and its server.
+  // It returns either way, so the caller kills the gateway before its assertion names the gap.
   const until = async (pred: () => boolean) => {
-    for (let i = 0; i < 150 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 900 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
   };
   return { lines, send, until, kill: () => child.kill() };
 }
