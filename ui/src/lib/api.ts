@@ -259,7 +259,7 @@ const enc = encodeURIComponent;
 export const api = {
   session: () => get<Session>('/v1/console/session'),
   signIn: (body: { signInToken: string } | { idToken: string }) =>
-    post<Session>('/v1/console/session', body),
+    request<Session>('POST', '/v1/console/session', body, { signIn: true }),
   signOut: () => request<void>('DELETE', '/v1/console/session'),
 
   decisionStreamUrl: (f: DecisionFilter, after?: string) =>

@@ -48,11 +48,12 @@ export async function request<T>(
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
   body?: unknown,
-  opts: { text?: boolean; signal?: AbortSignal } = {},
+  opts: { text?: boolean; signal?: AbortSignal; signIn?: boolean } = {},
 ): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method !== 'GET') {
+  // Signing in is the one change made before there is a session (the server checks its Origin).
+  if (method !== 'GET' && !opts.signIn) {
     if (!csrf) throw new ApiError(401, 'not signed in', undefined);
     headers[CSRF_HEADER] = csrf;
   }

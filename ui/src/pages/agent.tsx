@@ -27,6 +27,7 @@ export function isolationText(states: IsolationState[]): string {
 }
 
 const MEASURES = {
+  'revoke-tools': { label: 'Restrict: revoke tools', measures: {} },
   'no-egress': { label: 'Restrict: cut network egress', measures: { egress: 'none' } },
   'read-only': { label: 'Restrict: read-only', measures: { readOnly: true } },
   full: { label: 'Isolate: stop everything the agent does', measures: { full: true } },
@@ -122,6 +123,7 @@ function IsolationForm({
   onDone: () => void;
 }) {
   const [measure, setMeasure] = useState<keyof typeof MEASURES>('no-egress');
+  const [tools, setTools] = useState('');
   const [reason, setReason] = useState('');
   const [until, setUntil] = useState('');
   const [error, setError] = useState<string>();
@@ -133,12 +135,21 @@ function IsolationForm({
       setError('Give a reason: it is recorded in the audit log with your name.');
       return;
     }
+    const revoked = tools
+      .split(/[\s,]+/u)
+      .map((t) => t.trim())
+      .filter(Boolean);
+    if (what === 'apply' && measure === 'revoke-tools' && revoked.length === 0) {
+      setError('Name the tools to revoke: server/tool, or server/* for a whole server.');
+      return;
+    }
     setBusy(true);
     try {
       if (what === 'apply')
         await api.isolate({
           agent,
-          measures: MEASURES[measure].measures,
+          measures:
+            measure === 'revoke-tools' ? { revokedTools: revoked } : MEASURES[measure].measures,
           reason: reason.trim(),
           ...(until.trim() ? { until: until.trim() } : {}),
         });
@@ -169,6 +180,12 @@ function IsolationForm({
           </label>
         ))}
       </fieldset>
+      {measure === 'revoke-tools' && (
+        <>
+          <label for="iso-tools">Tools to revoke (server/tool or server/*, comma separated)</label>
+          <input id="iso-tools" value={tools} onInput={(e) => setTools(e.currentTarget.value)} />
+        </>
+      )}
       <label for="iso-reason">Reason (recorded)</label>
       <input id="iso-reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
       <label for="iso-until">Until (optional: 30m, 24h, 7d or an ISO time)</label>
