@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../core/request.js';
 import { isolationConfigSchema } from '../isolation/config.js';
+import { extAuthzConfigSchema } from '../pep/ext-authz/config.js';
 import { llmConfigSchema } from '../pep/llm/config.js';
 import { riskConfigSchema } from '../risk/config.js';
 
@@ -259,6 +260,8 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .default({}),
+  /** Envoy ext_authz and the Kubernetes webhook authorizer (docs/ext-authz.md); off when absent. */
+  extAuthz: extAuthzConfigSchema.optional(),
 });
 
 export type CordonConfig = z.infer<typeof configSchema>;

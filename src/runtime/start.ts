@@ -15,11 +15,14 @@ import { PolicyVersionGossip } from '../policy/version-gossip.js';
 import type { Stores } from '../store/ports.js';
 import { trustedForRequest } from '../pep/http/resource-trust.js';
 import { limitsFromConfig } from '../pep/http/http-limits.js';
+import { startExtAuthz, type RunningExtAuthz } from '../pep/ext-authz/serve.js';
 
 export interface RunningServer {
   url: string;
   port: number;
   policies: LivePolicySet;
+  /** The ext_authz listeners, when `extAuthz` is configured. */
+  extAuthz?: RunningExtAuthz;
   close(): Promise<void>;
 }
 
@@ -134,11 +137,28 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
   const log = logger ?? pino({ level: config.log.level, base: { svc: 'cordon' } });
   const pdp = await openPdp(config, log);
   let api: RunningApi;
+  let extAuthz: RunningExtAuthz | undefined;
   try {
     api = await serveApi(pdp, config, log, { host: config.host, port: config.port });
   } catch (e) {
     await pdp.close();
     throw e;
+  }
+  if (config.extAuthz) {
+    try {
+      const { admin, peps, required } = await apiAuth(pdp, config);
+      extAuthz = await startExtAuthz(
+        config.extAuthz,
+        pdp.decisions,
+        { admin: admin ?? [], peps: peps ?? [], required: required ?? false },
+        log,
+        limitsFromConfig(config.limits),
+      );
+    } catch (e) {
+      await api.close();
+      await pdp.close();
+      throw e;
+    }
   }
   const current = pdp.policies.current();
   log.info(
@@ -154,7 +174,9 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
     url: api.url,
     port: api.port,
     policies: pdp.policies,
+    ...(extAuthz ? { extAuthz } : {}),
     async close() {
+      await extAuthz?.close();
       await api.close();
       await pdp.close();
     },

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, parseConfig } from '../../config/config.js';
+import { compilePathPattern, splitPath } from './template.js';
+
+const base = { grpc: { listen: '127.0.0.1:9191' } };
+const route = (over: Record<string, unknown> = {}) => ({
+  match: { path: '/repos/{owner}/{repo}' },
+  action: 'readData',
+  resource: { type: 'Repo', id: '{owner}/{repo}' },
+  ...over,
+});
+
+function problem(extAuthz: unknown): string {
+  try {
+    parseConfig({ extAuthz }, 'cordon.yaml');
+  } catch (e) {
+    assert.ok(e instanceof ConfigError);
+    return e.message;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('extAuthz configuration', () => {
+  it('defaults to a delegation token as the identity and no routes', () => {
+    const c = parseConfig({ extAuthz: base }).extAuthz!;
+    assert.deepEqual(c.grpc?.listen, { host: '127.0.0.1', port: 9191 });
+    assert.deepEqual(c.identity.agent, [{ bearer: { header: 'authorization' } }]);
+    assert.deepEqual(c.routes, []);
+  });
+
+  it('reads [v6]:port and :port listeners', () => {
+    const c = parseConfig({
+      extAuthz: { grpc: { listen: '[::1]:9191' }, http: { listen: ':9192' } },
+    }).extAuthz!;
+    assert.deepEqual(c.grpc?.listen, { host: '::1', port: 9191 });
+    assert.deepEqual(c.http?.listen, { host: '127.0.0.1', port: 9192 });
+  });
+
+  it('names the route and the unknown variable of a template', () => {
+    assert.match(
+      problem({ ...base, routes: [route({ resource: { type: 'Repo', id: '{owner}/{name}' } })] }),
+      /extAuthz\.routes\.0\.resource\.id: \{name\} is not a path parameter/,
+    );
+  });
+
+  it('refuses a parameter that is not a whole segment, and a rest parameter not last', () => {
+    assert.match(
+      problem({ ...base, routes: [route({ match: { path: '/repos/v{version}' } })] }),
+      /routes\.0\.match\.path: "v\{version\}": a parameter is a whole segment/,
+    );
+    assert.match(
+      problem({ ...base, routes: [route({ match: { path: '/files/{p*}/x' } })] }),
+      /\{p\*\} must be the last segment/,
+    );
+  });
+
+  it('wants exactly one kind of identity source, and {agent} in a SPIFFE path', () => {
+    assert.match(
+      problem({ ...base, identity: { agent: [{ header: 'x-agent', bearer: {} }] } }),
+      /identity\.agent\.0: give exactly one of header, spiffe, jwt or bearer/,
+    );
+    assert.match(
+      problem({
+        ...base,
+        identity: { agent: [{ spiffe: { trustDomain: 'example.org', path: '/ns/{ns}/sa/{sa}' } }] },
+      }),
+      /identity\.agent\.0\.spiffe\.path: the pattern names no \{agent\}/,
+    );
+  });
+
+  it('needs a listener, and the http listener for the Kubernetes webhook', () => {
+    assert.match(problem({}), /give grpc\.listen, http\.listen or both/);
+    assert.match(problem({ ...base, kubernetes: {} }), /kubernetes is served on the http listener/);
+    assert.match(problem({ grpc: { listen: '127.0.0.1' } }), /grpc\.listen: host:port/);
+  });
+
+  it('checks the variables of Kubernetes rules', () => {
+    assert.match(
+      problem({
+        http: { listen: ':0' },
+        kubernetes: { rules: [{ action: 'k8s:{verbs}', resource: { type: 'K', id: '{name}' } }] },
+      }),
+      /kubernetes\.rules\.0\.action: \{verbs\} is not one of/,
+    );
+  });
+});
+
+describe('path patterns', () => {
+  it('matches whole segments and a rest parameter', () => {
+    const p = compilePathPattern('/repos/{owner}/{repo}/contents/{path*}');
+    assert.deepEqual(p.match(splitPath('/repos/acme/app/contents/src/a%20b.ts')), {
+      owner: 'acme',
+      repo: 'app',
+      path: 'src/a b.ts',
+    });
+    assert.equal(p.match(splitPath('/repos/acme/app/issues/1')), undefined);
+  });
+
+  it('does not let a parameter be empty or a trailing slash add a segment', () => {
+    const p = compilePathPattern('/repos/{owner}');
+    assert.equal(p.match(splitPath('/repos/')), undefined);
+    assert.equal(p.match(splitPath('/repos/acme/')), undefined);
+  });
+
+  it('compares literals after decoding, as the upstream will', () => {
+    const p = compilePathPattern('/admin/{x}');
+    assert.deepEqual(p.match(splitPath('/%61dmin/1')), { x: '1' });
+  });
+});
