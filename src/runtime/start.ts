@@ -16,6 +16,7 @@ import type { Stores } from '../store/ports.js';
 import { trustedForRequest } from '../pep/http/resource-trust.js';
 import { limitsFromConfig } from '../pep/http/http-limits.js';
 import { startExtAuthz, type RunningExtAuthz } from '../pep/ext-authz/serve.js';
+import { ConsoleSessions } from '../pep/http/console/sessions.js';
 
 export interface RunningServer {
   url: string;
@@ -29,6 +30,8 @@ export interface RunningServer {
 export interface RunningApi {
   url: string;
   port: number;
+  /** Console sessions (they also mint the one-time sign-in link printed at start). */
+  console: ConsoleSessions;
   /** Stops the HTTP server; the PDP stays open. */
   close(): Promise<void>;
 }
@@ -87,6 +90,7 @@ export async function serveApi(
 ): Promise<RunningApi> {
   const { policies, decisions, metrics, tokens, keys, revocations, approvals, usage } = pdp;
   const auth = await apiAuth(pdp, config);
+  const consoleSessions = new ConsoleSessions();
   const gossip = await startPolicyGossip(pdp, log);
   if (config.approvals.approvers === 'trusted')
     log.warn(
@@ -114,6 +118,14 @@ export async function serveApi(
     policyPeers: () => gossip?.status(),
     storage: () => pdp.stores.health(),
     auth,
+    console: {
+      sessions: consoleSessions,
+      approvals,
+      isolation: pdp.isolation,
+      ...(pdp.baselines ? { baselines: pdp.baselines } : {}),
+      policyDir: () => policies.dir,
+      reloadError: () => policies.lastError?.message ?? pdp.bundle?.error,
+    },
   });
   try {
     await app.listen(where);
@@ -126,11 +138,25 @@ export async function serveApi(
   return {
     url: `http://${where.host.includes(':') ? `[${where.host}]` : where.host}:${port}`,
     port,
+    console: consoleSessions,
     close: async () => {
       gossip?.close();
       await app.close();
     },
   };
+}
+
+/**
+ * A one-time link that signs the admin in to the console, on stderr only (not the JSON log): it
+ * is a credential for ten minutes, and the URL fragment keeps it out of access logs.
+ */
+export function printConsoleLink(api: RunningApi, host: string): void {
+  const link = api.console.mintSignInToken({ kind: 'admin' });
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const base = wildcard ? `http://127.0.0.1:${api.port}` : api.url;
+  process.stderr.write(
+    `console: ${base}/ui/#signInToken=${link.token} (signs in as cordon-admin, once, within 10 minutes)\n`,
+  );
 }
 
 export async function startServer(config: CordonConfig, logger?: Logger): Promise<RunningServer> {
@@ -170,6 +196,7 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
     },
     'cordon serving',
   );
+  if (config.log.level !== 'silent') printConsoleLink(api, config.host);
   return {
     url: api.url,
     port: api.port,

@@ -41,6 +41,7 @@ import type { Metrics } from '../../decision/metrics.js';
 import type { BundleStatus } from '../../policy/bundle-source.js';
 import type { PolicyPeers } from '../../policy/version-gossip.js';
 import { authorizeControl, ControlDenied, controlPlane, sendDenied } from './control.js';
+import { registerConsoleRoutes, type ConsoleOptions } from './console/index.js';
 
 export interface AppOptions {
   decisions: DecisionService;
@@ -79,6 +80,8 @@ export interface AppOptions {
   authzen?: AuthzenOptions;
   /** Reloads the policies (POST /v1/policies/reload); absent when nothing can be reloaded. */
   reload?: () => Promise<void>;
+  /** The web console: sessions, its API routes and /ui (console/). */
+  console?: Omit<ConsoleOptions, 'decisions'>;
 }
 
 class CallerConflict extends Error {}
@@ -124,7 +127,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const types = opts.trustedFor?.(req);
     return types?.length ? { ...r, trustedFor: types } : r;
   };
-  installAuth(app, opts.auth ?? {});
+  installAuth(app, {
+    ...opts.auth,
+    ...(opts.console ? { console: opts.console.sessions } : {}),
+  });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status =
@@ -207,6 +213,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
             },
           }
         : {}),
+    });
+  if (opts.console)
+    registerConsoleRoutes(app, {
+      ...(opts.auth?.people ? { people: opts.auth.people } : {}),
+      ...opts.console,
+      decisions,
     });
   const llm = opts.llm;
   // The LLM gateway authenticates its callers itself (gateway keys, delegation tokens).

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { importPKCS8, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { configSchema } from '../../config/config.js';
 import { adminCredentialPath, readAdminCredential } from '../../identity/credentials.js';
 import { adminHeader, testAuth } from '../../testing/auth.js';
+import { testIdentityProvider } from '../../testing/console.js';
 import { exampleEngine, EXAMPLE_POLICIES, tempDir } from '../../testing/fixtures.js';
 import { issueToken } from '../../testing/mcp.js';
 import { buildApp } from './app.js';
@@ -22,31 +21,9 @@ after(async () => {
 
 const PEP_SECRET = 'the-envoy-pep-credential';
 
-/** An identity provider for people, and a token it signs for `sub`. */
-async function identityProvider(dir: string) {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const keyFile = join(dir, 'idp.pem');
-  await writeFile(keyFile, publicKey.export({ type: 'spki', format: 'pem' }));
-  const signer = await importPKCS8(
-    privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    'EdDSA',
-  );
-  const issuer = { issuer: 'https://idp.example', audience: 'cordon', keyFile };
-  const token = (sub: string) =>
-    new SignJWT({})
-      .setProtectedHeader({ alg: 'EdDSA' })
-      .setIssuer(issuer.issuer)
-      .setAudience(issuer.audience)
-      .setSubject(sub)
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(signer);
-  return { issuer, token };
-}
-
 async function start(o: { host?: string; auth?: Record<string, unknown> } = {}) {
   const data = await tempDir('cordon-auth-');
-  const idp = await identityProvider(data);
+  const idp = await testIdentityProvider(data);
   const pepFile = join(data, 'envoy.credential');
   await writeFile(pepFile, `${PEP_SECRET}\n`, { mode: 0o600 });
   const s = await startServer(

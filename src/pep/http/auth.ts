@@ -6,8 +6,9 @@
 //   public    anyone (the JWKS, the liveness probe): nothing secret
 //   decision  /v1/decide, AuthZEN, metrics: a bearer is optional on a loopback listener
 //             (unless `auth.required`), required on any other
-//   control   approvals, revocation, isolation, audit reads, reloads: always an authenticated person,
-//             admin or agent; what they may do is then a Cedar decision (control.ts)
+//   control   approvals, revocation, isolation, audit reads, reloads, the console API: always an
+//             authenticated person, admin or agent (a bearer, or a console session cookie with
+//             its CSRF checks); what they may do is then a Cedar decision (control.ts)
 //   self      the route checks a credential of its own protocol (token exchange's subject
 //             token, the LLM gateway's keys and tokens)
 
@@ -18,6 +19,7 @@ import type { Secret } from '../../identity/credentials.js';
 import type { PersonVerifier } from '../../identity/people.js';
 import type { TokenService } from '../../identity/tokens.js';
 import { bearerOf } from '../mcp/bearer.js';
+import type { ConsoleSessions } from './console/sessions.js';
 
 export type RouteClass = 'public' | 'decision' | 'control' | 'self';
 
@@ -41,6 +43,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     caller: Caller;
+    /** The console session cookie that authenticated the request, when one did. */
+    consoleSession?: string;
   }
 }
 
@@ -55,6 +59,8 @@ export interface AuthOptions {
   people?: PersonVerifier;
   /** Decision routes require a credential on loopback listeners too. */
   required?: boolean;
+  /** Console sessions: a browser's cookie authenticates control routes (console/sessions.ts). */
+  console?: ConsoleSessions;
 }
 
 export class AuthError extends Error {
@@ -155,6 +161,19 @@ export function installAuth(app: FastifyInstance, o: AuthOptions): void {
     if (cls !== 'decision' && cls !== 'control')
       return refuse(reply, new AuthError(401, 'this route declares no authentication class'));
     const bearer = bearerOf(req.headers.authorization);
+    if (bearer === undefined && cls === 'control' && o.console) {
+      try {
+        const session = o.console.authenticate(req);
+        if (session) {
+          req.caller = session.caller;
+          req.consoleSession = session.id;
+          return;
+        }
+      } catch (e) {
+        if (e instanceof AuthError) return refuse(reply, e);
+        throw e;
+      }
+    }
     if (bearer === undefined) {
       if (cls === 'decision' && !o.required && onLoopbackListener(req)) {
         req.caller = { kind: 'anonymous-loopback' };

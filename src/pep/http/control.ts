@@ -1,5 +1,6 @@
 // Control-plane actions are Cedar actions like any other (revokeToken, reinstateAgent,
-// readAudit, readApprovals, approve, reload, isolate, readIsolation): the authenticated caller is the
+// readAudit, readApprovals, approve, reload, isolate, readIsolation, and the console's signIn,
+// viewDecisions, viewAgents, editPolicy, verifyAudit): the authenticated caller is the
 // principal, the decision is recorded in the audit log, and anything but allow is a 403 that
 // names the policies. The local admin is the user `cordon-admin` in Role::"cordon-admin"
 // (the shipped policies permit that role), whether or not entities.json lists it.
@@ -22,11 +23,17 @@ export type ControlAction =
   | 'isolate'
   | 'readIsolation'
   | 'readBaseline'
-  | 'manageBaseline';
+  | 'manageBaseline'
+  // The console (console/): signing in, and what each page shows or does.
+  | 'signIn'
+  | 'viewDecisions'
+  | 'viewAgents'
+  | 'editPolicy'
+  | 'verifyAudit';
 
 /** The control plane as a resource, for actions on no more specific thing. */
 export const controlPlane = (
-  part: 'audit' | 'approvals' | 'policies' | 'isolation',
+  part: 'audit' | 'approvals' | 'policies' | 'isolation' | 'console' | 'decisions' | 'agents',
 ): ResourceRef => ({
   type: 'ControlPlane',
   id: part,

@@ -1,0 +1,84 @@
+// What every console route shares: its options, the Cedar check in front of it (a recorded
+// decision for the signed-in person; 403 naming the policies), and input parsing with a 400.
+
+import type { FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import type { z } from 'zod';
+import { formatIssues } from '../../../core/request.js';
+import type { ResourceRef } from '../../../core/types.js';
+import type { DecisionService } from '../../../decision/service.js';
+import type { ApprovalService } from '../../../approval/service.js';
+import type { IsolationService } from '../../../isolation/service.js';
+import type { BaselineService } from '../../../risk/baseline-service.js';
+import type { PersonVerifier } from '../../../identity/people.js';
+import { authorizeControl, ControlDenied, sendDenied, type ControlAction } from '../control.js';
+import type { ConsoleSessions } from './sessions.js';
+import type { LogFeed } from './feed.js';
+
+export interface ConsoleOptions {
+  decisions: DecisionService;
+  sessions: ConsoleSessions;
+  /** Verifies identity provider JWTs at sign-in (auth.issuer). */
+  people?: PersonVerifier;
+  approvals?: ApprovalService;
+  isolation?: IsolationService;
+  baselines?: BaselineService;
+  /** The policy directory the serving set comes from, when there is one (its tests/). */
+  policyDir?: () => string | undefined;
+  /** Why the directory's latest edit is not serving, if it is not. */
+  reloadError?: () => string | undefined;
+  /** The built console (ui/dist); default: beside the package. */
+  uiDir?: string;
+  /** Keep-alive comments on event streams this often (default 15 s). */
+  heartbeatMs?: number;
+}
+
+/** What the route handlers get: the options plus the shared log feed. */
+export interface ConsoleContext extends ConsoleOptions {
+  feed: LogFeed;
+}
+
+/** Decides `action` on `resource` for the caller; false (and the 403 sent) when refused. */
+export async function permitted(
+  decisions: DecisionService,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  action: ControlAction,
+  resource: ResourceRef,
+): Promise<boolean> {
+  try {
+    await authorizeControl(decisions, req.caller, action, resource);
+    return true;
+  } catch (e) {
+    if (e instanceof ControlDenied) {
+      await sendDenied(reply, e);
+      return false;
+    }
+    throw e;
+  }
+}
+
+/** A control route whose every request is first the Cedar decision `action` on `resource`. */
+export function guarded(
+  decisions: DecisionService,
+  action: ControlAction,
+  resource: ResourceRef,
+): RouteShorthandOptions {
+  return {
+    config: { auth: 'control' },
+    preHandler: async (req, reply) => {
+      await permitted(decisions, req, reply, action, resource);
+    },
+  };
+}
+
+/** Parses `value` with `schema`, or sends a 400 naming what is wrong and returns undefined. */
+export function parsed<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  reply: FastifyReply,
+): z.infer<S> | undefined {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  void reply.code(400).send({ error: formatIssues(r.error) });
+  return undefined;
+}
