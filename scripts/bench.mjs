@@ -15,6 +15,7 @@ for (const bench of [
   'baseline',
   'audit-cluster',
   'cluster',
+  'sdk',
 ]) {
   // mcp.bench prints warnings itself, less the SDK client's listener-count ones.
   const flags = ['--expose-gc', ...(bench === 'mcp' ? ['--no-warnings'] : [])];
