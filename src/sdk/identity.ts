@@ -15,13 +15,16 @@ export interface IdentityDefaults {
 
 /** Fills the identity a request does not carry from the defaults; the session likewise. */
 export function withIdentity(request: ActionRequest, d: IdentityDefaults): ActionRequest {
-  const session = !request.session && d.session ? { session: d.session } : {};
-  if (request.token || request.agent || request.user) return { ...request, ...session };
-  return {
-    ...request,
-    ...(d.token ? { token: d.token } : {}),
-    ...(!d.token && d.agent ? { agent: d.agent } : {}),
-    ...(!d.token && d.user ? { user: d.user } : {}),
-    ...session,
-  };
+  const named = request.token || request.agent || request.user;
+  const session = !request.session && d.session;
+  if (named && !session) return request; // the common case: nothing to copy
+  const r = { ...request };
+  if (session) r.session = d.session;
+  if (named) return r;
+  if (d.token) r.token = d.token;
+  else {
+    if (d.agent) r.agent = d.agent;
+    if (d.user) r.user = d.user;
+  }
+  return r;
 }
