@@ -46,7 +46,28 @@ export interface Seen {
   resource: string;
   decision: string;
   reasons: string[];
+  /** The reasons for the report: each policy with the principal it decided for (agent, user). */
+  why: string[];
+  /** What the layer saw that the decision used: depth, content findings, novelty, risk. */
+  saw: string[];
   parent?: string;
+}
+
+/** The facts worth showing: only those that are not the default. */
+function sawOf(r: AuditRecord): string[] {
+  const f = r.facts;
+  const saw: string[] = [];
+  if ((f.delegation?.depth ?? 0) > 1) saw.push(`depth ${f.delegation.depth}`);
+  if (f.content?.injection) saw.push(`injection ${f.content.injection}`);
+  if (f.content?.secrets?.length) saw.push(`secrets ${f.content.secrets.join('+')}`);
+  if (f.content?.pii?.length) saw.push(`pii ${f.content.pii.join('+')}`);
+  if (f.session?.labels?.length) saw.push(`session labels ${f.session.labels.join('+')}`);
+  const novel = Object.entries(f.baseline?.novel ?? {})
+    .filter(([, v]) => v)
+    .map(([k]) => k);
+  if (f.baseline?.mode === 'enforce' && novel.length) saw.push(`novel ${novel.join('+')}`);
+  if (f.risk?.score) saw.push(`risk ${f.risk.score} (${f.risk.level})`);
+  return saw;
 }
 
 export const seenOf = (r: AuditRecord): Seen => ({
@@ -60,6 +81,10 @@ export const seenOf = (r: AuditRecord): Seen => ({
   resource: `${r.resource.type}::"${r.resource.id}"`,
   decision: r.decision,
   reasons: [...new Set(r.reasons.map((x) => x.policy))],
+  why: [
+    ...new Set(r.reasons.map((x) => (x.principal ? `${x.policy} (${x.principal})` : x.policy))),
+  ],
+  saw: r.facts ? sawOf(r) : [],
   ...(r.parent ? { parent: r.parent } : {}),
 });
 

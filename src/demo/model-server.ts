@@ -1,5 +1,6 @@
-// A local model provider for `cordon demo`, tests and benches, speaking the real OpenAI (chat completions,
-// responses, embeddings, models) and Anthropic (messages) wire formats, streamed or not. The
+// A local model provider for `cordon demo`, tests and benches, speaking the real OpenAI (chat
+// completions, responses, embeddings, models) and Anthropic (messages) wire formats, streamed or
+// not. The
 // last user message scripts it: `[tool:NAME:{"json":"args"}]` proposes a tool call (`$LEAK` in
 // its arguments becomes an AWS access key), `[legacy:NAME:{…}]` a legacy chat `function_call`,
 // `[custom:NAME:text]` a chat custom tool call,
@@ -12,8 +13,8 @@
 // Anthropic text block's start), `[leak-logprobs]` also in the logprobs tokens, `[leak-error]`
 // in a 400 error body; anything else is echoed back.
 
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { makeSecrets } from '../inspect/fixtures/samples.js';
 
 export interface SeenRequest {
   path: string;
@@ -98,8 +99,18 @@ const pieces = (s: string) => {
 
 const TOKENS = { input: 11, output: 7 };
 
-/** What `[leak]` answers with: a well-formed AWS access key id (not a documentation example). */
-export const LEAKED_KEY = makeSecrets().aws;
+/**
+ * What `[leak]` answers with: a well-formed AWS access key id (not a documentation example),
+ * derived at run time so that no key-shaped string is written in the repository, the same in
+ * every process (a test and the provider it starts agree on it), and with no test fixture
+ * needed (this module ships for `cordon demo`).
+ */
+export const LEAKED_KEY =
+  'AK' +
+  'IA' +
+  [...createHash('sha256').update('cordon demo leaked key').digest().subarray(0, 16)]
+    .map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32])
+    .join('');
 
 /** Cuts the connection once what was written has gone out: a stream dropped midway. */
 const dropSoon = (res: ServerResponse) => setTimeout(() => res.socket?.destroy(), 30);

@@ -49,11 +49,18 @@ function grouped(seen: Seen[]): { s: Seen; n: number }[] {
   return [...groups.values()];
 }
 
+/** Two lines per record: what was decided and why; then who, what the layer saw, the id. */
 export function formatSeen(s: Seen, n = 1): string {
-  const who = s.agent ? `${s.agent}${s.user ? ` for ${s.user}` : ''}` : (s.user ?? '');
+  const layer = (s.kind === 'launch' ? 'kernel' : s.pep).padEnd(15);
   const what = s.kind && s.kind !== 'launch' ? `${s.kind} ` : '';
-  const reasons = s.reasons.length ? ` [${s.reasons.join(', ')}]` : '';
-  return `       ${(s.kind === 'launch' ? 'kernel' : s.pep).padEnd(15)} ${what}${s.action} ${s.resource} → ${s.decision}${reasons}${who ? ` (${who})` : ''}  ${n > 1 ? `×${n}, last ` : ''}id ${s.id}`;
+  const reasons = s.why.length ? ` [${s.why.join(', ')}]` : '';
+  const who = s.agent ? `${s.agent}${s.user ? ` for ${s.user}` : ''}` : s.user;
+  const detail = [
+    ...(who ? [who] : []),
+    ...(s.saw.length ? [`saw ${s.saw.join(', ')}`] : []),
+    `${n > 1 ? `${n} alike, last ` : ''}id ${s.id}`,
+  ].join('; ');
+  return `       ${layer} ${what}${s.action} ${s.resource} → ${s.decision}${reasons}\n       ${' '.repeat(15)} ${detail}`;
 }
 
 export function formatEvent(e: StoryEvent): string {
