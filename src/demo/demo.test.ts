@@ -36,18 +36,23 @@ describe('cordon demo', () => {
     }
     assert.match(r.stdout, /^story\s+result\s+steps/m);
     assert.match(r.stdout, new RegExp(`^${sandbox ? 6 : 7} passed, 0 failed`, 'm'));
-    // Each layer's decisions are shown with their ids.
+    // Each layer's decisions are shown: the principal each reason decided for, what the layer
+    // saw, the decision id.
     assert.match(
       r.stdout,
-      /mcp +invokeTool Tool::"postgres\/drop_table" → deny \[interns-no-destructive/,
+      /mcp +invokeTool Tool::"postgres\/drop_table" → deny \[interns-no-destructive \(user\)/,
     );
     assert.match(
       r.stdout,
-      /token-exchange +delegate Agent::"payout-bot" → deny \[delegation-depth-limit\]/,
+      /token-exchange +delegate Agent::"payout-bot" → deny \[delegation-depth-limit \(agent\).*\]\n +close-bot for alice; saw depth 3\b.*; id [0-9a-f-]{36}/,
     );
     assert.match(
       r.stdout,
-      /llm +callModel Model::"local\/gpt-4\.1-mini" → allow .* id [0-9a-f-]{36}/,
+      /llm +callModel Model::"local\/gpt-4\.1-mini" → allow .*\n +ledger-bot for alice; id [0-9a-f-]{36}/,
+    );
+    assert.match(
+      r.stdout,
+      /readToolResult Tool::"helpdesk\/read_ticket" → deny .*\n.*saw injection \d+/,
     );
     assert.match(r.stdout, /TAMPERED at index \d+/);
 
