@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { answerApproval } from '../approval/answer.js';
 import type { AuditRecord } from '../audit/record.js';
 import { tempDir } from '../testing/fixtures.js';
 import { sdkPolicies } from '../testing/sdk.js';
@@ -173,20 +172,17 @@ describe('guard() with the embedded decision point', () => {
       approval: { wait: true, timeoutMs: 30_000 },
     });
     const call = wire({ amount: 250 });
-    const { pdp } = decider;
     const mine = async () =>
-      (await pdp.approvals.list({ status: 'pending', limit: 100 })).find(
+      (await decider.listApprovals({ status: 'pending' })).find(
         (a) => (a.request.input as { amount?: number } | undefined)?.amount === 250,
       );
     let pending;
     while (!(pending = await mine())) await new Promise((r) => setTimeout(r, 20));
     assert.equal(ran, 0);
-    await answerApproval(pdp.decisions, pdp.approvals, {
-      id: pending.id,
-      verdict: 'approved',
-      approver: 'carol',
-      via: 'test',
-    });
+    // Bob is an intern: policy refuses his answer, and the call keeps waiting.
+    await assert.rejects(decider.answer(pending.id, 'approved', 'bob'));
+    assert.equal(ran, 0);
+    await decider.answer(pending.id, 'approved', 'carol');
     assert.equal(await call, 'sent 250');
     assert.equal(ran, 1);
   });

@@ -11,6 +11,8 @@ import type { ActionRequest, Decision } from '../core/types.js';
 import { loadConfig, parseConfig, type CordonConfig } from '../config/config.js';
 import type { DecisionTrace } from '../core/engine.js';
 import { openPdp, type Pdp } from '../runtime/pdp.js';
+import type { Approval, ApprovalStatus } from '../approval/approval.js';
+import { answerApproval } from '../approval/answer.js';
 import type { Decider } from './guard.js';
 import { withIdentity, type IdentityDefaults } from './identity.js';
 
@@ -61,6 +63,32 @@ export class EmbeddedDecider implements Decider {
 
   async awaitApproval(id: string, timeoutMs: number): Promise<void> {
     await this.pdp.approvals.wait(id, timeoutMs);
+  }
+
+  /**
+   * A person answers an approval request (there is no HTTP API in this process to do it through).
+   * `approver` is a user in entities.json acting in person; policy decides whether they may
+   * (action `approve`, docs/approvals.md), and the answer is itself an audited decision.
+   */
+  async answer(
+    id: string,
+    verdict: 'approved' | 'denied',
+    approver: string,
+    o: { note?: string; uses?: number } = {},
+  ): Promise<Approval> {
+    const { approval } = await answerApproval(this.pdp.decisions, this.pdp.approvals, {
+      id,
+      verdict,
+      approver,
+      via: 'sdk',
+      ...o,
+    });
+    return approval;
+  }
+
+  /** Approval requests, newest first (what waits for a person: `status: 'pending'`). */
+  listApprovals(filter: { status?: ApprovalStatus; limit?: number } = {}): Promise<Approval[]> {
+    return this.pdp.approvals.list({ limit: 100, ...filter });
   }
 
   /** An audit event (kind "failure", parent: the decision) saying the allowed call threw. */
