@@ -11,7 +11,10 @@
 // body, then goes silent. `[leak]` answers with an AWS access key (split across stream
 // events); `[leak-refusal]` puts it in a refusal, `[leak-reasoning]` in reasoning (and an
 // Anthropic text block's start), `[leak-logprobs]` also in the logprobs tokens, `[leak-error]`
-// in a 400 error body; anything else is echoed back.
+// in a 400 error body; anything else is echoed back. A conversation that ends in tool results
+// (chat `tool` messages, Responses `function_call_output` items, Anthropic `tool_result`
+// blocks) is answered with their text, `tool results: A | B`, so an agent loop ends after one
+// round and a test can read what the model was shown.
 
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -60,8 +63,43 @@ function lastUserText(body: Record<string, unknown>): string {
   return '';
 }
 
+const textOf = (c: unknown): string =>
+  typeof c === 'string'
+    ? c
+    : Array.isArray(c)
+      ? (c as { text?: unknown; content?: unknown }[])
+          .map((p) => (typeof p.text === 'string' ? p.text : textOf(p.content)))
+          .join('')
+      : '';
+
+/** The tool results the conversation ends with, in order; none when it ends otherwise. */
+function trailingToolResults(body: Record<string, unknown>): string[] {
+  const items = (body.messages ?? body.input) as unknown;
+  if (!Array.isArray(items)) return [];
+  const out: string[] = [];
+  for (const m of [...(items as Record<string, unknown>[])].reverse()) {
+    if (m.role === 'tool') out.unshift(textOf(m.content));
+    else if (m.type === 'function_call_output') out.unshift(textOf(m.output));
+    else if (m.role === 'user' && Array.isArray(m.content)) {
+      const results = (m.content as Record<string, unknown>[]).filter(
+        (b) => b.type === 'tool_result',
+      );
+      if (results.length === 0) break;
+      out.unshift(...results.map((b) => textOf(b.content)));
+      break;
+    } else break;
+  }
+  return out;
+}
+
 function scriptOf(body: Record<string, unknown>): Script {
-  const text = lastUserText(body);
+  const results = trailingToolResults(body);
+  if (results.length > 0)
+    return { ...scriptOfText(''), reply: `tool results: ${results.join(' | ')}` };
+  return scriptOfText(lastUserText(body));
+}
+
+function scriptOfText(text: string): Script {
   const withLeak = (args: string) => args.replaceAll('$LEAK', LEAKED_KEY);
   const tools = [...text.matchAll(/\[tool:([\w.-]+):(\{.*?\})\]/g)].map((m) => ({
     name: m[1]!,
@@ -99,6 +137,10 @@ const pieces = (s: string) => {
 
 const TOKENS = { input: 11, output: 7 };
 
+/** A fresh id per answer: agent frameworks key messages by id (LangGraph merges equal ones). */
+let answers = 0;
+const answerId = (prefix: string) => `${prefix}${++answers}`;
+
 /**
  * What `[leak]` answers with: a well-formed AWS access key id (not a documentation example),
  * derived at run time so that no key-shaped string is written in the repository, the same in
@@ -133,7 +175,7 @@ const logprobsOf = (text: string) =>
   }));
 
 function openaiChat(body: Record<string, unknown>, s: Script, res: ServerResponse): void {
-  const base = { id: 'chatcmpl-fake', created: 1_700_000_000, model: String(body.model) };
+  const base = { id: answerId('chatcmpl-'), created: 1_700_000_000, model: String(body.model) };
   const reply = s.reply;
   const usage = {
     prompt_tokens: TOKENS.input,
@@ -308,7 +350,7 @@ function openaiResponses(body: Record<string, unknown>, s: Script, res: ServerRe
         },
       ];
   const response = {
-    id: 'resp_fake',
+    id: answerId('resp_'),
     object: 'response',
     created_at: 1_700_000_000,
     status: 'completed',
@@ -410,7 +452,7 @@ function anthropicMessages(body: Record<string, unknown>, s: Script, res: Server
         { type: 'text', text: reply },
       ];
   const message = {
-    id: 'msg_fake',
+    id: answerId('msg_'),
     type: 'message',
     role: 'assistant',
     model: String(body.model),
