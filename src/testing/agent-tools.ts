@@ -3,7 +3,7 @@
 // allowed (erp/read_ledger is in ToolSet finance-readonly), a wire transfer needs a person's
 // approval (it is irreversible: approvals.cedar), and deleting a vendor is permitted by no
 // policy. Each tool records that it ran, so a test can tell a refused call from one that ran.
-// The local model (testing/llm-upstream.ts) proposes the calls the prompt scripts.
+// The local model (demo/model-server.ts) proposes the calls the prompt scripts.
 
 import type { Decider } from '../sdk/guard.js';
 import type { ActionRequest, Decision } from '../core/types.js';

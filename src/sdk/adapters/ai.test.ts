@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, stepCountIs, streamText, tool, type ToolSet } from 'ai';
 import { z } from 'zod';
-import { startFakeProvider, type FakeProvider } from '../../testing/llm-upstream.js';
+import { startFakeProvider, type FakeProvider } from '../../demo/model-server.js';
 import {
   AGENT,
   ASK,

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startFakeProvider, type FakeProvider } from '../../testing/llm-upstream.js';
+import { startFakeProvider, type FakeProvider } from '../../demo/model-server.js';
 import { ASK, LEDGER } from '../../testing/agent-tools.js';
 import { tempDir } from '../../testing/fixtures.js';
 

@@ -15,7 +15,7 @@ import { DynamicTool, tool, type StructuredToolInterface } from '@langchain/core
 import { ChatOpenAI } from '@langchain/openai';
 import { createAgent } from 'langchain';
 import { z } from 'zod';
-import { startFakeProvider, type FakeProvider } from '../../testing/llm-upstream.js';
+import { startFakeProvider, type FakeProvider } from '../../demo/model-server.js';
 import {
   AGENT,
   ASK,

@@ -17,7 +17,7 @@ import {
 } from '@openai/agents';
 import OpenAI from 'openai';
 import { z } from 'zod';
-import { startFakeProvider, type FakeProvider } from '../../testing/llm-upstream.js';
+import { startFakeProvider, type FakeProvider } from '../../demo/model-server.js';
 import {
   AGENT,
   ASK,
