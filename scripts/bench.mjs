@@ -16,6 +16,7 @@ for (const bench of [
   'audit-cluster',
   'cluster',
   'sdk',
+  'ext-authz',
 ]) {
   // mcp.bench prints warnings itself, less the SDK client's listener-count ones.
   const flags = ['--expose-gc', ...(bench === 'mcp' ? ['--no-warnings'] : [])];

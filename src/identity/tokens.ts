@@ -19,7 +19,8 @@ import type { TokenKey } from './token-keys.js';
 
 export const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
 export const DEFAULT_AUDIENCE = 'cordon';
-const ISSUER = 'cordon';
+/** The `iss` of Cordon's delegation tokens (other JWTs in the same header are not ours). */
+export const ISSUER = 'cordon';
 const MAX_DEPTH = 32;
 
 export class TokenError extends Error {}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../config/config.js';
+import { parseListen } from './config.js';
 import { compilePathPattern, splitPath } from './template.js';
 
 const base = { grpc: { listen: '127.0.0.1:9191' } };
@@ -24,17 +25,20 @@ function problem(extAuthz: unknown): string {
 describe('extAuthz configuration', () => {
   it('defaults to a delegation token as the identity and no routes', () => {
     const c = parseConfig({ extAuthz: base }).extAuthz!;
-    assert.deepEqual(c.grpc?.listen, { host: '127.0.0.1', port: 9191 });
+    assert.deepEqual(parseListen(c.grpc!.listen), { host: '127.0.0.1', port: 9191 });
     assert.deepEqual(c.identity.agent, [{ bearer: { header: 'authorization' } }]);
     assert.deepEqual(c.routes, []);
   });
 
-  it('reads [v6]:port and :port listeners', () => {
-    const c = parseConfig({
-      extAuthz: { grpc: { listen: '[::1]:9191' }, http: { listen: ':9192' } },
-    }).extAuthz!;
-    assert.deepEqual(c.grpc?.listen, { host: '::1', port: 9191 });
-    assert.deepEqual(c.http?.listen, { host: '127.0.0.1', port: 9192 });
+  it('reads [v6]:port and :port listeners, and survives being parsed again', () => {
+    const once = parseConfig({
+      extAuthz: { grpc: { listen: '[::1]:9191' }, http: { listen: ':9192' }, kubernetes: {} },
+    });
+    // cordon serve parses the file, merges the flags in, and parses the result again.
+    const c = parseConfig(once).extAuthz!;
+    assert.deepEqual(parseListen(c.grpc!.listen), { host: '::1', port: 9191 });
+    assert.deepEqual(parseListen(c.http!.listen), { host: '127.0.0.1', port: 9192 });
+    assert.match(problem({ grpc: { listen: '127.0.0.1:70000' } }), /at most 65535/);
   });
 
   it('names the route and the unknown variable of a template', () => {

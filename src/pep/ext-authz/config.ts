@@ -7,16 +7,20 @@
 import { z } from 'zod';
 import { PatternError, compilePathPattern, templateNames } from './template.js';
 
-/** `host:port`, `[v6]:port` or `:port` (loopback). */
+/** `host:port`, `[v6]:port` or `:port` (loopback). Kept as text: the config is parsed twice. */
+const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/;
+
 const listenSchema = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'host:port, [ipv6]:port or :port')
-  .transform((s) => {
-    const i = s.lastIndexOf(':');
-    const host = s.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1';
-    return { host, port: Number(s.slice(i + 1)) };
-  })
-  .refine((l) => l.port <= 65535, 'a port is at most 65535');
+  .regex(LISTEN, 'host:port, [ipv6]:port or :port')
+  .refine((s) => Number(LISTEN.exec(s)?.[2]) <= 65535, 'a port is at most 65535');
+
+/** The host and port of a checked `listen` value. */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = LISTEN.exec(s);
+  if (!m) throw new Error(`not host:port: ${s}`);
+  return { host: m[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(m[2]) };
+}
 
 const tlsSchema = z.strictObject({
   /** PEM certificate chain and private key files of the listener. */

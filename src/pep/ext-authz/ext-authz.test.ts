@@ -254,7 +254,7 @@ describe('Envoy ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check)'
         envoyCheckRequest({
           method: 'GET',
           path: '/repos/acme/app/issues/7',
-          principal: 'spiffe://evil.example/ns/ci/sa/ci-bot',
+          principal: 'spiffe://example.net/ns/ci/sa/ci-bot',
         }),
       ),
     );
@@ -270,6 +270,40 @@ describe('Envoy ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check)'
       }),
     );
     assert.equal(ok.http_response, 'ok_response', JSON.stringify(ok));
+  });
+
+  it('reads headers sent as header_map with raw values (encode_raw_headers)', async () => {
+    const request = envoyCheckRequest({ method: 'GET', path: '/repos/acme/app/issues/7' }) as {
+      attributes: { request: { http: Record<string, unknown> } };
+    };
+    const http = request.attributes.request.http;
+    const headers = http.headers as Record<string, string>;
+    delete http.headers;
+    http.header_map = {
+      headers: [
+        ...Object.entries(headers).map(([key, v]) => ({ key, raw_value: Buffer.from(v) })),
+        { key: 'x-agent-id', raw_value: Buffer.from('agent-a') },
+      ],
+    };
+    const r = await client.check(request);
+    assert.equal(r.http_response, 'ok_response', JSON.stringify(r));
+  });
+
+  it("leaves an identity provider's JWT in Authorization to the jwt source", async () => {
+    const idpJwt = [
+      Buffer.from('{"alg":"RS256"}').toString('base64url'),
+      Buffer.from('{"iss":"https://idp","azp":"jwt-agent"}').toString('base64url'),
+      'c2lnbmF0dXJl',
+    ].join('.');
+    const r = await client.check(
+      envoyCheckRequest({
+        method: 'GET',
+        path: '/repos/acme/app/issues/7',
+        headers: { authorization: `Bearer ${idpJwt}` },
+        jwtPayload: { key: 'jwt_payload', claims: { iss: 'https://idp', azp: 'jwt-agent' } },
+      }),
+    );
+    assert.equal(r.http_response, 'ok_response', JSON.stringify(r));
   });
 
   it('answers require_approval with a 403 naming the approval request', async () => {

@@ -90,10 +90,10 @@ export function checkedHttpOf(req: unknown): CheckedHttp | string {
   };
 }
 
+// Overwrite, never append: a client must not be able to add a second value of these. (The
+// deprecated `append` is left unset: in ext_authz responses it defaults to false, overwrite.)
 const option = (key: string, value: string) => ({
   header: { key, value },
-  // Overwrite, never append: a client must not be able to add a second value of these.
-  append: { value: false },
   append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
 });
 

@@ -4,13 +4,16 @@
 // path parameters into the resource id), and what goes into context.http. The gRPC and HTTP
 // variants both describe the request as a CheckedHttp; nothing here knows either protocol.
 
+import { decodeJwt } from 'jose';
 import type { ActionRequest } from '../../core/types.js';
-import type { ExtAuthzConfig, IdentitySource, RouteConfig } from './config.js';
+import { ISSUER as CORDON_ISSUER } from '../../identity/tokens.js';
+import type { ExtAuthzConfig, IdentitySource } from './config.js';
 import {
   compilePathPattern,
+  compileTemplate,
   MalformedPath,
-  render,
   splitPath,
+  type CompiledTemplate,
   type PathPattern,
 } from './template.js';
 
@@ -35,8 +38,18 @@ export type Mapped =
   | { kind: 'decide'; request: ActionRequest; identified: boolean }
   | { kind: 'refuse'; status: 400 | 403; message: string };
 
-/** A verified Cordon delegation token is a JWT: three base64url parts. */
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+/**
+ * Whether a bearer token claims to be a Cordon delegation token (issuer "cordon"; Cordon then
+ * verifies it). Another JWT in the same header (an identity provider's, which jwt_authn
+ * checked) or an opaque key is not: the next identity source is tried.
+ */
+function isDelegationToken(token: string): boolean {
+  try {
+    return decodeJwt(token).iss === CORDON_ISSUER;
+  } catch {
+    return false;
+  }
+}
 
 function claimAt(payload: unknown, path: string): string | undefined {
   let v = payload;
@@ -104,8 +117,7 @@ function resolver(source: IdentitySource, role: 'agent' | 'user'): Resolver {
     const name = source.bearer.header;
     return (r) => {
       const token = /^Bearer\s+(\S+)$/i.exec(r.headers[name] ?? '')?.[1];
-      // Another scheme's token (an opaque API key) is not a delegation token: no identity here.
-      return token && JWT_SHAPE.test(token) ? { token } : undefined;
+      return token && isDelegationToken(token) ? { token } : undefined;
     };
   }
   if (source.jwt) {
@@ -138,7 +150,9 @@ interface CompiledRoute {
   methods?: Set<string>;
   host?: { suffix: boolean; name: string; port: boolean };
   path: PathPattern;
-  route: RouteConfig;
+  action: string;
+  type: CompiledTemplate;
+  id: CompiledTemplate;
 }
 
 function hostMatches(host: string, h: NonNullable<CompiledRoute['host']>): boolean {
@@ -181,7 +195,9 @@ export class HttpMapping {
       const m = route.match;
       const methods = m.method === undefined ? undefined : [m.method].flat();
       return {
-        route,
+        action: route.action,
+        type: compileTemplate(route.resource.type),
+        id: compileTemplate(route.resource.id),
         path: compilePathPattern(m.path),
         ...(methods ? { methods: new Set(methods) } : {}),
         ...(m.host
@@ -227,13 +243,13 @@ export class HttpMapping {
       if (e instanceof MalformedPath) return { kind: 'refuse', status: 400, message: e.message };
       throw e;
     }
-    let hit: { route: RouteConfig; params: Record<string, string> } | undefined;
+    let hit: { route: CompiledRoute; params: Record<string, string> } | undefined;
     for (const c of this.routes) {
       if (c.methods && !c.methods.has(method)) continue;
       if (c.host && !hostMatches(r.host, c.host)) continue;
       const params = c.path.match(segments);
       if (params) {
-        hit = { route: c.route, params };
+        hit = { route: c, params };
         break;
       }
     }
@@ -256,21 +272,24 @@ export class HttpMapping {
       if (!q) return { kind: 'refuse', status: 400, message: 'a query parameter name is repeated' };
       http.query = q;
     }
-    const values = { ...hit.params, method, host: r.host, path };
+    const values = hit.params;
+    values.method = method;
+    values.host = r.host;
+    values.path = path;
     const id = this.identity(r);
     const sessionHeader = this.config.identity.session?.header;
     const session = sessionHeader ? r.headers[sessionHeader] : undefined;
+    // Assigned, not spread: `...(cond ? {…} : {})` costs tens of µs per check on V8 here.
     const request: ActionRequest = {
-      ...id,
-      ...(session ? { session } : {}),
       action: hit.route.action,
-      resource: {
-        type: render(hit.route.resource.type, values),
-        id: render(hit.route.resource.id, values),
-      },
+      resource: { type: hit.route.type(values), id: hit.route.id(values) },
       context: { http },
       pep: 'ext_authz',
     };
+    if (id.agent) request.agent = id.agent;
+    if (id.user) request.user = id.user;
+    if (id.token) request.token = id.token;
+    if (session) request.session = session;
     return { kind: 'decide', request, identified: !!(id.agent || id.token) };
   }
 }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { DecisionService } from '../../decision/service.js';
 import type { HttpLimits } from '../http/http-limits.js';
 import { ExtAuthzChecker, type CheckCallers } from './check.js';
-import type { ExtAuthzConfig } from './config.js';
+import { parseListen, type ExtAuthzConfig } from './config.js';
 import { startGrpcServer } from './grpc.js';
 import { startHttpServer } from './http.js';
 import { KubernetesMapping } from './kubernetes.js';
@@ -37,7 +37,7 @@ export async function startExtAuthz(
     if (config.grpc) {
       const g = await startGrpcServer(
         checker,
-        { ...config.grpc.listen, tls: config.grpc.tls },
+        { ...parseListen(config.grpc.listen), tls: config.grpc.tls },
         log,
       );
       closers.push(g.close);
@@ -49,7 +49,7 @@ export async function startExtAuthz(
         checker,
         k8s,
         {
-          ...config.http.listen,
+          ...parseListen(config.http.listen),
           tls: config.http.tls,
           pathPrefix: config.http.pathPrefix,
           bodyLimit: config.http.bodyLimit,

@@ -97,7 +97,22 @@ export function templateNames(template: string): string[] {
   return [...template.matchAll(VAR)].map((m) => m[1]!);
 }
 
+/** A template split once into literal text and variable names, for every request after. */
+export type CompiledTemplate = (values: Record<string, string | undefined>) => string;
+
+/** `template` compiled: each {name} is replaced by its value ("" when the value is absent). */
+export function compileTemplate(template: string): CompiledTemplate {
+  // split with a capturing group: literal, name, literal, name, …, literal.
+  const parts = template.split(/\{([A-Za-z_][A-Za-z0-9_]*)\}/);
+  if (parts.length === 1) return () => template;
+  return (values) => {
+    let out = parts[0]!;
+    for (let i = 1; i < parts.length; i += 2) out += (values[parts[i]!] ?? '') + parts[i + 1]!;
+    return out;
+  };
+}
+
 /** The template with each {name} replaced by its value ("" when the value is absent). */
 export function render(template: string, values: Record<string, string | undefined>): string {
-  return template.replace(VAR, (_, name: string) => values[name] ?? '');
+  return compileTemplate(template)(values);
 }
