@@ -479,6 +479,7 @@ const analystSandbox: Story = {
     const port = (listener.address() as { port: number }).port;
     let res: Record<string, string> = {};
     let unenforced: string[] = [];
+    let inKernel: string[] = [];
     try {
       await ctx.step(
         'analyst-bot starts under its compiled policies (cordon run)',
@@ -499,6 +500,9 @@ const analystSandbox: Story = {
               say: (s) => said.push(s),
             });
             unenforced = r.prepared.unenforced;
+            inKernel = r.prepared.plan.policies
+              .filter((x) => x.layer !== 'gateway')
+              .map((x) => (x.layer === 'kernel' ? x.id : `${x.id} (approximate)`));
             const text = await readFile(outFile, 'utf8');
             if (r.code !== 0) return { observed: `exit ${r.code}: ${said.join('; ')}`, ok: false };
             res = JSON.parse(text.trim().split('\n').pop()!) as Record<string, string>;
@@ -507,7 +511,7 @@ const analystSandbox: Story = {
           }
           return {
             observed:
-              'launched' +
+              `launched; compiled to the kernel: ${inKernel.join(', ')} (the rest stay at the gateway)` +
               (unenforced.length ? `; not enforced here: ${unenforced.join('; ')}` : ''),
             ok: true,
           };
@@ -554,13 +558,15 @@ const analystSandbox: Story = {
       refused,
       'EACCES from Landlock',
     );
+    // Refused is a pass whichever mechanism did it; a connection that went through is a
+    // failure, unless the launch said this machine cannot restrict connections (not checked).
     const netGap = unenforced.find((u) => /TCP|egress/i.test(u));
     await check(
       `connects straight to 127.0.0.1:${port}, around the proxy`,
       res.connectDirect,
       (v) => v !== 'ok',
       'refused by the kernel (cgroup eBPF EPERM or Landlock TCP EACCES)',
-      netGap,
+      res.connectDirect === 'ok' ? netGap : undefined,
     );
     await ctx.step(
       'asks the egress proxy for paste.attacker.example:443',
