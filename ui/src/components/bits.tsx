@@ -14,12 +14,21 @@ export function Outcome({ value }: { value: string }) {
   return <span class={`badge ${value}`}>{OUTCOME_LABEL[value] ?? value}</span>;
 }
 
+// One formatter each: toLocaleTimeString() builds a new one per call, which a list redrawn ten
+// times a second would pay for every row.
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+  dateStyle: 'medium',
+  timeStyle: 'medium',
+});
+
 export function Time({ iso, full }: { iso?: string; full?: boolean }) {
   if (!iso) return <span>—</span>;
   const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return <span>{iso}</span>;
   return (
-    <time dateTime={iso} title={d.toISOString()}>
-      {full ? d.toLocaleString() : d.toLocaleTimeString()}
+    <time dateTime={iso} title={iso}>
+      {(full ? dateTimeFormat : timeFormat).format(d)}
     </time>
   );
 }
@@ -49,11 +58,11 @@ export function StreamStatus({ state, what }: { state: StreamState; what: string
       text = `Connecting to the ${what}…`;
       break;
     case 'live':
-      text = `Live: ${what} since ${state.since.toLocaleTimeString()}`;
+      text = `Live: ${what} since ${timeFormat.format(state.since)}`;
       cls += ' live';
       break;
     case 'reconnecting':
-      text = `Connection lost at ${state.lostAt.toLocaleTimeString()}: reconnecting (attempt ${state.attempt}, in ${Math.round(state.retryIn / 100) / 10} s)…`;
+      text = `Connection lost at ${timeFormat.format(state.lostAt)} (${state.why}): reconnecting (attempt ${state.attempt}, in ${Math.round(state.retryIn / 100) / 10} s)…`;
       cls += ' lost';
       break;
     case 'closed':

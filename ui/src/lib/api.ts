@@ -262,8 +262,8 @@ export const api = {
     request<Session>('POST', '/v1/console/session', body, { signIn: true }),
   signOut: () => request<void>('DELETE', '/v1/console/session'),
 
-  decisionStreamUrl: (f: DecisionFilter, after?: string) =>
-    `/v1/console/decisions/stream${query({ ...f, lastEventId: after, backlog: after ? undefined : 200 })}`,
+  decisionStreamUrl: (f: DecisionFilter) =>
+    `/v1/console/decisions/stream${query({ ...f, backlog: 200 })}`,
   decisions: (f: DecisionFilter & { before?: number; limit?: number }) =>
     get<{ decisions: DecisionSummary[]; next: number | null }>(
       `/v1/console/decisions${query({ ...f })}`,

@@ -28,6 +28,13 @@ export function whenSignedOut(fn: () => void): void {
   onSignedOut = fn;
 }
 
+/** The session is gone (a 401): only a page that was signed in is signed out. */
+export function sessionEnded(): void {
+  if (!csrf) return;
+  csrf = undefined;
+  onSignedOut();
+}
+
 interface ErrorBody {
   error?: string;
   reasons?: { policy?: string }[];
@@ -73,12 +80,8 @@ export async function request<T>(
     /* not JSON: kept as text */
   }
   if (!res.ok) {
-    // Only a page that was signed in is signed out: a first visit's check or a failed sign-in
-    // is not a session that ended.
-    if (res.status === 401 && csrf) {
-      csrf = undefined;
-      onSignedOut();
-    }
+    // A first visit's check or a failed sign-in is not a session that ended (sessionEnded).
+    if (res.status === 401) sessionEnded();
     throw new ApiError(res.status, errorMessage(res.status, parsed), parsed);
   }
   return parsed as T;

@@ -4,7 +4,7 @@
 // refusal is shown as the server words it.
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Approval } from '../lib/api.js';
-import { whenSignedOutNow } from '../lib/signed-out.js';
+import { sessionEnded } from '../lib/http.js';
 import { subscribe, type StreamState } from '../lib/stream.js';
 import { href } from '../lib/route.js';
 import { ErrorLine, Json, StreamStatus, Time, Head } from '../components/bits.js';
@@ -15,14 +15,16 @@ export function Approvals({ user }: { user: string }) {
   const [lists, setLists] = useState<Lists>();
   const [state, setState] = useState<StreamState>({ kind: 'connecting' });
   const [now, setNow] = useState(Date.now());
+  // The card leaves the inbox as soon as the stream says it was answered: the answer is told here.
+  const [answered, setAnswered] = useState<string>();
 
   useEffect(
     () =>
       subscribe<Lists>({
-        url: () => api.approvalsStreamUrl(),
+        url: api.approvalsStreamUrl(),
         event: 'approvals',
         onState: setState,
-        signedOut: whenSignedOutNow,
+        onUnauthorized: sessionEnded,
         onBatch: (b) => setLists(b[b.length - 1]), // each event is the whole list
       }),
     [],
@@ -36,12 +38,17 @@ export function Approvals({ user }: { user: string }) {
     <>
       <h1 tabIndex={-1}>Approvals</h1>
       <StreamStatus state={state} what="approval inbox" />
+      {answered && (
+        <p class="notice" role="status">
+          {answered}
+        </p>
+      )}
       <h2>Pending{lists ? ` (${lists.pending.length})` : ''}</h2>
       {lists?.pending.length === 0 && <p>Nothing waits for an answer.</p>}
       <ul class="cards">
         {lists?.pending.map((a) => (
           <li key={a.id}>
-            <Pending a={a} now={now} user={user} />
+            <Pending a={a} now={now} user={user} onAnswered={setAnswered} />
           </li>
         ))}
       </ul>
@@ -81,7 +88,17 @@ function remaining(ms: number): string {
   return m > 0 ? `${m} min ${s % 60} s left` : `${s} s left`;
 }
 
-function Pending({ a, now, user }: { a: Approval; now: number; user: string }) {
+function Pending({
+  a,
+  now,
+  user,
+  onAnswered,
+}: {
+  a: Approval;
+  now: number;
+  user: string;
+  onAnswered: (what: string) => void;
+}) {
   const [note, setNote] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
@@ -92,7 +109,11 @@ function Pending({ a, now, user }: { a: Approval; now: number; user: string }) {
     setError(undefined);
     try {
       await api.answer(a.id, verb, note.trim());
-      setDone(verb === 'approve' ? 'Approved' : 'Denied');
+      const what = verb === 'approve' ? 'Approved' : 'Denied';
+      setDone(what);
+      onAnswered(
+        `${what} by ${user}: ${a.agent}${a.user ? ` for ${a.user}` : ''}, ${a.request.action} ${a.request.resource.type}::"${a.request.resource.id}".`,
+      );
     } catch (e) {
       setError((e as Error).message);
     } finally {

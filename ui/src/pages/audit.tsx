@@ -2,7 +2,8 @@
 // every leaf and checks every checkpoint, as `cordon audit verify` does), and export.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../lib/api.js';
-import { whenSignedOutNow } from '../lib/signed-out.js';
+import { errorMessage, sessionEnded } from '../lib/http.js';
+import { EventStreamParser } from '../lib/stream.js';
 import { ErrorLine, Section, Time, useLoad, Head } from '../components/bits.js';
 
 interface Progress {
@@ -24,38 +25,53 @@ export function Audit() {
   const [verifyError, setVerifyError] = useState<string>();
   const [running, setRunning] = useState(false);
   const [since, setSince] = useState('');
-  const source = useRef<EventSource>();
+  const running$ = useRef<AbortController>();
 
-  useEffect(() => () => source.current?.close(), []);
+  useEffect(() => () => running$.current?.abort(), []);
 
-  const verify = () => {
-    source.current?.close();
+  // One verification is one run: it is not resumed after a lost connection, it is started again.
+  const verify = async () => {
+    running$.current?.abort();
+    const abort = (running$.current = new AbortController());
     setDone(undefined);
     setVerifyError(undefined);
     setProgress({ records: 0, total: 0 });
     setRunning(true);
-    // One verification is one run: it is not resumed after a lost connection, it is started again.
-    const es = new EventSource(api.verifyUrl(), { withCredentials: true });
-    source.current = es;
-    es.addEventListener('progress', (e) =>
-      setProgress(JSON.parse((e as MessageEvent<string>).data) as Progress),
-    );
-    es.addEventListener('done', (e) => {
-      setDone(JSON.parse((e as MessageEvent<string>).data) as Done);
-      setRunning(false);
-      es.close();
-    });
-    es.onerror = () => {
-      es.close();
-      setRunning(false);
-      void whenSignedOutNow().then((out) =>
+    try {
+      const res = await fetch(api.verifyUrl(), {
+        credentials: 'same-origin',
+        headers: { accept: 'text/event-stream' },
+        signal: abort.signal,
+      });
+      if (res.status === 401) return sessionEnded();
+      if (!res.ok || !res.body) {
+        const body: unknown = await res.json().catch(() => undefined);
+        setVerifyError(errorMessage(res.status, body));
+        return;
+      }
+      let finished = false;
+      const parser = new EventStreamParser((event, data) => {
+        if (event === 'progress') setProgress(JSON.parse(data) as Progress);
+        if (event === 'done') {
+          finished = true;
+          setDone(JSON.parse(data) as Done);
+        }
+      });
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parser.push(value);
+      }
+      if (!finished) setVerifyError('The verification stopped before it finished: start it again.');
+    } catch (e) {
+      if (!abort.signal.aborted)
         setVerifyError(
-          out
-            ? 'Signed out.'
-            : 'The verification stopped before it finished (connection lost, refused, or another verification is running): start it again.',
-        ),
-      );
-    };
+          `The verification stopped before it finished (${(e as Error).message}): start it again.`,
+        );
+    } finally {
+      setRunning(false);
+    }
   };
 
   return (
@@ -69,7 +85,7 @@ export function Audit() {
           kept elsewhere, run <code>cordon audit verify --key</code>, or check one decision's proof
           in this browser from its page.
         </p>
-        <button type="button" onClick={verify} disabled={running}>
+        <button type="button" onClick={() => void verify()} disabled={running}>
           {running ? 'Verifying…' : 'Verify'}
         </button>
         {progress && (

@@ -4,7 +4,7 @@
 // do not freeze the page; the newest 20,000 are kept.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, type DecisionFilter, type DecisionSummary } from '../lib/api.js';
-import { whenSignedOutNow } from '../lib/signed-out.js';
+import { sessionEnded } from '../lib/http.js';
 import { subscribe, type StreamState } from '../lib/stream.js';
 import { href } from '../lib/route.js';
 import { Outcome, StreamStatus, Time } from '../components/bits.js';
@@ -43,10 +43,10 @@ export function Decisions() {
   useEffect(() => {
     setRows([]);
     const stop = subscribe<DecisionSummary>({
-      url: (after) => api.decisionStreamUrl(filter, after),
+      url: api.decisionStreamUrl(filter),
       event: 'decision',
       onState: setState,
-      signedOut: whenSignedOutNow,
+      onUnauthorized: sessionEnded,
       onBatch: (batch) => {
         counted.current += batch.length;
         batch.reverse(); // newest first

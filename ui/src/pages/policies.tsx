@@ -195,9 +195,10 @@ export function Policies() {
             </div>
             <div id="pg-results" aria-live="polite">
               <ErrorLine error={problem} />
-              {validation && <ValidationView v={validation} jump={jump} />}
-              {tests && <TestsView t={tests} jump={jump} />}
+              {/* The latest kind of run first: what-if follows validating and testing. */}
               {whatif && <WhatIfView w={whatif} />}
+              {tests && <TestsView t={tests} jump={jump} />}
+              {validation && <ValidationView v={validation} jump={jump} />}
             </div>
           </div>
         </Section>
@@ -262,8 +263,10 @@ function TestsView({ t, jump }: { t: TestRun; jump: (l: Located) => void }) {
           .filter((r) => !r.passed)
           .map((r) => (
             <li key={`${r.file}/${r.name}`}>
-              ✗ {r.file}: {r.name}: expected {r.expected}, got {r.decision}
-              {r.problems?.length ? ` (${r.problems.join('; ')})` : ''}
+              ✗ {r.file}: {r.name}:{' '}
+              {r.problems?.length
+                ? r.problems.join('; ')
+                : `expected ${r.expected}, got ${r.decision}`}
             </li>
           ))}
       </ul>
