@@ -166,13 +166,26 @@ export async function whatIf(
   store: AuditReader,
   candidate: CompiledPolicySet,
   since?: string,
+  /** Only the newest this many records (since `since`); all without it. */
+  limit?: number,
 ): Promise<WhatIfReport> {
   const report: WhatIfReport = { total: 0, changed: 0, transitions: new Map() };
-  for (const row of await store.query(since ? { since } : {})) {
+  let after: number | undefined;
+  if (limit !== undefined) {
+    const [newest] = await store.tail(1);
+    after = Math.max(-1, (newest?.seq ?? -1) - limit);
+  }
+  const rows = await store.query({
+    ...(since ? { since } : {}),
+    ...(after !== undefined ? { after } : {}),
+  });
+  for (const row of rows) {
     const rec = JSON.parse(row.record) as AuditRecord;
     if (rec.kind) continue;
     const r = await reevaluate(rec, candidate);
     report.total++;
+    // Let other work in (a server answering decisions while the console runs a what-if).
+    if (report.total % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
     if (r.decision === r.policiesGave) continue;
     report.changed++;
     const key = `${r.policiesGave} → ${r.decision}`;
@@ -182,4 +195,25 @@ export async function whatIf(
     report.transitions.set(key, t);
   }
   return report;
+}
+
+/** A what-if report as JSON (`cordon policy whatif --json`, the console): most frequent first. */
+export function whatIfJson(report: WhatIfReport) {
+  const transitions = [...report.transitions]
+    .sort((a, b) => b[1].count - a[1].count)
+    .map(([transition, t]) => ({
+      transition,
+      count: t.count,
+      examples: t.examples.map((e) => ({
+        id: e.record.id,
+        agent: e.record.agent ?? null,
+        user: e.record.user ?? null,
+        action: e.record.action,
+        resource: e.record.resource,
+        was: e.policiesGave,
+        now: e.decision,
+        policies: e.policies,
+      })),
+    }));
+  return { total: report.total, changed: report.changed, transitions };
 }

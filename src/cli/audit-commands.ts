@@ -425,7 +425,7 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
     .option(...schemaOption)
     .option('--json', 'print the report as one JSON object')
     .action(async (o: LogSource & { candidate: string; since?: string; json?: boolean }) => {
-      const { formatLocated, loadPolicyDir, whatIf } = await lib();
+      const { formatLocated, loadPolicyDir, whatIf, whatIfJson } = await lib();
       const compiled = await loadPolicyDir(o.candidate);
       if (!compiled.ok) {
         for (const e of compiled.errors) process.stderr.write(`${formatLocated(e)}\n`);
@@ -435,25 +435,8 @@ export function registerAuditCommands(program: Command, policy: Command, exit: E
       try {
         const report = await whatIf(store, compiled.set, parseSince(o.since));
         if (o.json) {
-          const transitions = [...report.transitions]
-            .sort((a, b) => b[1].count - a[1].count)
-            .map(([transition, t]) => ({
-              transition,
-              count: t.count,
-              examples: t.examples.map((e) => ({
-                id: e.record.id,
-                agent: e.record.agent ?? null,
-                user: e.record.user ?? null,
-                action: e.record.action,
-                resource: e.record.resource,
-                was: e.policiesGave,
-                now: e.decision,
-                policies: e.policies,
-              })),
-            }));
-          const { total, changed } = report;
           const version = compiled.set.version;
-          out(JSON.stringify({ candidate: o.candidate, version, total, changed, transitions }));
+          out(JSON.stringify({ candidate: o.candidate, version, ...whatIfJson(report) }));
           return;
         }
         out(

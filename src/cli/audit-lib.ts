@@ -7,7 +7,7 @@ export { isInside, keyPaths, readVerifierKey } from '../audit/keys.js';
 export { parseVerifierKey } from '../audit/note.js';
 export { AUDIT_DB, inclusionBundle, treeFromReader } from '../audit/log.js';
 export { toOcsf } from '../audit/ocsf.js';
-export { replaySession, whatIf } from '../audit/replay.js';
+export { replaySession, whatIf, whatIfJson } from '../audit/replay.js';
 export { SqliteAuditStore } from '../audit/sqlite-store.js';
 export { verifyStore } from '../audit/verify.js';
 export { appendWitnessFile, readWitnessFile } from '../audit/witness-file.js';

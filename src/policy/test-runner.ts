@@ -91,6 +91,30 @@ export interface TestFileError {
   message: string;
 }
 
+/** The cases of one test file's text (`file` is its name for messages), or why there are none. */
+export function parseTestFile(
+  file: string,
+  text: string,
+): { cases: { file: string; c: PolicyTestCase }[]; error?: TestFileError } {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (e) {
+    const pos =
+      e instanceof YAMLParseError && e.linePos ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
+    return {
+      cases: [],
+      error: {
+        file: `${file}${pos}`,
+        message: (e as Error).message.split('\n')[0] ?? 'invalid YAML',
+      },
+    };
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) return { cases: [], error: { file, message: formatIssues(parsed.error) } };
+  return { cases: parsed.data.cases.map((c) => ({ file, c })) };
+}
+
 export async function readTestFiles(
   dir: string,
 ): Promise<{ cases: { file: string; c: PolicyTestCase }[]; errors: TestFileError[] }> {
@@ -104,30 +128,13 @@ export async function readTestFiles(
   const cases: { file: string; c: PolicyTestCase }[] = [];
   const errors: TestFileError[] = [];
   for (const n of names) {
-    const file = `tests/${n}`;
-    let raw: unknown;
-    try {
-      raw = parseYaml(await readFile(join(testsDir, n), 'utf8'));
-    } catch (e) {
-      const pos =
-        e instanceof YAMLParseError && e.linePos ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
-      errors.push({
-        file: `${file}${pos}`,
-        message: (e as Error).message.split('\n')[0] ?? 'invalid YAML',
-      });
-      continue;
-    }
-    const parsed = fileSchema.safeParse(raw);
-    if (!parsed.success) {
-      errors.push({ file, message: formatIssues(parsed.error) });
-      continue;
-    }
-    for (const c of parsed.data.cases) cases.push({ file, c });
+    const r = parseTestFile(`tests/${n}`, await readFile(join(testsDir, n), 'utf8'));
+    if (r.error) errors.push(r.error);
+    cases.push(...r.cases);
   }
   return { cases, errors };
 }
 
-/** The facts a test case pins (its `facts:`), as the engine takes them. */
 export function pinnedFacts(c: PolicyTestCase): PinnedFacts | undefined {
   if (!c.facts) return undefined;
   const { time, ...rest } = c.facts;

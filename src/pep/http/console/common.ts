@@ -3,6 +3,7 @@
 
 import type { FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import type { z } from 'zod';
+import { parseDurationSeconds } from '../../../cli/durations.js';
 import { formatIssues } from '../../../core/request.js';
 import type { ResourceRef } from '../../../core/types.js';
 import type { DecisionService } from '../../../decision/service.js';
@@ -81,4 +82,13 @@ export function parsed<S extends z.ZodType>(
   if (r.success) return r.data;
   void reply.code(400).send({ error: formatIssues(r.error) });
   return undefined;
+}
+
+/** An ISO time, or a duration back from now (90s, 15m, 24h, 7d), as an ISO time; throws if neither. */
+export function sinceOf(text: string, now = new Date()): string {
+  const seconds = /[smhd]$/.test(text) ? parseDurationSeconds(text) : undefined;
+  if (seconds !== undefined) return new Date(now.getTime() - seconds * 1000).toISOString();
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new Error(`"${text}" is neither an ISO time nor a duration like 24h`);
+  return new Date(t).toISOString();
 }

@@ -4,8 +4,12 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { ConsoleContext, ConsoleOptions } from './common.js';
+import { registerAgentRoutes } from './agent-routes.js';
+import { registerApprovalStream } from './approval-stream.js';
+import { registerAuditConsoleRoutes } from './audit-routes.js';
 import { registerDecisionRoutes } from './decision-routes.js';
 import { LogFeed } from './feed.js';
+import { registerPolicyRoutes } from './policy-routes.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { closeStreamsOnShutdown } from './sse.js';
 import { registerStaticRoutes } from './static.js';
@@ -20,6 +24,12 @@ export function registerConsoleRoutes(app: FastifyInstance, o: ConsoleOptions): 
   closeStreamsOnShutdown(app);
   registerSessionRoutes(app, c);
   const audit = o.decisions.audit;
-  if (audit) registerDecisionRoutes(app, c, audit);
+  if (audit) {
+    registerDecisionRoutes(app, c, audit);
+    registerAuditConsoleRoutes(app, c, audit);
+  }
+  registerPolicyRoutes(app, c);
+  registerAgentRoutes(app, c);
+  if (o.approvals) registerApprovalStream(app, c, o.approvals);
   registerStaticRoutes(app, o.uiDir);
 }
