@@ -31,7 +31,7 @@ import {
   type Ran,
 } from '../../testing/agent-tools.js';
 import type { Decider } from '../guard.js';
-import { cordonTool, cordonTools } from './openai-agents.js';
+import { cordonTool, cordonTools, guardedTool } from './openai-agents.js';
 
 let provider: FakeProvider;
 let decider: Awaited<ReturnType<typeof exampleDecider>>;
@@ -149,6 +149,64 @@ describe('cordon/sdk/openai-agents (OpenAI Agents SDK)', () => {
       ['delete_vendor'],
     );
     assert.equal(r.finalOutput, 'tool results: deleted ACME');
+  });
+
+  it('guardedTool builds the tool with its function guarded: allowed runs, denied reads as a refusal', async () => {
+    const ran: Ran[] = [];
+    const f = erpFunctions(ran);
+    const opts = { server: SERVER, agent: AGENT };
+    const tools = [
+      guardedTool(
+        decider,
+        {
+          name: 'read_ledger',
+          description: DESCRIPTIONS.read_ledger,
+          parameters: z.object({ account: z.string() }),
+          execute: f.read_ledger,
+        },
+        opts,
+      ),
+      guardedTool(
+        decider,
+        {
+          name: 'delete_vendor',
+          description: DESCRIPTIONS.delete_vendor,
+          parameters: z.object({ vendor: z.string() }),
+          execute: f.delete_vendor,
+        },
+        opts,
+      ),
+    ];
+    const r = await runAgent(tools, `${ASK.read} ${ASK.delete}`);
+    assert.deepEqual(
+      ran.map((x) => x.tool),
+      ['read_ledger'],
+    );
+    // The refusal, not the SDK's "An error occurred … Please try again".
+    assert.match(
+      String(r.finalOutput),
+      new RegExp(`^tool results: ${LEDGER} \\| Cordon denied .*do not retry it\\.$`),
+    );
+    assert.equal(decider.asked.at(-1)!.resource.id, 'erp/delete_vendor');
+    assert.deepEqual(decider.asked.at(-1)!.input, { vendor: 'ACME' });
+  });
+
+  it("guardedTool keeps the tool's own error function for its own failures", async () => {
+    const t = guardedTool(
+      decider,
+      {
+        name: 'read_ledger',
+        description: DESCRIPTIONS.read_ledger,
+        parameters: z.object({ account: z.string() }),
+        execute: async () => {
+          throw new Error('ledger offline');
+        },
+        errorFunction: (_ctx, e) => `sorry: ${(e as Error).message}`,
+      },
+      { server: SERVER, agent: AGENT },
+    );
+    const r = await runAgent([t], ASK.read);
+    assert.equal(r.finalOutput, 'tool results: sorry: ledger offline');
   });
 
   it('refuses to wrap a hosted tool unless told to pass it through', () => {

@@ -6,8 +6,22 @@
 // tool that failed; the run goes on. It is never thrown: the runner would end the whole run on
 // an exception from `invoke`. The tool's timeout, approval (`needsApproval`), guardrails and
 // error function still apply: everything but `invoke` is the tool's own.
+//
+// A tool made by the SDK's tool() catches what its function throws inside `invoke` (its error
+// function turns it into text), so a wrapper around `invoke` cannot tell a failed call from a
+// good one. guardedTool() builds the tool itself with its function guarded, so that a call that
+// throws after it was allowed is recorded as such (sdk/guard.ts) and then reported to the model
+// by the tool's own error function, as without Cordon.
 
-import { getCurrentSpan, type FunctionTool, type Tool } from '@openai/agents';
+import {
+  getCurrentSpan,
+  tool as sdkTool,
+  type FunctionTool,
+  type Tool,
+  type ToolInputParameters,
+  type ToolOptions,
+  type UnknownContext,
+} from '@openai/agents';
 import type { Decider } from '../guard.js';
 import {
   checkOptions,
@@ -77,6 +91,66 @@ export function cordonTool<T extends AnyFunctionTool>(
   };
   // A shallow copy keeps the SDK's own symbol-keyed fields (output validation) with it.
   return { ...tool, invoke: cordonInvoke };
+}
+
+/** What the SDK's tool() answers the model for a failed call when no error function is given. */
+const sdkDefaultError = (error: unknown) =>
+  `An error occurred while running the tool. Please try again. Error: ${
+    error instanceof Error ? error.toString() : String(error)
+  }`;
+
+/**
+ * The SDK's tool() with `execute` guarded: options exactly as tool() takes them. A refusal is
+ * the text the model reads; what `execute` throws after an allowed decision is recorded and
+ * then handled as tool() handles it (the error function given, else the SDK's default text).
+ * A tool with an output schema, or whose errors are raised (`errorFunction: null`), lets errors
+ * out of `invoke`; it is wrapped as cordonTool() wraps a built tool, which then sees them.
+ */
+export function guardedTool<
+  TParameters extends ToolInputParameters = undefined,
+  Context = UnknownContext,
+  Result = string,
+>(
+  decider: Decider,
+  options: ToolOptions<TParameters, Context>,
+  guardOptions: ToolGuardOptions,
+): FunctionTool<Context, TParameters, Result> {
+  checkOptions(guardOptions, 'guardedTool');
+  const build = sdkTool as unknown as (o: unknown) => FunctionTool<Context, TParameters, Result>;
+  const own = options.errorFunction;
+  if (own === null || (options as { outputSchema?: unknown }).outputSchema !== undefined)
+    return cordonTool(decider, build(options), guardOptions);
+  type Execute = (input: unknown, context: unknown, details: unknown) => unknown;
+  // Set once tool() has settled the name (below); called only after that.
+  const guarded: { execute?: Execute } = {};
+  const built = build({
+    ...options,
+    execute: (input: unknown, context: unknown, details: unknown) =>
+      guarded.execute!(input, context, details),
+    errorFunction: (
+      context: Parameters<NonNullable<typeof own>>[0],
+      error: unknown,
+      details?: Parameters<NonNullable<typeof own>>[2],
+    ) => {
+      if (isRefusal(error)) {
+        getCurrentSpan()?.setError({
+          message: 'Cordon refused the tool call',
+          data: { tool_name: built.name, cordon: refusalMeta(error) },
+        });
+        return refusalText(error);
+      }
+      return own ? own(context, error, details) : sdkDefaultError(error);
+    },
+  });
+  // The name as tool() settled it (it normalizes names), which is the name the model calls.
+  guarded.execute = guardToolCall<Parameters<Execute>, unknown>(
+    decider,
+    built.name,
+    options.execute as Execute,
+    guardOptions,
+    (input) => input,
+  );
+  return built;
 }
 
 /** Every function tool guarded; other tools only when listed in `unguarded`. */
