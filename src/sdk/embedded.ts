@@ -5,11 +5,9 @@
 // stores (SQLite in the data directory, or PostgreSQL when cordon.yaml names it).
 
 import { pino, type Logger } from 'pino';
-import { v7 as uuidv7 } from 'uuid';
-import { initialFacts } from '../core/pipeline.js';
 import type { ActionRequest, Decision } from '../core/types.js';
 import { loadConfig, parseConfig, type CordonConfig } from '../config/config.js';
-import type { DecisionTrace } from '../core/engine.js';
+import { failureFacts, failureTrace } from '../decision/failure.js';
 import { openPdp, type Pdp } from '../runtime/pdp.js';
 import type { Approval, ApprovalStatus } from '../approval/approval.js';
 import { answerApproval } from '../approval/answer.js';
@@ -96,8 +94,9 @@ export class EmbeddedDecider implements Decider {
     const audit = this.pdp.audit;
     if (!audit) return;
     try {
+      const r = withIdentity(request, this.defaults);
       await audit.append(
-        failureTrace(this.pdp, withIdentity(request, this.defaults), decision, error),
+        failureTrace(this.pdp.policies.current(), r, decision, failureFacts(error)),
       );
     } catch (e) {
       this.log.error({ err: e, decisionId: decision.decisionId }, 'failure record failed');
@@ -108,52 +107,4 @@ export class EmbeddedDecider implements Decider {
   close(): Promise<void> {
     return this.pdp.close();
   }
-}
-
-/**
- * The event record of an allowed call whose function threw. Replay skips events. The error's
- * class and `code` are recorded, not its message: messages often quote the input, which the
- * log keeps only where audit.recordInput says so.
- */
-export function failureTrace(
-  pdp: Pick<Pdp, 'policies'>,
-  request: ActionRequest,
-  decision: Decision,
-  error: unknown,
-): DecisionTrace {
-  const { input: _input, content: _content, ...rest } = request;
-  const name = (error instanceof Error ? error.name : typeof error).slice(0, 128);
-  const raw = (error as { code?: unknown } | null)?.code;
-  const code = typeof raw === 'string' || typeof raw === 'number' ? String(raw).slice(0, 128) : '';
-  const set = pdp.policies.current();
-  return {
-    kind: 'failure',
-    time: new Date(),
-    set,
-    ...(request.agent ? { agent: request.agent } : {}),
-    ...(request.user ? { user: request.user } : {}),
-    labels: [],
-    destructive: false,
-    facts: initialFacts(request.session),
-    request: {
-      ...rest,
-      parent: decision.decisionId,
-      context: { ...rest.context, failure: { error: name, ...(code ? { code } : {}) } },
-    },
-    decision: {
-      decision: decision.decision,
-      reasons: [
-        {
-          policy: 'cordon/call-failed',
-          effect: 'permit',
-          annotations: {},
-          message: `the allowed call threw ${name}${code ? ` (${code})` : ''}`,
-        },
-      ],
-      obligations: [],
-      risk: decision.risk,
-      policyVersion: decision.policyVersion,
-      decisionId: uuidv7(),
-    },
-  };
 }

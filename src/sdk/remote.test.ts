@@ -141,6 +141,57 @@ describe('guard() with a remote cordon serve', () => {
     assert.equal(ran, 0);
   });
 
+  it('records a call that threw after it was allowed, as an event under its decision on the PDP', async () => {
+    const failing = guard(
+      remote,
+      () => {
+        throw Object.assign(new RangeError('ledger 7 offline'), { code: 'E_REMOTE_LEDGER' });
+      },
+      { action: 'invokeTool', resource: LEDGER, agent: 'ledger-bot', session: 'fail-1' },
+    );
+    await assert.rejects(failing(), { name: 'RangeError', message: 'ledger 7 offline' });
+    const r = await fetch(`${node.url}/v1/audit/records?session=fail-1`, { headers: node.admin });
+    const { records } = (await r.json()) as {
+      records: {
+        id: string;
+        kind?: string;
+        parent?: string;
+        decision: string;
+        context?: { failure?: unknown };
+      }[];
+    };
+    const event = records.find((x) => x.kind === 'failure');
+    assert.ok(event, JSON.stringify(records));
+    assert.deepEqual(event.context?.failure, { error: 'RangeError', code: 'E_REMOTE_LEDGER' });
+    assert.equal(records.find((x) => x.id === event.parent)?.decision, 'allow');
+    assert.ok(!JSON.stringify(records).includes('ledger 7 offline'));
+  });
+
+  it('takes failure reports only for allowed decisions it holds', async () => {
+    const report = (id: string, body: unknown = { error: 'Error' }) =>
+      fetch(`${node.url}/v1/decisions/${id}/failure`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    assert.equal((await report('0190f000-0000-7000-8000-000000000000')).status, 404);
+    const denied = await remote.decide({
+      agent: 'ledger-bot',
+      action: 'invokeTool',
+      resource: { type: 'Tool', id: 'postgres/drop_table' },
+    });
+    assert.equal(denied.decision, 'deny');
+    assert.equal((await report(denied.decisionId)).status, 409);
+    const allowed = await remote.decide({
+      agent: 'ledger-bot',
+      action: 'invokeTool',
+      resource: LEDGER,
+    });
+    assert.equal((await report(allowed.decisionId, { error: 'x'.repeat(129) })).status, 400);
+    assert.equal((await report(allowed.decisionId, { error: 'E', stack: 'at …' })).status, 400);
+    assert.equal((await report(allowed.decisionId)).status, 201);
+  });
+
   it('answers repeats of a decision its policy marks @cache_ttl from the cache, and nothing else', async () => {
     const other = await startServeNode('sdk-cache', {
       config: { policies: await sdkPolicies() },

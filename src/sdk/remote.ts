@@ -6,6 +6,7 @@
 
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import type { ActionRequest, Decision } from '../core/types.js';
+import { failureFacts } from '../decision/failure.js';
 import { DecisionCache, type DecisionCacheOptions } from './cache.js';
 import { CordonDeniedError, sdkReason, type Decider } from './guard.js';
 import { withIdentity, type IdentityDefaults } from './identity.js';
@@ -154,6 +155,20 @@ export class RemoteDecider implements Decider {
         cause: e,
       });
     }
+  }
+
+  /**
+   * Reports that the call `decision` allowed threw (POST /v1/decisions/:id/failure): the PDP
+   * records it as an event under the decision. Best effort: a failure to report is not the
+   * caller's error (guard() ignores it), the tool's own error is.
+   */
+  async recordFailure(_request: ActionRequest, decision: Decision, error: unknown): Promise<void> {
+    const { status, body } = await this.call(
+      'POST',
+      `/v1/decisions/${encodeURIComponent(decision.decisionId)}/failure`,
+      failureFacts(error),
+    );
+    if (status !== 201) throw new Error(`the PDP answered HTTP ${status}: ${errorText(body)}`);
   }
 
   /** Closes the connections (in-flight decisions finish first). */

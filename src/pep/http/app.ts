@@ -16,6 +16,7 @@ import { AuthzenError } from './authzen.js';
 import { registerAuthzenRoutes, type AuthzenOptions } from './authzen-routes.js';
 import { registerApprovalRoutes, type ApprovalRoutesOptions } from './approval-routes.js';
 import { registerAuditRoutes } from './audit-routes.js';
+import { registerFailureRoutes } from './failure-routes.js';
 import { registerIsolationRoutes } from './isolation-routes.js';
 import type { IsolationService } from '../../isolation/service.js';
 import { registerBaselineRoutes } from './baseline-routes.js';
@@ -189,6 +190,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   );
 
   if (decisions.audit) registerAuditRoutes(app, decisions.audit, decisions);
+  if (decisions.audit) registerFailureRoutes(app, decisions.audit, decisions);
   if (opts.approvals) registerApprovalRoutes(app, { ...opts.approvals, decisions });
   if (opts.isolation) registerIsolationRoutes(app, { isolation: opts.isolation, decisions });
   const audit = decisions.audit;
