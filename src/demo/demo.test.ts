@@ -95,7 +95,7 @@ describe('cordon demo', () => {
     assert.match(failed[0]!.observed, /interns-no-destructive is not among the recorded reasons/);
   });
 
-  it('lists the stories, and refuses an unknown one in one line', async () => {
+  it('lists the stories, and refuses an unknown story or a --policies that is not a directory in one line', async () => {
     const list = await runCli(['demo', '--list']);
     assert.equal(list.status, 0);
     for (const s of STORIES) assert.match(list.stdout, new RegExp(`^${s.id}\\s`, 'm'));
@@ -103,6 +103,9 @@ describe('cordon demo', () => {
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^cordon: no story "no-such-story": one of sre-side-door, /);
     assert.doesNotMatch(bad.stderr, /\n\s+at /);
+    const notDir = await runCli(['demo', '--policies', join(EXAMPLE_POLICIES, 'entities.json')]);
+    assert.equal(notDir.status, 1);
+    assert.match(notDir.stderr, /^cordon: --policies .*entities\.json: not a policy directory\n$/);
   });
 
   it('refuses a --dir that is not empty rather than mixing its files into the demo', async () => {

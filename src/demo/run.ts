@@ -3,8 +3,8 @@
 // table and the command that verifies the log. Exit 1 when a story fails. The directory is
 // kept, so the log can be verified and read afterwards.
 
-import { cp, mkdtemp, readdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError } from '../cli/errors.js';
@@ -46,11 +46,19 @@ export async function demo(story: string | undefined, o: DemoFlags, exit: (code:
       `no story "${story}": one of ${STORIES.map((s) => s.id).join(', ')} (cordon demo --list)`,
     );
   const policies = resolve(o.policies ?? EXAMPLE_POLICIES);
-  if (!existsSync(policies)) throw new UserError(`--policies ${policies}: no such directory`);
+  if (!existsSync(policies) || !statSync(policies).isDirectory())
+    throw new UserError(`--policies ${policies}: not a policy directory`);
   const dir = o.dir ? resolve(o.dir) : await mkdtemp(join(tmpdir(), 'cordon-demo-'));
   if (existsSync(dir) && (await readdir(dir)).length > 0)
     throw new UserError(`--dir ${dir} is not empty: give cordon demo an empty or new directory`);
-  const env = await DemoEnv.start({ dir, policies });
+  let env: DemoEnv;
+  try {
+    env = await DemoEnv.start({ dir, policies });
+  } catch (e) {
+    // A directory the demo made for itself goes with the failed start; one the user named stays.
+    if (!o.dir) await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   const results: StoryResult[] = [];
   try {
     if (!o.json) out(`Cordon demo in ${dir} (policies: ${policies})\n`);

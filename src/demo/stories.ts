@@ -88,7 +88,14 @@ async function withAgents<T>(
   open: Promise<McpAgent>[],
   f: (agents: McpAgent[]) => Promise<T>,
 ): Promise<T> {
-  const agents = await Promise.all(open);
+  // Every session that opened is closed, even when another failed to.
+  const opened = await Promise.allSettled(open);
+  const agents = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(agents.map((a) => a.close()));
+    throw failed.reason;
+  }
   try {
     return await f(agents);
   } finally {
