@@ -131,3 +131,27 @@ export function headerRecord(
 ): Record<string, string> {
   return Object.fromEntries((list ?? []).map((h) => [h.header.key, h.header.value]));
 }
+
+/**
+ * Sends bytes as a CheckRequest to 127.0.0.1:`port` (malformed input; the bench's pre-encoded
+ * request) and gives back the answer's bytes.
+ */
+export function rawAuthzClient(port: number) {
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const method = authorizationService().service.Check!;
+  return {
+    encode: (request: unknown) => method.requestSerialize(request),
+    decode: (answer: Buffer) => method.responseDeserialize(answer) as CheckResponse,
+    send: (bytes: Buffer) =>
+      new Promise<Buffer>((resolve, reject) =>
+        client.makeUnaryRequest<Buffer, Buffer>(
+          method.path,
+          (b) => b,
+          (b) => b,
+          bytes,
+          (e, res) => (e || !res ? reject(e ?? new Error('no answer')) : resolve(res)),
+        ),
+      ),
+    close: () => client.close(),
+  };
+}

@@ -112,3 +112,25 @@ describe('path patterns', () => {
     assert.deepEqual(p.match(splitPath('/%61dmin/1')), { x: '1' });
   });
 });
+
+describe('CheckResponse encoding', () => {
+  it('builds responses that verify against the Envoy schema, for every kind of answer', async () => {
+    const { checkResponseOf } = await import('./grpc.js');
+    const { verifyCheckResponse } = await import('./protos.js');
+    const { refusal, verdictOf } = await import('./verdict.js');
+    const decision = {
+      reasons: [{ policy: 'p', effect: 'forbid' as const, annotations: {}, message: 'no' }],
+      risk: { score: 0, level: 'low' as const },
+      policyVersion: 'sha256:x',
+      decisionId: '0193f0a0-0000-7000-8000-000000000000',
+    };
+    for (const v of [
+      verdictOf({ ...decision, decision: 'allow', obligations: [{ type: 'redact' }] }, true, true),
+      verdictOf({ ...decision, decision: 'deny', obligations: [] }, true, true),
+      verdictOf({ ...decision, decision: 'deny', obligations: [] }, false, true),
+      refusal(400, 'bad'),
+      refusal(503, 'down'),
+    ])
+      assert.equal(verifyCheckResponse(checkResponseOf(v)), null);
+  });
+});

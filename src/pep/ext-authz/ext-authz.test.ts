@@ -10,6 +10,7 @@ import {
   authzClient,
   envoyCheckRequest,
   headerRecord,
+  rawAuthzClient,
   type AuthzClient,
   type CheckResponse,
 } from '../../testing/ext-authz.js';
@@ -378,6 +379,19 @@ describe('Envoy ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check)'
       assert.equal(d.code, 3); // INVALID_ARGUMENT
       assert.equal(d.status, 400);
       assert.match(String(d.body.error), why);
+    }
+  });
+
+  it('denies bytes that are not a CheckRequest with a CheckResponse, not an RPC error', async () => {
+    const raw = rawAuthzClient(server.extAuthz!.grpcPort!);
+    try {
+      // Field 1 (attributes), length-delimited, claiming 127 bytes that never come.
+      const d = denied(raw.decode(await raw.send(Buffer.from([0x0a, 0x7f, 0x01]))));
+      assert.equal(d.code, 3);
+      assert.equal(d.status, 400);
+      assert.match(String(d.body.error), /could not be decoded/);
+    } finally {
+      raw.close();
     }
   });
 

@@ -1,5 +1,6 @@
 // envoy.service.auth.v3.Authorization/Check over gRPC (Envoy's ext_authz grpc_service). The
-// CheckRequest's AttributeContext becomes a CheckedHttp for the mapping; the verdict becomes a
+// CheckRequest's AttributeContext (protobufjs messages) becomes a CheckedHttp for the mapping;
+// the verdict becomes a
 // CheckResponse: OK with an OkHttpResponse (header mutations), or a non-OK status with a
 // DeniedHttpResponse. Every call is answered with a CheckResponse, a denial when anything is
 // wrong: a gRPC error would let an Envoy with failure_mode_allow through.
@@ -9,10 +10,10 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { CREDENTIAL_HEADER, type ExtAuthzChecker } from './check.js';
 import type { CheckedHttp } from './mapping.js';
-import { authorizationService } from './protos.js';
+import { authorizationServerDefinition, Undecodable } from './protos.js';
 import { refusal, type Verdict } from './verdict.js';
 
-/** google.protobuf.Value/Struct as proto-loader hands them over (oneofs: the `kind` key). */
+/** google.protobuf.Value as a protobufjs message: `kind` names the field that is set. */
 interface ProtoValue {
   kind?: string;
   [k: string]: unknown;
@@ -92,12 +93,14 @@ export function checkedHttpOf(req: unknown): CheckedHttp | string {
 
 // Overwrite, never append: a client must not be able to add a second value of these. (The
 // deprecated `append` is left unset: in ext_authz responses it defaults to false, overwrite.)
+const OVERWRITE_IF_EXISTS_OR_ADD = 2; // envoy.config.core.v3.HeaderValueOption.HeaderAppendAction
+
 const option = (key: string, value: string) => ({
   header: { key, value },
-  append_action: 'OVERWRITE_IF_EXISTS_OR_ADD',
+  append_action: OVERWRITE_IF_EXISTS_OR_ADD,
 });
 
-/** The CheckResponse (as a plain object for proto-loader) enforcing `v`. */
+/** The CheckResponse enforcing `v`, as a plain object protobufjs encodes (enums as numbers). */
 export function checkResponseOf(v: Verdict): Record<string, unknown> {
   if (v.allowed)
     return {
@@ -138,7 +141,7 @@ export async function startGrpcServer(
   where: GrpcListen,
   log: Logger,
 ): Promise<RunningGrpc> {
-  const service = authorizationService().service;
+  const service = authorizationServerDefinition();
   const loopback = isLoopbackHost(where.host);
   const server = new grpc.Server();
   server.addService(service, {
@@ -154,6 +157,11 @@ export async function startGrpcServer(
       if (!caller.ok) {
         log.warn({ peer: call.getPeer() }, `ext_authz caller refused: ${caller.message}`);
         callback(null, checkResponseOf(refusal(403, caller.message)));
+        return;
+      }
+      if (call.request instanceof Undecodable) {
+        const why = `the CheckRequest could not be decoded: ${call.request.message}`;
+        callback(null, checkResponseOf(refusal(400, why)));
         return;
       }
       const http = checkedHttpOf(call.request);
