@@ -13,7 +13,7 @@ import { GATEWAY_KEY, startLlmGateway, UPSTREAM_KEY } from '../../testing/llm-ga
 import { EXAMPLE_POLICIES, tempDir } from '../../testing/fixtures.js';
 import { LEAKED_KEY, startFakeProvider, type FakeProvider } from '../../demo/model-server.js';
 import { makeSecrets } from '../../inspect/fixtures/samples.js';
-import { issueToken } from '../../testing/mcp.js';
+import { runCli } from '../../testing/cli.js';
 
 const KEY = GATEWAY_KEY;
 
@@ -126,8 +126,15 @@ describe('LLM gateway, OpenAI API, with the official openai client', () => {
   });
 
   it('accepts a delegation token as the API key and decides for its agent and user', async () => {
+    // Issued by the CLI in a child process without blocking this one: spawnSync would stall the
+    // gateway's event loop here, and the client's next request on a kept-alive socket could meet
+    // the server closing it (ECONNRESET) on a loaded machine (testing/cli.ts).
+    const issueToken = async (user: string) =>
+      (
+        await runCli(['token', 'issue', '--user', user, '--agent', 'ledger-bot', '--data', data])
+      ).stdout.trim();
     const asAlice = new OpenAI({
-      apiKey: issueToken(data, 'alice', 'ledger-bot'),
+      apiKey: await issueToken('alice'),
       baseURL: `${server.url}/llm/openai/v1`,
       maxRetries: 0,
     });
@@ -138,7 +145,7 @@ describe('LLM gateway, OpenAI API, with the official openai client', () => {
     assert.equal(r.choices[0]!.message.content, 'echo: hi');
     // guest-42 is a customer, not an employee: the same agent may not call models for them.
     const asGuest = new OpenAI({
-      apiKey: issueToken(data, 'guest-42', 'ledger-bot'),
+      apiKey: await issueToken('guest-42'),
       baseURL: `${server.url}/llm/openai/v1`,
       maxRetries: 0,
     });
