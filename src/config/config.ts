@@ -8,6 +8,7 @@ import { isolationConfigSchema } from '../isolation/config.js';
 import { extAuthzConfigSchema } from '../pep/ext-authz/config.js';
 import { llmConfigSchema } from '../pep/llm/config.js';
 import { riskConfigSchema } from '../risk/config.js';
+import { telemetryConfigSchema } from '../telemetry/config.js';
 
 const issuerSchema = z
   .strictObject({
@@ -242,6 +243,8 @@ export const configSchema = z.strictObject({
   /** The risk tier table and the risk engine (src/risk/config.ts, docs/risk-and-baselines.md). */
   risk: riskConfigSchema,
   isolation: isolationConfigSchema,
+  /** Tracing over OpenTelemetry: off unless configured here or by OTEL_* (docs/telemetry.md). */
+  telemetry: telemetryConfigSchema,
   /** The AuthZEN API: how subjects map to principals, the PDP identifier, search limits (docs/api.md). */
   authzen: z
     .strictObject({

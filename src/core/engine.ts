@@ -29,6 +29,7 @@ import { contentStage, type ContentInspector } from './stages/content.js';
 import { completeRedactions } from '../inspect/obligations.js';
 import type { Inspector } from '../inspect/inspector.js';
 import { resourceLabels } from './stages/session.js';
+import type { TracerPort } from './tracer.js';
 import type {
   ActionRequest,
   CordonFacts,
@@ -104,6 +105,8 @@ export interface EngineOptions {
    * the final facts; skipped when a caller pins `risk`. Without one the score stays 0.
    */
   risk?: Stage;
+  /** Spans for each stage and the Cedar evaluation (src/core/tracer.ts); none by default. */
+  tracer?: TracerPort;
 }
 
 let defaultInspector: Inspector | undefined;
@@ -216,8 +219,10 @@ export class Engine {
       ...(state.approvalGrant ? { approval: state.approvalGrant } : {}),
     });
     try {
+      const t = this.opts.tracer;
       for (const stage of stages) {
-        await stage.run(state);
+        if (t) await t.span(`cordon.stage.${stage.name}`, {}, () => stage.run(state));
+        else await stage.run(state);
         if (state.denial) break;
       }
       const resolved = actor === 'agent' ? !!state.agent : !!state.user && !state.agent;
@@ -225,7 +230,9 @@ export class Engine {
       // Scored for refusals too (the record says how risky the attempt was); a failed signal denies.
       if (this.opts.risk && actor === 'agent' && !pinned?.risk) {
         const earlier = state.denial;
-        await this.opts.risk.run(state);
+        const risk = this.opts.risk;
+        if (t) await t.span(`cordon.stage.${risk.name}`, {}, () => risk.run(state));
+        else await risk.run(state);
         if (earlier) state.denial = earlier;
       }
       if (!pinned?.risk?.level)
@@ -246,7 +253,16 @@ export class Engine {
           ...base,
         });
       }
-      const decided = this.evaluateAll(state, state.agent, mode);
+      const decided = t
+        ? t.span('cordon.cedar.evaluate', {}, (span) => {
+            const out = this.evaluateAll(state, state.agent, mode);
+            span.set({
+              'cordon.decision.outcome': out.decision,
+              'cordon.decision.policies': out.reasons.map((r) => r.policy).join(','),
+            });
+            return out;
+          })
+        : this.evaluateAll(state, state.agent, mode);
       if (state.findings && request.content !== undefined)
         decided.obligations = completeRedactions(decided.obligations, state.findings);
       return traced({ ...decided, ...base });

@@ -25,6 +25,7 @@ import { cordonReason } from '../core/evaluate.js';
 import { checkRecordable } from '../core/request.js';
 import type { StandInUser } from '../core/stages/identity.js';
 import type { ActionRequest, Decision } from '../core/types.js';
+import type { SpanAttributes, TracerPort } from '../core/tracer.js';
 import type { Metrics } from './metrics.js';
 import type { ApprovalService } from '../approval/service.js';
 import type { IsolationResponder } from '../isolation/responses.js';
@@ -42,6 +43,11 @@ export interface AfterEffect {
 export class DecisionService {
   /** Told about every final decision, in order (see AfterEffect). */
   readonly afterEffects: AfterEffect[] = [];
+  /**
+   * Spans for every decision and its steps (src/telemetry/); none by default, and then the
+   * decision path pays one branch per step. PEPs read it to span their own calls.
+   */
+  tracer: TracerPort | undefined;
 
   constructor(
     readonly engine: Engine,
@@ -81,7 +87,12 @@ export class DecisionService {
   }
 
   /** `pinned` is for facts a trusted in-process caller established (tests, replay). */
-  async decide(request: ActionRequest, pinned?: PinnedFacts): Promise<Decision> {
+  decide(request: ActionRequest, pinned?: PinnedFacts): Promise<Decision> {
+    if (this.tracer) return this.traced(request, () => this.decideNow(request, pinned), same);
+    return this.decideNow(request, pinned);
+  }
+
+  private async decideNow(request: ActionRequest, pinned?: PinnedFacts): Promise<Decision> {
     checkRecordable(request);
     const started = process.hrtime.bigint();
     return this.finish(await this.engine.trace(request, pinned), started);
@@ -92,7 +103,12 @@ export class DecisionService {
    * but it never opens an approval request (listing must not page a human) nor uses a grant.
    * With `unknownInput`, it allows what some input could be allowed (the call is decided again).
    */
-  async decideVisibility(request: ActionRequest, mode?: EvaluationMode): Promise<Decision> {
+  decideVisibility(request: ActionRequest, mode?: EvaluationMode): Promise<Decision> {
+    if (this.tracer) return this.traced(request, () => this.visibilityNow(request, mode), same);
+    return this.visibilityNow(request, mode);
+  }
+
+  private async visibilityNow(request: ActionRequest, mode?: EvaluationMode): Promise<Decision> {
     checkRecordable(request);
     const started = process.hrtime.bigint();
     return this.finish(await this.engine.trace(request, undefined, mode), started, true);
@@ -103,7 +119,17 @@ export class DecisionService {
    * the token when there was one), once its record is written. Hand the action's result to the
    * agent only after `durable` resolves; if it rejects, the record was lost: refuse instead.
    */
-  async decideToAct(request: ActionRequest): Promise<ActingDecision> {
+  decideToAct(request: ActionRequest): Promise<ActingDecision> {
+    if (this.tracer)
+      return this.traced(
+        request,
+        () => this.toActNow(request),
+        (a) => a.decision,
+      );
+    return this.toActNow(request);
+  }
+
+  private async toActNow(request: ActionRequest): Promise<ActingDecision> {
     checkRecordable(request);
     const started = process.hrtime.bigint();
     const trace = await this.engine.trace(request);
@@ -137,13 +163,43 @@ export class DecisionService {
   }
 
   /** A user acting in person, with no agent (an approver answering an approval request). */
-  async decideHuman(
+  decideHuman(request: ActionRequest & { user: string }, standIn?: StandInUser): Promise<Decision> {
+    if (this.tracer) return this.traced(request, () => this.humanNow(request, standIn), same);
+    return this.humanNow(request, standIn);
+  }
+
+  private async humanNow(
     request: ActionRequest & { user: string },
     standIn?: StandInUser,
   ): Promise<Decision> {
     checkRecordable(request);
     const started = process.hrtime.bigint();
     return this.finish(await this.engine.traceHuman(request, standIn), started);
+  }
+
+  /** One decision as a span: what was asked, then its id and outcome (docs/telemetry.md). */
+  private traced<R>(request: ActionRequest, run: () => Promise<R>, pick: (r: R) => Decision) {
+    return this.tracer!.span(
+      'cordon.decide',
+      { attributes: requestAttributes(request) },
+      async (span): Promise<R> => {
+        const r = await run();
+        const d = pick(r);
+        span.set({
+          'cordon.decision.id': d.decisionId,
+          'cordon.decision.outcome': d.decision,
+          'cordon.decision.policies': d.reasons.map((x) => x.policy).join(','),
+          'cordon.policy.version': d.policyVersion,
+          'cordon.risk.level': d.risk.level,
+        });
+        return r;
+      },
+    );
+  }
+
+  /** A step of the decision as a child span when tracing, else just the step. */
+  private step<T>(name: string, run: () => Promise<T>): Promise<T> {
+    return this.tracer ? this.tracer.span(name, {}, run) : run();
   }
 
   /**
@@ -242,11 +298,14 @@ export class DecisionService {
     early: boolean,
   ): Promise<{ decision: Decision; durable: Promise<void> }> {
     const { request } = trace;
-    let d = probe ? trace.decision : await this.approvalStep(trace, trace.decision);
+    let d = probe
+      ? trace.decision
+      : await this.step('cordon.approval', () => this.approvalStep(trace, trace.decision));
     // The session first, then the record: the log must hold the outcome the PEP gets. (If the
     // record then fails, the session keeps a read that was refused: stricter, never looser.)
     try {
-      await this.remember(trace, d);
+      const decided = d;
+      await this.step('cordon.session.append', () => this.remember(trace, decided));
     } catch (e) {
       // Session history feeds later decisions; losing it would loosen them. Fail closed.
       this.log.error(
@@ -260,7 +319,8 @@ export class DecisionService {
       );
     }
     trace.decision = d;
-    const recorded = await this.record(trace, d, early);
+    const final = d;
+    const recorded = await this.step('cordon.audit.append', () => this.record(trace, final, early));
     d = recorded.decision;
     for (const effect of this.afterEffects) {
       try {
@@ -314,6 +374,26 @@ export class DecisionService {
     );
     return recorded;
   }
+}
+
+const same = (d: Decision) => d;
+
+/** What a decision span says about the request: identifiers only, never input or content. */
+function requestAttributes(r: ActionRequest): SpanAttributes {
+  const a: SpanAttributes = {
+    'cordon.pep': r.pep ?? 'http',
+    'cordon.action': r.action,
+    'cordon.resource.type': r.resource.type,
+    'cordon.resource.id': r.resource.id,
+    'cordon.agent': r.agent,
+    'cordon.user': r.user,
+    'cordon.session': r.session,
+    'cordon.decision.parent': r.parent,
+  };
+  // A decision on a tool call names the tool as the GenAI conventions do.
+  if (r.action === 'invokeTool' && r.resource.type === 'Tool')
+    a['gen_ai.tool.name'] = r.resource.id;
+  return a;
 }
 
 /** The record of an allowed action could not be made durable: its result must not be used. */

@@ -38,6 +38,8 @@ import { isolationResponder } from '../isolation/responses.js';
 import { isolationStage } from '../core/stages/isolation.js';
 import { LiveReputation } from '../risk/reputation.js';
 import { riskStage } from '../risk/stage.js';
+import { startTelemetry, telemetrySettings } from '../telemetry/config.js';
+import type { Telemetry } from '../telemetry/otel.js';
 
 export interface Pdp {
   policies: LivePolicySet;
@@ -96,6 +98,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
   let revocations: Revocations | undefined;
   let isolation: IsolationService | undefined;
   let reputation: LiveReputation | undefined;
+  let telemetry: Telemetry | undefined;
   try {
     const { enabled, ...auditOptions } = config.audit;
     const signingKey =
@@ -170,6 +173,10 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
         })
       : undefined;
     reputation = await openReputation(config, log, config.watch);
+    // Tracing costs nothing unless configured: the OpenTelemetry SDK is not even imported.
+    const traceSettings = telemetrySettings(config.telemetry);
+    telemetry = traceSettings ? await startTelemetry(traceSettings) : undefined;
+    const tracer = telemetry?.tracer;
     const engine = new Engine({
       policies,
       riskTiers: config.risk,
@@ -184,6 +191,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
         ...(baselines ? [baselineStage(baselines)] : []),
       ],
       ...(inspector ? { inspector } : {}),
+      ...(tracer ? { tracer } : {}),
     });
     const decisions = new DecisionService(
       engine,
@@ -194,6 +202,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
       approvals,
       isolationResponder(isolation, config.isolation),
     );
+    decisions.tracer = tracer;
     if (baselines)
       decisions.afterEffects.push(
         // Deviations are alerts: a metric and a log line (identifiers only, never input).
@@ -220,6 +229,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     const openedRevocations = revocations;
     const openedIsolation = isolation;
     const openedReputation = reputation;
+    const openedTelemetry = telemetry;
     return {
       policies,
       bundle,
@@ -243,6 +253,8 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
         await openedReputation?.close();
         openedRevocations.close();
         await openedStores.close();
+        // Last: what the closing steps traced is exported too.
+        await openedTelemetry?.shutdown();
       },
     };
   } catch (e) {
@@ -253,6 +265,7 @@ export async function openPdp(config: CordonConfig, log: Logger): Promise<Pdp> {
     await reputation?.close();
     revocations?.close();
     await stores?.close();
+    await telemetry?.shutdown();
     throw e;
   }
 }

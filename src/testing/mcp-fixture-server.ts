@@ -2,7 +2,8 @@
 // a tool that crashes the server, an echo (as text, as an embedded resource, as structured
 // content). Speaks stdio. FIXTURE_ECHO_DESCRIPTION replaces echo's description (a server that
 // changes a tool after it was reviewed); FIXTURE_INJECTED_TOOL adds a tool whose description
-// carries a prompt injection.
+// carries a prompt injection. FIXTURE_META_TOOL adds request_meta, which answers the request's
+// _meta.
 
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -33,6 +34,13 @@ if (process.env.FIXTURE_INJECTED_TOOL)
       annotations: { readOnlyHint: true },
     },
     () => text('ok'),
+  );
+// The request's _meta as the server received it (trace context handed on by the gateway).
+if (process.env.FIXTURE_META_TOOL)
+  server.registerTool(
+    'request_meta',
+    { description: 'the request _meta', annotations: { readOnlyHint: true } },
+    (extra) => text(JSON.stringify(extra._meta ?? {})),
   );
 server.registerTool(
   'echo_resource',

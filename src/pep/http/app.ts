@@ -13,6 +13,7 @@ import { actionRequestSchema, formatIssues } from '../../core/request.js';
 import { resourceAttrsProblem } from '../../core/resource-attrs.js';
 import type { ActionRequest } from '../../core/types.js';
 import { AuthzenError } from './authzen.js';
+import { traceRoutes } from './tracing.js';
 import { registerAuthzenRoutes, type AuthzenOptions } from './authzen-routes.js';
 import { registerApprovalRoutes, type ApprovalRoutesOptions } from './approval-routes.js';
 import { registerAuditRoutes } from './audit-routes.js';
@@ -132,6 +133,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ...opts.auth,
     ...(opts.console ? { console: opts.console.sessions } : {}),
   });
+  if (decisions.tracer) traceRoutes(app, decisions.tracer);
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const status =

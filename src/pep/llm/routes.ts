@@ -119,6 +119,8 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
 
   function providerHeaders(up: LlmUpstream, req: FastifyRequest): Record<string, string> {
     const h: Record<string, string> = { 'content-type': 'application/json' };
+    // The provider's own tracing, if any, joins the agent's trace through Cordon.
+    o.decisions.tracer?.inject(h);
     const key = up.apiKeyEnv ? env[up.apiKeyEnv] : undefined;
     if (up.api === 'openai') {
       if (key) h.authorization = `Bearer ${key}`;
@@ -169,6 +171,16 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
       ...(typeof session === 'string' && session ? { session } : {}),
     };
     const modelId = `${target.up.name}/${target.name}`;
+    // The route's span, named and described as the GenAI conventions name a model call.
+    const span = o.decisions.tracer?.active();
+    const operation = path === '/embeddings' ? 'embeddings' : 'chat';
+    span?.rename(`${operation} ${modelId}`);
+    span?.set({
+      'gen_ai.operation.name': operation,
+      'gen_ai.provider.name': api,
+      'gen_ai.request.model': modelId,
+      'cordon.llm.stream': summary.stream,
+    });
     // The record of an allowed call is written before the provider is called; its fsync runs
     // beside the call, and nothing of the answer reaches the agent before it is done.
     let acting: ActingDecision;
@@ -199,6 +211,7 @@ export function registerLlmRoutes(app: FastifyInstance, o: LlmRoutesOptions): vo
         parent: decision.decisionId,
       });
     const recordUsage = (tokens: number | undefined) => {
+      span?.set({ 'cordon.usage.tokens': tokens });
       const ks = [agent && usageKey('agent', agent), user && usageKey('user', user)].filter(
         (k): k is string => !!k,
       );

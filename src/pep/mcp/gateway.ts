@@ -20,9 +20,16 @@ import {
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
+  type CallToolRequest,
   type CallToolResult,
+  type ServerNotification,
+  type ServerRequest,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { traceMeta, traceToolCall } from './tracing.js';
+
+type ToolCallExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 import type { ActionRequest, Decision, ResourceRef } from '../../core/types.js';
 import type { DecisionService } from '../../decision/service.js';
 import { inspectPayload, inspectToolResults } from './inspect-results.js';
@@ -371,7 +378,8 @@ export class GatewaySession {
       return { tools };
     });
 
-    s.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+    // tools/call: with tracing on, a span per call (mcp/tracing.ts) around all of it.
+    const callTool = async (req: CallToolRequest, extra: ToolCallExtra) => {
       await this.ready();
       const exposed = req.params.name;
       const named = this.toolNames.resolve(exposed) ?? (await this.lookupTool(exposed));
@@ -437,6 +445,8 @@ export class GatewaySession {
       const meta = {
         ...(req.params._meta ? withoutProgressToken(req.params._meta) : {}),
         ...(progress ? { progressToken: progress.token } : {}),
+        // Tracing: the upstream server's work is a child of this call's span.
+        ...traceMeta(decisions.tracer),
       };
       let result: CallToolResult;
       try {
@@ -464,7 +474,12 @@ export class GatewaySession {
       if (unrecorded) return withheld(unrecorded, d);
       const hook = (this.opts.contentHook ??= inspectToolResults(decisions));
       return hook({ server: named.server, tool: named.name, request, decision: d, result });
-    });
+    };
+    s.setRequestHandler(CallToolRequestSchema, (req, extra) =>
+      decisions.tracer
+        ? traceToolCall(decisions.tracer, req.params, extra, () => callTool(req, extra))
+        : callTool(req, extra),
+    );
 
     s.setRequestHandler(ListPromptsRequestSchema, async () => {
       await this.ready();
