@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { configSchema } from '../config/config.js';
 import { startServer, type RunningServer } from '../runtime/start.js';
 import { EXAMPLE_POLICIES, tempDir } from '../testing/fixtures.js';
-import { startFakeProvider, type FakeProvider } from '../testing/llm-upstream.js';
+import { startFakeProvider, type FakeProvider } from '../demo/model-server.js';
 import { inProcessGateway, mcpDecisions } from '../testing/mcp.js';
 import { telemetrySettings } from './config.js';
 import { startTelemetry } from './otel.js';
