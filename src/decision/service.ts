@@ -197,11 +197,6 @@ export class DecisionService {
     );
   }
 
-  /** A step of the decision as a child span when tracing, else just the step. */
-  private step<T>(name: string, run: () => Promise<T>): Promise<T> {
-    return this.tracer ? this.tracer.span(name, {}, run) : run();
-  }
-
   /**
    * An allowed decision that relied on an approval uses it up (atomically: a grant for one use
    * cannot let two retries through); a require_approval decision opens a request for a human.
@@ -298,14 +293,19 @@ export class DecisionService {
     early: boolean,
   ): Promise<{ decision: Decision; durable: Promise<void> }> {
     const { request } = trace;
+    // Each step a child span when tracing; otherwise the step alone (one branch, no closure).
+    const t = this.tracer;
     let d = probe
       ? trace.decision
-      : await this.step('cordon.approval', () => this.approvalStep(trace, trace.decision));
+      : t
+        ? await t.span('cordon.approval', {}, () => this.approvalStep(trace, trace.decision))
+        : await this.approvalStep(trace, trace.decision);
     // The session first, then the record: the log must hold the outcome the PEP gets. (If the
     // record then fails, the session keeps a read that was refused: stricter, never looser.)
     try {
       const decided = d;
-      await this.step('cordon.session.append', () => this.remember(trace, decided));
+      if (t) await t.span('cordon.session.append', {}, () => this.remember(trace, decided));
+      else await this.remember(trace, d);
     } catch (e) {
       // Session history feeds later decisions; losing it would loosen them. Fail closed.
       this.log.error(
@@ -320,7 +320,9 @@ export class DecisionService {
     }
     trace.decision = d;
     const final = d;
-    const recorded = await this.step('cordon.audit.append', () => this.record(trace, final, early));
+    const recorded = t
+      ? await t.span('cordon.audit.append', {}, () => this.record(trace, final, early))
+      : await this.record(trace, d, early);
     d = recorded.decision;
     for (const effect of this.afterEffects) {
       try {
