@@ -17,6 +17,7 @@ for (const bench of [
   'cluster',
   'sdk',
   'ext-authz',
+  'cli',
 ]) {
   // mcp.bench prints warnings itself, less the SDK client's listener-count ones.
   const flags = ['--expose-gc', ...(bench === 'mcp' ? ['--no-warnings'] : [])];

@@ -3,8 +3,14 @@
 // loads its subsystems when it runs, and an error is classified without loading any.
 
 import { ownProcessFlags } from '../core/process-flags.js';
+import module from 'node:module';
 import { buildCli } from './commands.js';
 import { debugRequested, describeError } from './errors.js';
+
+// Node 22+: keep the compiled code of modules between runs (in the OS temp dir), so a command
+// does not compile its imports again; they are dynamic, so they load after this. Node 20 has
+// no such cache, and nothing happens there.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 // This process is Cordon's: compiling a large policy set may switch V8 flags (core/compile.ts).
 ownProcessFlags();

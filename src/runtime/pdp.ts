@@ -7,8 +7,7 @@ import { AuditLog } from '../audit/log.js';
 import type { AuditService } from '../store/audit-port.js';
 import { ensureDataDir } from '../store/data-dir.js';
 import { ConfigError, type CordonConfig } from '../config/config.js';
-import { InjectionModel } from '../inspect/injection/model.js';
-import { defaultDetectors, Inspector } from '../inspect/inspector.js';
+import type { Inspector } from '../inspect/inspector.js';
 import { Engine } from '../core/engine.js';
 import type { CompiledPolicySet } from '../core/policy-set.js';
 import { loadTokenKeys, type TokenKey } from '../identity/token-keys.js';
@@ -66,6 +65,10 @@ export interface Pdp {
 async function configuredInspector(config: CordonConfig): Promise<Inspector | undefined> {
   const model = config.inspection.injectionModel;
   if (!model) return undefined;
+  // Loaded only here: the detectors' rule sets and phone metadata are a large part of start-up,
+  // and without a model the engine loads the default detectors on the first request with content.
+  const { InjectionModel } = await import('../inspect/injection/model.js');
+  const { defaultDetectors, Inspector } = await import('../inspect/inspector.js');
   try {
     const tier = await InjectionModel.load({
       modelPath: model.path,

@@ -393,3 +393,43 @@ describe('health and metrics', () => {
     assert.match(((await res.json()) as { error: string }).error, /no route/);
   });
 });
+
+describe('JSON-schema routes', () => {
+  it('are validated and serialized by Fastify, its compilers loaded on first use', async () => {
+    const metrics = new Metrics();
+    const logger = pino({ level: 'silent' });
+    const scoped = buildApp({
+      decisions: new DecisionService(await exampleEngine(), metrics, logger),
+      metrics,
+      logger,
+    });
+    scoped.post(
+      '/schema-probe',
+      {
+        config: { auth: 'public' },
+        schema: {
+          body: {
+            type: 'object',
+            required: ['n'],
+            properties: { n: { type: 'integer' } },
+          },
+          response: { 200: { type: 'object', properties: { n: { type: 'integer' } } } },
+        },
+      },
+      async (req) => ({ n: (req.body as { n: number }).n, secret: 'not serialized' }),
+    );
+    try {
+      const bad = await scoped.inject({
+        method: 'POST',
+        url: '/schema-probe',
+        payload: { n: 'x' },
+      });
+      assert.equal(bad.statusCode, 400);
+      const ok = await scoped.inject({ method: 'POST', url: '/schema-probe', payload: { n: 3 } });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.deepEqual(ok.json(), { n: 3 });
+    } finally {
+      await scoped.close();
+    }
+  });
+});

@@ -8,6 +8,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyRequest,
 } from 'fastify';
+import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { actionRequestSchema, formatIssues } from '../../core/request.js';
 import { resourceAttrsProblem } from '../../core/resource-attrs.js';
@@ -23,7 +24,7 @@ import type { IsolationService } from '../../isolation/service.js';
 import { registerBaselineRoutes } from './baseline-routes.js';
 import type { AuditRecord } from '../../audit/record.js';
 import type { BaselineService } from '../../risk/baseline-service.js';
-import { registerLlmRoutes, type LlmRoutesOptions } from '../llm/routes.js';
+import type { LlmRoutesOptions } from '../llm/routes.js';
 import { registerTokenRoutes, type TokenRoutesOptions } from './token-routes.js';
 import {
   declareRouteClass,
@@ -109,6 +110,23 @@ function asCaller(r: ActionRequest, caller: Caller, defaultPep: string): ActionR
   return { ...rest, pep: defaultPep };
 }
 
+// Fastify's JSON-schema compilers (ajv, fast-json-stringify) are loaded when a route first
+// declares a schema, not when the app is built: Cordon's routes validate with zod and declare
+// none, and loading them was the largest part of `cordon serve`'s start-up (docs/perf.md).
+const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'));
+let validatorFactory: ((...a: unknown[]) => unknown) | undefined;
+let serializerFactory: ((...a: unknown[]) => unknown) | undefined;
+const LAZY_SCHEMA_COMPILERS = {
+  buildValidator: (...a: unknown[]) =>
+    (validatorFactory ??= (
+      fastifyRequire('@fastify/ajv-compiler') as () => typeof validatorFactory
+    )())!(...a),
+  buildSerializer: (...a: unknown[]) =>
+    (serializerFactory ??= (
+      fastifyRequire('@fastify/fast-json-stringify-compiler') as () => typeof serializerFactory
+    )())!(...a),
+} as never;
+
 export function buildApp(opts: AppOptions): FastifyInstance {
   const limits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
   const app = Fastify({
@@ -122,6 +140,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     http: serverOptions(limits),
+    schemaController: { compilersFactory: LAZY_SCHEMA_COMPILERS },
   });
   guardPending(app.server, limits);
   const { decisions, metrics } = opts;
@@ -229,6 +248,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   if (llm)
     void app.register(async (scope) => {
       declareRouteClass(scope, 'self');
+      // Loaded only when configured: the gateway brings the content detectors with it.
+      const { registerLlmRoutes } = await import('../llm/routes.js');
       registerLlmRoutes(scope, { ...llm, decisions });
     });
   const identity = opts.identity;
