@@ -68,7 +68,7 @@ describe('the npm package', () => {
         /\.test\.(js|d\.ts|js\.map)$/.test(f) ||
         /^dist\/(bench|testing)\//.test(f) ||
         /^dist\/inspect\/(fixtures\/|eval\.)/.test(f) ||
-        /^src\//.test(f) ||
+        /^src\/.*\.ts$/.test(f) ||
         /\.tsbuildinfo$/.test(f),
     );
     assert.deepEqual(unwanted, []);
