@@ -147,6 +147,17 @@ export const configSchema = z.strictObject({
       audience: z.string().min(1).default('cordon'),
     })
     .default({ audience: 'cordon' }),
+  /** The web console (docs/api.md "Console API"). */
+  console: z
+    .strictObject({
+      /**
+       * The URL browsers reach Cordon at, when a proxy terminates TLS in front of it
+       * (https://cordon.example): browsers' Origin is checked against it too, and the session
+       * cookie is Secure when it is https.
+       */
+      publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    })
+    .default({}),
   approvals: z
     .strictObject({
       /** How long a request waits for a human's answer. */

@@ -90,7 +90,9 @@ export async function serveApi(
 ): Promise<RunningApi> {
   const { policies, decisions, metrics, tokens, keys, revocations, approvals, usage } = pdp;
   const auth = await apiAuth(pdp, config);
-  const consoleSessions = new ConsoleSessions();
+  const consoleSessions = new ConsoleSessions({
+    ...(config.console.publicUrl ? { publicUrl: config.console.publicUrl } : {}),
+  });
   const gossip = await startPolicyGossip(pdp, log);
   if (config.approvals.approvers === 'trusted')
     log.warn(
@@ -153,7 +155,7 @@ export async function serveApi(
 export function printConsoleLink(api: RunningApi, host: string): void {
   const link = api.console.mintSignInToken({ kind: 'admin' });
   const wildcard = host === '0.0.0.0' || host === '::';
-  const base = wildcard ? `http://127.0.0.1:${api.port}` : api.url;
+  const base = api.console.publicOrigin ?? (wildcard ? `http://127.0.0.1:${api.port}` : api.url);
   process.stderr.write(
     `console: ${base}/ui/#signInToken=${link.token} (signs in as cordon-admin, once, within 10 minutes)\n`,
   );

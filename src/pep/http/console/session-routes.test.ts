@@ -214,3 +214,39 @@ describe('console sessions', () => {
     assert.equal(s.redeemSignInToken(b.token), undefined);
   });
 });
+
+describe('behind a TLS proxy (console.publicUrl)', () => {
+  it('takes the public origin, and the cookie is Secure with the __Host- prefix', async () => {
+    const p = await consoleApp({ sessions: { publicUrl: 'https://cordon.example' } });
+    try {
+      const minted = await fetch(`${p.base}/v1/console/sign-in-tokens`, {
+        method: 'POST',
+        headers: p.admin,
+      });
+      const { signInToken, url } = (await minted.json()) as { signInToken: string; url: string };
+      assert.ok(url.startsWith('https://cordon.example/ui/#signInToken='));
+      const b = new ConsoleBrowser(p.base);
+      const res = await b.call('POST', '/v1/console/session', {
+        body: { signInToken },
+        origin: 'https://cordon.example',
+      });
+      assert.equal(res.status, 201);
+      const cookie = res.headers.get('set-cookie')!;
+      assert.match(
+        cookie,
+        /^__Host-cordon_console=[\w-]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/,
+      );
+      b.csrf = ((await res.json()) as { csrf: string }).csrf;
+      const evil = await b.call('DELETE', '/v1/console/session', {
+        origin: 'https://evil.example',
+      });
+      assert.equal(evil.status, 403);
+      const out = await b.call('DELETE', '/v1/console/session', {
+        origin: 'https://cordon.example',
+      });
+      assert.equal(out.status, 204);
+    } finally {
+      await p.close();
+    }
+  });
+});

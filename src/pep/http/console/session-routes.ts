@@ -52,7 +52,7 @@ export function registerSessionRoutes(app: FastifyInstance, c: ConsoleContext): 
 
   app.post('/v1/console/session', { config: { auth: 'self' } }, async (req, reply) => {
     // A sign-in form on another site must not sign the browser in (login CSRF).
-    const problem = originProblem(req, false);
+    const problem = originProblem(req, false, sessions.publicOrigin);
     if (problem) return reply.code(403).send({ error: `sign-in refused: ${problem}` });
     const body = parsed(signInBody, req.body, reply);
     if (!body) return;
@@ -116,7 +116,7 @@ export function registerSessionRoutes(app: FastifyInstance, c: ConsoleContext): 
     const { token, expiresAt } = sessions.mintSignInToken(caller);
     return reply.code(201).send({
       signInToken: token,
-      url: `${req.protocol}://${req.host}/ui/#signInToken=${token}`,
+      url: `${sessions.publicOrigin ?? `${req.protocol}://${req.host}`}/ui/#signInToken=${token}`,
       expiresAt: new Date(expiresAt).toISOString(),
     });
   });

@@ -31,6 +31,8 @@ export interface ConsoleSessionOptions {
   signInTokenMs?: number;
   /** Live sessions at most; the oldest is dropped for a new one (default 10,000). */
   maxSessions?: number;
+  /** The URL browsers use when a TLS proxy is in front (config console.publicUrl). */
+  publicUrl?: string;
   now?: () => number;
 }
 
@@ -61,20 +63,23 @@ export function cookiesOf(header: string | undefined): Map<string, string> {
   return out;
 }
 
-/** Whether the request came over TLS to this server (Cordon terminates no TLS behind a proxy). */
-export const overTls = (req: FastifyRequest) => req.protocol === 'https';
-
 /** `http(s)://host[:port]` as the client addressed this server. */
 export const ownOrigin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
 
 /**
- * Whether the Origin header names this server. `required`: a missing Origin fails too (every
- * browser sends one on a cross-origin or non-GET fetch, so only non-browser clients omit it).
+ * Whether the Origin header names this server: as addressed, or its configured public URL.
+ * `required`: a missing Origin fails too (every browser sends one on a non-GET fetch, so only
+ * non-browser clients omit it, and they use bearers).
  */
-export function originProblem(req: FastifyRequest, required: boolean): string | undefined {
+export function originProblem(
+  req: FastifyRequest,
+  required: boolean,
+  publicOrigin?: string,
+): string | undefined {
   const origin = req.headers.origin;
   if (origin === undefined) return required ? 'the request has no Origin header' : undefined;
-  if (origin !== ownOrigin(req)) return `Origin ${origin} is not this server (${ownOrigin(req)})`;
+  if (origin !== ownOrigin(req) && origin !== publicOrigin)
+    return `Origin ${origin} is not this server (${publicOrigin ?? ownOrigin(req)})`;
   return undefined;
 }
 
@@ -86,6 +91,8 @@ export class ConsoleSessions {
   readonly signInTokenMs: number;
   private readonly maxSessions: number;
   private readonly now: () => number;
+  /** The configured public URL's origin, if any. */
+  readonly publicOrigin: string | undefined;
 
   constructor(o: ConsoleSessionOptions = {}) {
     this.idleMs = o.idleMs ?? 30 * 60_000;
@@ -93,6 +100,12 @@ export class ConsoleSessions {
     this.signInTokenMs = o.signInTokenMs ?? 10 * 60_000;
     this.maxSessions = o.maxSessions ?? 10_000;
     this.now = o.now ?? Date.now;
+    this.publicOrigin = o.publicUrl ? new URL(o.publicUrl).origin : undefined;
+  }
+
+  /** Whether cookies must be Secure: a TLS connection, or an https public URL. */
+  overTls(req: FastifyRequest): boolean {
+    return req.protocol === 'https' || this.publicOrigin?.startsWith('https:') === true;
   }
 
   /** Opens a session for `caller`, ending no later than `notAfter` (ms) if given. */
@@ -186,7 +199,7 @@ export class ConsoleSessions {
 
   /** The session cookie's value on this request (the name depends on TLS), if any. */
   cookieOf(req: FastifyRequest): string | undefined {
-    return cookiesOf(req.headers.cookie).get(overTls(req) ? SECURE_COOKIE : COOKIE);
+    return cookiesOf(req.headers.cookie).get(this.overTls(req) ? SECURE_COOKIE : COOKIE);
   }
 
   /**
@@ -207,7 +220,7 @@ export class ConsoleSessions {
           403,
           `CSRF check failed: a console request that changes something must carry the session's ${CSRF_HEADER} header`,
         );
-      const problem = originProblem(req, true);
+      const problem = originProblem(req, true, this.publicOrigin);
       if (problem) throw new AuthError(403, `CSRF check failed: ${problem}`);
     }
     return { caller: s.caller, id };
@@ -216,7 +229,7 @@ export class ConsoleSessions {
   /** Sets the session cookie on a reply. */
   setCookie(req: FastifyRequest, reply: FastifyReply, id: string, session: ConsoleSession): void {
     const maxAge = Math.max(0, Math.floor((session.expiresAt - this.now()) / 1000));
-    const tls = overTls(req);
+    const tls = this.overTls(req);
     void reply.header(
       'set-cookie',
       `${tls ? SECURE_COOKIE : COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${tls ? '; Secure' : ''}`,
@@ -225,7 +238,7 @@ export class ConsoleSessions {
 
   /** Clears the session cookie on a reply. */
   clearCookie(req: FastifyRequest, reply: FastifyReply): void {
-    const tls = overTls(req);
+    const tls = this.overTls(req);
     void reply.header(
       'set-cookie',
       `${tls ? SECURE_COOKIE : COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${tls ? '; Secure' : ''}`,
