@@ -260,6 +260,17 @@ describe('Envoy ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check)'
       ),
     );
     assert.equal(d.status, 401);
+    // Over gRPC the peer is source.principal only: a client's own XFCC header names nobody.
+    const forged = denied(
+      await client.check(
+        envoyCheckRequest({
+          method: 'GET',
+          path: '/repos/acme/app/issues/7',
+          headers: { 'x-forwarded-client-cert': 'URI=spiffe://example.org/ns/ci/sa/ci-bot' },
+        }),
+      ),
+    );
+    assert.equal(forged.status, 401);
   });
 
   it('names the agent from the JWT payload jwt_authn put in metadata', async () => {
@@ -472,6 +483,14 @@ describe('Envoy ext_authz over HTTP (http_service)', () => {
     assert.equal((await check('GET', '/repos/acme/app/issues/7')).status, 401);
     const res = await check('GET', '/repos/acme%2Fx/app/issues/7', { 'x-agent-id': 'agent-a' });
     assert.equal(res.status, 400);
+  });
+
+  it("reads the SPIFFE ID from Envoy's x-forwarded-client-cert", async () => {
+    const res = await check('GET', '/repos/acme/app/issues/7', {
+      'x-forwarded-client-cert':
+        'By=spiffe://example.org/ns/default/sa/api;Hash=abc;URI=spiffe://example.org/ns/ci/sa/ci-bot',
+    });
+    assert.equal(res.status, 200);
   });
 
   it('denies what is not under the path prefix', async () => {

@@ -86,7 +86,8 @@ export function checkedHttpOf(req: unknown): CheckedHttp | string {
     host,
     ...(typeof http.scheme === 'string' && http.scheme ? { scheme: http.scheme } : {}),
     headers,
-    ...(source?.principal ? { sourcePrincipal: source.principal } : {}),
+    // Always set over gRPC (possibly ""): the peer is Envoy's to state, never a header's.
+    sourcePrincipal: source?.principal ?? '',
     metadata,
   };
 }

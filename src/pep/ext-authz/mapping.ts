@@ -27,7 +27,10 @@ export interface CheckedHttp {
   scheme?: string;
   /** Lower-cased names; repeated headers joined with ",". */
   headers: Record<string, string>;
-  /** The downstream peer's principal (its certificate's URI SAN) when Envoy has one. */
+  /**
+   * The downstream peer's principal (its certificate's URI SAN) over gRPC, "" without mTLS;
+   * undefined over HTTP, where x-forwarded-client-cert is read instead.
+   */
   sourcePrincipal?: string;
   /** Dynamic metadata Envoy passed (metadata_context.filter_metadata), as plain JSON. */
   metadata?: Record<string, unknown>;
@@ -138,10 +141,12 @@ function resolver(source: IdentitySource, role: 'agent' | 'user'): Resolver {
     ...(s.path ? { pattern: compilePathPattern(s.path) } : {}),
   };
   return (r) => {
-    const agent = agentOfSpiffe(
-      r.sourcePrincipal || xfccUri(r.headers['x-forwarded-client-cert']),
-      compiled,
-    );
+    // The HTTP variant has no source.principal: Envoy's x-forwarded-client-cert stands in.
+    const id =
+      r.sourcePrincipal !== undefined
+        ? r.sourcePrincipal
+        : xfccUri(r.headers['x-forwarded-client-cert']);
+    const agent = agentOfSpiffe(id, compiled);
     return agent ? { [role]: agent } : undefined;
   };
 }
