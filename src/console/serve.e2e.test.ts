@@ -184,7 +184,9 @@ describe('the console on cordon serve, in Chromium', { skip }, () => {
         body.record.decision = 'deny';
         await route.fulfill({ response: res, json: body });
       });
+      await page.goto(`${relay.url}/ui/#/decisions`); // away, so the decision's page loads anew
       await page.goto(`${relay.url}/ui/#/decisions/${id}`);
+      await page.getByText('Decision deny').waitFor();
       await page.getByLabel('Trusted verifier key').fill(node.verifierKey);
       await page.getByRole('button', { name: 'Check proof' }).click();
       await page
