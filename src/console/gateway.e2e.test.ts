@@ -97,7 +97,13 @@ describe('the console beside an MCP gateway, in Chromium', { skip }, () => {
     await card.getByLabel('Note (recorded with the answer)').fill('change ticket 4711');
     await screenshot(page, 'approvals');
     await card.getByRole('button', { name: 'Approve' }).click();
-    await card.getByText('Approved by cordon-admin.').waitFor();
+    await page
+      .getByRole('status')
+      .getByText(
+        'Approved by cordon-admin: coding-agent for alice, invokeTool Tool::"everything/echo".',
+      )
+      .waitFor();
+    await card.waitFor({ state: 'detached' }); // the live inbox no longer lists it
 
     const retried = await call('echo', args);
     assert.ok(!retried.isError, text(retried));

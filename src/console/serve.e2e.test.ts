@@ -283,7 +283,10 @@ describe('the console on cordon serve, in Chromium', { skip }, () => {
     await p.getByRole('button', { name: 'Restrict' }).click();
     const refusal = p.getByRole('alert');
     await refusal.waitFor();
-    assert.match((await refusal.textContent()) ?? '', /not permitted|refused|denied|forbid/i);
+    assert.match(
+      (await refusal.textContent()) ?? '',
+      /user carol may not isolate Agent::"analyst-bot": cordon\/default-deny/,
+    );
     assert.equal(await p.getByText('Not isolated.').count(), 1, 'nothing changed');
     await screenshot(p, 'refused');
 
