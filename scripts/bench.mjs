@@ -18,6 +18,7 @@ for (const bench of [
   'sdk',
   'ext-authz',
   'cli',
+  'console',
 ]) {
   // mcp.bench prints warnings itself, less the SDK client's listener-count ones.
   const flags = ['--expose-gc', ...(bench === 'mcp' ? ['--no-warnings'] : [])];
