@@ -93,6 +93,25 @@ describe('the console on cordon serve, in Chromium', { skip }, () => {
     await second.close();
   });
 
+  it('works from the keyboard: a skip link, the navigation, and the focus on the new page', async () => {
+    await page.goto(`${relay.url}/ui/#/decisions`);
+    await page.getByRole('heading', { name: 'Decisions' }).waitFor();
+    await page.locator('body').focus();
+    const focused = () =>
+      page.evaluate('document.activeElement && document.activeElement.textContent.trim()');
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Skip to content');
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Decisions');
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Approvals');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Approvals' }).waitFor();
+    // The new page's heading takes the focus, so a screen reader starts there.
+    await page.waitForFunction("document.activeElement && document.activeElement.tagName === 'H1'");
+    assert.equal(await focused(), 'Approvals');
+  });
+
   it('shows a decision as it is made, says when the stream is lost, and catches up after it', async () => {
     await page.goto(`${relay.url}/ui/#/decisions`);
     await page.getByText(/^Live: decision stream/).waitFor();

@@ -238,10 +238,10 @@ export interface WhatIf {
     count: number;
     examples: {
       id: string;
-      agent?: string;
-      user?: string;
+      agent?: string | null;
+      user?: string | null;
       action: string;
-      resource: string;
+      resource: { type: string; id: string } | string;
       was: string;
       now: string;
       policies: string[];

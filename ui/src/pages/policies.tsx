@@ -296,7 +296,11 @@ function WhatIfView({ w }: { w: WhatIf }) {
                   </td>
                   <td>{e.agent ?? '—'}</td>
                   <td>{e.action}</td>
-                  <td>{e.resource}</td>
+                  <td>
+                    {typeof e.resource === 'string'
+                      ? e.resource
+                      : `${e.resource.type}::"${e.resource.id}"`}
+                  </td>
                   <td>{e.policies.join(', ')}</td>
                 </tr>
               ))}
