@@ -134,3 +134,50 @@ describe('CheckResponse encoding', () => {
       assert.equal(verifyCheckResponse(checkResponseOf(v)), null);
   });
 });
+
+describe('Kubernetes review mapping', () => {
+  const mappingFor = async (kubernetes: unknown) => {
+    const { KubernetesMapping } = await import('./kubernetes.js');
+    const c = parseConfig({ extAuthz: { http: { listen: ':0' }, kubernetes } }).extAuthz!;
+    return new KubernetesMapping(c.kubernetes!);
+  };
+
+  it('maps a non-resource request through a path rule, with the path parameters', async () => {
+    const { parseReview } = await import('./kubernetes.js');
+    const m = await mappingFor({
+      rules: [
+        {
+          match: { path: '/healthz/{check*}' },
+          action: 'k8s:health',
+          resource: { type: 'KubernetesEndpoint', id: '{check}' },
+        },
+      ],
+    });
+    const review = parseReview({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: { nonResourceAttributes: { path: '/healthz/etcd', verb: 'get' }, user: 'bot' },
+    });
+    const r = m.map(review);
+    assert.equal(r.kind, 'decide');
+    if (r.kind !== 'decide') return;
+    assert.equal(r.request.agent, 'bot');
+    assert.equal(r.request.action, 'k8s:health');
+    assert.deepEqual(r.request.resource, { type: 'KubernetesEndpoint', id: 'etcd' });
+    const other = m.map(
+      parseReview({
+        ...review,
+        spec: { ...review.spec, nonResourceAttributes: { path: '/version', verb: 'get' } },
+      }),
+    );
+    assert.equal(other.kind, 'refuse');
+  });
+
+  it('takes the agent only from a username that matches the pattern whole', async () => {
+    const m = await mappingFor({ agent: 'system:serviceaccount:{namespace}:{agent}' });
+    assert.equal(m.agentOf('system:serviceaccount:agents:triage'), 'triage');
+    assert.equal(m.agentOf('system:serviceaccount:agents:triage:extra'), undefined);
+    assert.equal(m.agentOf('xsystem:serviceaccount:agents:triage'), undefined);
+    assert.equal(m.agentOf('jane'), undefined);
+  });
+});
