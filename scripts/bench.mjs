@@ -5,6 +5,7 @@ const args = process.argv.slice(2);
 let failed = false;
 for (const bench of [
   'decide',
+  'telemetry',
   'audit',
   'mcp',
   'inspect',
