@@ -411,6 +411,9 @@ describe('Envoy ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check)'
       ['/repos/acme/app/issues/../../secret/issues/1', /\. or \.\. segment/],
       ['/repos/acme/%2e%2e/issues/1', /\. or \.\. segment/],
       ['/repos/acme%2Fsecret/x/issues/1', /encoded \//],
+      // Upstreams on Windows, and some routers, read a backslash as a separator.
+      ['/repos/acme/app/issues/..%5C..%5Csecret', /backslash/],
+      ['/repos/acme/app/issues/..\\..\\secret', /backslash/],
       ['/repos//app/issues/7', /empty segment/],
       ['/repos/acme/app/issues/%E0%A4%A', /percent-encoding/],
       ['/repos/acme/app/issues/7?expand=a&expand=b', /repeated/],

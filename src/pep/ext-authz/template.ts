@@ -2,7 +2,8 @@
 // A pattern is whole segments: a literal, `{name}` (one segment) or `{name*}` (the rest, last
 // only). Matching is on the decoded path, and refuses what would let one request name another
 // resource than the upstream sees: dot segments (`..` and its percent-encodings), empty
-// segments (`//`), a percent-encoded slash inside a parameter, and bad percent-encoding.
+// segments (`//`), a percent-encoded slash or any backslash inside a segment, and bad
+// percent-encoding.
 
 export class PatternError extends Error {}
 
@@ -82,6 +83,8 @@ export function splitPath(path: string): string[] {
       throw new MalformedPath('the path has invalid percent-encoding');
     }
     if (decoded.includes('/')) throw new MalformedPath('the path has an encoded / in a segment');
+    // Some upstreams (Windows servers, several routers) read \ as /: `..\..\x` would climb.
+    if (decoded.includes('\\')) throw new MalformedPath('the path has a backslash in a segment');
     if (decoded === '.' || decoded === '..')
       throw new MalformedPath('the path has a . or .. segment');
     return decoded;
