@@ -135,6 +135,43 @@ describe('the decision stream', () => {
     assert.equal(s.json('end').length, 1);
   });
 
+  it('sends not one more record once its session is signed out, even between keep-alives', async () => {
+    // Keep-alives every 15 s (the default): the end must not wait for the next one.
+    const slow = await consoleApp();
+    try {
+      const minted = await fetch(`${slow.base}/v1/console/sign-in-tokens`, {
+        method: 'POST',
+        headers: slow.admin,
+      });
+      const { signInToken } = (await minted.json()) as { signInToken: string };
+      const b = new ConsoleBrowser(slow.base);
+      assert.equal((await b.signIn({ signInToken })).status, 201);
+      const abort = new AbortController();
+      streams.push(abort);
+      const s = new SseReader(
+        await fetch(`${slow.base}/v1/console/decisions/stream?backlog=0&kind=all`, {
+          headers: { cookie: b.cookie },
+          signal: abort.signal,
+        }),
+      );
+      assert.equal((await b.call('DELETE', '/v1/console/session')).status, 204);
+      const after = await slow.decisions.decide({
+        agent: 'ledger-bot',
+        action: 'invokeTool',
+        resource: { type: 'Tool', id: 'erp/read_ledger' },
+      });
+      await s.until((r) => r.ended || r.json('decision').length > 0, 'a record or the end');
+      assert.ok(
+        !s.json<DecisionSummary>('decision').some((d) => d.id === after.decisionId),
+        'a record reached a signed-out session',
+      );
+      await s.until((r) => r.ended, 'the end of the stream');
+      assert.equal(s.json('end').length, 1);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('refuses without a session (401), a person without viewDecisions (403), bad input (400)', async () => {
     assert.equal((await fetch(`${t.base}/v1/console/decisions/stream`)).status, 401);
     const bob = await fetch(`${t.base}/v1/console/decisions`, {

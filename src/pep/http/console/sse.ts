@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export interface EventStreamOptions {
   heartbeatMs?: number;
-  /** Checked at each heartbeat: false ends the stream (a session signed out or expired). */
+  /** Checked before each event and heartbeat: false ends the stream (a session signed out or expired). */
   stillAllowed?: () => boolean;
 }
 
@@ -30,6 +30,7 @@ export class EventStream {
   private readonly closeListeners = new Set<() => void>();
   private readonly raw: FastifyReply['raw'];
   private finish: () => void = () => {};
+  private readonly stillAllowed: (() => boolean) | undefined;
 
   constructor(req: FastifyRequest, reply: FastifyReply, o: EventStreamOptions = {}) {
     this.raw = reply.raw;
@@ -42,12 +43,9 @@ export class EventStream {
       'x-accel-buffering': 'no',
     });
     this.raw.write('retry: 3000\n\n');
+    this.stillAllowed = o.stillAllowed;
     this.heartbeat = setInterval(() => {
-      if (o.stillAllowed && !o.stillAllowed()) {
-        this.send('end', { reason: 'the console session has expired or was signed out' });
-        this.close();
-        return;
-      }
+      if (this.refused()) return;
       this.raw.write(': keep-alive\n\n');
     }, o.heartbeatMs ?? 15_000);
     this.heartbeat.unref();
@@ -70,7 +68,22 @@ export class EventStream {
 
   /** Writes one event; false when the client is not keeping up (await `drained()`). */
   send(event: string, data: unknown, id?: number | string): boolean {
-    if (this.closedFlag) return false;
+    if (this.closedFlag || this.refused()) return false;
+    return this.write(event, data, id);
+  }
+
+  /**
+   * Ends the stream, with an `end` event, once it is no longer allowed. Checked before every
+   * event, not only at heartbeats: a session signed out must not see one more record.
+   */
+  private refused(): boolean {
+    if (!this.stillAllowed || this.stillAllowed()) return false;
+    this.write('end', { reason: 'the console session has expired or was signed out' });
+    this.close();
+    return true;
+  }
+
+  private write(event: string, data: unknown, id?: number | string): boolean {
     // JSON.stringify escapes line breaks inside strings, so `data` is always one line.
     const frame = `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     return this.raw.write(frame);
