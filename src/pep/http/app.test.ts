@@ -223,6 +223,9 @@ describe('POST /v1/decide', () => {
         .status,
       415,
     );
+    const text = await post('/v1/decide', '{"agent": "a"}', { 'content-type': 'text/plain' });
+    assert.equal(text.status, 415);
+    assert.match(String(text.json.error), /text\/plain/);
   });
 
   it('survives fuzzed bodies: never a 5xx', async () => {

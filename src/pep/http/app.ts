@@ -143,6 +143,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     schemaController: { compilersFactory: LAZY_SCHEMA_COMPILERS },
   });
   guardPending(app.server, limits);
+  // Bodies are JSON (the token endpoints add the form parser in their own scope): a text/plain
+  // body is a media type the API does not accept, so 415, not a parsed string refused as 400.
+  app.removeContentTypeParser('text/plain');
   const { decisions, metrics } = opts;
   const trusted = (req: FastifyRequest, r: ActionRequest): ActionRequest => {
     const types = opts.trustedFor?.(req);
@@ -160,6 +163,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     if (status === 500) {
       req.log.error({ err }, 'request failed');
       return reply.code(500).send({ error: 'internal error' });
+    }
+    if (status === 415) {
+      // Fastify says only "Unsupported Media Type": name the type and what to send instead.
+      const type = String(req.headers['content-type'] ?? 'none')
+        .split(';')[0]!
+        .trim();
+      return reply
+        .code(415)
+        .send({ error: `content type "${type}" is not accepted: send application/json` });
     }
     return reply.code(status).send({ error: err.message });
   });
