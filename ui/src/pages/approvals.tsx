@@ -133,7 +133,7 @@ function Pending({
       <p class="meta">
         Asked <Time iso={a.createdAt} /> · expires <Time iso={a.expiresAt} /> (
         <span class={left < 60_000 ? 'warn' : ''}>{remaining(left)}</span>) · gated by{' '}
-        {a.reasons.map((r) => r.policy).join(', ')} ·{' '}
+        {[...new Set(a.reasons.map((r) => r.policy))].join(', ')} ·{' '}
         <a href={href.decision(a.decisionId)}>decision</a>
       </p>
       <p>Approving allows exactly this call, with these arguments:</p>
