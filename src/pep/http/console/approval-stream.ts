@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ApprovalService } from '../../../approval/service.js';
 import { controlPlane } from '../control.js';
-import { guarded, type ConsoleContext } from './common.js';
+import { guarded, streamAllowed, type ConsoleContext } from './common.js';
 import { EventStream } from './sse.js';
 
 const RECENT = 50;
@@ -33,9 +33,9 @@ export function registerApprovalStream(
   const read = guarded(c.decisions, 'readApprovals', controlPlane('approvals'));
   app.get('/v1/console/approvals/stream', read, async (req, reply) => {
     const first = await snapshot(approvals);
-    const session = req.consoleSession;
+    const allowed = streamAllowed(c, req);
     const stream = new EventStream(req, reply, {
-      ...(session ? { stillAllowed: () => c.sessions.live(session) } : {}),
+      ...(allowed ? { stillAllowed: allowed } : {}),
       ...(c.heartbeatMs ? { heartbeatMs: c.heartbeatMs } : {}),
     });
     const closed = new Promise<void>((resolve) => stream.onClose(resolve));

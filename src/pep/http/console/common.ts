@@ -2,6 +2,7 @@
 // decision for the signed-in person; 403 naming the policies), and input parsing with a 400.
 
 import type { FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import { decodeJwt } from 'jose';
 import type { z } from 'zod';
 import { parseDurationSeconds } from '../../../cli/durations.js';
 import { formatIssues } from '../../../core/request.js';
@@ -11,6 +12,7 @@ import type { ApprovalService } from '../../../approval/service.js';
 import type { IsolationService } from '../../../isolation/service.js';
 import type { BaselineService } from '../../../risk/baseline-service.js';
 import type { PersonVerifier } from '../../../identity/people.js';
+import { bearerOf } from '../../mcp/bearer.js';
 import { authorizeControl, ControlDenied, sendDenied, type ControlAction } from '../control.js';
 import type { ConsoleSessions } from './sessions.js';
 import type { LogFeed } from './feed.js';
@@ -91,4 +93,22 @@ export function sinceOf(text: string, now = new Date()): string {
   const t = Date.parse(text);
   if (Number.isNaN(t)) throw new Error(`"${text}" is neither an ISO time nor a duration like 24h`);
   return new Date(t).toISOString();
+}
+
+/**
+ * What keeps an event stream open (checked before each event): its console session live, or
+ * the bearer JWT it was opened with (a person's or an agent's) not yet expired. A token
+ * verified once at connect must not stream on for ever after it ends.
+ */
+export function streamAllowed(c: ConsoleContext, req: FastifyRequest): (() => boolean) | undefined {
+  const session = req.consoleSession;
+  if (session) return () => c.sessions.live(session);
+  const bearer = bearerOf(req.headers.authorization);
+  let exp: unknown;
+  try {
+    exp = bearer === undefined ? undefined : decodeJwt(bearer).exp;
+  } catch {
+    return undefined; // not a JWT: the admin credential, which does not expire
+  }
+  return typeof exp === 'number' ? () => Date.now() < exp * 1000 : undefined;
 }

@@ -172,6 +172,26 @@ describe('the decision stream', () => {
     }
   });
 
+  it('ends a stream opened with a bearer token once the token expires', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const abort = new AbortController();
+    streams.push(abort);
+    const res = await fetch(`${t.base}/v1/console/decisions/stream?backlog=0`, {
+      headers: { authorization: `Bearer ${await t.idToken('carol', exp)}` },
+      signal: abort.signal,
+    });
+    assert.equal(res.status, 200);
+    const s = new SseReader(res);
+    while (Date.now() < exp * 1000 + 50) await new Promise((r) => setTimeout(r, 100));
+    const late = await read('ledger-bot');
+    await s.until((r) => r.ended || r.json('decision').length > 0, 'a record or the end');
+    assert.ok(
+      !s.json<DecisionSummary>('decision').some((d) => d.id === late.decisionId),
+      'a record reached an expired token',
+    );
+    await s.until((r) => r.ended, 'the end of the stream');
+  });
+
   it('refuses without a session (401), a person without viewDecisions (403), bad input (400)', async () => {
     assert.equal((await fetch(`${t.base}/v1/console/decisions/stream`)).status, 401);
     const bob = await fetch(`${t.base}/v1/console/decisions`, {

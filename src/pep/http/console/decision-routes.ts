@@ -10,7 +10,7 @@ import { parseVerifierKey } from '../../../audit/note.js';
 import { canonical, type AuditRecord } from '../../../audit/record.js';
 import type { AuditService } from '../../../store/audit-port.js';
 import { controlPlane } from '../control.js';
-import { guarded, parsed, permitted, type ConsoleContext } from './common.js';
+import { guarded, parsed, permitted, streamAllowed, type ConsoleContext } from './common.js';
 import {
   filterFields,
   matches,
@@ -70,7 +70,7 @@ export function registerDecisionRoutes(
   c: ConsoleContext,
   audit: AuditService,
 ): void {
-  const { decisions, sessions, feed } = c;
+  const { decisions, feed } = c;
   const store = audit.store;
   const view = guarded(decisions, 'viewDecisions', controlPlane('decisions'));
   const versions = new PolicyVersions(() => decisions.engine.policies, store);
@@ -91,9 +91,9 @@ export function registerDecisionRoutes(
       resume === undefined
         ? (await scanBack(store, q, newest + 1, q.backlog, MAX_SCAN)).records
         : [];
-    const session = req.consoleSession;
+    const allowed = streamAllowed(c, req);
     const stream = new EventStream(req, reply, {
-      ...(session ? { stillAllowed: () => sessions.live(session) } : {}),
+      ...(allowed ? { stillAllowed: allowed } : {}),
       ...(c.heartbeatMs ? { heartbeatMs: c.heartbeatMs } : {}),
     });
     for (const rec of backlog.reverse()) stream.send('decision', summarize(rec), rec.seq);
