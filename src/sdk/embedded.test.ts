@@ -42,6 +42,23 @@ describe('guard() with the embedded decision point', () => {
     assert.equal(last.agent, 'ledger-bot');
   });
 
+  it('counts the set membership the host states for a resource entities.json does not list', async () => {
+    // sdk.cedar lets support-bot call any tool of McpServer::"helpdesk"; the tool is unlisted.
+    const call = (parents: { type: string; id: string }[]) =>
+      guard(decider, () => 'ok', {
+        action: 'invokeTool',
+        resource: {
+          type: 'Tool',
+          id: 'helpdesk/new_ticket',
+          attrs: { readOnly: false, destructive: false, irreversible: false },
+          parents,
+        },
+        agent: 'support-bot',
+      })();
+    assert.equal(await call([{ type: 'McpServer', id: 'helpdesk' }]), 'ok');
+    await assert.rejects(call([]), CordonDeniedError);
+  });
+
   it('never runs a denied call, and throws the reasons and the decision id', async () => {
     let ran = 0;
     const drop = guard(decider, () => ran++, {

@@ -56,7 +56,15 @@ export class EmbeddedDecider implements Decider {
   }
 
   decide(request: ActionRequest): Promise<Decision> {
-    return this.pdp.decisions.decide(withIdentity(request, this.defaults));
+    // The host process is the enforcement point here, as the MCP gateway is for the tools it
+    // builds: the resource (and its set membership, e.g. a Tool in McpServer::"erp") comes from
+    // its code, not from the arguments a model wrote, so its parents count. Over HTTP they count
+    // only for callers named in resources.trustedPeps.
+    const trusted = request.trustedFor ?? [request.resource.type];
+    return this.pdp.decisions.decide({
+      ...withIdentity(request, this.defaults),
+      trustedFor: trusted,
+    });
   }
 
   async awaitApproval(id: string, timeoutMs: number): Promise<void> {

@@ -25,6 +25,13 @@ permit (
   action == Action::"invokeTool",
   resource == Tool::"crm/lookup"
 );
+
+@id("support-bot-uses-helpdesk-tools")
+permit (
+  principal == Agent::"support-bot",
+  action == Action::"invokeTool",
+  resource in McpServer::"helpdesk"
+);
 `,
   );
   return dir;
