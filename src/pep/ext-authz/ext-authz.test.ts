@@ -414,6 +414,8 @@ describe('Envoy ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check)'
       // Upstreams on Windows, and some routers, read a backslash as a separator.
       ['/repos/acme/app/issues/..%5C..%5Csecret', /backslash/],
       ['/repos/acme/app/issues/..\\..\\secret', /backslash/],
+      // Servlet containers drop ;params: the upstream would see /repos/acme/app/issues/7.
+      ['/repos/acme/app;x/issues/7', /path parameter/],
       ['/repos//app/issues/7', /empty segment/],
       ['/repos/acme/app/issues/%E0%A4%A', /percent-encoding/],
       ['/repos/acme/app/issues/7?expand=a&expand=b', /repeated/],

@@ -2,8 +2,8 @@
 // A pattern is whole segments: a literal, `{name}` (one segment) or `{name*}` (the rest, last
 // only). Matching is on the decoded path, and refuses what would let one request name another
 // resource than the upstream sees: dot segments (`..` and its percent-encodings), empty
-// segments (`//`), a percent-encoded slash or any backslash inside a segment, and bad
-// percent-encoding.
+// segments (`//`), a percent-encoded slash, any backslash or a raw `;` inside a segment, and
+// bad percent-encoding.
 
 export class PatternError extends Error {}
 
@@ -74,6 +74,9 @@ export function splitPath(path: string): string[] {
   const raw = path.slice(1).split('/');
   return raw.map((seg, i) => {
     if (DOT_SEGMENT.test(seg)) throw new MalformedPath('the path has a . or .. segment');
+    // Servlet containers and Spring drop `;params` from a segment: /admin;x would be /admin.
+    if (seg.includes(';'))
+      throw new MalformedPath('the path has a ; (path parameter) in a segment');
     if (seg === '' && i !== raw.length - 1)
       throw new MalformedPath('the path has an empty segment');
     let decoded: string;
