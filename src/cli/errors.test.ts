@@ -60,13 +60,34 @@ describe('CLI errors', () => {
       const r = cordon([...args, '--port', String(busy.port)]);
       assertOneLineError(
         r,
-        new RegExp(`127\\.0\\.0\\.1:${busy.port}: it is already in use.*--port`),
+        new RegExp(`127\\.0\\.0\\.1:${busy.port}: it is already in use.*another port`),
       );
       // --debug adds the stack trace below the same line
       const d = cordon([...args, '--port', String(busy.port), '--debug']);
       assert.equal(d.code, 1);
       assert.match(d.stderr, /^cordon: cannot listen on .*already in use/m);
       assert.match(d.stderr, /^\s+at /m);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('mcp serve --listen on a port in use ends with one line, not a stack trace or a hang', async () => {
+    const busy = await busyPort();
+    try {
+      const data = await tempDir();
+      const r = cordon([
+        ...['mcp', 'serve', '--listen', `http://127.0.0.1:${busy.port}`],
+        ...['--policies', EXAMPLE_POLICIES, '--data', data, '--', process.execPath, '-e', '0'],
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      // stdout is the protocol channel, so the gateway logs to stderr: the error is its last line.
+      const last = r.stderr.trimEnd().split('\n').at(-1)!;
+      assert.match(
+        last,
+        new RegExp(`^cordon: cannot listen on 127\\.0\\.0\\.1:${busy.port}: it is already in use`),
+      );
+      assert.doesNotMatch(r.stderr, /^\s+at /m);
     } finally {
       busy.close();
     }

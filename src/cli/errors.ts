@@ -61,12 +61,12 @@ function systemErrorMessage(e: SystemError): string | undefined {
     e.address !== undefined ? `${e.address}${e.port !== undefined ? `:${e.port}` : ''}` : undefined;
   switch (e.code) {
     case 'EADDRINUSE':
-      return `cannot listen on ${where ?? 'the address'}: it is already in use (another cordon running? choose another --port)`;
+      return `cannot listen on ${where ?? 'the address'}: it is already in use (another cordon running? choose another port)`;
     case 'EADDRNOTAVAIL':
       return `cannot listen on ${where ?? 'the address'}: no interface of this machine has that address (check --host)`;
     case 'EACCES':
       return e.syscall === 'listen' || e.syscall === 'bind'
-        ? `cannot listen on ${where ?? 'the address'}: permission denied (ports below 1024 need privileges; choose another --port)`
+        ? `cannot listen on ${where ?? 'the address'}: permission denied (ports below 1024 need privileges; choose another port)`
         : `${e.path ?? e.syscall}: permission denied`;
     case 'ENOENT':
       return `${e.path ?? e.syscall}: no such file or directory`;

@@ -299,7 +299,22 @@ export function registerMcpCommands(program: Command, exit: Exit): void {
         pins,
         isolation: pdp.isolation,
       });
-      await new Promise<void>((r) => http.server.listen(where.port, where.host, r));
+      try {
+        // A port in use is an 'error' event, not a thrown error: without a listener it would
+        // end the process with a stack trace instead of the one-line message.
+        await new Promise<void>((resolve, reject) => {
+          http.server.once('error', reject);
+          http.server.listen(where.port, where.host, () => {
+            http.server.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (e) {
+        await http.close().catch(() => undefined);
+        await api?.close();
+        await pdp.close();
+        throw e;
+      }
       const addr = http.server.address();
       log.info(
         {
