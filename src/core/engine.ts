@@ -14,7 +14,7 @@ import {
 } from './evaluate.js';
 import type { SlicedEntity } from './entities.js';
 import { destinationHost, inputDestinations, ipNet } from './destination.js';
-import { initialFacts, type DecisionState, type Stage } from './pipeline.js';
+import { initialFacts, runStage, type DecisionState, type Stage } from './pipeline.js';
 import type { CompiledPolicySet, Subset } from './policy-set.js';
 import { isolationMeasureFor, isolationReason, NOT_ISOLATED } from './isolation.js';
 import { applyRiskTier, DEFAULT_RISK_TIERS, riskLevel, type RiskTiers } from './risk.js';
@@ -221,8 +221,7 @@ export class Engine {
     try {
       const t = this.opts.tracer;
       for (const stage of stages) {
-        if (t) await t.span(`cordon.stage.${stage.name}`, {}, () => stage.run(state));
-        else await stage.run(state);
+        await runStage(stage, state, t);
         if (state.denial) break;
       }
       const resolved = actor === 'agent' ? !!state.agent : !!state.user && !state.agent;
@@ -230,9 +229,7 @@ export class Engine {
       // Scored for refusals too (the record says how risky the attempt was); a failed signal denies.
       if (this.opts.risk && actor === 'agent' && !pinned?.risk) {
         const earlier = state.denial;
-        const risk = this.opts.risk;
-        if (t) await t.span(`cordon.stage.${risk.name}`, {}, () => risk.run(state));
-        else await risk.run(state);
+        await runStage(this.opts.risk, state, t);
         if (earlier) state.denial = earlier;
       }
       if (!pinned?.risk?.level)
