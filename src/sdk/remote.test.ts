@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { FAILURES_PER_DECISION } from '../pep/http/failure-limit.js';
 import { startServeNode, type ServeNode } from '../testing/serve-node.js';
 import { sdkPolicies } from '../testing/sdk.js';
 import { CordonDeniedError, guard } from './guard.js';
@@ -190,6 +191,37 @@ describe('guard() with a remote cordon serve', () => {
     assert.equal((await report(allowed.decisionId, { error: 'x'.repeat(129) })).status, 400);
     assert.equal((await report(allowed.decisionId, { error: 'E', stack: 'at …' })).status, 400);
     assert.equal((await report(allowed.decisionId)).status, 201);
+  });
+
+  it('records at most FAILURES_PER_DECISION failures of one decision, refusing more with 429', async () => {
+    const allowed = await remote.decide({
+      agent: 'ledger-bot',
+      action: 'invokeTool',
+      resource: LEDGER,
+      session: 'flood-1',
+    });
+    assert.equal(allowed.decision, 'allow');
+    // A caller allowed one action tries to grow the log without end, all at once.
+    const answers = await Promise.all(
+      Array.from({ length: FAILURES_PER_DECISION + 15 }, () =>
+        fetch(`${node.url}/v1/decisions/${allowed.decisionId}/failure`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ error: 'Error' }),
+        }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status);
+    assert.equal(statuses.filter((s) => s === 201).length, FAILURES_PER_DECISION);
+    assert.equal(statuses.filter((s) => s === 429).length, 15);
+    const refused = answers.find((a) => a.status === 429);
+    assert.match(
+      ((await refused?.json()) as { error: string }).error,
+      /already has 10 failures recorded, the most one decision takes/,
+    );
+    const r = await fetch(`${node.url}/v1/audit/records?session=flood-1`, { headers: node.admin });
+    const { records } = (await r.json()) as { records: { kind?: string }[] };
+    assert.equal(records.filter((x) => x.kind === 'failure').length, FAILURES_PER_DECISION);
   });
 
   it('answers repeats of a decision its policy marks @cache_ttl from the cache, and nothing else', async () => {

@@ -2,7 +2,8 @@
 // reports that an action Cordon allowed then failed (the guarded function threw). The decision
 // must be in this node's audit log and be an allow; the event (decision/failure.ts) names it as
 // its parent. A decision route: who may ask for decisions may report on them, but an agent
-// (by its token) only on its own decisions and a PEP only on the ones it asked for.
+// (by its token) only on its own decisions and a PEP only on the ones it asked for. A decision
+// takes a bounded number of reports (failure-limit.ts).
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import { formatIssues } from '../../core/request.js';
 import type { DecisionService } from '../../decision/service.js';
 import { failureTrace } from '../../decision/failure.js';
 import type { AuditService } from '../../store/audit-port.js';
+import { FailureReports } from './failure-limit.js';
 
 const body = z.strictObject({
   error: z.string().min(1).max(128),
@@ -21,6 +23,7 @@ export function registerFailureRoutes(
   app: FastifyInstance,
   audit: AuditService,
   decisions: DecisionService,
+  reports = new FailureReports(),
 ): void {
   app.post<{ Params: { id: string } }>(
     '/v1/decisions/:id/failure',
@@ -43,6 +46,10 @@ export function registerFailureRoutes(
         return reply
           .code(403)
           .send({ error: `decision ${req.params.id} is not yours to report on` });
+      if (!reports.take(rec.id))
+        return reply.code(429).send({
+          error: `decision ${rec.id} already has ${reports.perDecision} failures recorded, the most one decision takes: this one is not recorded`,
+        });
       const trace = failureTrace(
         decisions.engine.policies,
         {
