@@ -9,8 +9,9 @@ one JSON object a line: {"text", "label" (1 injection, 0 benign), "source", "kin
 repositories' licences and the counts are in docs/inspection.md. Standard library only (and
 PyYAML, for PyRIT's templates); deterministic (seeded).
 
-Sources reserved for independent evaluation are not read: verazuo/jailbreak_llms (garak ships
-a copy, garak/data/inthewild_jailbreak_llms.json, which is skipped), AgentDojo, Tensor Trust,
+Sources reserved for independent evaluation are not read, nor their copies in other repositories:
+verazuo/jailbreak_llms (garak ships a copy, garak/data/inthewild_jailbreak_llms.json, which is
+skipped; JailbreakBench's JBC artifacts are a jailbreakchat.com prompt), AgentDojo, Tensor Trust,
 deepset/prompt-injections, BIPIA, NotInject/InjecGuard, PINT, the OWASP LLM Top 10 text, and
 the test data of trufflehog, detect-secrets and presidio-research.
 """
@@ -23,6 +24,7 @@ import random
 import re
 import subprocess
 import sys
+import textwrap
 
 import yaml
 
@@ -32,6 +34,14 @@ SOURCES = {
     "sherdencooper/GPTFuzz": "1eddeb565740ae311b5f4950492b011a6f866fe7",
     "romanlutz/PyRIT": "b06c6bca8aff0cb115d281763c74faa60b10b172",
     "TakSec/Prompt-Injection-Everywhere": "9b69c8ae7958f68d562d484103a7b14b66983d63",
+    "JailbreakBench/artifacts": "909e68c01d94222b8ad2e397a017e2e12e2adb73",
+    "CHATS-lab/persuasive_jailbreaker": "11f8e8e89e5fcb2aaeb9d05b9570495d004b499d",
+    "greshake/llm-security": "87f4b7ffa568b7261a79b31573068d8113319212",
+    "openai/grade-school-math": "3101c7d5072418e28b9008a6636bde82a006892c",
+    "microsoft/promptbench": "fcda538bd779ad11612818e0645a387a462b5c3b",
+    "NVIDIA/NeMo-Guardrails": "e7c23d117f04805fc0eb3e4a8fd35a5e3c5b105f",
+    "Giskard-AI/giskard": "814a9dda633d0cc4e5adbec0adf373985cdd2389",
+    "facebookresearch/wasp": "ffee6f41fde76acd14bd792db442479c506260c2",
 }
 
 rng = random.Random(20)
@@ -328,33 +338,220 @@ def npm(node_modules):
         add(t, 0, "npm-code", "code")
 
 
+# ==== Sources added later. They are read after the ones above, with their own random generator,
+# so the texts extracted from the sources above stay exactly what they were.
+rng2 = random.Random(21)
+
+
+def string_values(source, names=None):
+    """Module and class level string assignments (plain or placeholder-free f-strings) by name."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)):
+            continue
+        value = node.value
+        if isinstance(value, ast.JoinedStr) and all(isinstance(v, ast.Constant) for v in value.values):
+            value = ast.Constant("".join(v.value for v in value.values))
+        try:
+            v = ast.literal_eval(value)
+        except ValueError:
+            continue
+        if names is None or node.targets[0].id in names:
+            out.append((node.targets[0].id, v))
+    return out
+
+
+def strings_in(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings_in(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from strings_in(v)
+
+
+# ---- JailbreakBench/artifacts (MIT): jailbreak prompts submitted to JailbreakBench -----------
+# PAIR (attacker-model rewrites), GCG and DSN (optimized adversarial suffixes) and the adaptive
+# random-search template. The JBC ("JailbreakChat", AIM) artifacts are left out: that prompt is
+# from jailbreakchat.com, which the reserved verazuo/jailbreak_llms collection holds.
+def jailbreakbench(show, ls):
+    groups = {"PAIR": "jbb-pair", "GCG": "jbb-suffix", "DSN": "jbb-suffix",
+              "prompt_with_random_search": "jbb-random-search"}
+    for f in ls("attack-artifacts"):
+        parts = f.split("/")  # attack-artifacts/METHOD/ATTACK_TYPE/MODEL.json
+        method = parts[1]
+        if method not in groups or len(parts) != 4:
+            continue
+        source = groups[method]
+        for j in json.loads(show(f))["jailbreaks"]:
+            if j.get("prompt"):
+                add(j["prompt"], 1, source, method.lower())
+            # The behaviour asked for, without the attack: a plain (harmful) request, as
+            # garak-text's questions are; the twin of the attack in the same source.
+            add(j["goal"], 0, source, "request")
+
+
+# ---- CHATS-lab/persuasive_jailbreaker (Apache-2.0): persuasive adversarial prompts -----------
+def persuasive(show, ls):
+    src = show("PAP_Better_Incontext_Sample/mutation_utils.py")
+    for _, template in string_values(src, {"persuasion_template"}):
+        for t in strings_in(template):
+            for m in re.finditer(r"Mutated Adversarial Prompt \(with the same harmful intention\): (.+)", t):
+                add(m.group(1), 1, "pap-persuasion", "persuasion")
+    # The taxonomy's own examples persuade people (to stop smoking …): persuasion, no attack.
+    for line in show("persuasion_taxonomy.jsonl").splitlines():
+        add(json.loads(line)["ss_example"], 0, "pap-persuasion", "persuasion-example")
+
+
+# ---- greshake/llm-security (MIT): the indirect injections of "Not what you've signed up for" --
+def greshake(show, ls):
+    attack_names = {"injection", "original_injection", "secondary_injection", "primary_payload",
+                    "secondary_payload", "malicious_email", "text", "attacker_social_media_injection",
+                    "attacker_c2_payload", "instructions"}
+    for f in ls("scenarios"):
+        if f.endswith(".py") and ("/gpt4/" in f or "/gpt3langchain/" in f) and "/target/" not in f:
+            for name, v in string_values(show(f)):
+                if isinstance(v, str) and name in attack_names:
+                    add(textwrap.dedent(v), 1, "greshake-indirect", "indirect")
+                elif name == "current_website":
+                    add(textwrap.dedent(v), 0, "greshake-indirect", "web-page")
+    # Instructions planted in a web page for a browsing assistant (the puzzle server).
+    for f in ls("scenarios/puzzle/puzzles"):
+        t = show(f).replace("{{message}}", "Hello from the developers.").replace("{{clue}}", "A-aHR0cHM6")
+        add(t, 1, "greshake-indirect", "indirect")
+    # A docstring that instructs a code assistant to call through a shell.
+    leftpad = show("scenarios/code-completion/advanced-example/injection/leftpad.py")
+    add(leftpad, 1, "greshake-indirect", "code-comment")
+    # The Wikipedia article the multi-stage attack is planted in, without it (CC BY-SA).
+    for para in show("scenarios/common/albert_einstein.md").split("\n\n"):
+        add(para, 0, "greshake-indirect", "web-page")
+
+
+# ---- openai/grade-school-math (MIT): GSM8K word problems ------------------------------------
+def gsm8k(show, ls):
+    lines = show("grade_school_math/data/train.jsonl").splitlines()
+    rng2.shuffle(lines)
+    for line in lines[:1500]:
+        add(json.loads(line)["question"], 0, "gsm8k", "question")
+
+
+# ---- microsoft/promptbench (MIT): task instructions to a model, and their perturbed forms -----
+def promptbench(show, ls):
+    texts = []
+    for f in ["promptbench/prompts/task_oriented.py", "promptbench/prompts/role_oriented.py",
+              "promptbench/prompts/method_oriented.py", "promptbench/prompts/semantic_atk_prompts.py",
+              "promptbench/mpa/mpa_prompts.py"]:
+        for _, v in string_values(show(f)):
+            texts += [("instruction", t) for t in strings_in(v)]
+    # Adversarial robustness attacks (typos, synonyms, appended noise) on those instructions:
+    # the intent is unchanged, so these are benign instructions with noise, not injections.
+    for f in ls("promptbench/prompts/adv_prompts"):
+        for m in re.finditer(r"^(Original|Attacked) prompt: (b(['\"]).*\3|.*?)\s*$", show(f), re.M):
+            t = m.group(2)
+            if t.startswith("b"):  # the attacked prompt as a Python bytes literal
+                try:
+                    t = ast.literal_eval(t).decode("utf-8", "replace")
+                except (ValueError, SyntaxError):
+                    continue
+            texts.append(("perturbed-instruction" if m.group(1) == "Attacked" else "instruction", t))
+    texts = sorted(set(texts))
+    rng2.shuffle(texts)
+    for kind, t in texts[:2500]:
+        t = re.sub(r"\{\w*\}", "the given topic", t.replace("{content}", ""))
+        add(t, 0, "promptbench-instructions", kind)
+
+
+# ---- NVIDIA/NeMo-Guardrails (Apache-2.0): guardrail prompts, example user messages, docs ------
+def nemo_guardrails(show, ls):
+    for f in ls("."):
+        if f.endswith("prompts.yml"):
+            doc = yaml.safe_load(show(f)) or {}
+            for p in doc.get("prompts", []) if isinstance(doc, dict) else []:
+                if isinstance(p.get("content"), str):
+                    add(p["content"], 0, "nemo-guardrails", "guardrail-prompt")
+        elif f.endswith(".co"):
+            # Example user messages of the dialogue flows ("define user ask about cooking").
+            user = False
+            for line in show(f).splitlines():
+                if not line.startswith((" ", "\t")):
+                    user = line.startswith("define user")
+                elif user:
+                    m = re.match(r'\s+"(.+)"\s*$', line)
+                    if m and not QUOTED_ATTACK.search(m.group(1)):
+                        add(m.group(1), 0, "nemo-guardrails", "user-message")
+    docs = security_docs(show, ls, "docs", (".md", ".rst"))
+    rng2.shuffle(docs)
+    for t in docs[:1500]:
+        add(t, 0, "nemo-guardrails", "documentation")
+
+
+# ---- Giskard-AI/giskard (Apache-2.0): its documentation, and the Enron e-mails of its tests ---
+# Its prompt_injections.csv is not read: it is garak's DAN prompts and PromptInject's attacks,
+# both already read from garak above.
+def giskard(show, ls):
+    import csv
+    import io
+    docs = security_docs(show, ls, "docs", (".md", ".rst"))
+    rng2.shuffle(docs)
+    for t in docs[:1000]:
+        add(t, 0, "giskard-docs", "documentation")
+    csv.field_size_limit(10**7)
+    for r in csv.DictReader(io.StringIO(show("tests/test_data/enron_data.csv"))):
+        body = r["Content"].strip()
+        add(f"Subject: {r['Subject']}\n\n{body}", 0, "enron-emails", "email")
+        for para in re.split(r"\n\s*\n", body):
+            if 80 <= len(para) <= 1500:
+                add(para, 0, "enron-emails", "email-paragraph")
+
+
+# ---- facebookresearch/wasp: only its visualwebarena folder (MIT), the web agent's tasks -------
+# WASP's own prompt injections are CC BY-NC 4.0 (non-commercial): not read.
+def webarena(show, ls):
+    for f in ls("visualwebarena/config_files"):
+        if f.endswith(".raw.json"):
+            for task in json.loads(show(f)):
+                add(task["intent"], 0, "webarena-tasks", "agent-task")
+    for f in ls("visualwebarena/agent/prompts/jsons"):
+        if "defense" not in f and "security" not in f:
+            p = json.loads(show(f))
+            add(p["intro"], 0, "webarena-tasks", "agent-system-prompt")
+            for ex in p.get("examples", []):
+                add(ex[0], 0, "webarena-tasks", "web-observation")
+
+
+MORE = [("JailbreakBench/artifacts", jailbreakbench), ("CHATS-lab/persuasive_jailbreaker", persuasive),
+        ("greshake/llm-security", greshake), ("openai/grade-school-math", gsm8k),
+        ("microsoft/promptbench", promptbench), ("NVIDIA/NeMo-Guardrails", nemo_guardrails),
+        ("Giskard-AI/giskard", giskard), ("facebookresearch/wasp", webarena)]
+
+
 # ---- Indirect injection: payloads embedded in carriers an agent reads -------------------------
 WRAPPERS = [
-    lambda body: f"From: {rng.choice(['Dana Lee <dana@corp.example>', 'billing@vendor.example', 'Sam <sam@example.org>'])}\nTo: me@example.com\nSubject: {rng.choice(['Re: Q3 planning', 'Invoice 4471', 'Meeting notes', 'Your order', 'Follow-up'])}\n\n{body}",
-    lambda body: json.dumps({"id": rng.randrange(10**6), "title": "Item", "description": body}),
-    lambda body: json.dumps({"results": [{"snippet": body, "url": "https://example.org/page"}]}),
-    lambda body: f"<html><body><h1>Welcome</h1><p>{body}</p></body></html>",
-    lambda body: f"BEGIN:VEVENT\nSUMMARY:{rng.choice(['Team sync', 'Dentist', 'Review'])}\nDESCRIPTION:{body}\nEND:VEVENT",
-    lambda body: f"# Notes\n\n{body}\n",
-    lambda body: f"Customer review ({rng.randrange(1, 6)}/5): {body}",
-    lambda body: body,
+    lambda body, r: f"From: {r.choice(['Dana Lee <dana@corp.example>', 'billing@vendor.example', 'Sam <sam@example.org>'])}\nTo: me@example.com\nSubject: {r.choice(['Re: Q3 planning', 'Invoice 4471', 'Meeting notes', 'Your order', 'Follow-up'])}\n\n{body}",
+    lambda body, r: json.dumps({"id": r.randrange(10**6), "title": "Item", "description": body}),
+    lambda body, r: json.dumps({"results": [{"snippet": body, "url": "https://example.org/page"}]}),
+    lambda body, r: f"<html><body><h1>Welcome</h1><p>{body}</p></body></html>",
+    lambda body, r: f"BEGIN:VEVENT\nSUMMARY:{r.choice(['Team sync', 'Dentist', 'Review'])}\nDESCRIPTION:{body}\nEND:VEVENT",
+    lambda body, r: f"# Notes\n\n{body}\n",
+    lambda body, r: f"Customer review ({r.randrange(1, 6)}/5): {body}",
+    lambda body, r: body,
 ]
 
 
-def embed():
-    carriers = [r["text"] for r in rows if r["label"] == 0 and r["source"] in ("garak-text", "npm-docs") and len(r["text"]) < 700]
-    payloads = [r for r in rows if r["label"] == 1 and len(r["text"]) < 700 and r["source"] != "garak-latent-injection"]
-    rng.shuffle(payloads)
-    for p in payloads[:2500]:
-        a, b = rng.choice(carriers), rng.choice(carriers)
-        wrap = rng.choice(WRAPPERS)
-        state = rng.getstate()
-        body = rng.choice([f"{a}\n\n{p['text']}", f"{a} {p['text']}\n{b}", f"{p['text']}\n\n{b}"])
-        rows.append({"text": wrap(body), "label": 1, "source": p["source"], "kind": "embedded"})
+def embed(carriers, payloads, limit, r):
+    r.shuffle(payloads)
+    for p in payloads[:limit]:
+        a, b = r.choice(carriers), r.choice(carriers)
+        wrap = r.choice(WRAPPERS)
+        state = r.getstate()
+        body = r.choice([f"{a}\n\n{p['text']}", f"{a} {p['text']}\n{b}", f"{p['text']}\n\n{b}"])
+        rows.append({"text": wrap(body, r), "label": 1, "source": p["source"], "kind": "embedded"})
         # The same carrier and wrapper without the payload, in the same source: the model must
         # learn the payload, not the email or JSON around it.
-        rng.setstate(state)
-        rows.append({"text": wrap(f"{a}\n\n{b}"), "label": 0, "source": p["source"], "kind": "carrier"})
+        r.setstate(state)
+        rows.append({"text": wrap(f"{a}\n\n{b}", r), "label": 0, "source": p["source"], "kind": "carrier"})
 
 
 def main():
@@ -378,7 +575,21 @@ def main():
     for t in docs[:2500]:
         add(t, 0, "security-docs", "documentation")
     npm(node_modules)
-    embed()
+    carriers = [r["text"] for r in rows if r["label"] == 0 and r["source"] in ("garak-text", "npm-docs") and len(r["text"]) < 700]
+    payloads = [r for r in rows if r["label"] == 1 and len(r["text"]) < 700 and r["source"] != "garak-latent-injection"]
+    embed(carriers, payloads, 2500, rng)
+    before = len(rows)
+    for name, fn in MORE:
+        if name not in readers:
+            sys.exit(f"missing a clone of {name} at {SOURCES[name]}")
+        fn(*readers[name])
+    # The new attacks embedded as the ones above are, in carriers that include the new benign
+    # texts (e-mails, web agent tasks and pages, word problems, documentation).
+    added = rows[before:]
+    carrier_sources = ("garak-text", "npm-docs", "enron-emails", "webarena-tasks", "gsm8k", "nemo-guardrails", "giskard-docs")
+    carriers = [r["text"] for r in rows if r["label"] == 0 and r["source"] in carrier_sources and len(r["text"]) < 700]
+    payloads = [r for r in added if r["label"] == 1 and len(r["text"]) < 700]
+    embed(carriers, payloads, 1500, rng2)
     seen = set()
     with open(out, "w", encoding="utf-8") as f:
         for r in rows:
