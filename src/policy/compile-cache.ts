@@ -12,9 +12,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync 
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cedar } from '../core/cedar.js';
 import type { PolicyAnalysis } from '../core/compile.js';
 
 const FORMAT = 1;
@@ -38,7 +37,11 @@ function analyzerIdentity(): string {
   const h = createHash('sha256');
   h.update(`format ${FORMAT}\0`);
   h.update(`cordon ${(require('../../package.json') as { version: string }).version}\0`);
-  h.update(`cedar ${cedar.getCedarSDKVersion()} ${cedar.getCedarVersion()}\0`);
+  // Read from the package, not asked of cedar-wasm: a warm load never compiles its module.
+  const wasmDir = dirname(require.resolve('@cedar-policy/cedar-wasm/nodejs'));
+  const wasmPackage = readFileSync(join(wasmDir, 'package.json'), 'utf8');
+  const wasmVersion = (JSON.parse(wasmPackage) as { version: string }).version;
+  h.update(`cedar ${wasmVersion} ${statSync(join(wasmDir, 'cedar_wasm_bg.wasm')).size}\0`);
   // A development build keeps its version number across changes to the checks themselves.
   for (const m of ['../core/compile.js', '../inspect/obligations.js'])
     h.update(readFileSync(fileURLToPath(new URL(m, import.meta.url))));
