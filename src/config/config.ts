@@ -1,7 +1,6 @@
 // cordon.yaml: the serve configuration. Command-line flags override what the file says.
 
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatIssues } from '../core/request.js';
 import { isolationConfigSchema } from '../isolation/config.js';
@@ -291,6 +290,8 @@ export async function loadConfig(file: string | undefined): Promise<CordonConfig
     } catch (e) {
       throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`);
     }
+    // Loaded here: serving without a config file does not pay for the YAML parser.
+    const { parse: parseYaml } = await import('yaml');
     try {
       raw = parseYaml(text) ?? {};
     } catch (e) {

@@ -15,7 +15,7 @@ import { PolicyVersionGossip } from '../policy/version-gossip.js';
 import type { Stores } from '../store/ports.js';
 import { trustedForRequest } from '../pep/http/resource-trust.js';
 import { limitsFromConfig } from '../pep/http/http-limits.js';
-import { startExtAuthz, type RunningExtAuthz } from '../pep/ext-authz/serve.js';
+import type { RunningExtAuthz } from '../pep/ext-authz/serve.js';
 import { ConsoleSessions } from '../pep/http/console/sessions.js';
 
 export interface RunningServer {
@@ -175,6 +175,8 @@ export async function startServer(config: CordonConfig, logger?: Logger): Promis
   if (config.extAuthz) {
     try {
       const { admin, peps, required } = await apiAuth(pdp, config);
+      // Loaded only when configured: gRPC and protobuf cost a server without ext_authz ~0.1 s.
+      const { startExtAuthz } = await import('../pep/ext-authz/serve.js');
       extAuthz = await startExtAuthz(
         config.extAuthz,
         pdp.decisions,

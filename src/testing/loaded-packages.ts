@@ -3,13 +3,10 @@
 // anything else (every URL the ESM loader resolves) and, at exit, the CommonJS modules in
 // require.cache (what `require` and createRequire load, which the hook does not see).
 
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { tempDir } from './fixtures.js';
-
-const run = promisify(execFile);
 
 const HOOKS = `import { appendFileSync } from 'node:fs';
 export async function resolve(specifier, context, next) {
@@ -32,21 +29,44 @@ export interface Loaded {
   stdout: string;
 }
 
-/** Runs `node ARGS` in `cwd` (default: a new temp directory) and reports what it loaded. */
-export async function loadedPackages(
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<Loaded> {
+export interface LoadOptions {
+  /** Default: a new temp directory. */
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** A server: stopped (SIGTERM) once its stdout matches this, and measured up to then. */
+  readyOn?: RegExp;
+}
+
+/** Runs `node ARGS` and reports what it loaded; rejects when it fails. */
+export async function loadedPackages(args: string[], opts: LoadOptions = {}): Promise<Loaded> {
   const cwd = opts.cwd ?? (await tempDir('cordon-loads-'));
   const tracer = await tempDir('cordon-loads-hooks-');
   await writeFile(join(tracer, 'hooks.mjs'), HOOKS);
   await writeFile(join(tracer, 'register.mjs'), REGISTER);
   const log = join(tracer, 'resolved.txt');
-  const { stdout } = await run(
-    process.execPath,
-    ['--import', join(tracer, 'register.mjs'), ...args],
-    { cwd, env: { ...(opts.env ?? process.env), RESOLVED_LOG: log } },
-  );
+  const stdout = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', join(tracer, 'register.mjs'), ...args], {
+      cwd,
+      env: { ...(opts.env ?? process.env), RESOLVED_LOG: log },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let ready = false;
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      if (!ready && opts.readyOn?.test(out)) {
+        ready = true;
+        child.kill('SIGTERM');
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0 && (ready || !opts.readyOn)) resolve(out);
+      else reject(new Error(`node ${args.join(' ')} exited ${code}: ${err.slice(0, 2000)}`));
+    });
+  });
   const packages = new Set<string>();
   for (const line of (await readFile(log, 'utf8').catch(() => '')).split('\n')) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(decodeURIComponent(line));

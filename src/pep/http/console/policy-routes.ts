@@ -21,7 +21,7 @@ import type { CompiledPolicySet } from '../../../core/policy-set.js';
 import type { LocatedError } from '../../../core/source-location.js';
 import { whatIf, whatIfJson } from '../../../audit/replay.js';
 import { ENTITIES_FILE, SCHEMA_FILE } from '../../../policy/load.js';
-import { parseTestFile, runCase, type PolicyTestCase } from '../../../policy/test-runner.js';
+import type { PolicyTestCase } from '../../../policy/test-runner.js';
 import { controlPlane } from '../control.js';
 import { guarded, parsed, sinceOf, type ConsoleContext } from './common.js';
 import { locate } from './policy-source.js';
@@ -204,6 +204,8 @@ export function registerPolicyRoutes(app: FastifyInstance, c: ConsoleContext): v
     if ('error' in r) return reply.code(400).send({ error: r.error });
     if (!r.result.ok)
       return { ok: false, passed: 0, failed: 0, results: [], errors: r.result.errors.map(located) };
+    // Loaded on the first test run, not at start: the runner brings the YAML parser.
+    const { parseTestFile, runCase } = await import('../../../policy/test-runner.js');
     const set = r.result.set;
     const engine = new Engine({ policies: { current: () => set } });
     const errors: ReturnType<typeof located>[] = [];
