@@ -26,7 +26,7 @@ describe('what a command loads', () => {
     assert.deepEqual(outcome(warm.stdout), outcome(cold.stdout));
   });
 
-  it('`serve` without ext_authz or a config file loads neither gRPC, protobuf nor YAML', async () => {
+  it('`serve` without ext_authz, a bundle or a config file loads neither gRPC, protobuf, tar nor YAML', async () => {
     const data = await tempDir('cordon-data-');
     const env = { ...process.env, CORDON_CACHE_DIR: await tempDir('cordon-cache-') };
     const serve = ['serve', '--policies', EXAMPLE_POLICIES, '--port', '0', '--data', data];
@@ -35,7 +35,7 @@ describe('what a command loads', () => {
       readyOn: /"msg":"cordon serving"/,
     });
     assert.ok(packages.has('fastify'), 'the tracer sees the server');
-    const unused = ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'yaml'];
+    const unused = ['@grpc/grpc-js', '@grpc/proto-loader', 'protobufjs', 'tar-stream', 'yaml'];
     assert.deepEqual(
       unused.filter((p) => packages.has(p)),
       [],

@@ -10,7 +10,6 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip, gzipSync } from 'node:zlib';
-import { extract, pack } from 'tar-stream';
 import { policyVersion, type PolicySources, type SourceFile } from '../core/compile.js';
 import { openNote, signNote, type NoteKey } from '../audit/note.js';
 import { ENTITIES_FILE, readPolicySources, SCHEMA_FILE } from './load.js';
@@ -89,6 +88,8 @@ export async function createBundle(
     files: new Map(files.map((f) => [f.file, sha256(f.text)])),
   };
   const note = signNote(manifestText(manifest), signer.key, signer.privateKey);
+  // tar-stream is loaded when a bundle is made or opened: `serve` from a directory never does.
+  const { pack } = await import('tar-stream');
   const p = pack();
   const chunks: Buffer[] = [];
   p.on('data', (c: unknown) => chunks.push(c as Buffer));
@@ -115,6 +116,7 @@ export interface OpenedBundle {
 async function readEntries(tarball: Buffer): Promise<Map<string, Buffer>> {
   const entries = new Map<string, Buffer>();
   let total = 0;
+  const { extract } = await import('tar-stream');
   const ex = extract();
   const work = new Promise<void>((resolve, reject) => {
     ex.on('entry', (header, stream, next) => {
