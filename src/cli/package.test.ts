@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,10 +64,15 @@ describe('the npm package', () => {
     if (pkg.main) assert.ok(has.has(pkg.main.replace(/^\.\//, '')), pkg.main);
     assert.ok(has.has('examples/policies/schema.cedarschema'));
     assert.ok(has.has('examples/requests/side-door.json'));
+    // The native sources compile from the package: every header they include is in it.
+    for (const c of files.filter((f) => /^native\/[^/]+\.c$/.test(f)))
+      for (const [, h] of readFileSync(join(ROOT, c), 'utf8').matchAll(/#include "([^"]+)"/g))
+        assert.ok(has.has(`native/${h}`), `${c} includes native/${h}, which is not packed`);
     const unwanted = files.filter(
       (f) =>
         /\.test\.(js|d\.ts|js\.map)$/.test(f) ||
         /^dist\/(bench|testing)\//.test(f) ||
+        /^dist\/store\/contract\./.test(f) || // the backends' test suite (node:test)
         /^dist\/inspect\/(fixtures\/|eval\.)/.test(f) ||
         /^src\/.*\.ts$/.test(f) ||
         /\.tsbuildinfo$/.test(f),
