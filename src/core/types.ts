@@ -118,6 +118,12 @@ export interface Decision {
   ignored?: IgnoredField[];
   /** Shadow policies that applied: what each would have done (the outcome is not theirs). */
   shadow?: ShadowResult[];
+  /**
+   * An allowed tool call whose result is decided too (as this action, `readToolResult`),
+   * because some policy names it: the enforcement point decides the result before the agent
+   * reads it (decision/result-action.ts).
+   */
+  resultAction?: string;
 }
 
 export interface DecisionApproval {

@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import type { ActionRequest, Decision } from '../core/types.js';
 import { loadConfig, parseConfig, type CordonConfig } from '../config/config.js';
 import { failureFacts, failureTrace } from '../decision/failure.js';
+import { withResultAction } from '../decision/result-action.js';
 import { openPdp, type Pdp } from '../runtime/pdp.js';
 import type { Approval, ApprovalStatus } from '../approval/approval.js';
 import { answerApproval } from '../approval/answer.js';
@@ -61,10 +62,10 @@ export class EmbeddedDecider implements Decider {
     // its code, not from the arguments a model wrote, so its parents count. Over HTTP they count
     // only for callers named in resources.trustedPeps.
     const trusted = request.trustedFor ?? [request.resource.type];
-    return this.pdp.decisions.decide({
-      ...withIdentity(request, this.defaults),
-      trustedFor: trusted,
-    });
+    const decisions = this.pdp.decisions;
+    return decisions
+      .decide({ ...withIdentity(request, this.defaults), trustedFor: trusted })
+      .then((d) => withResultAction(decisions.engine.policies, request, d));
   }
 
   async awaitApproval(id: string, timeoutMs: number): Promise<void> {

@@ -1,14 +1,18 @@
 // guard(): wraps a tool function so every call is decided by Cordon first. The call's arguments
 // become context.input; a deny never runs the function; require_approval waits for a human's
 // answer or refuses, as configured; an allow runs it and applies the decision's redaction
-// obligations to what it returns before the caller sees it. Any failure to decide refuses
-// (fail closed): the function is never called when the decision point cannot answer.
+// obligations to what it returns before the caller sees it. When policies decide tool results
+// (the allow carries `resultAction`, readToolResult), the result's texts are decided as the MCP
+// gateway decides a tool result: a refusal withholds it, an allow's redactions are applied.
+// Any failure to decide refuses (fail closed): the function is never called when the decision
+// point cannot answer, and its result is withheld when the decision about it cannot be made.
 //
 // The decider is either the engine in this process (sdk/embedded.ts) or a `cordon serve` over
 // HTTP (sdk/remote.ts); both implement Decider. Framework adapters (sdk/adapters/) build on this.
 
 import type { ActionRequest, Decision, Outcome, Reason, ResourceRef } from '../core/types.js';
-import { redactResult } from './redact-result.js';
+import { detectionView } from '../inspect/detection-view.js';
+import { redactResult, resultTexts } from './redact-result.js';
 
 /** What guard() needs of a decision point: `decide`, and optionally the rest. */
 export interface Decider {
@@ -124,7 +128,12 @@ function refusal(d: Decision, label: string): CordonDeniedError {
 }
 
 /** Asks the decider; anything but an answer becomes CORDON_UNAVAILABLE. */
-async function ask(decider: Decider, request: ActionRequest, label: string): Promise<Decision> {
+async function ask(
+  decider: Decider,
+  request: ActionRequest,
+  label: string,
+  consequence = 'so it was not run',
+): Promise<Decision> {
   try {
     return await decider.decide(request);
   } catch (e) {
@@ -132,7 +141,7 @@ async function ask(decider: Decider, request: ActionRequest, label: string): Pro
     const message = (e as Error)?.message ?? String(e);
     throw new CordonDeniedError(
       'CORDON_UNAVAILABLE',
-      `Cordon could not decide ${label}, so it was not run: ${message}`,
+      `Cordon could not decide ${label}, ${consequence}: ${message}`,
       { reasons: [sdkReason('unavailable', message)], cause: e },
     );
   }
@@ -226,20 +235,73 @@ export function guard<Args extends unknown[], R>(
       if (decider.recordFailure) await decider.recordFailure(request, d, e).catch(() => {});
       throw e;
     }
-    if (!d.obligations.some((o) => o.type === 'redact')) return result;
-    try {
-      return (await redactResult(result, d.obligations)) as R;
-    } catch (e) {
-      const message = (e as Error)?.message ?? String(e);
-      throw new CordonDeniedError(
-        'CORDON_DENIED',
-        `Cordon withheld the result of ${name} (decision ${d.decisionId}): it must be redacted and ${message}`,
-        {
-          decisionId: d.decisionId,
-          reasons: [sdkReason('redaction-failed', message)],
-          cause: e,
-        },
-      );
-    }
+    const redacted = (await applyRedactions(result, d, name)) as R;
+    return d.resultAction
+      ? ((await decideResult(decider, request, d, redacted, name)) as R)
+      : redacted;
   };
+}
+
+/** `result` with the redaction obligations of `d` applied; withheld when they cannot be. */
+async function applyRedactions(result: unknown, d: Decision, name: string): Promise<unknown> {
+  if (!d.obligations.some((o) => o.type === 'redact')) return result;
+  try {
+    return await redactResult(result, d.obligations);
+  } catch (e) {
+    const message = (e as Error)?.message ?? String(e);
+    throw new CordonDeniedError(
+      'CORDON_DENIED',
+      `Cordon withheld the result of ${name} (decision ${d.decisionId}): it must be redacted and ${message}`,
+      {
+        decisionId: d.decisionId,
+        reasons: [sdkReason('redaction-failed', message)],
+        cause: e,
+      },
+    );
+  }
+}
+
+/**
+ * The result decided as `allowed.resultAction` (readToolResult), as the MCP gateway decides a
+ * tool result: the same identity, session, input and resource, the result's texts as content
+ * (so content findings, injection included, reach Cedar), the call's decision as parent. A
+ * refusal withholds it; an allow's redaction obligations are applied to it.
+ */
+async function decideResult(
+  decider: Decider,
+  call: ActionRequest,
+  allowed: Decision,
+  result: unknown,
+  name: string,
+): Promise<unknown> {
+  const label = `the result of ${name}`;
+  let texts: string[];
+  try {
+    texts = await resultTexts(result);
+  } catch (e) {
+    const message = (e as Error)?.message ?? String(e);
+    throw new CordonDeniedError(
+      'CORDON_DENIED',
+      `Cordon withheld ${label} (decision ${allowed.decisionId}): policies decide tool results and ${message}`,
+      { decisionId: allowed.decisionId, reasons: [sdkReason('result-uninspectable', message)] },
+    );
+  }
+  const request: ActionRequest = {
+    action: allowed.resultAction!,
+    resource: call.resource,
+    pep: call.pep ?? 'sdk',
+    content: detectionView(
+      texts,
+      texts.map(() => true),
+    ).text,
+    parent: allowed.decisionId,
+  };
+  if (call.agent !== undefined) request.agent = call.agent;
+  if (call.user !== undefined) request.user = call.user;
+  if (call.token !== undefined) request.token = call.token;
+  if (call.session !== undefined) request.session = call.session;
+  if (call.input !== undefined) request.input = call.input;
+  const d = await ask(decider, request, label, 'so it was withheld');
+  if (d.decision !== 'allow') throw refusal(d, label);
+  return applyRedactions(result, d, name);
 }

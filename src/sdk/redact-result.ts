@@ -27,12 +27,32 @@ export async function redactResult(
     import('../inspect/obligations.js'),
     detectors(),
   ]);
-  let seen = 0;
-  const text = async (s: string): Promise<string> => {
+  return mapStrings(value, async (s) => {
     if (s.length === 0) return s;
     const { findings } = await found.inspect(s);
     return applyRedactions(s, obligations, findings, o.salt);
-  };
+  });
+}
+
+/**
+ * Every string in `value` (keys included), in order: what a decision about the result reads.
+ * Throws where `redactResult` would: a value whose text the SDK cannot see.
+ */
+export async function resultTexts(value: unknown): Promise<string[]> {
+  const texts: string[] = [];
+  await mapStrings(value, (s) => {
+    if (s.length > 0) texts.push(s);
+    return s;
+  });
+  return texts;
+}
+
+/** A copy of `value` with each string (key or value) replaced by what `text` makes of it. */
+async function mapStrings(
+  value: unknown,
+  text: (s: string) => string | Promise<string>,
+): Promise<unknown> {
+  let seen = 0;
   const walk = async (v: unknown, depth: number): Promise<unknown> => {
     if (++seen > MAX_VALUES) throw new Error(`it holds more than ${MAX_VALUES} values`);
     if (depth > 128) throw new Error('it is nested more than 128 levels deep');

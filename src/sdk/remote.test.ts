@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FAILURES_PER_DECISION } from '../pep/http/failure-limit.js';
 import { startServeNode, type ServeNode } from '../testing/serve-node.js';
@@ -225,9 +227,11 @@ describe('guard() with a remote cordon serve', () => {
   });
 
   it('answers repeats of a decision its policy marks @cache_ttl from the cache, and nothing else', async () => {
-    const other = await startServeNode('sdk-cache', {
-      config: { policies: await sdkPolicies() },
-    });
+    // Without the result rules: a result decided afresh needs the PDP (fail closed), and this
+    // is about what the cache answers for the call itself.
+    const policies = await sdkPolicies();
+    await rm(join(policies, 'content.cedar'));
+    const other = await startServeNode('sdk-cache', { config: { policies } });
     const c2 = new RemoteDecider({ url: other.url, timeoutMs: 2_000 });
     try {
       const lookup = guard(c2, (id: string) => `customer ${id}`, {

@@ -19,6 +19,7 @@ import { registerAuthzenRoutes, type AuthzenOptions } from './authzen-routes.js'
 import { registerApprovalRoutes, type ApprovalRoutesOptions } from './approval-routes.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerFailureRoutes } from './failure-routes.js';
+import { withResultAction } from '../../decision/result-action.js';
 import { registerIsolationRoutes } from './isolation-routes.js';
 import type { IsolationService } from '../../isolation/service.js';
 import { registerBaselineRoutes } from './baseline-routes.js';
@@ -196,8 +197,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         .code(400)
         .send({ error: `resource attributes contradict the schema: ${attrsProblem}` });
     try {
-      return await decisions.decide(
-        trusted(req, asCaller(parsed.data as ActionRequest, req.caller, 'http')),
+      const request = parsed.data as ActionRequest;
+      return withResultAction(
+        decisions.engine.policies,
+        request,
+        await decisions.decide(trusted(req, asCaller(request, req.caller, 'http'))),
       );
     } catch (e) {
       if (e instanceof CallerConflict) return reply.code(400).send({ error: e.message });

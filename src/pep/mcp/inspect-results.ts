@@ -25,8 +25,9 @@ import { redactText, type Span } from '../../inspect/redact.js';
 import type { DecisionService } from '../../decision/service.js';
 import type { ContentHook, ToolCallContext } from './gateway.js';
 import { payloadTexts } from './payload-texts.js';
+import { RESULT_ACTION } from '../../decision/result-action.js';
 
-export const RESULT_ACTION = 'readToolResult';
+export { RESULT_ACTION };
 
 /** Where a payload comes from: the request that let it through, and what to call it. */
 export interface PayloadOrigin {

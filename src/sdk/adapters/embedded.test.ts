@@ -71,10 +71,12 @@ describe('the adapters with the embedded decision point', () => {
     assert.equal(r.text, 'tool results: sent 5000 EUR to ACME');
     const mine = (await records()).filter((x) => x.resource?.id === 'erp/wire_transfer');
     assert.deepEqual(
-      mine.map((x) => [x.pep, x.decision]),
+      mine.map((x) => [x.pep, x.action, x.decision]),
       [
-        ['sdk', 'require_approval'],
-        ['sdk', 'allow'],
+        ['sdk', 'invokeTool', 'require_approval'],
+        ['sdk', 'invokeTool', 'allow'],
+        // The example policies decide tool results: the result, read before the model saw it.
+        ['sdk', 'readToolResult', 'allow'],
       ],
     );
   });
